@@ -41,7 +41,7 @@ pub use entry::{Entry, VersionedValue};
 pub use error::Error;
 pub use key::{MAX_SEQNO, SeqNo, ValueKind, compare_internal};
 pub use merge::MergeIter;
-pub use range::KeyRange;
+pub use range::{KeyRange, prefix_successor};
 pub use visible::VisibleIter;
 
 /// The result type of this crate.

@@ -138,7 +138,13 @@ fn as_slice_bound(b: &Bound<Bytes>) -> Bound<&[u8]> {
 
 /// The smallest key greater than every key starting with `prefix`, or `None` when no such
 /// key exists (the prefix is empty or all `0xff`).
-fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+///
+/// ```
+/// assert_eq!(strata_core::prefix_successor(b"ab\xff").as_deref(), Some(&b"ac"[..]));
+/// assert_eq!(strata_core::prefix_successor(b"\xff"), None);
+/// ```
+#[must_use]
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let last = prefix.iter().rposition(|&b| b != 0xff)?;
     let mut succ = prefix[..=last].to_vec();
     succ[last] += 1;

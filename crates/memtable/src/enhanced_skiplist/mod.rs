@@ -1,0 +1,380 @@
+//! `enhanced_skiplist`: our own concurrent skip list whose nodes, keys and values live
+//! inline in an arena.
+//!
+//! | operation | cost |
+//! |---|---|
+//! | insert | O(log n), lock-free; one bump allocation, no `malloc` |
+//! | get | O(log n), lock-free; keys are compared in place, one cache line per hop |
+//! | scan | O(log n) seek, then O(1) per entry along the bottom level |
+//!
+//! A node is one arena allocation: a 24-byte header, a tower of `height` next pointers,
+//! then the key bytes and the value bytes. Heights are geometric with p = 1/4 (1.33
+//! pointers per node on average). Inserts link a node bottom-up with compare-and-swap,
+//! retrying a level from its last known predecessor when another insert got there first;
+//! nothing is ever unlinked, so there is no ABA problem and no reclamation scheme: the
+//! arena frees everything at once when the memtable is dropped.
+//!
+//! Choose it for write-heavy workloads: it inserts fastest, uses the least memory per
+//! entry, and its memory accounting is exact (it counts arena blocks). The cost is that
+//! memory is only returned when the whole memtable is dropped, which is exactly a
+//! memtable's life cycle.
+
+mod arena;
+
+use std::cell::Cell;
+use std::cmp::Ordering as CmpOrdering;
+use std::ops::Bound;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue, compare_internal};
+
+use self::arena::Arena;
+use crate::Memtable;
+use crate::skiplist::internal_bounds;
+
+/// Tallest tower. With p = 1/4, 12 levels index 4^12 = 16.7 million entries well.
+const MAX_HEIGHT: usize = 12;
+
+/// Node header. The tower, key and value follow it in the same allocation.
+#[repr(C)]
+struct Node {
+    seq: SeqNo,
+    key_len: u32,
+    value_len: u32,
+    kind: u8,
+    height: u8,
+    _pad: [u8; 6],
+    tower: [AtomicPtr<Node>; 0],
+}
+
+const HEADER: usize = size_of::<Node>();
+
+impl Node {
+    fn alloc_size(height: usize, key_len: usize, value_len: usize) -> usize {
+        HEADER + height * size_of::<AtomicPtr<Node>>() + key_len + value_len
+    }
+
+    /// The `level` next pointer.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.height`.
+    unsafe fn next(&self, level: usize) -> &AtomicPtr<Node> {
+        debug_assert!(level < usize::from(self.height));
+        // SAFETY: the tower of `height` pointers directly follows the header in the node's
+        // allocation, and the caller guarantees `level < height`.
+        unsafe { &*self.tower.as_ptr().add(level) }
+    }
+
+    fn key(&self) -> &[u8] {
+        let offset = usize::from(self.height) * size_of::<AtomicPtr<Node>>();
+        // SAFETY: the key bytes follow the tower; they were written before the node was
+        // published and are never modified afterwards.
+        unsafe {
+            let start = self.tower.as_ptr().cast::<u8>().add(offset);
+            std::slice::from_raw_parts(start, self.key_len as usize)
+        }
+    }
+
+    fn value(&self) -> &[u8] {
+        let offset = usize::from(self.height) * size_of::<AtomicPtr<Node>>() + self.key_len as usize;
+        // SAFETY: the value bytes follow the key, written before publication, never modified.
+        unsafe {
+            let start = self.tower.as_ptr().cast::<u8>().add(offset);
+            std::slice::from_raw_parts(start, self.value_len as usize)
+        }
+    }
+
+    fn kind(&self) -> ValueKind {
+        ValueKind::from_u8(self.kind).expect("invariant: nodes store a valid kind byte")
+    }
+
+    fn cmp_to(&self, key: &[u8], seq: SeqNo) -> CmpOrdering {
+        compare_internal(self.key(), self.seq, key, seq)
+    }
+
+    fn to_entry(&self) -> Entry {
+        Entry {
+            key: Bytes::copy_from_slice(self.key()),
+            seq: self.seq,
+            kind: self.kind(),
+            value: Bytes::copy_from_slice(self.value()),
+        }
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    // splitmix64 of a per-thread counter: distinct, well-mixed seeds without a dependency.
+    let mut z = NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
+fn random_height() -> usize {
+    let r = RNG.with(|c| {
+        let mut x = c.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        x
+    });
+    // Each two zero bits add a level: P(height > h) = 4^-h.
+    1 + ((r.trailing_zeros() / 2) as usize).min(MAX_HEIGHT - 1)
+}
+
+/// The `enhanced_skiplist` memtable. See the [module docs](self).
+pub struct EnhancedSkipListMemtable {
+    arena: Arena,
+    head: NonNull<Node>,
+    /// The tallest tower installed so far; searches start there.
+    height: AtomicUsize,
+    len: AtomicUsize,
+}
+
+// SAFETY: the raw pointers point into the memtable's own arena. Nodes are immutable after
+// publication except for their next pointers, which are atomics, so sharing and sending the
+// memtable between threads is sound.
+unsafe impl Send for EnhancedSkipListMemtable {}
+// SAFETY: see `Send`: all shared mutation goes through atomics.
+unsafe impl Sync for EnhancedSkipListMemtable {}
+
+impl Default for EnhancedSkipListMemtable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for EnhancedSkipListMemtable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnhancedSkipListMemtable").field("len", &self.len()).finish()
+    }
+}
+
+impl EnhancedSkipListMemtable {
+    /// An empty memtable.
+    #[must_use]
+    pub fn new() -> Self {
+        let arena = Arena::new();
+        let head = Self::alloc_node(&arena, MAX_HEIGHT, b"", 0, ValueKind::Put, b"");
+        Self { arena, head, height: AtomicUsize::new(1), len: AtomicUsize::new(0) }
+    }
+
+    /// Allocates and fully initializes a node with null next pointers.
+    fn alloc_node(
+        arena: &Arena,
+        height: usize,
+        key: &[u8],
+        seq: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> NonNull<Node> {
+        let key_len = u32::try_from(key.len()).expect("invariant: the engine limits keys far below 4 GiB");
+        let value_len = u32::try_from(value.len()).expect("invariant: the engine limits values far below 4 GiB");
+        let ptr = arena.alloc(Node::alloc_size(height, key.len(), value.len())).cast::<Node>();
+        // SAFETY: the arena returned an 8-aligned block of `alloc_size` bytes, enough for the
+        // header, `height` tower slots, the key and the value; we write each exactly once
+        // before the pointer escapes.
+        unsafe {
+            let node = ptr.as_ptr();
+            ptr::addr_of_mut!((*node).seq).write(seq);
+            ptr::addr_of_mut!((*node).key_len).write(key_len);
+            ptr::addr_of_mut!((*node).value_len).write(value_len);
+            ptr::addr_of_mut!((*node).kind).write(kind.as_u8());
+            ptr::addr_of_mut!((*node).height).write(height as u8);
+            ptr::addr_of_mut!((*node)._pad).write([0; 6]);
+            let tower = ptr::addr_of_mut!((*node).tower).cast::<AtomicPtr<Node>>();
+            for level in 0..height {
+                tower.add(level).write(AtomicPtr::new(ptr::null_mut()));
+            }
+            let data = tower.add(height).cast::<u8>();
+            ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
+            ptr::copy_nonoverlapping(value.as_ptr(), data.add(key.len()), value.len());
+        }
+        ptr
+    }
+
+    fn head(&self) -> &Node {
+        // SAFETY: the head lives in the arena for as long as `self`.
+        unsafe { self.head.as_ref() }
+    }
+
+    /// Walks `level` forward from `from`, returning the last node before `(key, seq)` and the
+    /// first node at or after it (null at the end).
+    ///
+    /// # Safety
+    ///
+    /// `from` is the head or a node linked at `level`, so its tower has that level.
+    unsafe fn walk_level<'a>(
+        &'a self,
+        mut from: &'a Node,
+        level: usize,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> (&'a Node, *mut Node) {
+        loop {
+            // SAFETY: `from` is linked at `level` (caller's contract, then by induction: a node
+            // reached through a level-`level` pointer is linked at that level).
+            let next = unsafe { from.next(level) }.load(Ordering::Acquire);
+            // SAFETY: non-null next pointers point at published nodes in our arena.
+            match unsafe { next.as_ref() } {
+                Some(n) if n.cmp_to(key, seq) == CmpOrdering::Less => from = n,
+                _ => return (from, next),
+            }
+        }
+    }
+
+    /// The first node at or after `(key, seq)` in internal key order.
+    fn seek(&self, key: &[u8], seq: SeqNo) -> Option<&Node> {
+        let mut x = self.head();
+        let mut next = ptr::null_mut();
+        for level in (0..self.height.load(Ordering::Acquire)).rev() {
+            // SAFETY: `x` is the head (which has every level) or was reached at a level
+            // >= `level`, so it is linked at `level`.
+            (x, next) = unsafe { self.walk_level(x, level, key, seq) };
+        }
+        // SAFETY: non-null next pointers point at published nodes in our arena.
+        unsafe { next.as_ref() }
+    }
+
+    /// The first node after every version of keys below the range start.
+    fn seek_bound(&self, start: Bound<(&[u8], SeqNo)>) -> *mut Node {
+        let node = match start {
+            Bound::Unbounded => {
+                // SAFETY: the head has every level.
+                return unsafe { self.head().next(0) }.load(Ordering::Acquire);
+            }
+            Bound::Included((k, s)) => self.seek(k, s),
+            Bound::Excluded((k, s)) => {
+                let mut n = self.seek(k, s);
+                while let Some(found) = n.filter(|n| n.cmp_to(k, s) == CmpOrdering::Equal) {
+                    // SAFETY: every node has level 0; its pointee is a published node.
+                    n = unsafe { found.next(0).load(Ordering::Acquire).as_ref() };
+                }
+                n
+            }
+        };
+        node.map_or(ptr::null_mut(), |n| ptr::from_ref(n).cast_mut())
+    }
+}
+
+impl Memtable for EnhancedSkipListMemtable {
+    type Iter<'a> = EnhancedSkipListIter<'a>;
+
+    fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        let value = if kind.is_delete() { &[][..] } else { value };
+        let height = random_height();
+        let node_ptr = Self::alloc_node(&self.arena, height, key, seq, kind, value);
+        // SAFETY: freshly allocated and initialized; lives as long as the arena.
+        let node = unsafe { node_ptr.as_ref() };
+
+        let mut list_height = self.height.load(Ordering::Relaxed);
+        while height > list_height {
+            match self.height.compare_exchange_weak(list_height, height, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => list_height = height,
+                Err(h) => list_height = h,
+            }
+        }
+
+        // Find the splice at every level from the top down.
+        let mut prev = [self.head(); MAX_HEIGHT];
+        let mut next = [ptr::null_mut(); MAX_HEIGHT];
+        let mut x = self.head();
+        for level in (0..list_height).rev() {
+            // SAFETY: `x` is the head or was reached at a level >= `level`.
+            let (p, n) = unsafe { self.walk_level(x, level, key, seq) };
+            (prev[level], next[level], x) = (p, n, p);
+        }
+
+        // Link bottom-up: once level 0 is linked the entry is visible to every reader.
+        for level in 0..height {
+            loop {
+                // SAFETY: `level < height`, the node's own tower height.
+                unsafe { node.next(level) }.store(next[level], Ordering::Relaxed);
+                // SAFETY: `prev[level]` is the head or a node linked at `level`.
+                let slot = unsafe { prev[level].next(level) };
+                // Release publishes the node's contents (and its next pointer) to readers
+                // who acquire the pointer.
+                match slot.compare_exchange(next[level], node_ptr.as_ptr(), Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => break,
+                    Err(_) => {
+                        // Someone linked a node after prev[level]; walk on from there. prev
+                        // stays before our key because nothing is ever unlinked.
+                        // SAFETY: `prev[level]` is linked at `level`.
+                        let (p, n) = unsafe { self.walk_level(prev[level], level, key, seq) };
+                        (prev[level], next[level]) = (p, n);
+                    }
+                }
+            }
+        }
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<VersionedValue> {
+        let node = self.seek(key, snapshot)?;
+        (node.key() == key).then(|| VersionedValue {
+            seq: node.seq,
+            kind: node.kind(),
+            value: Bytes::copy_from_slice(node.value()),
+        })
+    }
+
+    fn range(&self, range: &KeyRange) -> EnhancedSkipListIter<'_> {
+        let (start, _) = internal_bounds(range);
+        let next = if range.is_empty() { ptr::null_mut() } else { self.seek_bound(start) };
+        EnhancedSkipListIter { _list: self, next, range: range.clone() }
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    fn approximate_memory_usage(&self) -> usize {
+        self.arena.memory_usage()
+    }
+
+    fn supports_concurrent_inserts(&self) -> bool {
+        true
+    }
+}
+
+/// The iterator of [`EnhancedSkipListMemtable`]: walks the bottom level.
+pub struct EnhancedSkipListIter<'a> {
+    _list: &'a EnhancedSkipListMemtable,
+    next: *mut Node,
+    range: KeyRange,
+}
+
+// SAFETY: the iterator only reads published, immutable node contents and atomic next
+// pointers of a memtable it borrows, which is itself `Sync`.
+unsafe impl Send for EnhancedSkipListIter<'_> {}
+
+impl Iterator for EnhancedSkipListIter<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        // SAFETY: `next` is null or a published node of the borrowed memtable's arena.
+        let node = unsafe { self.next.as_ref() }?;
+        if self.range.is_past_end(node.key()) {
+            self.next = ptr::null_mut();
+            return None;
+        }
+        // SAFETY: every node has level 0.
+        self.next = unsafe { node.next(0) }.load(Ordering::Acquire);
+        Some(node.to_entry())
+    }
+}
+
+impl std::fmt::Debug for EnhancedSkipListIter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnhancedSkipListIter").field("range", &self.range).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,71 @@
+//! The `Memtable` trait: the contract every in-memory write buffer keeps.
+
+use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
+
+/// An in-memory, append-only write buffer of versioned entries.
+///
+/// A memtable receives every write after the write-ahead log and answers reads until it is
+/// flushed to a table. It never removes anything: an overwrite or a delete is a new version
+/// with a higher sequence number, and the whole memtable is dropped at once after its flush.
+///
+/// Every method takes `&self`. An implementation that is not lock-free synchronizes inside,
+/// so one memtable can be shared by writers and readers on many threads.
+///
+/// # Contract
+///
+/// * `insert` of `(key, seq)` makes that version visible to every later `get` and `range`
+///   on any thread. The engine never inserts the same `(key, seq)` twice.
+/// * `get(key, snapshot)` returns the version of `key` with the highest `seq <= snapshot`,
+///   or `None` when the memtable holds no such version. A tombstone is an answer: it says the
+///   key is deleted, and the reader must not look in older data.
+/// * `range(r)` yields every version of every key in `r` in internal key order (user key
+///   ascending, then sequence descending), streaming: it must not copy the whole range up
+///   front. Versions inserted while the iterator is live may or may not be yielded; a
+///   reader filters them out by sequence number anyway.
+/// * `approximate_memory_usage` is the heap memory the memtable holds: keys, values and the
+///   structure's own overhead, within 25% of what the allocator handed out. The engine
+///   calls it after every write to decide when to flush, so it must be O(1).
+///
+/// The [`crate::testing`] module (feature `testing`) holds the conformance suite every
+/// implementation runs: `strata_memtable::testing::conformance(|| MyMemtable::new())`.
+pub trait Memtable: Send + Sync {
+    /// The iterator [`Memtable::range`] returns.
+    type Iter<'a>: Iterator<Item = Entry> + Send + 'a
+    where
+        Self: 'a;
+
+    /// Adds one version of `key`.
+    ///
+    /// For a [`ValueKind::Delete`] the value is ignored and should be empty.
+    fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]);
+
+    /// The newest version of `key` with `seq <= snapshot`, tombstones included.
+    fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<VersionedValue>;
+
+    /// Every version of every key in `range`, in internal key order.
+    fn range(&self, range: &KeyRange) -> Self::Iter<'_>;
+
+    /// Every version of every key, in internal key order.
+    fn iter(&self) -> Self::Iter<'_> {
+        self.range(&KeyRange::all())
+    }
+
+    /// The number of versions held.
+    fn len(&self) -> usize;
+
+    /// Whether no version is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes held: keys, values and structural overhead. O(1).
+    fn approximate_memory_usage(&self) -> usize;
+
+    /// Whether concurrent `insert` calls proceed in parallel. When `false`, inserts are
+    /// still safe from many threads but are serialized inside.
+    fn supports_concurrent_inserts(&self) -> bool;
+
+    /// Marks the memtable immutable: no insert follows. A variant may reorganize itself
+    /// here (the `vector` memtable sorts). Calling it twice is harmless.
+    fn seal(&self) {}
+}

@@ -1,0 +1,354 @@
+//! The conformance suite every [`Memtable`] runs, ours and yours.
+//!
+//! ```
+//! use strata_memtable::{Memtable, SortedMemtable, testing};
+//!
+//! // One line checks a memtable against the whole contract.
+//! testing::conformance(SortedMemtable::new);
+//! ```
+//!
+//! Each check panics with a message saying what broke. Enable the `testing` feature in
+//! your dev-dependencies to use it.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use strata_core::{Entry, KeyRange, MAX_SEQNO, SeqNo, ValueKind};
+
+use crate::Memtable;
+
+/// Runs every check of the suite on fresh memtables made by `make`.
+///
+/// # Panics
+///
+/// When the memtable breaks the [`Memtable`] contract; the message says how.
+pub fn conformance<M: Memtable, F: Fn() -> M>(make: F) {
+    empty(&make());
+    new_keys_overwrites_and_deletes(&make());
+    reads_at_older_snapshots(&make());
+    ordered_ranges(&make());
+    empty_keys_and_values(&make());
+    large_value(&make());
+    many_versions_of_one_key(&make());
+    model_operations(&make, 8, 2_500);
+    concurrent_inserts(&make, 4, 2_000);
+}
+
+fn collect<M: Memtable>(m: &M, range: &KeyRange) -> Vec<(Vec<u8>, SeqNo, ValueKind, Vec<u8>)> {
+    m.range(range).map(|e| (e.key.to_vec(), e.seq, e.kind, e.value.to_vec())).collect()
+}
+
+/// An empty memtable answers nothing and iterates nothing.
+pub fn empty<M: Memtable>(m: &M) {
+    assert_eq!(m.len(), 0, "a new memtable is not empty");
+    assert!(m.is_empty());
+    assert!(m.get(b"k", MAX_SEQNO).is_none(), "get on an empty memtable found something");
+    assert!(m.get(b"", MAX_SEQNO).is_none());
+    assert_eq!(m.iter().count(), 0, "an empty memtable yields entries");
+    assert_eq!(m.range(&KeyRange::from_range("a".."z")).count(), 0);
+    m.seal();
+    assert_eq!(m.iter().count(), 0);
+}
+
+/// New keys are found, overwrites win, deletes are answers.
+pub fn new_keys_overwrites_and_deletes<M: Memtable>(m: &M) {
+    m.insert(b"apple", 1, ValueKind::Put, b"red");
+    m.insert(b"banana", 2, ValueKind::Put, b"yellow");
+    assert_eq!(m.get(b"apple", MAX_SEQNO).map(|v| v.value), Some(Bytes::from_static(b"red")));
+    assert_eq!(m.get(b"banana", MAX_SEQNO).map(|v| v.seq), Some(2));
+    assert!(m.get(b"cherry", MAX_SEQNO).is_none(), "a missing key was found");
+    assert!(m.get(b"appl", MAX_SEQNO).is_none(), "a prefix of a key was found");
+    assert!(m.get(b"apple\0", MAX_SEQNO).is_none(), "an extension of a key was found");
+
+    m.insert(b"apple", 3, ValueKind::Put, b"green");
+    let v = m.get(b"apple", MAX_SEQNO).expect("overwritten key missing");
+    assert_eq!((v.seq, v.kind, &v.value[..]), (3, ValueKind::Put, &b"green"[..]), "the newest version must win");
+
+    m.insert(b"banana", 4, ValueKind::Delete, b"");
+    let v = m.get(b"banana", MAX_SEQNO).expect("a tombstone is an answer, not a miss");
+    assert_eq!((v.seq, v.kind), (4, ValueKind::Delete));
+    assert!(v.value.is_empty(), "a tombstone carries no value");
+    assert_eq!(m.len(), 4, "len counts versions");
+    assert!(!m.is_empty());
+}
+
+/// A read at snapshot S sees the newest version with seq <= S.
+pub fn reads_at_older_snapshots<M: Memtable>(m: &M) {
+    m.insert(b"k", 10, ValueKind::Put, b"v10");
+    m.insert(b"k", 20, ValueKind::Delete, b"");
+    m.insert(b"k", 30, ValueKind::Put, b"v30");
+    m.insert(b"j", 25, ValueKind::Put, b"j25");
+    m.insert(b"l", 5, ValueKind::Put, b"l5");
+    let at = |s| m.get(b"k", s).map(|v| (v.seq, v.kind));
+    assert_eq!(at(9), None, "nothing of k is visible before seq 10");
+    assert_eq!(at(10), Some((10, ValueKind::Put)));
+    assert_eq!(at(19), Some((10, ValueKind::Put)));
+    assert_eq!(at(20), Some((20, ValueKind::Delete)));
+    assert_eq!(at(29), Some((20, ValueKind::Delete)));
+    assert_eq!(at(30), Some((30, ValueKind::Put)));
+    assert_eq!(at(MAX_SEQNO), Some((30, ValueKind::Put)));
+    assert_eq!(m.get(b"j", 24), None, "a version newer than the snapshot leaked");
+    assert_eq!(m.get(b"l", 4), None);
+    // Inserting out of sequence order still orders versions by sequence.
+    m.insert(b"k", 15, ValueKind::Put, b"v15");
+    assert_eq!(at(17), Some((15, ValueKind::Put)));
+    let seqs: Vec<SeqNo> = m.range(&KeyRange::from_range("k"..="k")).map(|e| e.seq).collect();
+    assert_eq!(seqs, [30, 20, 15, 10], "versions must iterate newest first");
+}
+
+/// Full and bounded iteration in internal key order, with every kind of bound.
+pub fn ordered_ranges<M: Memtable>(m: &M) {
+    let keys: [&[u8]; 7] = [b"a", b"ab", b"b", b"ba", b"c", b"\xff", b"\xff\xff"];
+    let mut seq = 0;
+    // Insert in a scrambled order, two versions for some keys.
+    for &i in &[3usize, 0, 6, 2, 5, 1, 4, 2, 0] {
+        seq += 1;
+        m.insert(keys[i], seq, ValueKind::Put, &seq.to_be_bytes());
+    }
+    let all = collect(m, &KeyRange::all());
+    assert_eq!(all.len(), 9);
+    for w in all.windows(2) {
+        let ord = strata_core::compare_internal(&w[0].0, w[0].1, &w[1].0, w[1].1);
+        assert!(ord.is_lt(), "iteration out of internal key order: {:?} then {:?}", w[0], w[1]);
+    }
+    assert_eq!(
+        collect(m, &KeyRange::all()),
+        m.iter().map(|e| (e.key.to_vec(), e.seq, e.kind, e.value.to_vec())).collect::<Vec<_>>()
+    );
+
+    let check = |range: KeyRange| {
+        let want: Vec<_> = all.iter().filter(|e| range.contains(&e.0)).cloned().collect();
+        assert_eq!(collect(m, &range), want, "wrong entries for range {range:?}");
+    };
+    for (i, lo) in keys.iter().enumerate() {
+        for hi in &keys[i..] {
+            check(KeyRange::from_range(*lo..*hi));
+            check(KeyRange::from_range(*lo..=*hi));
+            check(KeyRange::new(
+                Bound::Excluded(Bytes::copy_from_slice(lo)),
+                Bound::Included(Bytes::copy_from_slice(hi)),
+            ));
+            check(KeyRange::new(
+                Bound::Excluded(Bytes::copy_from_slice(lo)),
+                Bound::Excluded(Bytes::copy_from_slice(hi)),
+            ));
+        }
+        check(KeyRange::from_range(*lo..));
+        check(KeyRange::from_range(..*lo));
+        check(KeyRange::from_range(..=*lo));
+        check(KeyRange::prefix(lo));
+    }
+    // Bounds between and outside the stored keys, and empty or inverted ranges.
+    check(KeyRange::from_range(&b"aa"[..]..&b"bb"[..]));
+    check(KeyRange::from_range(&b"\0"[..]..&b"a"[..]));
+    check(KeyRange::from_range(&b"d"[..]..&b"e"[..]));
+    check(KeyRange::from_range(&b"c"[..]..&b"c"[..]));
+    check(KeyRange::new(Bound::Included("c".into()), Bound::Excluded("a".into())));
+    assert_eq!(m.range(&KeyRange::new(Bound::Included("c".into()), Bound::Excluded("a".into()))).count(), 0);
+    // Iteration keeps working after sealing.
+    m.seal();
+    assert_eq!(collect(m, &KeyRange::all()), all);
+}
+
+/// The empty key and the empty value are ordinary.
+pub fn empty_keys_and_values<M: Memtable>(m: &M) {
+    m.insert(b"", 1, ValueKind::Put, b"");
+    m.insert(b"x", 2, ValueKind::Put, b"");
+    m.insert(b"", 3, ValueKind::Put, b"empty-key");
+    let v = m.get(b"", MAX_SEQNO).expect("the empty key is a key");
+    assert_eq!(&v.value[..], b"empty-key");
+    let v = m.get(b"", 2).expect("older version of the empty key");
+    assert_eq!((v.seq, &v.value[..]), (1, &b""[..]));
+    let v = m.get(b"x", MAX_SEQNO).expect("key with an empty value");
+    assert_eq!((v.kind, v.value.len()), (ValueKind::Put, 0), "an empty value is a put, not a delete");
+    let keys: Vec<Vec<u8>> = m.iter().map(|e| e.key.to_vec()).collect();
+    assert_eq!(keys, [b"".to_vec(), b"".to_vec(), b"x".to_vec()], "the empty key sorts first");
+    assert_eq!(m.range(&KeyRange::from_range(&b""[..]..=&b""[..])).count(), 2);
+}
+
+/// A 1 MiB value is stored and returned intact.
+pub fn large_value<M: Memtable>(m: &M) {
+    let big: Vec<u8> = (0..1usize << 20).map(|i| (i % 251) as u8).collect();
+    m.insert(b"small", 1, ValueKind::Put, b"s");
+    m.insert(b"big", 2, ValueKind::Put, &big);
+    m.insert(b"tiny", 3, ValueKind::Put, b"t");
+    assert_eq!(&m.get(b"big", MAX_SEQNO).expect("1 MiB value missing").value[..], &big[..]);
+    let e: Entry = m.range(&KeyRange::from_range("big"..="big")).next().expect("1 MiB value not iterated");
+    assert_eq!(&e.value[..], &big[..]);
+    assert!(m.approximate_memory_usage() >= big.len(), "memory usage must count the 1 MiB value");
+    assert_eq!(&m.get(b"tiny", MAX_SEQNO).expect("entry after a large one").value[..], b"t");
+}
+
+/// Hundreds of versions of one key, enough to span any internal block, run or chunk
+/// boundary, read with every kind of bound around that key.
+///
+/// Regression: `sorted` once yielded versions of an excluded start key when they
+/// continued into the next run of its array.
+pub fn many_versions_of_one_key<M: Memtable>(m: &M) {
+    let versions = 700u64;
+    m.insert(b"j", 1, ValueKind::Put, b"before");
+    for seq in 2..versions + 2 {
+        m.insert(b"k", seq, ValueKind::Put, &seq.to_le_bytes());
+    }
+    m.insert(b"l", versions + 2, ValueKind::Put, b"after");
+    let keys = |range: KeyRange| m.range(&range).map(|e| e.key.to_vec()).collect::<Vec<_>>();
+    let n = versions as usize;
+    assert_eq!(keys(KeyRange::new(Bound::Excluded("k".into()), Bound::Unbounded)), [b"l".to_vec()]);
+    assert_eq!(keys(KeyRange::new(Bound::Unbounded, Bound::Excluded("k".into()))), [b"j".to_vec()]);
+    assert_eq!(keys(KeyRange::from_range("k"..="k")).len(), n);
+    assert_eq!(keys(KeyRange::from_range("k".."l")).len(), n);
+    assert_eq!(keys(KeyRange::from_range("j"..)).len(), n + 2);
+    let seqs: Vec<SeqNo> = m.range(&KeyRange::prefix(b"k")).map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "versions of one key out of order");
+    for snapshot in [0, 1, 2, 350, versions + 1, MAX_SEQNO] {
+        let want = (snapshot >= 2).then(|| snapshot.min(versions + 1));
+        assert_eq!(m.get(b"k", snapshot).map(|v| v.seq), want, "get(k) at {snapshot}");
+    }
+}
+
+/// One operation of the model test.
+#[derive(Debug, Clone)]
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// Get a key at `current_seq - back`.
+    Get(Vec<u8>, u64),
+    Range(Bound<Vec<u8>>, Bound<Vec<u8>>),
+}
+
+fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+    // A small alphabet and short keys make collisions, shared prefixes and versions common.
+    prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a', b'b', 0xff]), 0..4)
+}
+
+fn bound_strategy() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        key_strategy().prop_map(Bound::Included),
+        key_strategy().prop_map(Bound::Excluded),
+        Just(Bound::Unbounded),
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        50 => (key_strategy(), prop::collection::vec(any::<u8>(), 0..12)).prop_map(|(k, v)| Op::Put(k, v)),
+        15 => key_strategy().prop_map(Op::Delete),
+        34 => (key_strategy(), prop_oneof![Just(0u64), 0u64..50, 0u64..5_000]).prop_map(|(k, b)| Op::Get(k, b)),
+        1 => (bound_strategy(), bound_strategy()).prop_map(|(s, e)| Op::Range(s, e)),
+    ]
+}
+
+/// Random operations checked against a `BTreeMap` model: `cases` runs of up to
+/// `ops_per_case` operations each (half that on average, so shrinking can shorten a failing
+/// run), on a fresh memtable per run. The suite runs 8 x 2,500: about 10,000 operations.
+///
+/// # Panics
+///
+/// On the first disagreement with the model, after proptest's shrinking.
+pub fn model_operations<M: Memtable, F: Fn() -> M>(make: &F, cases: u32, ops_per_case: usize) {
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    let strategy = prop::collection::vec(op_strategy(), 1..=ops_per_case);
+    let result = runner.run(&strategy, |ops| {
+        let m = make();
+        let mut model: BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)> = BTreeMap::new();
+        let mut seq: SeqNo = 0;
+        for op in ops {
+            match op {
+                Op::Put(k, v) => {
+                    seq += 1;
+                    m.insert(&k, seq, ValueKind::Put, &v);
+                    model.insert((k, Reverse(seq)), (ValueKind::Put, v));
+                }
+                Op::Delete(k) => {
+                    seq += 1;
+                    m.insert(&k, seq, ValueKind::Delete, b"");
+                    model.insert((k, Reverse(seq)), (ValueKind::Delete, Vec::new()));
+                }
+                Op::Get(k, back) => {
+                    let snapshot = seq.saturating_sub(back);
+                    let want = model
+                        .range((k.clone(), Reverse(snapshot))..)
+                        .next()
+                        .filter(|((mk, _), _)| *mk == k)
+                        .map(|((_, Reverse(s)), (kind, v))| (*s, *kind, v.clone()));
+                    let got = m.get(&k, snapshot).map(|v| (v.seq, v.kind, v.value.to_vec()));
+                    prop_assert_eq!(got, want, "get({:?}, {})", k, snapshot);
+                }
+                Op::Range(s, e) => {
+                    let range = KeyRange::new(s.map(Bytes::from), e.map(Bytes::from));
+                    let want: Vec<_> = model
+                        .iter()
+                        .filter(|((k, _), _)| range.contains(k))
+                        .map(|((k, Reverse(s)), (kind, v))| (k.clone(), *s, *kind, v.clone()))
+                        .collect();
+                    prop_assert_eq!(collect(&m, &range), want, "range {:?}", range);
+                }
+            }
+        }
+        prop_assert_eq!(m.len(), model.len());
+        let want: Vec<_> = model.iter().map(|((k, Reverse(s)), (kind, v))| (k.clone(), *s, *kind, v.clone())).collect();
+        prop_assert_eq!(collect(&m, &KeyRange::all()), want, "full iteration at the end");
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("memtable disagrees with the BTreeMap model: {e}");
+    }
+}
+
+/// `threads` threads insert `per_thread` distinct keys each while a reader scans; then
+/// every key must be there, in order, with its value.
+///
+/// Variants without concurrent inserts run this too: they must be safe to share, and
+/// serialize inside.
+///
+/// # Panics
+///
+/// When an insert was lost, or a concurrent scan saw entries out of order.
+pub fn concurrent_inserts<M: Memtable, F: Fn() -> M>(make: &F, threads: u64, per_thread: u64) {
+    let m = make();
+    let key = |t: u64, i: u64| {
+        // Interleave threads' keys so inserts contend for the same neighbourhoods.
+        let n = i * threads + t;
+        format!("key{:08}", n.wrapping_mul(2_654_435_761) % 100_000_000).into_bytes()
+    };
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (m, key) = (&m, &key);
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let seq = 1 + t * per_thread + i;
+                    m.insert(&key(t, i), seq, ValueKind::Put, &seq.to_le_bytes());
+                }
+            });
+        }
+        let m = &m;
+        s.spawn(move || {
+            for _ in 0..5 {
+                let mut last: Option<Entry> = None;
+                for e in m.iter() {
+                    if let Some(prev) = &last {
+                        assert!(prev.cmp_internal(&e).is_lt(), "a scan during inserts went out of order");
+                    }
+                    last = Some(e);
+                }
+            }
+        });
+    });
+    let total = threads * per_thread;
+    assert_eq!(m.len() as u64, total, "inserts were lost");
+    for t in 0..threads {
+        for i in 0..per_thread {
+            let seq = 1 + t * per_thread + i;
+            let v = m.get(&key(t, i), MAX_SEQNO).unwrap_or_else(|| panic!("key of thread {t}, insert {i} lost"));
+            assert_eq!((v.seq, &v.value[..]), (seq, &seq.to_le_bytes()[..]));
+        }
+    }
+    let all: Vec<Entry> = m.iter().collect();
+    assert_eq!(all.len() as u64, total, "iteration lost entries");
+    assert!(all.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()), "iteration out of order");
+}
