@@ -1,0 +1,5 @@
+//! The two caches of the Parquet store: open tables and decoded pages.
+
+pub(crate) mod block_cache;
+mod lru;
+pub(crate) mod table_cache;

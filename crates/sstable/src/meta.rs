@@ -1,0 +1,39 @@
+//! What a table is, in a few numbers.
+
+use strata_core::{Bytes, SeqNo};
+
+/// The identifier of a table within a store; the manifest refers to tables by it.
+pub type TableId = u64;
+
+/// The summary of a written table: everything the engine needs without opening it.
+///
+/// The level a table sits on is the manifest's business, not the table's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableMeta {
+    /// The table's id.
+    pub id: TableId,
+    /// Size of the table's file in bytes.
+    pub file_size: u64,
+    /// Number of entries (versions), tombstones included.
+    pub entries: u64,
+    /// Number of tombstones.
+    pub tombstones: u64,
+    /// The smallest user key.
+    pub min_key: Bytes,
+    /// The largest user key.
+    pub max_key: Bytes,
+    /// The smallest sequence number.
+    pub min_seq: SeqNo,
+    /// The largest sequence number.
+    pub max_seq: SeqNo,
+    /// When the table was written, in milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+impl TableMeta {
+    /// Whether `key` lies within `[min_key, max_key]`.
+    #[must_use]
+    pub fn may_contain_key(&self, key: &[u8]) -> bool {
+        key >= &self.min_key[..] && key <= &self.max_key[..]
+    }
+}

@@ -1,0 +1,113 @@
+//! Options of the Parquet store.
+
+use strata_bloom::FilterPolicy;
+
+use crate::{Error, Result};
+
+/// The largest key a table accepts.
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+/// The largest value a table accepts.
+pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
+
+/// The page compression codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// No compression.
+    None,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (the Parquet `LZ4_RAW` codec): fast to decode, which point lookups want.
+    #[default]
+    Lz4,
+    /// Zstandard at a level in `1..=22`.
+    Zstd(i32),
+}
+
+/// Options of a [`crate::ParquetStore`]. Checked once, by [`crate::ParquetStore::open`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParquetOptions {
+    /// Page compression. Default LZ4.
+    pub compression: Compression,
+    /// Target size of a data page before compression. A cold point lookup decodes one page of
+    /// the key column (and the overlapping pages of the others), so smaller pages mean cheaper
+    /// cold lookups and a larger page index. Default 8 KiB; allowed 512 B to 16 MiB.
+    pub data_page_size: usize,
+    /// Rows per row group. Default 128 Ki; allowed 1 to 2^31.
+    pub row_group_rows: usize,
+    /// A row group is also closed when its encoded size reaches this many bytes, which bounds
+    /// the writer's memory for large values. Default 64 MiB; at least 64 KiB.
+    pub row_group_max_bytes: usize,
+    /// How each row group's Bloom filter is sized. Default 10 bits per key.
+    pub filter: FilterPolicy,
+    /// Byte budget of the cache of decoded pages. Default 64 MiB; 0 disables caching.
+    pub block_cache_bytes: usize,
+    /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
+    pub table_cache_bytes: usize,
+    /// Whether a written table is fsynced (and its directory) before `write_table` returns.
+    /// Default `true`; turn off only for throwaway data.
+    pub sync: bool,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            compression: Compression::default(),
+            data_page_size: 8 * 1024,
+            row_group_rows: 128 * 1024,
+            row_group_max_bytes: 64 * 1024 * 1024,
+            filter: FilterPolicy::default(),
+            block_cache_bytes: 64 * 1024 * 1024,
+            table_cache_bytes: 256 * 1024 * 1024,
+            sync: true,
+        }
+    }
+}
+
+impl ParquetOptions {
+    /// Checks every option.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOptions`] naming the first field outside its allowed range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field, reason: String| Err(Error::InvalidOptions { field, reason });
+        if let Compression::Zstd(level) = self.compression
+            && !(1..=22).contains(&level)
+        {
+            return bad("compression", format!("zstd level {level} is outside 1..=22"));
+        }
+        if !(512..=16 << 20).contains(&self.data_page_size) {
+            return bad("data_page_size", format!("{} is outside 512..=16777216", self.data_page_size));
+        }
+        if !(1..=1 << 31).contains(&self.row_group_rows) {
+            return bad("row_group_rows", format!("{} is outside 1..=2147483648", self.row_group_rows));
+        }
+        if self.row_group_max_bytes < 64 * 1024 {
+            return bad("row_group_max_bytes", format!("{} is below 65536", self.row_group_max_bytes));
+        }
+        if let Err(e) = self.filter.validate() {
+            return bad("filter", e.to_string());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_field() {
+        assert!(ParquetOptions::default().validate().is_ok());
+        let cases: [(ParquetOptions, &str); 4] = [
+            (ParquetOptions { compression: Compression::Zstd(0), ..Default::default() }, "compression"),
+            (ParquetOptions { data_page_size: 10, ..Default::default() }, "data_page_size"),
+            (ParquetOptions { row_group_rows: 0, ..Default::default() }, "row_group_rows"),
+            (ParquetOptions { filter: FilterPolicy::BitsPerKey(0.0), ..Default::default() }, "filter"),
+        ];
+        for (opts, field) in cases {
+            let e = opts.validate().unwrap_err();
+            assert!(matches!(e, Error::InvalidOptions { field: f, .. } if f == field), "{e}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Positioned, checksum-verified reads of a table file.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+
+use super::layout::BLOCK_SIZE;
+use crate::stats::Counters;
+use crate::{Error, Result};
+
+/// Reads exactly `len` bytes at `offset`; a short file is corruption (it was truncated).
+pub(crate) fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    match pread_exact(file, &mut buf, offset) {
+        Ok(()) => Ok(buf),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(Error::corruption(path, format!("truncated: cannot read {len} bytes at offset {offset}")))
+        }
+        Err(e) => Err(Error::io(path)(e)),
+    }
+}
+
+#[cfg(unix)]
+fn pread_exact(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn pread_exact(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+struct Inner {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `BLOCK_SIZE` bytes.
+    data_end: u64,
+    block_crcs: Box<[u32]>,
+    counters: Arc<Counters>,
+}
+
+/// An open table file whose reads below the Strata section are verified block by block.
+///
+/// Parquet's decoder reads through this ([`ChunkReader`]), so every page and page-index byte
+/// it decodes has passed a checksum first.
+#[derive(Clone)]
+pub(crate) struct TableFile(Arc<Inner>);
+
+impl TableFile {
+    pub(crate) fn new(
+        file: File,
+        path: PathBuf,
+        len: u64,
+        data_end: u64,
+        block_crcs: Box<[u32]>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self(Arc::new(Inner { file, path, len, data_end, block_crcs, counters }))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    pub(crate) fn memory_size(&self) -> usize {
+        self.0.block_crcs.len() * 4 + self.0.path.as_os_str().len() + size_of::<Inner>()
+    }
+
+    /// `len` bytes at `start`, every covering block checked against its CRC.
+    pub(crate) fn read_verified(&self, start: u64, len: usize) -> Result<Bytes> {
+        let inner = &*self.0;
+        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
+            Error::corruption(
+                &inner.path,
+                format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
+            )
+        })?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let first_block = start / BLOCK_SIZE;
+        let aligned_start = first_block * BLOCK_SIZE;
+        let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
+        let buf = read_at(&inner.file, &inner.path, aligned_start, (aligned_end - aligned_start) as usize)?;
+        Counters::add(&inner.counters.bytes_read, buf.len() as u64);
+        for (i, block) in buf.chunks(BLOCK_SIZE as usize).enumerate() {
+            let index = first_block as usize + i;
+            let expected = inner.block_crcs.get(index).copied();
+            if expected != Some(crc32fast::hash(block)) {
+                return Err(Error::corruption(
+                    &inner.path,
+                    format!("checksum mismatch in block {index} (bytes {}..)", index as u64 * BLOCK_SIZE),
+                ));
+            }
+        }
+        let from = (start - aligned_start) as usize;
+        Ok(Bytes::from(buf).slice(from..from + len))
+    }
+}
+
+/// Turns an error from parquet or arrow back into ours: errors this module raised inside the
+/// decoder come back as they were; anything else the decoder found wrong is corruption.
+pub(crate) fn from_parquet(path: &Path, e: ParquetError) -> Error {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::corruption(path, format!("parquet: {other}")),
+        },
+        other => Error::corruption(path, format!("parquet: {other}")),
+    }
+}
+
+/// [`from_parquet`] for the errors of the Arrow record batch reader.
+pub(crate) fn from_arrow(path: &Path, e: arrow_schema::ArrowError) -> Error {
+    match e {
+        arrow_schema::ArrowError::ExternalError(inner) => match inner.downcast::<ParquetError>() {
+            Ok(pe) => from_parquet(path, *pe),
+            Err(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Error::corruption(path, format!("arrow: {other}")),
+            },
+        },
+        other => Error::corruption(path, format!("arrow: {other}")),
+    }
+}
+
+impl Length for TableFile {
+    fn len(&self) -> u64 {
+        self.0.len
+    }
+}
+
+impl ChunkReader for TableFile {
+    type T = VerifiedRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<VerifiedRead> {
+        Ok(VerifiedRead { file: self.clone(), pos: start })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.read_verified(start, length).map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
+
+/// A [`Read`] over a [`TableFile`] from a position, verified like every other read.
+pub(crate) struct VerifiedRead {
+    file: TableFile,
+    pos: u64,
+}
+
+impl Read for VerifiedRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.file.0.data_end.saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left).min(64 * 1024) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = self.file.read_verified(self.pos, n).map_err(std::io::Error::other)?;
+        buf[..n].copy_from_slice(&bytes);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,38 @@
+//! Strata tables as Parquet files.
+//!
+//! # File layout
+//!
+//! ```text
+//! "PAR1"
+//! row group 0: key, seq, kind, value column chunks (pages)      \
+//! ...                                                            | ordinary Parquet,
+//! row group N-1                                                  | covered by the
+//! column indexes and offset indexes (the page index)            /  block checksums
+//! Strata section (readers of plain Parquet never look here):
+//!     one strata-bloom filter per row group (its own CRC each)
+//!     the filters' lengths, u32 LE each
+//!     a CRC32 per 4 KiB block of every byte before the section, u32 LE each
+//!     trailer (48 bytes): magic "STRATAT1", version, block size, section start, filters'
+//!         total length and count, CRC32 of the Parquet footer, CRC32 of the whole section
+//! Parquet footer: FileMetaData (schema, row groups, statistics, sorting columns,
+//!     key-value metadata `strata.*`), its length, "PAR1"
+//! ```
+//!
+//! Parquet locates everything through the footer's absolute offsets, so the section between
+//! the page index and the footer is invisible to other engines (pyarrow and DuckDB read the
+//! files as they are). Strata finds its trailer right before the footer. Every byte a reader
+//! uses is checksummed: the footer by the trailer, the section by itself, and data pages and
+//! page indexes by the block CRCs, checked on every read, so flipped bits become
+//! [`crate::Error::Corruption`] and never wrong answers.
+
+mod file;
+mod layout;
+pub(crate) mod page;
+mod scan;
+mod schema;
+mod store;
+pub(crate) mod table;
+mod writer;
+
+pub use scan::ParquetScan;
+pub use store::ParquetStore;

@@ -1,0 +1,71 @@
+//! The Arrow schema of a table and the Parquet writer settings.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::basic::{Compression as Codec, Encoding, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
+
+use crate::{Compression, ParquetOptions};
+
+/// Column positions.
+pub(crate) const KEY: usize = 0;
+pub(crate) const SEQ: usize = 1;
+pub(crate) const KIND: usize = 2;
+pub(crate) const VALUE: usize = 3;
+
+/// Column names, as other engines see them.
+pub(crate) const NAMES: [&str; 4] = ["key", "seq", "kind", "value"];
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new(NAMES[KEY], DataType::Binary, false),
+        Field::new(NAMES[SEQ], DataType::UInt64, false),
+        Field::new(NAMES[KIND], DataType::UInt8, false),
+        Field::new(NAMES[VALUE], DataType::Binary, false),
+    ]))
+});
+
+/// `key: Binary, seq: UInt64, kind: UInt8, value: Binary`, none nullable.
+pub(crate) fn schema() -> SchemaRef {
+    Arc::clone(&SCHEMA)
+}
+
+/// Rows per write batch inside the Parquet encoder: page size limits are checked between
+/// batches, so this bounds how far a page can overshoot `data_page_size`.
+const ENCODER_BATCH_ROWS: usize = 64;
+
+pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
+    let codec = match opts.compression {
+        Compression::None => Codec::UNCOMPRESSED,
+        Compression::Snappy => Codec::SNAPPY,
+        Compression::Lz4 => Codec::LZ4_RAW,
+        // NOTE: the level was validated by ParquetOptions::validate.
+        Compression::Zstd(level) => Codec::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
+    };
+    let col = |i: usize| ColumnPath::from(NAMES[i]);
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_created_by(concat!("strata-sstable ", env!("CARGO_PKG_VERSION")).to_owned())
+        .set_compression(codec)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_size_limit(opts.data_page_size)
+        .set_write_batch_size(ENCODER_BATCH_ROWS)
+        // Row groups are cut by the table writer, which keeps one filter per row group.
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(None)
+        // A dictionary page would be one more read per cold lookup; keys and values are mostly
+        // distinct anyway. `kind` holds two values, so its dictionary is tiny and its data
+        // becomes one bit per row.
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(col(KIND), true)
+        // Sorted keys share prefixes: delta encoding stores each key's suffix only.
+        .set_column_encoding(col(KEY), Encoding::DELTA_BYTE_ARRAY)
+        .set_sorting_columns(Some(vec![
+            SortingColumn { column_idx: KEY as i32, descending: false, nulls_first: false },
+            SortingColumn { column_idx: SEQ as i32, descending: true, nulls_first: false },
+        ]))
+        .build()
+}

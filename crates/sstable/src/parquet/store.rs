@@ -1,0 +1,141 @@
+//! `ParquetStore`: tables as Parquet files in one directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
+
+use super::scan::ParquetScan;
+use super::table::OpenTable;
+use super::writer::{sync_dir, write_table};
+use crate::cache::block_cache::BlockCache;
+use crate::cache::table_cache::TableCache;
+use crate::stats::Counters;
+use crate::{Error, ParquetOptions, Result, SsTableStore, StoreStats, TableId, TableMeta};
+
+struct Shared {
+    dir: PathBuf,
+    options: ParquetOptions,
+    tables: TableCache,
+    blocks: BlockCache,
+    counters: Arc<Counters>,
+    next_cache_id: AtomicU64,
+}
+
+/// An [`SsTableStore`] keeping table `id` as the Parquet file `{id:06}.parquet` in a directory.
+///
+/// Cloning is cheap and shares the caches. See [`crate::parquet`] for the file layout.
+#[derive(Clone)]
+pub struct ParquetStore {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ParquetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetStore").field("dir", &self.shared.dir).finish_non_exhaustive()
+    }
+}
+
+impl ParquetStore {
+    /// Opens the store in `dir`, creating the directory if needed and removing temporary files
+    /// a crashed write left behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOptions`] naming a bad option; [`Error::Io`] when the directory cannot
+    /// be created or listed.
+    pub fn open(dir: impl AsRef<Path>, options: ParquetOptions) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref().to_owned();
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir))? {
+            let path = entry.map_err(Error::io(&dir))?.path();
+            if path.to_str().is_some_and(|p| p.ends_with(".parquet.tmp")) {
+                std::fs::remove_file(&path).map_err(Error::io(&path))?;
+            }
+        }
+        let shared = Shared {
+            tables: TableCache::new(options.table_cache_bytes),
+            blocks: BlockCache::new(options.block_cache_bytes),
+            options,
+            dir,
+            counters: Arc::new(Counters::default()),
+            next_cache_id: AtomicU64::new(0),
+        };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// The file of table `id`.
+    #[must_use]
+    pub fn table_path(&self, id: TableId) -> PathBuf {
+        self.shared.dir.join(format!("{id:06}.parquet"))
+    }
+
+    /// The directory holding the tables.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The options the store was opened with.
+    #[must_use]
+    pub fn options(&self) -> &ParquetOptions {
+        &self.shared.options
+    }
+
+    fn table(&self, id: TableId) -> Result<Arc<OpenTable>> {
+        let s = &*self.shared;
+        if let Some(t) = s.tables.get(id) {
+            return Ok(t);
+        }
+        let cache_id = s.next_cache_id.fetch_add(1, Ordering::Relaxed);
+        let table = Arc::new(OpenTable::open(&self.table_path(id), id, cache_id, Arc::clone(&s.counters))?);
+        Counters::add(&s.counters.tables_opened, 1);
+        s.tables.insert(Arc::clone(&table));
+        Ok(table)
+    }
+}
+
+impl SsTableStore for ParquetStore {
+    type Scan = ParquetScan;
+
+    fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta> {
+        // A table cached under this id (deleted and now rewritten) must not answer for the new one.
+        self.shared.tables.remove(id);
+        let meta = write_table(&self.table_path(id), id, &self.shared.options, entries)?;
+        Counters::add(&self.shared.counters.tables_written, 1);
+        Ok(meta)
+    }
+
+    fn open(&self, id: TableId) -> Result<TableMeta> {
+        Ok(self.table(id)?.meta.clone())
+    }
+
+    fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>> {
+        Counters::add(&self.shared.counters.gets, 1);
+        self.table(id)?.get(key, snapshot, &self.shared.blocks, &self.shared.counters)
+    }
+
+    fn scan(&self, id: TableId, range: &KeyRange) -> Result<ParquetScan> {
+        Ok(ParquetScan::new(self.table(id)?, Arc::clone(&self.shared.counters), range))
+    }
+
+    fn delete(&self, id: TableId) -> Result<()> {
+        self.shared.tables.remove(id);
+        let path = self.table_path(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound { file: path }),
+            Err(e) => return Err(Error::io(&path)(e)),
+        }
+        if self.shared.options.sync {
+            sync_dir(&path)?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.shared.counters.snapshot(self.shared.tables.stats(), self.shared.blocks.stats())
+    }
+}

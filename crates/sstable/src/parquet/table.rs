@@ -1,0 +1,296 @@
+//! An open table: its file, footer, page index and filters, and point lookups in it.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use strata_bloom::BloomFilter;
+use strata_core::{Bytes, SeqNo, VersionedValue};
+
+use super::file::{TableFile, from_arrow, from_parquet, read_at};
+use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
+use super::page::DecodedRows;
+use super::schema::{KEY, NAMES, schema};
+use crate::cache::block_cache::BlockCache;
+use crate::stats::Counters;
+use crate::{Error, Result, TableId, TableMeta};
+
+/// One data page of the key column: its key bounds (from the column index; possibly truncated,
+/// but always bounds) and its rows.
+pub(crate) struct PageSpan {
+    pub(crate) min: Bytes,
+    pub(crate) max: Bytes,
+    pub(crate) first_row: u64,
+    pub(crate) rows: u64,
+}
+
+/// A row group: its key bounds (from the row-group statistics) and its pages.
+pub(crate) struct RowGroupSpan {
+    pub(crate) min: Bytes,
+    pub(crate) max: Bytes,
+    pub(crate) pages: Vec<PageSpan>,
+}
+
+/// Everything needed to read a table without touching its metadata on disk again.
+pub(crate) struct OpenTable {
+    pub(crate) meta: TableMeta,
+    /// Unique per opening; names this table's pages in the block cache.
+    pub(crate) cache_id: u64,
+    pub(crate) file: TableFile,
+    pub(crate) reader_meta: ArrowReaderMetadata,
+    pub(crate) row_groups: Vec<RowGroupSpan>,
+    filters: Vec<BloomFilter>,
+    memory: usize,
+}
+
+fn u32_le(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+impl OpenTable {
+    /// Opens and checks the table at `path`.
+    pub(crate) fn open(path: &Path, id: TableId, cache_id: u64, counters: Arc<Counters>) -> Result<Self> {
+        let corrupt = |reason: String| Error::corruption(path, reason);
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound { file: path.to_owned() });
+            }
+            Err(e) => return Err(Error::io(path)(e)),
+        };
+        let len = file.metadata().map_err(Error::io(path))?.len();
+        let min_len = (4 + TRAILER_LEN + 8) as u64;
+        if len < min_len {
+            return Err(corrupt(format!("truncated: {len} bytes is shorter than any table ({min_len})")));
+        }
+        if read_at(&file, path, 0, 4)? != PARQUET_MAGIC {
+            return Err(corrupt("wrong magic at the start of the file (expected PAR1)".into()));
+        }
+        let tail = read_at(&file, path, len - 8, 8)?;
+        if &tail[4..] != PARQUET_MAGIC {
+            return Err(corrupt("wrong magic at the end of the file (expected PAR1; truncated?)".into()));
+        }
+        let meta_len = u64::from(u32_le(&tail));
+        let footer_start = len
+            .checked_sub(8 + meta_len)
+            .filter(|&s| s >= 4 + TRAILER_LEN as u64)
+            .ok_or_else(|| corrupt(format!("footer length {meta_len} does not fit in a {len}-byte file")))?;
+        let trailer =
+            Trailer::decode(&read_at(&file, path, footer_start - TRAILER_LEN as u64, TRAILER_LEN)?).map_err(corrupt)?;
+        let footer = read_at(&file, path, footer_start, meta_len as usize)?;
+        if crc32fast::hash(&footer) != trailer.footer_crc {
+            return Err(corrupt("checksum mismatch in the Parquet footer".into()));
+        }
+        let section_len = trailer.section_len().ok_or_else(|| corrupt("impossible section length".into()))?;
+        if trailer.data_end.checked_add(section_len) != Some(footer_start) || trailer.data_end < 4 {
+            return Err(corrupt("Strata section does not end at the footer".into()));
+        }
+        let section = read_at(&file, path, trailer.data_end, section_len as usize)?;
+        if !section_crc_ok(&section) {
+            return Err(corrupt("checksum mismatch in the Strata section".into()));
+        }
+        let filters_len = trailer.filters_len as usize;
+        let n_filters = trailer.num_filters as usize;
+        let lens_end = filters_len + 4 * n_filters;
+        let mut filters = Vec::with_capacity(n_filters);
+        let mut at = 0usize;
+        for l in section[filters_len..lens_end].chunks_exact(4) {
+            let l = u32_le(l) as usize;
+            let bytes = section.get(at..at + l).filter(|_| at + l <= filters_len);
+            let bytes = bytes.ok_or_else(|| corrupt("filter lengths overrun the filter area".into()))?;
+            filters.push(
+                BloomFilter::from_bytes(bytes).map_err(|e| corrupt(format!("row group {}: {e}", filters.len())))?,
+            );
+            at += l;
+        }
+        let block_crcs: Box<[u32]> =
+            section[lens_end..section.len() - TRAILER_LEN].chunks_exact(4).map(u32_le).collect();
+        let file = TableFile::new(file, path.to_owned(), len, trailer.data_end, block_crcs, counters);
+
+        let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
+        let mut reader =
+            ParquetMetaDataReader::new_with_metadata(metadata).with_page_index_policy(PageIndexPolicy::Required);
+        reader.read_page_indexes(&file).map_err(|e| from_parquet(path, e))?;
+        let metadata = Arc::new(reader.finish().map_err(|e| from_parquet(path, e))?);
+
+        let meta = meta_from_kv(metadata.file_metadata().key_value_metadata(), len).map_err(corrupt)?;
+        if meta.id != id {
+            return Err(corrupt(format!("file holds table {} where table {id} was expected", meta.id)));
+        }
+        if u64::try_from(metadata.file_metadata().num_rows()).ok() != Some(meta.entries) {
+            return Err(corrupt("row count disagrees with strata.entries".into()));
+        }
+        if filters.len() != metadata.num_row_groups() {
+            return Err(corrupt(format!("{} filters for {} row groups", filters.len(), metadata.num_row_groups())));
+        }
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let reader_meta =
+            ArrowReaderMetadata::try_new(Arc::clone(&metadata), options).map_err(|e| from_parquet(path, e))?;
+        let fields: Vec<_> =
+            reader_meta.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        let expected: Vec<_> = schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        if fields != expected {
+            return Err(corrupt(format!("schema {fields:?} is not the Strata schema {NAMES:?}")));
+        }
+        let row_groups = row_group_spans(&metadata).map_err(corrupt)?;
+        let memory = metadata.memory_size()
+            + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
+            + row_groups
+                .iter()
+                .map(|rg| rg.pages.iter().map(|p| p.min.len() + p.max.len() + 48).sum::<usize>())
+                .sum::<usize>()
+            + file.memory_size();
+        Ok(Self { meta, cache_id, file, reader_meta, row_groups, filters, memory })
+    }
+
+    pub(crate) fn memory_size(&self) -> usize {
+        self.memory
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// The newest version of `key` visible at `snapshot`: key range, then row-group
+    /// statistics, then the row group's Bloom filter, then the page index, then one page
+    /// (the next one too when the key's versions continue across the boundary), then a binary
+    /// search in it.
+    pub(crate) fn get(
+        &self,
+        key: &[u8],
+        snapshot: SeqNo,
+        cache: &BlockCache,
+        counters: &Counters,
+    ) -> Result<Option<VersionedValue>> {
+        if !self.meta.may_contain_key(key) {
+            Counters::add(&counters.range_negatives, 1);
+            return Ok(None);
+        }
+        let hash = BloomFilter::key_hash(key);
+        let first = self.row_groups.partition_point(|rg| &rg.max[..] < key);
+        let mut filtered = false;
+        for rg_idx in first..self.row_groups.len() {
+            let rg = &self.row_groups[rg_idx];
+            if &rg.min[..] > key {
+                break;
+            }
+            if !self.filters[rg_idx].may_contain_hash(hash) {
+                filtered = true;
+                continue;
+            }
+            let first_page = rg.pages.partition_point(|p| &p.max[..] < key);
+            for page_idx in first_page..rg.pages.len() {
+                if &rg.pages[page_idx].min[..] > key {
+                    break;
+                }
+                let page = self.page(rg_idx, page_idx, cache, counters)?;
+                let i = page.seek(key, snapshot);
+                if i < page.len() {
+                    return Ok((page.key(i) == key).then(|| page.version(i)));
+                }
+                // Every row of this page sorts before (key, snapshot): the answer, if any, is
+                // further on.
+            }
+        }
+        let counter = if filtered { &counters.filter_negatives } else { &counters.range_negatives };
+        Counters::add(counter, 1);
+        Ok(None)
+    }
+
+    /// A page of the key column with the matching rows of the other columns, from the block
+    /// cache or decoded from disk.
+    fn page(&self, rg: usize, page: usize, cache: &BlockCache, counters: &Counters) -> Result<Arc<DecodedRows>> {
+        let key = (self.cache_id, rg as u32, page as u32);
+        if let Some(p) = cache.get(&key) {
+            return Ok(p);
+        }
+        let span = &self.row_groups[rg].pages[page];
+        let mut reader = self.reader(rg, span.first_row, span.rows, span.rows as usize)?;
+        let batch = match reader.next() {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(from_arrow(self.path(), e)),
+            None => return Err(Error::corruption(self.path(), format!("row group {rg} page {page} decoded no rows"))),
+        };
+        let rows = DecodedRows::from_batch(&batch).map_err(|r| Error::corruption(self.path(), r))?;
+        if rows.len() as u64 != span.rows {
+            return Err(Error::corruption(
+                self.path(),
+                format!("row group {rg} page {page}: {} rows, index says {}", rows.len(), span.rows),
+            ));
+        }
+        Counters::add(&counters.pages_read, 1);
+        let rows = Arc::new(rows);
+        cache.insert(key, Arc::clone(&rows));
+        Ok(rows)
+    }
+
+    /// A reader of rows `[first_row, first_row + rows)` of row group `rg`; Parquet skips the
+    /// pages outside using the offset index.
+    pub(crate) fn reader(
+        &self,
+        rg: usize,
+        first_row: u64,
+        rows: u64,
+        batch_size: usize,
+    ) -> Result<ParquetRecordBatchReader> {
+        let selection =
+            RowSelection::from(vec![RowSelector::skip(first_row as usize), RowSelector::select(rows as usize)]);
+        ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.reader_meta.clone())
+            .with_row_groups(vec![rg])
+            .with_row_selection(selection)
+            .with_projection(ProjectionMask::all())
+            .with_batch_size(batch_size.max(1))
+            .build()
+            .map_err(|e| from_parquet(self.path(), e))
+    }
+}
+
+/// Extracts key bounds and page boundaries from the footer and page index, checking them.
+fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGroupSpan>, String> {
+    let index = metadata.page_index().ok_or("the page index is missing")?;
+    let mut out = Vec::with_capacity(metadata.num_row_groups());
+    for (rg_idx, rg) in metadata.row_groups().iter().enumerate() {
+        let stats = rg.column(KEY).statistics().ok_or(format!("row group {rg_idx} has no key statistics"))?;
+        let (Some(min), Some(max)) = (stats.min_bytes_opt(), stats.max_bytes_opt()) else {
+            return Err(format!("row group {rg_idx} has no key min/max"));
+        };
+        let Some(ColumnIndexMetaData::BYTE_ARRAY(ci)) = index.column_index(rg_idx, KEY) else {
+            return Err(format!("row group {rg_idx} has no key column index"));
+        };
+        let locations =
+            index.offset_index(rg_idx, KEY).ok_or(format!("row group {rg_idx} has no offset index"))?.page_locations();
+        if ci.num_pages() != locations.len() as u64 || locations.is_empty() {
+            return Err(format!("row group {rg_idx}: column index and offset index disagree on the page count"));
+        }
+        let num_rows = u64::try_from(rg.num_rows()).map_err(|_| format!("row group {rg_idx}: negative row count"))?;
+        let mut pages = Vec::with_capacity(locations.len());
+        for (p, loc) in locations.iter().enumerate() {
+            let first_row = u64::try_from(loc.first_row_index).map_err(|_| "negative first row index")?;
+            let end = match locations.get(p + 1) {
+                Some(next) => u64::try_from(next.first_row_index).map_err(|_| "negative first row index")?,
+                None => num_rows,
+            };
+            if (p == 0 && first_row != 0) || end <= first_row {
+                return Err(format!("row group {rg_idx}: page {p} has no rows or starts out of order"));
+            }
+            let (Some(pmin), Some(pmax)) = (ci.min_value(p), ci.max_value(p)) else {
+                return Err(format!("row group {rg_idx}: page {p} has no key min/max"));
+            };
+            pages.push(PageSpan {
+                min: Bytes::copy_from_slice(pmin),
+                max: Bytes::copy_from_slice(pmax),
+                first_row,
+                rows: end - first_row,
+            });
+        }
+        out.push(RowGroupSpan { min: Bytes::copy_from_slice(min), max: Bytes::copy_from_slice(max), pages });
+    }
+    Ok(out)
+}

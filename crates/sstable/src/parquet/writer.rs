@@ -1,0 +1,294 @@
+//! Writing a table: a sorted entry stream in, one Parquet file out.
+//!
+//! Memory stays bounded whatever the table's size: entries are encoded in batches of at most
+//! [`BATCH_ROWS`] rows, the Parquet encoder holds one row group at a time, and the Bloom filter
+//! of a row group is built from 8-byte key hashes when the row group closes. What grows with
+//! the table is small: the finished filters (about 1.25 bytes per key at 10 bits per key), the
+//! page index and the block CRCs (4 bytes per 4 KiB of file).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow_array::builder::{BinaryBuilder, UInt8Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use parquet::arrow::ArrowWriter;
+use strata_bloom::BloomFilter;
+use strata_core::{Bytes, Entry, SeqNo, compare_internal};
+
+use super::file::read_at;
+use super::layout::{BLOCK_SIZE, PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
+use super::schema::{schema, writer_properties};
+use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::{Error, ParquetOptions, Result, TableId, TableMeta};
+
+/// Rows per record batch handed to the encoder.
+const BATCH_ROWS: usize = 4096;
+/// A batch is also cut at this many key and value bytes (Arrow's `Binary` offsets are 32-bit).
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Removes the temporary file unless the write succeeded.
+struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            // NOTE: best effort; a leftover `.tmp` is removed when the store is next opened.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+struct Batch {
+    keys: BinaryBuilder,
+    seqs: UInt64Builder,
+    kinds: UInt8Builder,
+    values: BinaryBuilder,
+    rows: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            keys: BinaryBuilder::new(),
+            seqs: UInt64Builder::new(),
+            kinds: UInt8Builder::new(),
+            values: BinaryBuilder::new(),
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, e: &Entry) {
+        self.keys.append_value(&e.key);
+        self.seqs.append_value(e.seq);
+        self.kinds.append_value(e.kind.as_u8());
+        self.values.append_value(&e.value);
+        self.rows += 1;
+        self.bytes += e.payload_len();
+    }
+
+    fn take(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.keys.finish()),
+            Arc::new(self.seqs.finish()),
+            Arc::new(self.kinds.finish()),
+            Arc::new(self.values.finish()),
+        ];
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(schema(), columns).expect("columns match the schema by construction")
+    }
+}
+
+/// Writes table `id` into `dir` as `path` (see [`crate::SsTableStore::write_table`]).
+pub(crate) fn write_table(
+    path: &Path,
+    id: TableId,
+    opts: &ParquetOptions,
+    entries: &mut dyn Iterator<Item = Result<Entry>>,
+) -> Result<TableMeta> {
+    if path.exists() {
+        return Err(Error::TableExists { file: path.to_owned() });
+    }
+    let tmp_path = path.with_extension("parquet.tmp");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp_path)
+        .map_err(Error::io(&tmp_path))?;
+    let mut guard = TempFile { path: tmp_path.clone(), armed: true };
+    let parquet_err = |source| Error::Parquet { file: path.to_owned(), source };
+    let sink = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(Error::io(&tmp_path))?);
+    let mut writer = ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts))).map_err(parquet_err)?;
+
+    let mut batch = Batch::new();
+    let mut rg_rows = 0usize;
+    let mut rg_hashes: Vec<u64> = Vec::new();
+    let mut filters: Vec<Vec<u8>> = Vec::new();
+    let mut prev: Option<(Bytes, SeqNo)> = None;
+    let (mut entries_n, mut tombstones) = (0u64, 0u64);
+    let (mut min_seq, mut max_seq) = (SeqNo::MAX, 0);
+    let mut min_key = Bytes::new();
+
+    let finish_row_group = |rg_hashes: &mut Vec<u64>, filters: &mut Vec<Vec<u8>>| -> Result<()> {
+        let filter = BloomFilter::from_key_hashes(opts.filter, rg_hashes)
+            .map_err(|e| Error::InvalidOptions { field: "filter", reason: e.to_string() })?;
+        filters.push(filter.to_bytes());
+        rg_hashes.clear();
+        Ok(())
+    };
+
+    for item in entries {
+        let index = entries_n;
+        let e = item.map_err(|source| Error::Source { file: path.to_owned(), source: Box::new(source) })?;
+        if e.key.len() > MAX_KEY_LEN {
+            return Err(Error::EntryTooLarge {
+                file: path.to_owned(),
+                what: "key",
+                index,
+                len: e.key.len(),
+                max: MAX_KEY_LEN,
+            });
+        }
+        if e.value.len() > MAX_VALUE_LEN {
+            let len = e.value.len();
+            return Err(Error::EntryTooLarge { file: path.to_owned(), what: "value", index, len, max: MAX_VALUE_LEN });
+        }
+        let new_key = match &prev {
+            None => {
+                min_key = e.key.clone();
+                true
+            }
+            Some((pk, ps)) => {
+                if !compare_internal(pk, *ps, &e.key, e.seq).is_lt() {
+                    return Err(Error::OutOfOrder {
+                        file: path.to_owned(),
+                        index,
+                        reason: format!(
+                            "({:?}, seq {}) does not sort after the previous ({:?}, seq {})",
+                            e.key, e.seq, pk, ps
+                        ),
+                    });
+                }
+                pk != &e.key
+            }
+        };
+        // A key whose versions straddle two row groups goes into both filters.
+        if new_key || rg_rows == 0 {
+            rg_hashes.push(BloomFilter::key_hash(&e.key));
+        }
+        entries_n += 1;
+        tombstones += u64::from(e.kind.is_delete());
+        min_seq = min_seq.min(e.seq);
+        max_seq = max_seq.max(e.seq);
+        batch.push(&e);
+        rg_rows += 1;
+        prev = Some((e.key, e.seq));
+
+        let rg_full = rg_rows >= opts.row_group_rows;
+        if batch.rows >= BATCH_ROWS || batch.bytes >= BATCH_BYTES || rg_full {
+            writer.write(&batch.take()).map_err(parquet_err)?;
+            if rg_full || writer.in_progress_size() >= opts.row_group_max_bytes {
+                writer.flush().map_err(parquet_err)?;
+                finish_row_group(&mut rg_hashes, &mut filters)?;
+                rg_rows = 0;
+            }
+        }
+    }
+    let Some((max_key, _)) = prev else {
+        return Err(Error::EmptyTable { file: path.to_owned() });
+    };
+    if batch.rows > 0 {
+        writer.write(&batch.take()).map_err(parquet_err)?;
+    }
+    if rg_rows > 0 {
+        writer.flush().map_err(parquet_err)?;
+        finish_row_group(&mut rg_hashes, &mut filters)?;
+    }
+
+    let created_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut meta = TableMeta {
+        id,
+        file_size: 0,
+        entries: entries_n,
+        tombstones,
+        min_key,
+        max_key,
+        min_seq,
+        max_seq,
+        created_at_ms,
+    };
+    for kv in meta_to_kv(&meta, &format!("{:?}", opts.filter)) {
+        writer.append_key_value_metadata(kv);
+    }
+    // Writes the page index and the footer.
+    let mut sink = writer.into_inner().map_err(parquet_err)?;
+    sink.flush().map_err(Error::io(&tmp_path))?;
+    drop(sink);
+
+    meta.file_size = insert_section(&file, &tmp_path, &filters)?;
+    if opts.sync {
+        file.sync_all().map_err(Error::io(&tmp_path))?;
+    }
+    drop(file);
+    std::fs::rename(&tmp_path, path).map_err(Error::io(path))?;
+    guard.armed = false;
+    if opts.sync {
+        sync_dir(path)?;
+    }
+    Ok(meta)
+}
+
+/// Moves the Parquet footer back to make room for the Strata section before it (see the
+/// module docs of [`crate::parquet`]); returns the final file size.
+///
+/// The footer's offsets all point before the section, so moving the footer changes nothing
+/// Parquet readers see.
+fn insert_section(file: &File, path: &Path, filters: &[Vec<u8>]) -> Result<u64> {
+    let bad = |reason: &str| Error::Io { file: path.to_owned(), source: std::io::Error::other(reason.to_owned()) };
+    let len = file.metadata().map_err(Error::io(path))?.len();
+    let tail = read_at(file, path, len.checked_sub(8).ok_or_else(|| bad("encoder wrote no footer"))?, 8)?;
+    if &tail[4..] != PARQUET_MAGIC {
+        return Err(bad("encoder output does not end in PAR1"));
+    }
+    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let data_end = len.checked_sub(8 + meta_len).ok_or_else(|| bad("footer longer than file"))?;
+    let footer = read_at(file, path, data_end, (meta_len + 8) as usize)?;
+
+    let filters_len: u64 = filters.iter().map(|f| f.len() as u64).sum();
+    let trailer = Trailer {
+        data_end,
+        filters_len,
+        num_filters: u32::try_from(filters.len()).map_err(|_| bad("too many row groups"))?,
+        footer_crc: crc32fast::hash(&footer[..meta_len as usize]),
+    };
+    let section_len = trailer.section_len().ok_or_else(|| bad("section too large"))? as usize;
+    let mut section = Vec::with_capacity(section_len);
+    for f in filters {
+        section.extend_from_slice(f);
+    }
+    for f in filters {
+        section.extend_from_slice(&(f.len() as u32).to_le_bytes());
+    }
+    // The file was just written, so this re-read is served from the page cache.
+    const CHUNK: u64 = 256 * BLOCK_SIZE;
+    let mut offset = 0;
+    while offset < data_end {
+        let n = CHUNK.min(data_end - offset);
+        let chunk = read_at(file, path, offset, n as usize)?;
+        for block in chunk.chunks(BLOCK_SIZE as usize) {
+            section.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+        }
+        offset += n;
+    }
+    section.extend_from_slice(&trailer.encode());
+    debug_assert_eq!(section.len(), section_len);
+    debug_assert_eq!(TRAILER_LEN, 48);
+    seal_section(&mut section);
+
+    let mut f = file;
+    f.set_len(data_end).map_err(Error::io(path))?;
+    f.seek(SeekFrom::Start(data_end)).map_err(Error::io(path))?;
+    f.write_all(&section).map_err(Error::io(path))?;
+    f.write_all(&footer).map_err(Error::io(path))?;
+    Ok(data_end + section.len() as u64 + footer.len() as u64)
+}
+
+/// Makes a rename or removal in `path`'s directory durable.
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    #[cfg(unix)]
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The contract of a table store.
+
+use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
+
+use crate::{Result, StoreStats, TableId, TableMeta};
+
+/// A store of immutable sorted tables, addressed by [`TableId`].
+///
+/// A table is written once from a stream of entries in internal key order (user key
+/// ascending, then sequence number descending) and then only read, until it is deleted.
+/// Every method takes `&self`; implementations synchronize inside, so one store is shared by
+/// the engine's readers, flush thread and compaction threads.
+///
+/// [`crate::testing::run_conformance`] (feature `testing`) checks these promises for any
+/// implementation.
+pub trait SsTableStore: Send + Sync {
+    /// The iterator [`scan`](Self::scan) returns. It owns what it needs (`'static`), so the
+    /// engine can keep it after the call and across threads.
+    type Scan: Iterator<Item = Result<Entry>> + Send + 'static;
+
+    /// Writes table `id` from `entries`, which must be strictly increasing in internal key
+    /// order, and returns its summary. The table becomes visible atomically and durably: after
+    /// `Ok`, it survives a crash; after `Err`, no table `id` exists.
+    ///
+    /// The stream may itself fail (compaction feeds it from table scans); its first error ends
+    /// the write.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::OutOfOrder`](crate::Error::OutOfOrder) when an entry is not after the previous
+    ///   one in internal key order (an exact duplicate included);
+    /// * [`Error::EmptyTable`](crate::Error::EmptyTable) when the stream holds no entry;
+    /// * [`Error::EntryTooLarge`](crate::Error::EntryTooLarge) for a key or value over the limit;
+    /// * [`Error::TableExists`](crate::Error::TableExists) when table `id` already exists;
+    /// * [`Error::Source`](crate::Error::Source) wrapping the stream's own error;
+    /// * [`Error::Io`](crate::Error::Io) when writing or syncing fails.
+    fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta>;
+
+    /// Opens table `id` (or finds it already open) and returns its summary. Opening checks the
+    /// table's structure and checksums of its metadata; later reads check the data they touch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no table `id`;
+    /// [`Error::Corruption`](crate::Error::Corruption) naming the file when it is damaged;
+    /// [`Error::Io`](crate::Error::Io) when reading fails.
+    fn open(&self, id: TableId) -> Result<TableMeta>;
+
+    /// The newest version of `key` with a sequence number `<= snapshot`, or `None` when the
+    /// table holds no such version. A tombstone is an answer (`kind == Delete`): the key is
+    /// deleted as of that version and older tables must not be consulted.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open); and [`Error::Corruption`](crate::Error::Corruption) when data
+    /// read for the lookup is damaged. Never a wrong answer instead.
+    fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>>;
+
+    /// Every version of every key in `range`, in internal key order, streamed. The iterator
+    /// yields an error at most once, then ends.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open); errors while iterating are yielded as items.
+    fn scan(&self, id: TableId, range: &KeyRange) -> Result<Self::Scan>;
+
+    /// Deletes table `id`. Scans opened before keep reading their table where the platform
+    /// allows reading a removed file (Unix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no table `id`;
+    /// [`Error::Io`](crate::Error::Io) when removing it fails.
+    fn delete(&self, id: TableId) -> Result<()>;
+
+    /// Counters since the store was created.
+    fn stats(&self) -> StoreStats;
+}

@@ -1,0 +1,215 @@
+//! The conformance suite of [`SsTableStore`]: what every implementation must do.
+//!
+//! A user's store runs it with one line in a test:
+//!
+//! ```
+//! use strata_sstable::{ParquetOptions, ParquetStore};
+//!
+//! strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
+//! ```
+
+use std::ops::Bound;
+use std::path::Path;
+
+use strata_core::{Bytes, Entry, KeyRange, MAX_SEQNO, ValueKind, VersionedValue};
+
+use crate::{Error, Result, SsTableStore};
+
+/// One check of the suite: it opens stores through the given function.
+type Check<S> = fn(&dyn Fn(&Path) -> S);
+
+/// Runs every check against stores made by `open`, which opens (or reopens) a store in the
+/// given directory. Each check gets a fresh directory. Panics on the first failed promise.
+pub fn run_conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
+    let checks: [(&str, Check<S>); 10] = [
+        ("get_answers_at_every_snapshot", get_answers_at_every_snapshot),
+        ("tombstone_is_an_answer", tombstone_is_an_answer),
+        ("misses_below_between_and_above", misses_below_between_and_above),
+        ("scan_yields_all_versions_in_range", scan_yields_all_versions_in_range),
+        ("out_of_order_input_is_rejected", out_of_order_input_is_rejected),
+        ("empty_input_is_rejected", empty_input_is_rejected),
+        ("stream_error_aborts_the_write", stream_error_aborts_the_write),
+        ("meta_describes_the_table", meta_describes_the_table),
+        ("tables_survive_reopen_and_delete_removes", tables_survive_reopen_and_delete_removes),
+        ("many_entries_and_concurrent_readers", many_entries_and_concurrent_readers),
+    ];
+    for (name, check) in checks {
+        let dir = tempfile::tempdir().expect("a temporary directory for the conformance suite");
+        let open_in = |_: &Path| open(dir.path());
+        eprintln!("sstable conformance: {name}");
+        check(&open_in);
+    }
+}
+
+fn write<S: SsTableStore>(store: &S, id: u64, entries: &[Entry]) -> Result<crate::TableMeta> {
+    store.write_table(id, &mut entries.iter().cloned().map(Ok))
+}
+
+fn scan_all<S: SsTableStore>(store: &S, id: u64, range: &KeyRange) -> Vec<Entry> {
+    store.scan(id, range).expect("scan opens").collect::<Result<Vec<_>>>().expect("scan reads")
+}
+
+/// Three keys with several versions each.
+fn sample() -> Vec<Entry> {
+    vec![
+        Entry::put("b", 30, "b@30"),
+        Entry::put("b", 20, "b@20"),
+        Entry::put("b", 10, "b@10"),
+        Entry::delete("d", 25),
+        Entry::put("d", 15, "d@15"),
+        Entry::put("f", 5, "f@5"),
+    ]
+}
+
+fn v(seq: u64, value: &str) -> Option<VersionedValue> {
+    Some(VersionedValue { seq, kind: ValueKind::Put, value: Bytes::copy_from_slice(value.as_bytes()) })
+}
+
+fn get_answers_at_every_snapshot<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    write(&store, 1, &sample()).expect("write");
+    for (snap, want) in [
+        (9, None),
+        (10, v(10, "b@10")),
+        (19, v(10, "b@10")),
+        (20, v(20, "b@20")),
+        (29, v(20, "b@20")),
+        (30, v(30, "b@30")),
+        (MAX_SEQNO, v(30, "b@30")),
+    ] {
+        assert_eq!(store.get(1, b"b", snap).expect("get"), want, "get(b) at snapshot {snap}");
+    }
+    assert_eq!(store.get(1, b"f", 4).expect("get"), None);
+    assert_eq!(store.get(1, b"f", 5).expect("get"), v(5, "f@5"));
+}
+
+fn tombstone_is_an_answer<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    write(&store, 1, &sample()).expect("write");
+    let t = store.get(1, b"d", 30).expect("get").expect("the tombstone answers");
+    assert_eq!((t.seq, t.kind, t.value.len()), (25, ValueKind::Delete, 0));
+    assert_eq!(store.get(1, b"d", 24).expect("get"), v(15, "d@15"));
+    assert_eq!(store.get(1, b"d", 14).expect("get"), None);
+}
+
+fn misses_below_between_and_above<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    write(&store, 1, &sample()).expect("write");
+    for key in [&b""[..], b"a", b"b\0", b"c", b"ba", b"e", b"f\0", b"g", b"\xff\xff"] {
+        assert_eq!(store.get(1, key, MAX_SEQNO).expect("get"), None, "key {key:?}");
+    }
+}
+
+fn scan_yields_all_versions_in_range<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let entries = sample();
+    write(&store, 1, &entries).expect("write");
+    let ranges = [
+        KeyRange::all(),
+        KeyRange::from_range("c".."f"),
+        KeyRange::from_range("b"..="d"),
+        KeyRange::new(Bound::Excluded(Bytes::from("b")), Bound::Unbounded),
+        KeyRange::new(Bound::Unbounded, Bound::Excluded(Bytes::from("d"))),
+        KeyRange::from_range("x".."z"),
+        KeyRange::from_range("d".."d"),
+        KeyRange::from_range("0".."a"),
+    ];
+    for range in ranges {
+        let want: Vec<Entry> = entries.iter().filter(|e| range.contains(&e.key)).cloned().collect();
+        assert_eq!(scan_all(&store, 1, &range), want, "scan {range:?}");
+    }
+    // The scan owns what it reads: it outlives the store handle.
+    let scan = store.scan(1, &KeyRange::all()).expect("scan");
+    drop(store);
+    assert_eq!(scan.count(), entries.len());
+}
+
+fn out_of_order_input_is_rejected<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let cases = [
+        vec![Entry::put("b", 1, ""), Entry::put("a", 1, "")],
+        vec![Entry::put("a", 1, ""), Entry::put("a", 2, "")],
+        vec![Entry::put("a", 1, "x"), Entry::put("a", 1, "y")],
+    ];
+    for (id, case) in cases.iter().enumerate() {
+        let id = id as u64 + 1;
+        let e = write(&store, id, case).expect_err("out-of-order input must fail");
+        assert!(matches!(e, Error::OutOfOrder { index: 1, .. }), "case {id}: {e}");
+        assert!(matches!(store.open(id), Err(Error::NotFound { .. })), "no table may remain after a failed write");
+    }
+}
+
+fn empty_input_is_rejected<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    assert!(matches!(write(&store, 1, &[]), Err(Error::EmptyTable { .. })));
+    assert!(matches!(store.open(1), Err(Error::NotFound { .. })));
+}
+
+fn stream_error_aborts_the_write<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let mut items = vec![Ok(Entry::put("a", 1, "x"))]
+        .into_iter()
+        .chain(std::iter::once(Err(Error::InvalidOptions { field: "test", reason: "injected".into() })));
+    let e = store.write_table(1, &mut items).expect_err("a failing stream fails the write");
+    assert!(matches!(e, Error::Source { .. }), "{e}");
+    assert!(matches!(store.open(1), Err(Error::NotFound { .. })));
+    // The id is free for a later, successful write.
+    write(&store, 1, &sample()).expect("rewrite after a failed write");
+}
+
+fn meta_describes_the_table<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let meta = write(&store, 7, &sample()).expect("write");
+    assert_eq!(meta.id, 7);
+    assert_eq!((meta.entries, meta.tombstones), (6, 1));
+    assert_eq!((&meta.min_key[..], &meta.max_key[..]), (&b"b"[..], &b"f"[..]));
+    assert_eq!((meta.min_seq, meta.max_seq), (5, 30));
+    assert!(meta.file_size > 0 && meta.created_at_ms > 0);
+    assert_eq!(store.open(7).expect("open"), meta, "open must report what write_table returned");
+    assert!(matches!(write(&store, 7, &sample()), Err(Error::TableExists { .. })));
+}
+
+fn tables_survive_reopen_and_delete_removes<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let meta = write(&store, 1, &sample()).expect("write");
+    write(&store, 2, &[Entry::put("z", 1, "z")]).expect("write");
+    drop(store);
+    let store = open(Path::new(""));
+    assert_eq!(store.open(1).expect("reopen"), meta);
+    assert_eq!(store.get(1, b"b", MAX_SEQNO).expect("get"), v(30, "b@30"));
+    store.delete(1).expect("delete");
+    assert!(matches!(store.get(1, b"b", MAX_SEQNO), Err(Error::NotFound { .. })));
+    assert!(matches!(store.delete(1), Err(Error::NotFound { .. })));
+    assert_eq!(store.get(2, b"z", 1).expect("other tables stay"), v(1, "z"));
+    // A deleted id may be written again, and answers with the new contents.
+    write(&store, 1, &[Entry::put("b", 99, "new")]).expect("rewrite");
+    assert_eq!(store.get(1, b"b", MAX_SEQNO).expect("get"), v(99, "new"));
+}
+
+fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let n = 20_000u64;
+    let entries: Vec<Entry> = (0..n)
+        .flat_map(|i| {
+            let key = format!("key{i:08}");
+            [Entry::put(key.clone(), 2 * i + 2, format!("new{i}")), Entry::put(key, 2 * i + 1, format!("old{i}"))]
+        })
+        .collect();
+    write(&store, 1, &entries).expect("write");
+    assert_eq!(scan_all(&store, 1, &KeyRange::all()), entries);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let store = &store;
+            s.spawn(move || {
+                for i in (t..n).step_by(97) {
+                    let key = format!("key{i:08}");
+                    let got = store.get(1, key.as_bytes(), 2 * i + 1).expect("get");
+                    assert_eq!(got, v(2 * i + 1, &format!("old{i}")));
+                    assert_eq!(store.get(1, format!("{key}!").as_bytes(), MAX_SEQNO).expect("get"), None);
+                }
+            });
+        }
+    });
+    let mid = KeyRange::from_range("key00010000".."key00010010");
+    assert_eq!(scan_all(&store, 1, &mid).len(), 20);
+}

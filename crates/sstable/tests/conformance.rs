@@ -1,0 +1,21 @@
+//! `ParquetStore` keeps every promise of `SsTableStore`, with default options and with pages
+//! and row groups small enough that every table spans many of them.
+
+use strata_sstable::{Compression, ParquetOptions, ParquetStore};
+
+#[test]
+fn parquet_store_passes_the_conformance_suite() {
+    strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
+}
+
+#[test]
+fn parquet_store_with_tiny_pages_and_row_groups_passes_the_conformance_suite() {
+    let opts = ParquetOptions {
+        data_page_size: 512,
+        row_group_rows: 1000,
+        compression: Compression::Zstd(3),
+        block_cache_bytes: 64 * 1024,
+        ..ParquetOptions::default()
+    };
+    strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, opts.clone()).unwrap());
+}
