@@ -28,9 +28,13 @@ pub enum Compression {
 pub struct ParquetOptions {
     /// Page compression. Default LZ4.
     pub compression: Compression,
-    /// Target size of a data page before compression. A cold point lookup decodes one page of
-    /// the key column (and the overlapping pages of the others), so smaller pages mean cheaper
-    /// cold lookups and a larger page index. Default 8 KiB; allowed 512 B to 16 MiB.
+    /// Rows per data page, in every column. A cold point lookup decodes one page of the key
+    /// column and the pages of the other columns that overlap its rows; with the same row limit
+    /// on every column those are exactly one page each (unless `data_page_size` cut a page of
+    /// large values earlier). Default 256; allowed 1 to 1,048,576.
+    pub page_rows: usize,
+    /// Upper bound on the size of a data page before compression; it cuts pages of large
+    /// values before `page_rows` is reached. Default 16 KiB; allowed 512 B to 16 MiB.
     pub data_page_size: usize,
     /// Rows per row group. Default 128 Ki; allowed 1 to 2^31.
     pub row_group_rows: usize,
@@ -52,7 +56,8 @@ impl Default for ParquetOptions {
     fn default() -> Self {
         Self {
             compression: Compression::default(),
-            data_page_size: 8 * 1024,
+            page_rows: 256,
+            data_page_size: 16 * 1024,
             row_group_rows: 128 * 1024,
             row_group_max_bytes: 64 * 1024 * 1024,
             filter: FilterPolicy::default(),
@@ -75,6 +80,9 @@ impl ParquetOptions {
             && !(1..=22).contains(&level)
         {
             return bad("compression", format!("zstd level {level} is outside 1..=22"));
+        }
+        if !(1..=1 << 20).contains(&self.page_rows) {
+            return bad("page_rows", format!("{} is outside 1..=1048576", self.page_rows));
         }
         if !(512..=16 << 20).contains(&self.data_page_size) {
             return bad("data_page_size", format!("{} is outside 512..=16777216", self.data_page_size));

@@ -12,6 +12,7 @@ fn parquet_store_passes_the_conformance_suite() {
 fn parquet_store_with_tiny_pages_and_row_groups_passes_the_conformance_suite() {
     let opts = ParquetOptions {
         data_page_size: 512,
+        page_rows: 7,
         row_group_rows: 1000,
         compression: Compression::Zstd(3),
         block_cache_bytes: 64 * 1024,

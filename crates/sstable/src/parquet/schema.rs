@@ -52,7 +52,10 @@ pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
         .set_compression(codec)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_size_limit(opts.data_page_size)
-        .set_write_batch_size(ENCODER_BATCH_ROWS)
+        .set_data_page_row_count_limit(opts.page_rows)
+        // Limits are checked between encoder batches; a batch that divides `page_rows` makes
+        // every column cut its pages at the same rows.
+        .set_write_batch_size(ENCODER_BATCH_ROWS.min(opts.page_rows))
         // Row groups are cut by the table writer, which keeps one filter per row group.
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)

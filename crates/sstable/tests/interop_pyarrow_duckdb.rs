@@ -1,0 +1,66 @@
+//! pyarrow and DuckDB read a table written by Strata: rows, schema, sort order, metadata.
+//!
+//! Needs `python3` with `pyarrow` and `duckdb` (`pip install pyarrow duckdb`). Without them
+//! the test is skipped with a loud message, unless `CI` is set, where it fails.
+
+use std::process::Command;
+
+use strata_core::Entry;
+use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};
+
+const SCRIPT: &str = r#"
+import sys
+import pyarrow as pa, pyarrow.parquet as pq, duckdb
+path = sys.argv[1]
+t = pq.read_table(path)
+assert t.schema.names == ["key", "seq", "kind", "value"], t.schema
+assert [str(f.type) for f in t.schema] == ["binary", "uint64", "uint8", "binary"], t.schema
+keys, seqs = t.column("key").to_pylist(), t.column("seq").to_pylist()
+order = [(k, -s) for k, s in zip(keys, seqs)]
+assert order == sorted(order) and len(set(order)) == len(order), "rows not in (key asc, seq desc) order"
+md = pq.ParquetFile(path).metadata
+sc = md.row_group(0).sorting_columns
+assert [(c.column_index, c.descending) for c in sc] == [(0, False), (1, True)], sc
+kv = md.metadata
+assert kv[b"strata.format_version"] == b"1", kv
+con = duckdb.connect()
+n, tomb, maxseq = con.execute("select count(*), count(*) filter (where kind = 1), max(seq) from read_parquet(?)", [path]).fetchone()
+dk = [r[0] for r in con.execute("select key from read_parquet(?)", [path]).fetchall()]
+assert dk == keys, "duckdb sees a different row order"
+v = con.execute("select value from read_parquet(?) where key = ? order by seq desc limit 1", [path, b"key000042"]).fetchone()[0]
+print(f"rows={t.num_rows} duckdb_rows={n} tombstones={tomb} max_seq={maxseq} row_groups={md.num_row_groups} v42={bytes(v).decode()}")
+"#;
+
+fn python_has_modules() -> bool {
+    Command::new("python3").args(["-c", "import pyarrow, duckdb"]).output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn pyarrow_and_duckdb_read_strata_tables() {
+    if !python_has_modules() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED pyarrow_and_duckdb_read_strata_tables: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { row_group_rows: 1000, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let entries = (0..3000u64).flat_map(|i| {
+        let key = format!("key{i:06}");
+        let newer =
+            if i % 10 == 0 { Entry::delete(key.clone(), 2 * i + 2) } else { Entry::put(key.clone(), 2 * i + 2, format!("v{i}")) };
+        [newer, Entry::put(key, 2 * i + 1, format!("old{i}"))]
+    });
+    let meta = store.write_table(9, &mut entries.map(Ok)).unwrap();
+
+    let out = Command::new("python3").args(["-c", SCRIPT]).arg(store.table_path(9)).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "python failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let want = format!(
+        "rows={} duckdb_rows={} tombstones={} max_seq={} row_groups=6 v42=v42",
+        meta.entries, meta.entries, meta.tombstones, meta.max_seq
+    );
+    assert_eq!(stdout.trim(), want);
+}
