@@ -1,1 +1,121 @@
-fn main() {}
+//! Parquet store benchmarks: point gets (hit and miss, cold and warm block cache), a
+//! 1,000,000-entry scan, write throughput and bytes per entry for each codec.
+//!
+//! Entries: 16-byte keys, 8-byte sequence numbers, 32-byte values.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use strata_core::{Entry, KeyRange, MAX_SEQNO};
+use strata_sstable::{Compression, ParquetOptions, ParquetStore, SsTableStore};
+
+const N: u64 = 1_000_000;
+
+fn key(i: u64) -> String {
+    format!("key{:013}", i * 2)
+}
+
+fn entries(n: u64) -> impl Iterator<Item = strata_sstable::Result<Entry>> {
+    (0..n).map(|i| Ok(Entry::put(key(i), i + 1, format!("value-{i:026}"))))
+}
+
+fn store(dir: &std::path::Path, block_cache_bytes: usize, compression: Compression) -> ParquetStore {
+    let opts = ParquetOptions { block_cache_bytes, compression, ..ParquetOptions::default() };
+    ParquetStore::open(dir, opts).expect("open store")
+}
+
+fn gets_and_scan(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = store(dir.path(), 0, Compression::default()).write_table(1, &mut entries(N)).expect("write");
+    eprintln!("1M-entry table: {} bytes, {:.1} bytes/entry", meta.file_size, meta.file_size as f64 / N as f64);
+
+    let mut g = c.benchmark_group("get");
+    g.throughput(Throughput::Elements(1));
+    // Warm: a working set of 1,000 keys whose pages are all in the block cache.
+    let warm = store(dir.path(), 256 << 20, Compression::default());
+    for i in 0..1000 {
+        warm.get(1, key(i * 997).as_bytes(), MAX_SEQNO).expect("get");
+    }
+    let mut i = 0u64;
+    g.bench_function("hit_warm", |b| {
+        b.iter(|| {
+            i = (i + 1) % 1000;
+            black_box(warm.get(1, key(i * 997).as_bytes(), MAX_SEQNO).expect("get"))
+        })
+    });
+    // Cold: no block cache, every get decodes its page (the OS page cache holds the file).
+    let cold = store(dir.path(), 0, Compression::default());
+    cold.open(1).expect("open");
+    let mut j = 0u64;
+    g.bench_function("hit_cold", |b| {
+        b.iter(|| {
+            j = (j + 7919) % N;
+            black_box(cold.get(1, key(j).as_bytes(), MAX_SEQNO).expect("get"))
+        })
+    });
+    // Misses between stored keys (odd numbers), almost all answered by the Bloom filter.
+    let mut m = 0u64;
+    g.bench_function("miss_filtered", |b| {
+        b.iter(|| {
+            m = (m + 7919) % N;
+            let k = format!("key{:013}", m * 2 + 1);
+            black_box(warm.get(1, k.as_bytes(), MAX_SEQNO).expect("get"))
+        })
+    });
+    g.bench_function("miss_filtered_cold", |b| {
+        b.iter(|| {
+            m = (m + 7919) % N;
+            let k = format!("key{:013}", m * 2 + 1);
+            black_box(cold.get(1, k.as_bytes(), MAX_SEQNO).expect("get"))
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("scan");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(N));
+    g.bench_function("all_1m", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for e in cold.scan(1, &KeyRange::all()).expect("scan") {
+                black_box(e.expect("entry"));
+                n += 1;
+            }
+            assert_eq!(n, N);
+        })
+    });
+    g.finish();
+}
+
+fn write(c: &mut Criterion) {
+    const W: u64 = 200_000;
+    let payload: u64 = entries(W).map(|e| e.map(|e| e.payload_len() as u64 + 9).unwrap_or(0)).sum();
+    let mut g = c.benchmark_group("write");
+    g.sample_size(10).throughput(Throughput::Bytes(payload));
+    for (name, codec) in [
+        ("none", Compression::None),
+        ("snappy", Compression::Snappy),
+        ("lz4", Compression::Lz4),
+        ("zstd1", Compression::Zstd(1)),
+        ("zstd3", Compression::Zstd(3)),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), 0, codec);
+        let mut id = 0;
+        let mut size = 0;
+        g.bench_with_input(BenchmarkId::new("200k_entries", name), &codec, |b, _| {
+            b.iter(|| {
+                id += 1;
+                let meta = s.write_table(id, &mut entries(W)).expect("write");
+                size = meta.file_size;
+                s.delete(id).expect("delete");
+            })
+        });
+        eprintln!("codec {name}: {:.2} bytes/entry ({} entries, {} bytes)", size as f64 / W as f64, W, size);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, gets_and_scan, write);
+criterion_main!(benches);

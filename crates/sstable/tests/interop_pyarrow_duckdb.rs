@@ -41,7 +41,9 @@ fn pyarrow_and_duckdb_read_strata_tables() {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
         }
-        eprintln!("\n!!!!!!!! SKIPPED pyarrow_and_duckdb_read_strata_tables: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPED pyarrow_and_duckdb_read_strata_tables: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -49,8 +51,11 @@ fn pyarrow_and_duckdb_read_strata_tables() {
     let store = ParquetStore::open(dir.path(), opts).unwrap();
     let entries = (0..3000u64).flat_map(|i| {
         let key = format!("key{i:06}");
-        let newer =
-            if i % 10 == 0 { Entry::delete(key.clone(), 2 * i + 2) } else { Entry::put(key.clone(), 2 * i + 2, format!("v{i}")) };
+        let newer = if i % 10 == 0 {
+            Entry::delete(key.clone(), 2 * i + 2)
+        } else {
+            Entry::put(key.clone(), 2 * i + 2, format!("v{i}"))
+        };
         [newer, Entry::put(key, 2 * i + 1, format!("old{i}"))]
     });
     let meta = store.write_table(9, &mut entries.map(Ok)).unwrap();

@@ -9,8 +9,9 @@ use strata_core::{Bytes, Entry, KeyRange, MAX_SEQNO, SeqNo, VersionedValue};
 use strata_sstable::{Compression, ParquetOptions, ParquetStore, SsTableStore};
 
 fn entries_strategy() -> impl Strategy<Value = Vec<Entry>> {
-    let entry = (prop::collection::vec(1u8..6, 1..4), 1u64..40, any::<bool>(), prop::collection::vec(any::<u8>(), 0..12))
-        .prop_map(|(k, seq, del, v)| if del { Entry::delete(k, seq) } else { Entry::put(k, seq, v) });
+    let entry =
+        (prop::collection::vec(1u8..6, 1..4), 1u64..40, any::<bool>(), prop::collection::vec(any::<u8>(), 0..12))
+            .prop_map(|(k, seq, del, v)| if del { Entry::delete(k, seq) } else { Entry::put(k, seq, v) });
     prop::collection::vec(entry, 1..300).prop_map(|mut es| {
         es.sort_by(Entry::cmp_internal);
         es.dedup_by(|a, b| a.cmp_internal(b).is_eq());
