@@ -66,6 +66,7 @@ pub(super) struct Arena {
     current: AtomicPtr<Block>,
     /// Every block, so they can be freed on drop. Boxed so `current` stays valid as the
     /// vector grows.
+    #[allow(clippy::vec_box, reason = "`current` points into a block, which must not move when the vector grows")]
     blocks: Mutex<Vec<Box<Block>>>,
     /// Bytes held: block capacities plus their bookkeeping.
     memory: AtomicUsize,
