@@ -36,6 +36,7 @@ macro_rules! dispatch {
 /// ```
 #[derive(Debug)]
 #[allow(missing_docs, reason = "each variant is the memtable of the same name")]
+#[allow(clippy::large_enum_variant, reason = "one value per memtable; boxing would add an indirection to every call")]
 pub enum AnyMemtable {
     SkipList(SkipListMemtable),
     EnhancedSkipList(EnhancedSkipListMemtable),

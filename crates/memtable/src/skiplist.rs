@@ -88,10 +88,13 @@ impl std::fmt::Debug for SkipListIter<'_> {
     }
 }
 
+/// A bound on internal keys `(user key, sequence)`.
+pub(crate) type InternalBound<'a> = Bound<(&'a [u8], SeqNo)>;
+
 /// Internal-key bounds covering every version of every user key in `range`.
 ///
 /// Versions sort newest first, so all versions of `k` lie between `(k, MAX)` and `(k, 0)`.
-pub(crate) fn internal_bounds(range: &KeyRange) -> (Bound<(&[u8], SeqNo)>, Bound<(&[u8], SeqNo)>) {
+pub(crate) fn internal_bounds(range: &KeyRange) -> (InternalBound<'_>, InternalBound<'_>) {
     let start = match range.start() {
         Bound::Included(k) => Bound::Included((k, SeqNo::MAX)),
         Bound::Excluded(k) => Bound::Excluded((k, 0)),
@@ -105,7 +108,7 @@ pub(crate) fn internal_bounds(range: &KeyRange) -> (Bound<(&[u8], SeqNo)>, Bound
     (start, end)
 }
 
-fn owned(b: Bound<(&[u8], SeqNo)>) -> Bound<OwnedKey> {
+fn owned(b: InternalBound<'_>) -> Bound<OwnedKey> {
     b.map(|(k, seq)| OwnedKey { key: k.into(), seq })
 }
 

@@ -16,7 +16,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use strata_core::{Entry, KeyRange, MAX_SEQNO, SeqNo, ValueKind};
 
 use crate::Memtable;
@@ -253,50 +253,130 @@ pub fn model_operations<M: Memtable, F: Fn() -> M>(make: &F, cases: u32, ops_per
     let config = Config { cases, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new(config);
     let strategy = prop::collection::vec(op_strategy(), 1..=ops_per_case);
-    let result = runner.run(&strategy, |ops| {
-        let m = make();
-        let mut model: BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)> = BTreeMap::new();
-        let mut seq: SeqNo = 0;
-        for op in ops {
-            match op {
-                Op::Put(k, v) => {
-                    seq += 1;
-                    m.insert(&k, seq, ValueKind::Put, &v);
-                    model.insert((k, Reverse(seq)), (ValueKind::Put, v));
+    let result = runner.run(&strategy, |ops| check_against_model(&make(), &ops).map_err(TestCaseError::fail));
+    if let Err(e) = result {
+        panic!("memtable disagrees with the BTreeMap model: {e}");
+    }
+}
+
+/// The model: every version, in internal key order.
+type Model = BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)>;
+
+/// Applies `ops` to `m` and to a `BTreeMap` model, comparing every answer.
+fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
+    let mut model = Model::new();
+    let mut seq: SeqNo = 0;
+    let as_rows = |model: &Model, range: &KeyRange| {
+        model
+            .iter()
+            .filter(|((k, _), _)| range.contains(k))
+            .map(|((k, Reverse(s)), (kind, v))| (k.clone(), *s, *kind, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                seq += 1;
+                m.insert(k, seq, ValueKind::Put, v);
+                model.insert((k.clone(), Reverse(seq)), (ValueKind::Put, v.clone()));
+            }
+            Op::Delete(k) => {
+                seq += 1;
+                m.insert(k, seq, ValueKind::Delete, b"");
+                model.insert((k.clone(), Reverse(seq)), (ValueKind::Delete, Vec::new()));
+            }
+            Op::Get(k, back) => {
+                let snapshot = seq.saturating_sub(*back);
+                let want = model
+                    .range((k.clone(), Reverse(snapshot))..)
+                    .next()
+                    .filter(|((mk, _), _)| mk == k)
+                    .map(|((_, Reverse(s)), (kind, v))| (*s, *kind, v.clone()));
+                let got = m.get(k, snapshot).map(|v| (v.seq, v.kind, v.value.to_vec()));
+                if got != want {
+                    return Err(format!("get({k:?}, {snapshot}): got {got:?}, model says {want:?}"));
                 }
-                Op::Delete(k) => {
-                    seq += 1;
-                    m.insert(&k, seq, ValueKind::Delete, b"");
-                    model.insert((k, Reverse(seq)), (ValueKind::Delete, Vec::new()));
-                }
-                Op::Get(k, back) => {
-                    let snapshot = seq.saturating_sub(back);
-                    let want = model
-                        .range((k.clone(), Reverse(snapshot))..)
-                        .next()
-                        .filter(|((mk, _), _)| *mk == k)
-                        .map(|((_, Reverse(s)), (kind, v))| (*s, *kind, v.clone()));
-                    let got = m.get(&k, snapshot).map(|v| (v.seq, v.kind, v.value.to_vec()));
-                    prop_assert_eq!(got, want, "get({:?}, {})", k, snapshot);
-                }
-                Op::Range(s, e) => {
-                    let range = KeyRange::new(s.map(Bytes::from), e.map(Bytes::from));
-                    let want: Vec<_> = model
-                        .iter()
-                        .filter(|((k, _), _)| range.contains(k))
-                        .map(|((k, Reverse(s)), (kind, v))| (k.clone(), *s, *kind, v.clone()))
-                        .collect();
-                    prop_assert_eq!(collect(&m, &range), want, "range {:?}", range);
+            }
+            Op::Range(s, e) => {
+                let range = KeyRange::new(s.clone().map(Bytes::from), e.clone().map(Bytes::from));
+                let (got, want) = (collect(m, &range), as_rows(&model, &range));
+                if got != want {
+                    return Err(format!("range {range:?}: got {got:?}, model says {want:?}"));
                 }
             }
         }
-        prop_assert_eq!(m.len(), model.len());
-        let want: Vec<_> = model.iter().map(|((k, Reverse(s)), (kind, v))| (k.clone(), *s, *kind, v.clone())).collect();
-        prop_assert_eq!(collect(&m, &KeyRange::all()), want, "full iteration at the end");
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("memtable disagrees with the BTreeMap model: {e}");
+    }
+    if m.len() != model.len() {
+        return Err(format!("len {} but the model holds {}", m.len(), model.len()));
+    }
+    let (got, want) = (collect(m, &KeyRange::all()), as_rows(&model, &KeyRange::all()));
+    if got != want {
+        return Err(format!("full iteration at the end: got {got:?}, model says {want:?}"));
+    }
+    Ok(())
+}
+
+/// Decodes arbitrary bytes into operations: the fuzzer's view of [`Op`].
+fn decode_ops(data: &[u8]) -> Vec<Op> {
+    const ALPHABET: [u8; 5] = [0, 1, b'a', b'b', 0xff];
+    let mut bytes = data.iter().copied();
+    let mut next = move || bytes.next();
+    let key = |next: &mut dyn FnMut() -> Option<u8>| -> Option<Vec<u8>> {
+        let len = next()? % 4;
+        (0..len).map(|_| next().map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])).collect()
+    };
+    let mut ops = Vec::new();
+    while let Some(tag) = next() {
+        let op = match tag % 8 {
+            0..=3 => {
+                let Some(k) = key(&mut next) else { break };
+                let Some(len) = next() else { break };
+                let value: Option<Vec<u8>> = (0..len % 16).map(|_| next()).collect();
+                let Some(value) = value else { break };
+                Op::Put(k, value)
+            }
+            4 => match key(&mut next) {
+                Some(k) => Op::Delete(k),
+                None => break,
+            },
+            5 | 6 => match (key(&mut next), next()) {
+                (Some(k), Some(back)) => Op::Get(k, u64::from(back)),
+                _ => break,
+            },
+            _ => {
+                let bound = |next: &mut dyn FnMut() -> Option<u8>| -> Option<Bound<Vec<u8>>> {
+                    Some(match next()? % 3 {
+                        0 => Bound::Included(key(next)?),
+                        1 => Bound::Excluded(key(next)?),
+                        _ => Bound::Unbounded,
+                    })
+                };
+                match (bound(&mut next), bound(&mut next)) {
+                    (Some(s), Some(e)) => Op::Range(s, e),
+                    _ => break,
+                }
+            }
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+/// The fuzz target `memtable_ops`: decodes `data` into operations and checks every
+/// variant against the model. Ordinary tests replay the fuzz corpus through it.
+///
+/// # Panics
+///
+/// When any variant disagrees with the model.
+pub fn fuzz_memtable_ops(data: &[u8]) {
+    let ops = decode_ops(data);
+    for kind in crate::MemtableKind::ALL {
+        // A one-byte prefix over a small bucket array puts several keys in each bucket.
+        let options = crate::MemtableOptions { prefix_len: 1, bucket_count: Some(4) };
+        let m = crate::AnyMemtable::new(kind, &options).expect("valid options");
+        if let Err(e) = check_against_model(&m, &ops) {
+            panic!("{kind} disagrees with the model: {e}\nops: {ops:?}");
+        }
     }
 }
 
