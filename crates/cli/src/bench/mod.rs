@@ -1,0 +1,4 @@
+//! `strata bench`: benchmarks.
+
+pub(crate) mod memtables;
+mod workload;
