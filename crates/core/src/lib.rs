@@ -6,6 +6,8 @@
 //!   number descending, so the newest version of a key comes first.
 //! * [`Entry`], one version of one key, and [`VersionedValue`], the answer of a point lookup.
 //! * [`KeyRange`], the bounds of a scan.
+//! * [`fs::FileSystem`], the one interface all file I/O goes through, so tests can inject
+//!   faults; [`fs::StdFs`] is the real file system.
 //! * [`MergeIter`], a k-way merge of sorted entry streams, and [`VisibleIter`], which applies
 //!   the visibility rule at a snapshot: the newest version with `seq <= snapshot` wins and a
 //!   tombstone hides everything older.
@@ -31,6 +33,7 @@
 
 mod entry;
 mod error;
+pub mod fs;
 mod key;
 mod merge;
 mod range;
