@@ -7,6 +7,16 @@
 //!
 //! strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
 //! ```
+//!
+//! Also here: [`MemFs`], an in-memory [`strata_core::fs::FileSystem`] for tests (wrap it to
+//! count or fail operations), and [`fuzz_table_bytes`], the logic of the `table_bytes` fuzz
+//! target, callable from ordinary tests.
+
+mod fuzz;
+mod mem_fs;
+
+pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
+pub use mem_fs::MemFs;
 
 use std::ops::Bound;
 use std::path::Path;

@@ -1,6 +1,5 @@
 //! Positioned, checksum-verified reads of a table file.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,15 +7,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
+use strata_core::fs::ReadableFile;
 
 use super::layout::BLOCK_SIZE;
 use crate::stats::Counters;
 use crate::{Error, Result};
 
 /// Reads exactly `len` bytes at `offset`; a short file is corruption (it was truncated).
-pub(crate) fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_at(file: &dyn ReadableFile, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
-    match pread_exact(file, &mut buf, offset) {
+    match file.read_exact_at(&mut buf, offset) {
         Ok(()) => Ok(buf),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             Err(Error::corruption(path, format!("truncated: cannot read {len} bytes at offset {offset}")))
@@ -25,29 +25,8 @@ pub(crate) fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Resu
     }
 }
 
-#[cfg(unix)]
-fn pread_exact(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn pread_exact(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, buf, offset) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 struct Inner {
-    file: File,
+    file: Arc<dyn ReadableFile>,
     path: PathBuf,
     len: u64,
     /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `BLOCK_SIZE` bytes.
@@ -65,7 +44,7 @@ pub(crate) struct TableFile(Arc<Inner>);
 
 impl TableFile {
     pub(crate) fn new(
-        file: File,
+        file: Arc<dyn ReadableFile>,
         path: PathBuf,
         len: u64,
         data_end: u64,
@@ -98,7 +77,7 @@ impl TableFile {
         let first_block = start / BLOCK_SIZE;
         let aligned_start = first_block * BLOCK_SIZE;
         let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
-        let buf = read_at(&inner.file, &inner.path, aligned_start, (aligned_end - aligned_start) as usize)?;
+        let buf = read_at(&*inner.file, &inner.path, aligned_start, (aligned_end - aligned_start) as usize)?;
         Counters::add(&inner.counters.bytes_read, buf.len() as u64);
         for (i, block) in buf.chunks(BLOCK_SIZE as usize).enumerate() {
             let index = first_block as usize + i;

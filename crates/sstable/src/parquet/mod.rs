@@ -26,7 +26,8 @@
 //! [`crate::Error::Corruption`] and never wrong answers.
 
 mod file;
-mod layout;
+pub(crate) mod layout;
+mod names;
 pub(crate) mod page;
 mod scan;
 mod schema;
@@ -34,5 +35,6 @@ mod store;
 pub(crate) mod table;
 mod writer;
 
+pub use names::{is_temp_file, table_file_name, table_id_from_file_name};
 pub use scan::ParquetScan;
 pub use store::ParquetStore;

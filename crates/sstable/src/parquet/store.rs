@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use strata_core::fs::{FileSystem, StdFs};
 use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
 
+use super::names::{is_temp_file, table_file_name, table_id_from_file_name};
 use super::scan::ParquetScan;
 use super::table::OpenTable;
 use super::writer::{sync_dir, write_table};
@@ -15,6 +17,7 @@ use crate::stats::Counters;
 use crate::{Error, ParquetOptions, Result, SsTableStore, StoreStats, TableId, TableMeta};
 
 struct Shared {
+    fs: Arc<dyn FileSystem>,
     dir: PathBuf,
     options: ParquetOptions,
     tables: TableCache,
@@ -25,6 +28,11 @@ struct Shared {
 
 /// An [`SsTableStore`] keeping table `id` as the Parquet file `{id:06}.parquet` in a directory.
 ///
+/// Every file operation (creating, writing, syncing, renaming, reading, listing, deleting)
+/// goes through the store's [`FileSystem`], so tests can inject faults underneath
+/// ([`open_with_fs`](Self::open_with_fs)). File naming, temporary files included, is described
+/// in [`is_temp_file`](crate::is_temp_file) and [`table_file_name`](crate::table_file_name).
+///
 /// Cloning is cheap and shares the caches. See [`crate::parquet`] for the file layout.
 #[derive(Clone)]
 pub struct ParquetStore {
@@ -33,29 +41,44 @@ pub struct ParquetStore {
 
 impl std::fmt::Debug for ParquetStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetStore").field("dir", &self.shared.dir).finish_non_exhaustive()
+        f.debug_struct("ParquetStore")
+            .field("dir", &self.shared.dir)
+            .field("fs", &self.shared.fs)
+            .finish_non_exhaustive()
     }
 }
 
 impl ParquetStore {
-    /// Opens the store in `dir`, creating the directory if needed and removing temporary files
-    /// a crashed write left behind.
+    /// Opens the store in `dir` on the real file system ([`StdFs`]); see
+    /// [`open_with_fs`](Self::open_with_fs).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with_fs`](Self::open_with_fs).
+    pub fn open(dir: impl AsRef<Path>, options: ParquetOptions) -> Result<Self> {
+        Self::open_with_fs(StdFs::shared(), dir, options)
+    }
+
+    /// Opens the store in `dir`, doing all its file I/O through `fs`. Creates the directory if
+    /// needed and removes the temporary files (`*.parquet.tmp`, see
+    /// [`is_temp_file`](crate::is_temp_file)) that a crashed or failed write left behind.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidOptions`] naming a bad option; [`Error::Io`] when the directory cannot
-    /// be created or listed.
-    pub fn open(dir: impl AsRef<Path>, options: ParquetOptions) -> Result<Self> {
+    /// be created or listed, or a temporary file cannot be removed.
+    pub fn open_with_fs(fs: Arc<dyn FileSystem>, dir: impl AsRef<Path>, options: ParquetOptions) -> Result<Self> {
         options.validate()?;
         let dir = dir.as_ref().to_owned();
-        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-        for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir))? {
-            let path = entry.map_err(Error::io(&dir))?.path();
-            if path.to_str().is_some_and(|p| p.ends_with(".parquet.tmp")) {
-                std::fs::remove_file(&path).map_err(Error::io(&path))?;
+        fs.create_dir_all(&dir).map_err(Error::io(&dir))?;
+        for name in fs.list_dir(&dir).map_err(Error::io(&dir))? {
+            if is_temp_file(&name) {
+                let path = dir.join(&name);
+                fs.remove_file(&path).map_err(Error::io(&path))?;
             }
         }
         let shared = Shared {
+            fs,
             tables: TableCache::new(options.table_cache_bytes),
             blocks: BlockCache::new(options.block_cache_bytes),
             options,
@@ -69,7 +92,27 @@ impl ParquetStore {
     /// The file of table `id`.
     #[must_use]
     pub fn table_path(&self, id: TableId) -> PathBuf {
-        self.shared.dir.join(format!("{id:06}.parquet"))
+        self.shared.dir.join(table_file_name(id))
+    }
+
+    /// The ids of the tables whose files are in the directory, ascending. Temporary files of
+    /// unfinished writes and files that are not tables are not listed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the directory cannot be listed.
+    pub fn list_tables(&self) -> Result<Vec<TableId>> {
+        let dir = &self.shared.dir;
+        let names = self.shared.fs.list_dir(dir).map_err(Error::io(dir))?;
+        let mut ids: Vec<TableId> = names.iter().filter_map(|n| table_id_from_file_name(n)).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The file system the store does its I/O through.
+    #[must_use]
+    pub fn fs(&self) -> &Arc<dyn FileSystem> {
+        &self.shared.fs
     }
 
     /// The directory holding the tables.
@@ -90,7 +133,7 @@ impl ParquetStore {
             return Ok(t);
         }
         let cache_id = s.next_cache_id.fetch_add(1, Ordering::Relaxed);
-        let table = Arc::new(OpenTable::open(&self.table_path(id), id, cache_id, Arc::clone(&s.counters))?);
+        let table = Arc::new(OpenTable::open(&*s.fs, &self.table_path(id), id, cache_id, Arc::clone(&s.counters))?);
         Counters::add(&s.counters.tables_opened, 1);
         s.tables.insert(Arc::clone(&table));
         Ok(table)
@@ -103,7 +146,7 @@ impl SsTableStore for ParquetStore {
     fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta> {
         // A table cached under this id (deleted and now rewritten) must not answer for the new one.
         self.shared.tables.remove(id);
-        let meta = write_table(&self.table_path(id), id, &self.shared.options, entries)?;
+        let meta = write_table(&*self.shared.fs, &self.table_path(id), id, &self.shared.options, entries)?;
         Counters::add(&self.shared.counters.tables_written, 1);
         Ok(meta)
     }
@@ -124,13 +167,13 @@ impl SsTableStore for ParquetStore {
     fn delete(&self, id: TableId) -> Result<()> {
         self.shared.tables.remove(id);
         let path = self.table_path(id);
-        match std::fs::remove_file(&path) {
+        match self.shared.fs.remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound { file: path }),
             Err(e) => return Err(Error::io(&path)(e)),
         }
         if self.shared.options.sync {
-            sync_dir(&path)?;
+            sync_dir(&*self.shared.fs, &path)?;
         }
         Ok(())
     }

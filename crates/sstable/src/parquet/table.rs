@@ -1,6 +1,5 @@
 //! An open table: its file, footer, page index and filters, and point lookups in it.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,6 +11,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_bloom::BloomFilter;
+use strata_core::fs::FileSystem;
 use strata_core::{Bytes, SeqNo, VersionedValue};
 
 use super::file::{TableFile, from_arrow, from_parquet, read_at};
@@ -55,25 +55,31 @@ fn u32_le(b: &[u8]) -> u32 {
 }
 
 impl OpenTable {
-    /// Opens and checks the table at `path`.
-    pub(crate) fn open(path: &Path, id: TableId, cache_id: u64, counters: Arc<Counters>) -> Result<Self> {
+    /// Opens and checks the table at `path`, reading it through `fs`.
+    pub(crate) fn open(
+        fs: &dyn FileSystem,
+        path: &Path,
+        id: TableId,
+        cache_id: u64,
+        counters: Arc<Counters>,
+    ) -> Result<Self> {
         let corrupt = |reason: String| Error::corruption(path, reason);
-        let file = match File::open(path) {
+        let file = match fs.open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound { file: path.to_owned() });
             }
             Err(e) => return Err(Error::io(path)(e)),
         };
-        let len = file.metadata().map_err(Error::io(path))?.len();
+        let len = file.len().map_err(Error::io(path))?;
         let min_len = (4 + TRAILER_LEN + 8) as u64;
         if len < min_len {
             return Err(corrupt(format!("truncated: {len} bytes is shorter than any table ({min_len})")));
         }
-        if read_at(&file, path, 0, 4)? != PARQUET_MAGIC {
+        if read_at(&*file, path, 0, 4)? != PARQUET_MAGIC {
             return Err(corrupt("wrong magic at the start of the file (expected PAR1)".into()));
         }
-        let tail = read_at(&file, path, len - 8, 8)?;
+        let tail = read_at(&*file, path, len - 8, 8)?;
         if &tail[4..] != PARQUET_MAGIC {
             return Err(corrupt("wrong magic at the end of the file (expected PAR1; truncated?)".into()));
         }
@@ -82,9 +88,9 @@ impl OpenTable {
             .checked_sub(8 + meta_len)
             .filter(|&s| s >= 4 + TRAILER_LEN as u64)
             .ok_or_else(|| corrupt(format!("footer length {meta_len} does not fit in a {len}-byte file")))?;
-        let trailer =
-            Trailer::decode(&read_at(&file, path, footer_start - TRAILER_LEN as u64, TRAILER_LEN)?).map_err(corrupt)?;
-        let footer = read_at(&file, path, footer_start, meta_len as usize)?;
+        let trailer = Trailer::decode(&read_at(&*file, path, footer_start - TRAILER_LEN as u64, TRAILER_LEN)?)
+            .map_err(corrupt)?;
+        let footer = read_at(&*file, path, footer_start, meta_len as usize)?;
         if crc32fast::hash(&footer) != trailer.footer_crc {
             return Err(corrupt("checksum mismatch in the Parquet footer".into()));
         }
@@ -92,7 +98,7 @@ impl OpenTable {
         if trailer.data_end.checked_add(section_len) != Some(footer_start) || trailer.data_end < 4 {
             return Err(corrupt("Strata section does not end at the footer".into()));
         }
-        let section = read_at(&file, path, trailer.data_end, section_len as usize)?;
+        let section = read_at(&*file, path, trailer.data_end, section_len as usize)?;
         if !section_crc_ok(&section) {
             return Err(corrupt("checksum mismatch in the Strata section".into()));
         }

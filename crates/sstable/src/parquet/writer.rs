@@ -6,8 +6,7 @@
 //! the table is small: the finished filters (about 1.25 bytes per key at 10 bits per key), the
 //! page index and the block CRCs (4 bytes per 4 KiB of file).
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,10 +15,11 @@ use arrow_array::builder::{BinaryBuilder, UInt8Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
 use strata_bloom::BloomFilter;
+use strata_core::fs::{FileSystem, WritableFile};
 use strata_core::{Bytes, Entry, SeqNo, compare_internal};
 
-use super::file::read_at;
 use super::layout::{BLOCK_SIZE, PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
+use super::names::temp_path;
 use super::schema::{schema, writer_properties};
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::{Error, ParquetOptions, Result, TableId, TableMeta};
@@ -30,17 +30,142 @@ const BATCH_ROWS: usize = 4096;
 const BATCH_BYTES: usize = 8 << 20;
 
 /// Removes the temporary file unless the write succeeded.
-struct TempFile {
+struct TempFile<'a> {
+    fs: &'a dyn FileSystem,
     path: PathBuf,
     armed: bool,
 }
 
-impl Drop for TempFile {
+impl Drop for TempFile<'_> {
     fn drop(&mut self) {
         if self.armed {
-            // NOTE: best effort; a leftover `.tmp` is removed when the store is next opened.
-            let _ = std::fs::remove_file(&self.path);
+            // NOTE: best effort; a leftover `.parquet.tmp` is removed when the store is next
+            // opened (see `is_temp_file`).
+            let _ = self.fs.remove_file(&self.path);
         }
+    }
+}
+
+/// The sink under the Parquet encoder: it checksums every 4 KiB block on the way to the
+/// file, and once [`retain`](Self::retain) is called it holds back what follows (the page
+/// index and the footer) so [`finish`](Self::finish) can put the Strata section between them
+/// without reading the file back.
+struct ChecksummingSink<W> {
+    inner: W,
+    /// CRC32 of every complete block passed on so far.
+    crcs: Vec<u32>,
+    /// The bytes after the last complete block: under one block before `retain`, everything
+    /// written since after it.
+    pending: Vec<u8>,
+    /// From `retain` on, how many bytes at the start of `pending` were already passed on.
+    passed_on: Option<usize>,
+}
+
+impl<W: Write> ChecksummingSink<W> {
+    fn new(inner: W) -> Self {
+        Self { inner, crcs: Vec::new(), pending: Vec::with_capacity(BLOCK_SIZE as usize), passed_on: None }
+    }
+
+    /// Holds back everything written from now on.
+    fn retain(&mut self) {
+        self.passed_on = Some(self.pending.len());
+    }
+
+    /// Where the held-back bytes start in the file.
+    fn pending_start(&self) -> u64 {
+        self.crcs.len() as u64 * BLOCK_SIZE
+    }
+
+    /// Writes the held-back page index, then the Strata section made from `filters` and the
+    /// block CRCs, then the footer; returns the file's final size.
+    ///
+    /// The footer's offsets all point before the section, so moving the footer back changes
+    /// nothing Parquet readers see.
+    fn finish(mut self, path: &Path, filters: &[Vec<u8>]) -> Result<(W, u64)> {
+        let bad = |reason: &str| Error::Io { file: path.to_owned(), source: std::io::Error::other(reason.to_owned()) };
+        let start = self.pending_start();
+        let passed_on = self.passed_on.ok_or_else(|| bad("nothing held back"))?;
+        let held = std::mem::take(&mut self.pending);
+        let tail = held.len().checked_sub(8).map(|at| &held[at..]).ok_or_else(|| bad("encoder wrote no footer"))?;
+        if &tail[4..] != PARQUET_MAGIC {
+            return Err(bad("encoder output does not end in PAR1"));
+        }
+        let meta_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
+        // Offset of the footer within `held`; the footer is written only after `retain`.
+        let split = held
+            .len()
+            .checked_sub(8 + meta_len)
+            .filter(|&s| s >= passed_on)
+            .ok_or_else(|| bad("footer not held back"))?;
+        let (index, footer) = held.split_at(split);
+        let data_end = start + index.len() as u64;
+        for block in index.chunks(BLOCK_SIZE as usize) {
+            self.crcs.push(crc32fast::hash(block));
+        }
+
+        let filters_len: u64 = filters.iter().map(|f| f.len() as u64).sum();
+        let trailer = Trailer {
+            data_end,
+            filters_len,
+            num_filters: u32::try_from(filters.len()).map_err(|_| bad("too many row groups"))?,
+            footer_crc: crc32fast::hash(&footer[..meta_len]),
+        };
+        debug_assert_eq!(trailer.num_blocks(), self.crcs.len() as u64);
+        let section_len = trailer.section_len().ok_or_else(|| bad("section too large"))? as usize;
+        let mut section = Vec::with_capacity(section_len);
+        for f in filters {
+            section.extend_from_slice(f);
+        }
+        for f in filters {
+            section.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        }
+        for crc in &self.crcs {
+            section.extend_from_slice(&crc.to_le_bytes());
+        }
+        section.extend_from_slice(&trailer.encode());
+        debug_assert_eq!(section.len(), section_len);
+        debug_assert_eq!(TRAILER_LEN, 48);
+        seal_section(&mut section);
+
+        let io = Error::io(path);
+        let written = self
+            .inner
+            .write_all(&index[passed_on..])
+            .and_then(|()| self.inner.write_all(&section))
+            .and_then(|()| self.inner.write_all(footer))
+            .and_then(|()| self.inner.flush());
+        written.map_err(io)?;
+        Ok((self.inner, data_end + section.len() as u64 + footer.len() as u64))
+    }
+}
+
+impl<W: Write> Write for ChecksummingSink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.passed_on.is_some() {
+            self.pending.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        self.inner.write_all(buf)?;
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let take = (BLOCK_SIZE as usize - self.pending.len()).min(rest.len());
+            // A whole block straight from `buf` needs no copy.
+            if self.pending.is_empty() && take == BLOCK_SIZE as usize {
+                self.crcs.push(crc32fast::hash(&rest[..take]));
+            } else {
+                self.pending.extend_from_slice(&rest[..take]);
+                if self.pending.len() == BLOCK_SIZE as usize {
+                    self.crcs.push(crc32fast::hash(&self.pending));
+                    self.pending.clear();
+                }
+            }
+            rest = &rest[take..];
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -87,27 +212,22 @@ impl Batch {
     }
 }
 
-/// Writes table `id` into `dir` as `path` (see [`crate::SsTableStore::write_table`]).
+/// Writes table `id` as `path` through `fs` (see [`crate::SsTableStore::write_table`]).
 pub(crate) fn write_table(
+    fs: &dyn FileSystem,
     path: &Path,
     id: TableId,
     opts: &ParquetOptions,
     entries: &mut dyn Iterator<Item = Result<Entry>>,
 ) -> Result<TableMeta> {
-    if path.exists() {
+    if fs.exists(path) {
         return Err(Error::TableExists { file: path.to_owned() });
     }
-    let tmp_path = path.with_extension("parquet.tmp");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp_path)
-        .map_err(Error::io(&tmp_path))?;
-    let mut guard = TempFile { path: tmp_path.clone(), armed: true };
+    let tmp_path = temp_path(path);
+    let mut file: Box<dyn WritableFile> = fs.create(&tmp_path).map_err(Error::io(&tmp_path))?;
+    let mut guard = TempFile { fs, path: tmp_path.clone(), armed: true };
     let parquet_err = |source| Error::Parquet { file: path.to_owned(), source };
-    let sink = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(Error::io(&tmp_path))?);
+    let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file));
     let mut writer = ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts))).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
@@ -210,85 +330,27 @@ pub(crate) fn write_table(
     for kv in meta_to_kv(&meta, &format!("{:?}", opts.filter)) {
         writer.append_key_value_metadata(kv);
     }
-    // Writes the page index and the footer.
-    let mut sink = writer.into_inner().map_err(parquet_err)?;
-    sink.flush().map_err(Error::io(&tmp_path))?;
-    drop(sink);
-
-    meta.file_size = insert_section(&file, &tmp_path, &filters)?;
+    // Everything from here on (the page index and the footer) is held back, so the Strata
+    // section can go between them.
+    writer.inner_mut().retain();
+    let sink = writer.into_inner().map_err(parquet_err)?;
+    let (buffered, file_size) = sink.finish(&tmp_path, &filters)?;
+    drop(buffered);
+    meta.file_size = file_size;
     if opts.sync {
-        file.sync_all().map_err(Error::io(&tmp_path))?;
+        file.sync().map_err(Error::io(&tmp_path))?;
     }
     drop(file);
-    std::fs::rename(&tmp_path, path).map_err(Error::io(path))?;
+    fs.rename(&tmp_path, path).map_err(Error::io(path))?;
     guard.armed = false;
     if opts.sync {
-        sync_dir(path)?;
+        sync_dir(fs, path)?;
     }
     Ok(meta)
 }
 
-/// Moves the Parquet footer back to make room for the Strata section before it (see the
-/// module docs of [`crate::parquet`]); returns the final file size.
-///
-/// The footer's offsets all point before the section, so moving the footer changes nothing
-/// Parquet readers see.
-fn insert_section(file: &File, path: &Path, filters: &[Vec<u8>]) -> Result<u64> {
-    let bad = |reason: &str| Error::Io { file: path.to_owned(), source: std::io::Error::other(reason.to_owned()) };
-    let len = file.metadata().map_err(Error::io(path))?.len();
-    let tail = read_at(file, path, len.checked_sub(8).ok_or_else(|| bad("encoder wrote no footer"))?, 8)?;
-    if &tail[4..] != PARQUET_MAGIC {
-        return Err(bad("encoder output does not end in PAR1"));
-    }
-    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    let data_end = len.checked_sub(8 + meta_len).ok_or_else(|| bad("footer longer than file"))?;
-    let footer = read_at(file, path, data_end, (meta_len + 8) as usize)?;
-
-    let filters_len: u64 = filters.iter().map(|f| f.len() as u64).sum();
-    let trailer = Trailer {
-        data_end,
-        filters_len,
-        num_filters: u32::try_from(filters.len()).map_err(|_| bad("too many row groups"))?,
-        footer_crc: crc32fast::hash(&footer[..meta_len as usize]),
-    };
-    let section_len = trailer.section_len().ok_or_else(|| bad("section too large"))? as usize;
-    let mut section = Vec::with_capacity(section_len);
-    for f in filters {
-        section.extend_from_slice(f);
-    }
-    for f in filters {
-        section.extend_from_slice(&(f.len() as u32).to_le_bytes());
-    }
-    // The file was just written, so this re-read is served from the page cache.
-    const CHUNK: u64 = 256 * BLOCK_SIZE;
-    let mut offset = 0;
-    while offset < data_end {
-        let n = CHUNK.min(data_end - offset);
-        let chunk = read_at(file, path, offset, n as usize)?;
-        for block in chunk.chunks(BLOCK_SIZE as usize) {
-            section.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
-        }
-        offset += n;
-    }
-    section.extend_from_slice(&trailer.encode());
-    debug_assert_eq!(section.len(), section_len);
-    debug_assert_eq!(TRAILER_LEN, 48);
-    seal_section(&mut section);
-
-    let mut f = file;
-    f.set_len(data_end).map_err(Error::io(path))?;
-    f.seek(SeekFrom::Start(data_end)).map_err(Error::io(path))?;
-    f.write_all(&section).map_err(Error::io(path))?;
-    f.write_all(&footer).map_err(Error::io(path))?;
-    Ok(data_end + section.len() as u64 + footer.len() as u64)
-}
-
 /// Makes a rename or removal in `path`'s directory durable.
-pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+pub(crate) fn sync_dir(fs: &dyn FileSystem, path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    fs.sync_dir(dir).map_err(Error::io(dir))
 }
