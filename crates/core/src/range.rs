@@ -190,3 +190,21 @@ mod tests {
         assert!(r.overlaps(b"e", b"z"));
     }
 }
+
+impl From<std::ops::RangeFull> for KeyRange {
+    fn from(_: std::ops::RangeFull) -> Self {
+        Self::all()
+    }
+}
+
+macro_rules! from_std_range {
+    ($($range:ident),*) => {$(
+        impl<K: AsRef<[u8]>> From<std::ops::$range<K>> for KeyRange {
+            fn from(range: std::ops::$range<K>) -> Self {
+                Self::from_range(range)
+            }
+        }
+    )*};
+}
+
+from_std_range!(Range, RangeInclusive, RangeFrom, RangeTo, RangeToInclusive);

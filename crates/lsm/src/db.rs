@@ -1,0 +1,463 @@
+//! The `Db` handle: opening, the public read and write API, and shutdown.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use strata_compaction::{AnyPolicy, CompactionPolicy, CompactionTask, TaskKind};
+use strata_core::KeyRange;
+use strata_core::fs::{FileSystem, StdFs};
+use strata_memtable::{AnyMemtable, Memtable};
+use strata_sstable::{ParquetStore, SsTableStore, TableId};
+
+use crate::iter::DbIter;
+use crate::recovery::{TableLister, recover};
+use crate::snapshot::Snapshot;
+use crate::state::{BgState, Inner, ManifestState, MemHandle, SuperVersion, WalState, lock};
+use crate::stats::{LevelStats, Stats};
+use crate::version::{Deleter, Version};
+use crate::wal::WalWriter;
+use crate::{Error, Options, Result, WriteBatch, WriteOptions, background};
+
+/// The pluggable parts of a database, for [`Db::open_with_components`].
+pub struct Components<M, S, C> {
+    /// Makes an empty memtable; called at open and whenever a full memtable is sealed.
+    pub memtable: Box<dyn Fn() -> M + Send + Sync>,
+    /// Where tables live. It should keep its files in the database directory or its own.
+    pub store: S,
+    /// Picks compactions.
+    pub policy: C,
+    /// Lists the tables present in the store, so tables a crash left unreferenced are
+    /// deleted at open. `None` skips that cleanup.
+    pub list_tables: Option<Box<dyn Fn(&S) -> std::result::Result<Vec<TableId>, Error> + Send + Sync>>,
+}
+
+/// An open database. See the [crate docs](crate) for an example.
+///
+/// `M` is the memtable, `S` the table store and `C` the compaction policy; the defaults
+/// choose each at run time from [`Options`]. A `Db` is `Send + Sync`: share it between
+/// threads with an `Arc` (or `&`).
+pub struct Db<M = AnyMemtable, S = ParquetStore, C = AnyPolicy>
+where
+    M: Memtable + 'static,
+    S: SsTableStore + 'static,
+    C: CompactionPolicy + 'static,
+{
+    inner: Arc<Inner<M, S, C>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir` with the memtable, compression and
+    /// compaction policy named in `options`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming a bad option; [`Error::Locked`] when another process
+    /// has the directory open; [`Error::Corruption`] when the manifest or a sealed log
+    /// segment is damaged; [`Error::Io`].
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::open_on(StdFs::shared(), dir, options)
+    }
+
+    /// Opens the database named by [`Options::data_dir`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] when `data_dir` is not set, or as [`Db::open`].
+    pub fn open_with(options: Options) -> Result<Self> {
+        let dir = options
+            .data_dir
+            .clone()
+            .ok_or_else(|| Error::InvalidOption { field: "data_dir", reason: "is required by Db::open_with".into() })?;
+        Self::open(dir, options)
+    }
+
+    /// Opens the database doing all file I/O through `fs` (tests inject faults this way).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`].
+    pub fn open_on(fs: Arc<dyn FileSystem>, dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref();
+        let kind = options.memtable_type;
+        let mem_options = options.memtable_options();
+        // Validated above, so construction cannot fail.
+        AnyMemtable::new(kind, &mem_options)?;
+        let memtable =
+            Box::new(move || AnyMemtable::new(kind, &mem_options).expect("invariant: options validated at open"));
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // Take the lock before the store touches the directory (it removes temp files).
+        let lock = take_lock(&fs, dir)?;
+        let store = ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.parquet_options(true))?;
+        let policy = AnyPolicy::new(&options.compaction)?;
+        let list_tables: TableLister<ParquetStore> = Box::new(|s: &ParquetStore| Ok(s.list_tables()?));
+        Self::open_inner(fs, dir, options, Components { memtable, store, policy, list_tables: Some(list_tables) }, lock)
+    }
+}
+
+fn take_lock(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Box<dyn strata_core::fs::FileLock>> {
+    let path = dir.join("LOCK");
+    fs.lock(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::Locked { dir: dir.to_owned() },
+        _ => Error::io(&path, e),
+    })
+}
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Db<M, S, C> {
+    /// Opens the database in `dir` with your own memtable, table store or compaction
+    /// policy. See `examples/custom_components.rs`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`].
+    pub fn open_with_components(
+        fs: Arc<dyn FileSystem>,
+        dir: impl AsRef<Path>,
+        options: Options,
+        components: Components<M, S, C>,
+    ) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref();
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = take_lock(&fs, dir)?;
+        Self::open_inner(fs, dir, options, components, lock)
+    }
+
+    fn open_inner(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        options: Options,
+        components: Components<M, S, C>,
+        lock: Box<dyn strata_core::fs::FileLock>,
+    ) -> Result<Self> {
+        let Components { memtable, store, policy, list_tables } = components;
+        let store = Arc::new(store);
+        let recovered = recover(&fs, dir, &options, &*store, &*memtable, list_tables.as_ref())?;
+        let deleter: Deleter = {
+            let store = Arc::clone(&store);
+            Arc::new(move |id| {
+                if let Err(e) = store.delete(id) {
+                    tracing::warn!(table = id, error = %e, "could not delete an obsolete table");
+                }
+            })
+        };
+        let version = Arc::new(Version::from_state(&recovered.tree, &deleter));
+        let writer = WalWriter::create(&fs, dir, recovered.wal_number)?;
+        let active = Arc::new(MemHandle { mem: memtable(), wal_number: recovered.wal_number });
+        let last_seq = recovered.tree.last_seq;
+        let inner = Arc::new(Inner {
+            dir: dir.to_owned(),
+            fs,
+            store,
+            policy,
+            new_memtable: memtable,
+            super_version: RwLock::new(Arc::new(SuperVersion { active, immutables: Vec::new(), version })),
+            visible_seq: AtomicU64::new(last_seq),
+            next_file: AtomicU64::new(recovered.next_file),
+            writers: Mutex::default(),
+            wal: Mutex::new(WalState { writer, last_seq }),
+            manifest: Mutex::new(ManifestState { manifest: recovered.manifest, tree: recovered.tree }),
+            snapshots: Mutex::default(),
+            bg: Mutex::new(BgState::default()),
+            bg_cv: Condvar::new(),
+            bg_error: Mutex::new(None),
+            stats: crate::stats::Counters::default(),
+            deleter,
+            _lock: lock,
+            options,
+        });
+        if recovered.replay.torn_bytes > 0 {
+            tracing::warn!(bytes = recovered.replay.torn_bytes, "dropped a torn log tail at open");
+        }
+        let mut threads = Vec::new();
+        let spawn = |name: String, f: fn(&Arc<Inner<M, S, C>>)| {
+            let inner = Arc::clone(&inner);
+            std::thread::Builder::new().name(name).spawn(move || f(&inner)).map_err(|e| Error::io("<thread>", e))
+        };
+        threads.push(spawn("strata-flush".into(), background::flush_loop)?);
+        for i in 0..inner.options.max_background_jobs {
+            threads.push(spawn(format!("strata-compact-{i}"), background::compaction_loop)?);
+        }
+        Ok(Self { inner, threads: Mutex::new(threads) })
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] / [`Error::ValueTooLarge`]; [`Error::Io`] when the log write
+    /// fails; [`Error::ReadOnly`] after an earlier background failure.
+    pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch, WriteOptions::default())
+    }
+
+    /// Deletes `key` (a no-op if it is absent).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl Into<Bytes>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch, WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`]; on error none of the batch is applied.
+    pub fn write(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+        self.inner.write(batch, options)
+    }
+
+    /// The current value of `key`.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors and [`Error::Corruption`] from the tables read.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get_at(key.as_ref(), self.inner.visible_seq.load(Ordering::Acquire))
+    }
+
+    /// A snapshot: reads through it see the database as it is now, whatever is written
+    /// later. Released when dropped.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot<M, S, C> {
+        Snapshot::new(&self.inner)
+    }
+
+    /// Keys and values in `range`, in key order, as of now. Accepts Rust ranges of
+    /// byte-string-like keys (`"a".."m"`, `..`) or a [`KeyRange`].
+    pub fn iter(&self, range: impl Into<KeyRange>) -> DbIter<M, S> {
+        let snapshot = self.inner.visible_seq.load(Ordering::Acquire);
+        DbIter::new(self.inner.current(), &self.inner.store, &range.into(), snapshot)
+    }
+
+    /// Keys starting with `prefix`, in key order, as of now.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter<M, S> {
+        self.iter(KeyRange::prefix(prefix.as_ref()))
+    }
+
+    /// Seals the active memtable (if it holds anything) and waits until every sealed
+    /// memtable is written to a table.
+    ///
+    /// # Errors
+    ///
+    /// A background failure of the flush, or [`Error::ReadOnly`].
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_bg_error()?;
+        // Sealing takes the log lock, which a committing write group holds, so no group is
+        // left half in the sealed memtable.
+        if !self.inner.current().active.mem.is_empty() {
+            self.inner.rotate_memtable()?;
+        }
+        let mut bg = lock(&self.inner.bg);
+        loop {
+            self.inner.check_bg_error()?;
+            if self.inner.current().immutables.is_empty() {
+                return Ok(());
+            }
+            if bg.shutdown {
+                return Err(Error::Closed);
+            }
+            bg = self
+                .inner
+                .bg_cv
+                .wait_timeout(bg, std::time::Duration::from_millis(50))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Compacts every table whose keys overlap `range` until the policy has nothing left
+    /// to do there, after flushing the memtables. With leveled compaction the range ends
+    /// up in the bottom level.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the flush or of a compaction.
+    pub fn compact_range(&self, range: impl Into<KeyRange>) -> Result<()> {
+        let range = range.into();
+        self.flush()?;
+        loop {
+            let version = Arc::clone(&self.inner.current().version);
+            let Some(task) = self.forced_task(&version, &range) else { return Ok(()) };
+            {
+                let mut bg = lock(&self.inner.bg);
+                bg.forced.push_back(task);
+            }
+            // Run it here rather than waiting for a worker: compact_range is a foreground call.
+            if let Some(task) = self.inner.claim_compaction(false) {
+                self.inner.run_compaction(&task)?;
+            } else {
+                // Its tables are busy in a background compaction; wait for that to finish.
+                let bg = lock(&self.inner.bg);
+                let _unused = self
+                    .inner
+                    .bg_cv
+                    .wait_timeout(bg, std::time::Duration::from_millis(20))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            self.inner.check_bg_error()?;
+        }
+    }
+
+    /// The next forced step for `compact_range`: merge the shallowest level holding
+    /// tables in `range` (all of L0's, or the overlapping ones below) into the next level.
+    fn forced_task(&self, version: &Version, range: &KeyRange) -> Option<CompactionTask> {
+        let levels = self.inner.policy.num_levels().max(1);
+        let overlapping = |level: usize| -> Vec<TableId> {
+            version.levels.get(level).map_or_else(Vec::new, |ts| {
+                ts.iter().filter(|t| range.overlaps(&t.meta.min_key, &t.meta.max_key)).map(|t| t.meta.id).collect()
+            })
+        };
+        let target = self.inner.options.max_memtable_size as u64 * 4;
+        if levels == 1 {
+            // One level of sorted runs: merge every overlapping run into one.
+            let ids = overlapping(0);
+            return (ids.len() > 1).then(|| CompactionTask {
+                kind: TaskKind::Merge,
+                inputs: vec![(0, ids)],
+                output_level: 0,
+                target_table_size: target,
+                reason: "compact_range".into(),
+            });
+        }
+        for level in 0..levels - 1 {
+            let ids = overlapping(level);
+            if ids.is_empty() {
+                continue;
+            }
+            let deeper_has_data = (level + 1..version.levels.len()).any(|l| !overlapping(l).is_empty());
+            if level > 0 && !deeper_has_data && level + 1 >= version.levels.len().max(2) {
+                return None;
+            }
+            let below = overlapping(level + 1);
+            let mut inputs = vec![(level, ids)];
+            if !below.is_empty() {
+                inputs.push((level + 1, below));
+            }
+            return Some(CompactionTask {
+                kind: TaskKind::Merge,
+                inputs,
+                output_level: level + 1,
+                target_table_size: target,
+                reason: "compact_range".into(),
+            });
+        }
+        None
+    }
+
+    /// Counters and the shape of the tree.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.stats;
+        let sv = self.inner.current();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            writes: load(&c.writes),
+            write_groups: load(&c.write_groups),
+            wal_syncs: load(&c.wal_syncs),
+            user_bytes: load(&c.user_bytes),
+            stalls: load(&c.stalls),
+            stall_micros: load(&c.stall_micros),
+            slowdowns: load(&c.slowdowns),
+            memtables_sealed: load(&c.memtables_sealed),
+            flushes: load(&c.flushes),
+            flush_bytes: load(&c.flush_bytes),
+            compactions: load(&c.compactions),
+            compaction_bytes_read: load(&c.compaction_bytes_read),
+            compaction_bytes_written: load(&c.compaction_bytes_written),
+            active_memtable_bytes: sv.active.mem.approximate_memory_usage(),
+            immutable_memtables: sv.immutables.len(),
+            levels: sv
+                .version
+                .levels
+                .iter()
+                .map(|ts| LevelStats { tables: ts.len(), bytes: ts.iter().map(|t| t.meta.file_size).sum() })
+                .collect(),
+            last_seq: self.inner.visible_seq.load(Ordering::Acquire),
+            snapshots: lock(&self.inner.snapshots).values().sum(),
+            store: self.inner.store.stats(),
+        }
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the database was opened with.
+    #[must_use]
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// The table store.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Waits for background work (pending flushes, running compactions) to finish and
+    /// stops the background threads. Dropping the `Db` does the same.
+    ///
+    /// # Errors
+    ///
+    /// The first background failure, if one happened.
+    pub fn close(self) -> Result<()> {
+        self.shutdown();
+        match lock(&self.inner.bg_error).clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn shutdown(&self) {
+        {
+            let mut bg = lock(&self.inner.bg);
+            bg.shutdown = true;
+        }
+        self.inner.bg_cv.notify_all();
+        for t in lock(&self.threads).drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// Ids of every live table, for tests and tools.
+    #[must_use]
+    pub fn live_tables(&self) -> HashSet<TableId> {
+        self.inner.current().version.all_ids()
+    }
+
+    /// The files of the data directory, for tests and tools.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of listing the directory.
+    pub fn list_files(&self) -> Result<Vec<PathBuf>> {
+        let names = self.inner.fs.list_dir(&self.inner.dir).map_err(|e| Error::io(&self.inner.dir, e))?;
+        Ok(names.into_iter().map(|n| self.inner.dir.join(n)).collect())
+    }
+}
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Drop for Db<M, S, C> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> std::fmt::Debug for Db<M, S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,92 @@
+//! Flushing sealed memtables to L0 tables.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use strata_compaction::CompactionPolicy;
+use strata_core::Entry;
+use strata_memtable::Memtable;
+use strata_sstable::SsTableStore;
+
+use crate::manifest::VersionEdit;
+use crate::state::{Inner, MemHandle, SuperVersion, lock};
+use crate::{Result, wal};
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
+    /// The oldest sealed memtable, if any waits for flush.
+    pub(crate) fn oldest_immutable(&self) -> Option<Arc<MemHandle<M>>> {
+        self.current().immutables.last().cloned()
+    }
+
+    /// Writes `mem` as an L0 table, records it in the manifest, drops the memtable, and
+    /// deletes log segments no memtable needs any more.
+    pub(crate) fn flush_memtable(&self, mem: &Arc<MemHandle<M>>) -> Result<()> {
+        let meta = if mem.mem.is_empty() {
+            None
+        } else {
+            let id = self.allocate_file_number();
+            let mut entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
+            let meta = self.store.write_table(id, &mut entries)?;
+            self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+            self.stats.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
+            Some(meta)
+        };
+        // The oldest log segment still needed is the one of the next-oldest memtable.
+        let sv = self.current();
+        let position = sv.immutables.iter().position(|m| Arc::ptr_eq(m, mem));
+        let log_number = match position {
+            Some(i) if i > 0 => sv.immutables[i - 1].wal_number,
+            _ => sv.active.wal_number,
+        };
+        let edit = VersionEdit {
+            added: meta.into_iter().map(|m| (0, m)).collect(),
+            removed: Vec::new(),
+            log_number: Some(log_number),
+            next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
+            last_seq: Some(self.visible_seq.load(Ordering::Acquire)),
+        };
+        self.log_and_install(&edit, |sv, version| SuperVersion {
+            active: Arc::clone(&sv.active),
+            immutables: sv.immutables.iter().filter(|m| !Arc::ptr_eq(m, mem)).cloned().collect(),
+            version,
+        })?;
+        self.delete_logs_below(log_number);
+        Ok(())
+    }
+
+    /// Appends `edit` to the manifest and installs the new version, atomically with
+    /// respect to other edits. `rebuild` makes the new super version around the new tree.
+    pub(crate) fn log_and_install(
+        &self,
+        edit: &VersionEdit,
+        rebuild: impl FnOnce(&SuperVersion<M>, Arc<crate::version::Version>) -> SuperVersion<M>,
+    ) -> Result<()> {
+        let mut manifest = lock(&self.manifest);
+        manifest.manifest.append(edit)?;
+        manifest.tree.apply(edit).map_err(|reason| crate::Error::corruption(&self.dir, reason))?;
+        self.install(|sv| {
+            let version = Arc::new(sv.version.apply(edit, &self.deleter));
+            rebuild(sv, version)
+        });
+        if manifest.manifest.size() > crate::manifest::REWRITE_BYTES {
+            let number = self.allocate_file_number();
+            let mut tree = manifest.tree.clone();
+            tree.next_file_number = self.next_file.load(Ordering::Relaxed);
+            let old = manifest.manifest.number();
+            manifest.manifest = crate::manifest::Manifest::create(&self.fs, &self.dir, number, &tree)?;
+            let _ = self.fs.remove_file(&self.dir.join(crate::manifest::manifest_name(old)));
+        }
+        Ok(())
+    }
+
+    fn delete_logs_below(&self, log_number: u64) {
+        let Ok(names) = self.fs.list_dir(&self.dir) else { return };
+        for name in names {
+            if wal::parse_segment_name(&name).is_some_and(|n| n < log_number) {
+                if let Err(e) = self.fs.remove_file(&self.dir.join(&name)) {
+                    tracing::warn!(file = %name, error = %e, "could not delete an obsolete log segment");
+                }
+            }
+        }
+    }
+}

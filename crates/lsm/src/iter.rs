@@ -1,0 +1,171 @@
+//! Range iteration: a streaming merge of every memtable and table that can hold keys of
+//! the range, filtered by the visibility rule at a snapshot.
+//!
+//! The iterator owns what it reads (the super version it was built from), so it keeps
+//! working, on an unchanging view, while writes, flushes and compactions go on.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use strata_core::{Entry, KeyRange, MergeIter, SeqNo, VisibleIter, compare_internal};
+use strata_memtable::Memtable;
+use strata_sstable::SsTableStore;
+
+use crate::state::{MemHandle, SuperVersion};
+use crate::version::TableHandle;
+use crate::{Error, Result};
+
+/// Entries a memtable source copies per refill.
+const MEM_CHUNK: usize = 256;
+
+/// A memtable read in chunks, so the iterator owns its position instead of borrowing the
+/// memtable.
+struct MemSource<M> {
+    mem: Arc<MemHandle<M>>,
+    range: KeyRange,
+    buf: VecDeque<Entry>,
+    last: Option<(Bytes, SeqNo)>,
+    done: bool,
+}
+
+impl<M: Memtable> MemSource<M> {
+    fn refill(&mut self) {
+        let range = match &self.last {
+            None => self.range.clone(),
+            Some((k, _)) => KeyRange::new(Bound::Included(k.clone()), self.range.end().map(Bytes::copy_from_slice)),
+        };
+        let mut taken = 0;
+        for e in self.mem.mem.range(&range) {
+            if let Some((k, s)) = &self.last
+                && compare_internal(&e.key, e.seq, k, *s).is_le()
+            {
+                continue;
+            }
+            self.buf.push_back(e);
+            taken += 1;
+            if taken == MEM_CHUNK {
+                return;
+            }
+        }
+        self.done = true;
+    }
+}
+
+impl<M: Memtable> Iterator for MemSource<M> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        if self.buf.is_empty() && !self.done {
+            self.refill();
+        }
+        let e = self.buf.pop_front()?;
+        self.last = Some((e.key.clone(), e.seq));
+        Some(Ok(e))
+    }
+}
+
+/// The tables of one sorted level, opened one at a time as the scan reaches them.
+struct LevelSource<S: SsTableStore> {
+    store: Arc<S>,
+    tables: VecDeque<Arc<TableHandle>>,
+    range: KeyRange,
+    current: Option<S::Scan>,
+}
+
+impl<S: SsTableStore> Iterator for LevelSource<S> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        loop {
+            if let Some(scan) = &mut self.current {
+                match scan.next() {
+                    Some(r) => return Some(r.map_err(Error::from)),
+                    None => self.current = None,
+                }
+            }
+            let table = self.tables.pop_front()?;
+            match self.store.scan(table.meta.id, &self.range) {
+                Ok(scan) => self.current = Some(scan),
+                Err(e) => {
+                    self.tables.clear();
+                    return Some(Err(e.into()));
+                }
+            }
+        }
+    }
+}
+
+enum Source<M, S: SsTableStore> {
+    Mem(MemSource<M>),
+    Level(LevelSource<S>),
+}
+
+impl<M: Memtable, S: SsTableStore> Iterator for Source<M, S> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        match self {
+            Self::Mem(m) => m.next(),
+            Self::Level(l) => l.next(),
+        }
+    }
+}
+
+/// A forward iterator over `(key, value)` pairs in key order, as of one snapshot.
+///
+/// Items are `Result`s: a table read can fail (I/O, corruption), and the iterator ends
+/// after yielding such an error.
+pub struct DbIter<M: Memtable, S: SsTableStore> {
+    inner: VisibleIter<MergeIter<Source<M, S>, Error>>,
+    _pin: Arc<SuperVersion<M>>,
+}
+
+impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
+    pub(crate) fn new(sv: Arc<SuperVersion<M>>, store: &Arc<S>, range: &KeyRange, snapshot: SeqNo) -> Self {
+        let mut sources = Vec::new();
+        let mem_source = |m: &Arc<MemHandle<M>>| {
+            Source::Mem(MemSource {
+                mem: Arc::clone(m),
+                range: range.clone(),
+                buf: VecDeque::new(),
+                last: None,
+                done: false,
+            })
+        };
+        sources.push(mem_source(&sv.active));
+        sources.extend(sv.immutables.iter().map(mem_source));
+        let covers =
+            |t: &&Arc<TableHandle>| t.meta.min_seq <= snapshot && range.overlaps(&t.meta.min_key, &t.meta.max_key);
+        for (level, tables) in sv.version.levels.iter().enumerate() {
+            let level_source = |tables: VecDeque<Arc<TableHandle>>| {
+                Source::Level(LevelSource { store: Arc::clone(store), tables, range: range.clone(), current: None })
+            };
+            if level == 0 {
+                // L0 tables overlap: each is its own source, newest first.
+                sources.extend(tables.iter().filter(covers).map(|t| level_source(VecDeque::from([Arc::clone(t)]))));
+            } else {
+                let tables: VecDeque<_> = tables.iter().filter(covers).cloned().collect();
+                if !tables.is_empty() {
+                    sources.push(level_source(tables));
+                }
+            }
+        }
+        Self { inner: VisibleIter::new(MergeIter::new(sources), snapshot), _pin: sv }
+    }
+}
+
+impl<M: Memtable, S: SsTableStore> Iterator for DbIter<M, S> {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inner.next()?.map(|e| (e.key, e.value)))
+    }
+}
+
+impl<M: Memtable, S: SsTableStore> std::fmt::Debug for DbIter<M, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIter").field("snapshot", &self.inner.snapshot()).finish_non_exhaustive()
+    }
+}

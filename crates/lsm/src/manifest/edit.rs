@@ -1,0 +1,140 @@
+//! A version edit: one atomic change to the set of live tables.
+
+use bytes::Bytes;
+use strata_core::SeqNo;
+use strata_sstable::{TableId, TableMeta};
+
+use crate::codec::{Reader, put_bytes, put_varint};
+
+/// Tables added and removed, and counters advanced, in one step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct VersionEdit {
+    /// Tables added, with their level.
+    pub(crate) added: Vec<(usize, TableMeta)>,
+    /// Tables removed, with the level they were on.
+    pub(crate) removed: Vec<(usize, TableId)>,
+    /// Log segments below this number are no longer needed.
+    pub(crate) log_number: Option<u64>,
+    /// The next number to use for a table, log segment or manifest.
+    pub(crate) next_file_number: Option<u64>,
+    /// Every sequence number up to this one is in tables or in retained log segments.
+    pub(crate) last_seq: Option<SeqNo>,
+}
+
+const TAG_LOG: u8 = 1;
+const TAG_NEXT_FILE: u8 = 2;
+const TAG_LAST_SEQ: u8 = 3;
+const TAG_REMOVED: u8 = 4;
+const TAG_ADDED: u8 = 5;
+
+impl VersionEdit {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (tag, value) in
+            [(TAG_LOG, self.log_number), (TAG_NEXT_FILE, self.next_file_number), (TAG_LAST_SEQ, self.last_seq)]
+        {
+            if let Some(v) = value {
+                out.push(tag);
+                put_varint(&mut out, v);
+            }
+        }
+        for &(level, id) in &self.removed {
+            out.push(TAG_REMOVED);
+            put_varint(&mut out, level as u64);
+            put_varint(&mut out, id);
+        }
+        for (level, m) in &self.added {
+            out.push(TAG_ADDED);
+            put_varint(&mut out, *level as u64);
+            for v in [m.id, m.file_size, m.entries, m.tombstones, m.min_seq, m.max_seq, m.created_at_ms] {
+                put_varint(&mut out, v);
+            }
+            put_bytes(&mut out, &m.min_key);
+            put_bytes(&mut out, &m.max_key);
+        }
+        out
+    }
+
+    /// Decodes an edit; `None` when the bytes are not a valid encoding.
+    pub(crate) fn decode(data: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(data);
+        let mut edit = Self::default();
+        let level = |r: &mut Reader<'_>| usize::try_from(r.varint()?).ok().filter(|&l| l < 64);
+        while !r.is_empty() {
+            match r.u8()? {
+                TAG_LOG => edit.log_number = Some(r.varint()?),
+                TAG_NEXT_FILE => edit.next_file_number = Some(r.varint()?),
+                TAG_LAST_SEQ => edit.last_seq = Some(r.varint()?),
+                TAG_REMOVED => edit.removed.push((level(&mut r)?, r.varint()?)),
+                TAG_ADDED => {
+                    let lvl = level(&mut r)?;
+                    let mut v = [0u64; 7];
+                    for slot in &mut v {
+                        *slot = r.varint()?;
+                    }
+                    let [id, file_size, entries, tombstones, min_seq, max_seq, created_at_ms] = v;
+                    let min_key = Bytes::copy_from_slice(r.bytes()?);
+                    let max_key = Bytes::copy_from_slice(r.bytes()?);
+                    if min_key > max_key || min_seq > max_seq || tombstones > entries {
+                        return None;
+                    }
+                    let meta = TableMeta {
+                        id,
+                        file_size,
+                        entries,
+                        tombstones,
+                        min_key,
+                        max_key,
+                        min_seq,
+                        max_seq,
+                        created_at_ms,
+                    };
+                    edit.added.push((lvl, meta));
+                }
+                _ => return None,
+            }
+        }
+        Some(edit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn meta(id: u64) -> TableMeta {
+        TableMeta {
+            id,
+            file_size: 4096 + id,
+            entries: 10,
+            tombstones: 2,
+            min_key: Bytes::from_static(b"a"),
+            max_key: Bytes::from_static(b"z\xff"),
+            min_seq: 3,
+            max_seq: 99,
+            created_at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn edits_round_trip() {
+        let edit = VersionEdit {
+            added: vec![(0, meta(7)), (3, meta(8))],
+            removed: vec![(1, 4), (0, 5)],
+            log_number: Some(12),
+            next_file_number: Some(13),
+            last_seq: Some(1 << 40),
+        };
+        assert_eq!(VersionEdit::decode(&edit.encode()), Some(edit));
+        assert_eq!(VersionEdit::decode(&[]), Some(VersionEdit::default()));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = VersionEdit::decode(&data);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The manifest: an append-only log of version edits, and `CURRENT`, an atomically replaced
+//! pointer to the live manifest file.
+//!
+//! At open the manifest is replayed into the set of live tables, then rewritten as one
+//! snapshot edit into a fresh file, so it never grows without bound across restarts; while
+//! running it is rewritten the same way once it passes [`REWRITE_BYTES`].
+
+mod edit;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use strata_core::SeqNo;
+use strata_core::fs::{FileSystem, WritableFile};
+use strata_sstable::TableMeta;
+
+pub(crate) use self::edit::VersionEdit;
+use crate::{Error, Result, record};
+
+/// The name of the pointer file.
+pub(crate) const CURRENT: &str = "CURRENT";
+
+/// A running manifest is rewritten as a snapshot once it is this large.
+pub(crate) const REWRITE_BYTES: u64 = 4 << 20;
+
+/// The file name of manifest `number`.
+pub(crate) fn manifest_name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+/// The number of a manifest file name.
+pub(crate) fn parse_manifest_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("MANIFEST-")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// The state a manifest describes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TreeState {
+    /// Live tables per level; L0 newest first, deeper levels by smallest key.
+    pub(crate) levels: Vec<Vec<TableMeta>>,
+    pub(crate) log_number: u64,
+    pub(crate) next_file_number: u64,
+    pub(crate) last_seq: SeqNo,
+}
+
+impl TreeState {
+    /// Applies an edit, checking that every removed table exists.
+    pub(crate) fn apply(&mut self, edit: &VersionEdit) -> std::result::Result<(), String> {
+        for &(level, id) in &edit.removed {
+            let tables =
+                self.levels.get_mut(level).ok_or_else(|| format!("removes table {id} from missing level {level}"))?;
+            let pos = tables
+                .iter()
+                .position(|t| t.id == id)
+                .ok_or_else(|| format!("removes table {id} not on level {level}"))?;
+            tables.remove(pos);
+        }
+        for (level, meta) in &edit.added {
+            if self.levels.len() <= *level {
+                self.levels.resize_with(level + 1, Vec::new);
+            }
+            self.levels[*level].push(meta.clone());
+        }
+        sort_levels(&mut self.levels);
+        if let Some(n) = edit.log_number {
+            self.log_number = self.log_number.max(n);
+        }
+        if let Some(n) = edit.next_file_number {
+            self.next_file_number = self.next_file_number.max(n);
+        }
+        if let Some(s) = edit.last_seq {
+            self.last_seq = self.last_seq.max(s);
+        }
+        Ok(())
+    }
+
+    /// One edit that recreates this state from nothing.
+    pub(crate) fn snapshot_edit(&self) -> VersionEdit {
+        VersionEdit {
+            added: self.levels.iter().enumerate().flat_map(|(l, ts)| ts.iter().map(move |t| (l, t.clone()))).collect(),
+            removed: Vec::new(),
+            log_number: Some(self.log_number),
+            next_file_number: Some(self.next_file_number),
+            last_seq: Some(self.last_seq),
+        }
+    }
+}
+
+/// Orders L0 newest first and deeper levels by smallest key; reads rely on both.
+pub(crate) fn sort_levels(levels: &mut [Vec<TableMeta>]) {
+    for (level, tables) in levels.iter_mut().enumerate() {
+        if level == 0 {
+            tables.sort_by(|a, b| b.max_seq.cmp(&a.max_seq).then(b.id.cmp(&a.id)));
+        } else {
+            tables.sort_by(|a, b| a.min_key.cmp(&b.min_key));
+        }
+    }
+}
+
+/// The open manifest file edits are appended to.
+#[derive(Debug)]
+pub(crate) struct Manifest {
+    number: u64,
+    path: PathBuf,
+    file: Box<dyn WritableFile>,
+    size: u64,
+}
+
+impl Manifest {
+    /// Reads the live manifest of `dir`; `None` when the directory holds no database.
+    pub(crate) fn recover(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Option<(TreeState, u64)>> {
+        let current = dir.join(CURRENT);
+        if !fs.exists(&current) {
+            return Ok(None);
+        }
+        let pointer = fs.read_all(&current).map_err(|e| Error::io(&current, e))?;
+        let name = std::str::from_utf8(&pointer)
+            .ok()
+            .and_then(|s| s.strip_suffix('\n'))
+            .filter(|s| parse_manifest_name(s).is_some())
+            .ok_or_else(|| Error::corruption(&current, "does not name a manifest file"))?;
+        let number = parse_manifest_name(name).expect("invariant: checked by the filter above");
+        let path = dir.join(name);
+        let data = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
+        let (payloads, tail) = record::scan(&data);
+        if let record::Tail::Invalid { offset, reason } = tail {
+            // Every manifest write is synced before it is acted on, so a bad record is
+            // damage, not a torn write whose effects could be ignored.
+            return Err(Error::corruption(&path, format!("{reason} at offset {offset}")));
+        }
+        let mut state = TreeState::default();
+        for (i, payload) in payloads.iter().enumerate() {
+            let edit = VersionEdit::decode(payload)
+                .ok_or_else(|| Error::corruption(&path, format!("record {i} is not a valid version edit")))?;
+            state.apply(&edit).map_err(|reason| Error::corruption(&path, format!("record {i} {reason}")))?;
+        }
+        if payloads.is_empty() {
+            return Err(Error::corruption(&path, "the manifest is empty"));
+        }
+        Ok(Some((state, number)))
+    }
+
+    /// Writes `state` as a new manifest `number`, then points `CURRENT` at it atomically.
+    pub(crate) fn create(fs: &Arc<dyn FileSystem>, dir: &Path, number: u64, state: &TreeState) -> Result<Self> {
+        let path = dir.join(manifest_name(number));
+        let mut file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut buf = Vec::new();
+        record::encode(&mut buf, &state.snapshot_edit().encode());
+        file.write_all(&buf).and_then(|()| file.sync()).map_err(|e| Error::io(&path, e))?;
+
+        let tmp = dir.join("CURRENT.tmp");
+        let mut pointer = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        pointer
+            .write_all(format!("{}\n", manifest_name(number)).as_bytes())
+            .and_then(|()| pointer.sync())
+            .map_err(|e| Error::io(&tmp, e))?;
+        drop(pointer);
+        fs.rename(&tmp, &dir.join(CURRENT)).map_err(|e| Error::io(&tmp, e))?;
+        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Self { number, path, file, size: buf.len() as u64 })
+    }
+
+    /// Appends and syncs one edit. Only after this returns may the edit take effect.
+    pub(crate) fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+        let mut buf = Vec::new();
+        record::encode(&mut buf, &edit.encode());
+        self.file.write_all(&buf).and_then(|()| self.file.sync()).map_err(|e| Error::io(&self.path, e))?;
+        self.size += buf.len() as u64;
+        Ok(())
+    }
+
+    pub(crate) const fn number(&self) -> u64 {
+        self.number
+    }
+
+    pub(crate) const fn size(&self) -> u64 {
+        self.size
+    }
+}

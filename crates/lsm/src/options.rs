@@ -1,0 +1,344 @@
+//! Database options: serde-deserializable, with builder methods, validated once at open.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use strata_compaction::PolicyConfig;
+use strata_memtable::{MemtableKind, MemtableOptions};
+use strata_sstable::{Compression, ParquetOptions};
+
+use crate::{Error, Result};
+
+/// When the write-ahead log is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalSync {
+    /// Only writes with [`WriteOptions::sync`] wait for an fsync. A process crash loses
+    /// nothing acknowledged (the OS has the bytes); a machine crash or power loss can lose
+    /// the writes since the last fsync.
+    #[default]
+    None,
+    /// Every write waits for an fsync, shared by all writers committing at the same time
+    /// (group commit): nothing acknowledged is lost even on power loss.
+    EveryWrite,
+}
+
+/// Per-write options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteOptions {
+    /// Wait until the write is fsynced to the log. Concurrent writers share one fsync.
+    pub sync: bool,
+}
+
+impl WriteOptions {
+    /// Options for a write that must survive power loss once acknowledged.
+    #[must_use]
+    pub const fn synced() -> Self {
+        Self { sync: true }
+    }
+}
+
+/// Page compression of tables, by the names used in configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionName {
+    /// No compression.
+    None,
+    /// Snappy.
+    Snappy,
+    /// LZ4: fast to decode, which point lookups want. The default.
+    #[default]
+    Lz4,
+    /// Zstandard at [`TableOptions::zstd_level`].
+    Zstd,
+}
+
+/// How tables are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TableOptions {
+    /// Page compression. Default `lz4`.
+    pub compression: CompressionName,
+    /// Zstandard level, 1 to 22, used when `compression = "zstd"`. Default 3.
+    pub zstd_level: i32,
+    /// Rows per data page; a cold point lookup decodes one page. Default 256.
+    pub page_rows: usize,
+    /// Rows per Parquet row group. Default 131,072.
+    pub row_group_rows: usize,
+    /// Bloom filter bits per key. Default 10 (about 1% false positives).
+    pub bloom_bits_per_key: f64,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        let p = ParquetOptions::default();
+        Self {
+            compression: CompressionName::Lz4,
+            zstd_level: 3,
+            page_rows: p.page_rows,
+            row_group_rows: p.row_group_rows,
+            bloom_bits_per_key: 10.0,
+        }
+    }
+}
+
+/// Options of a database. Every field has a default that suits a laptop; invalid values
+/// are rejected by [`crate::Db::open`] with an error naming the field.
+///
+/// From TOML:
+///
+/// ```
+/// let options: strata::Options = toml::from_str(r#"
+///     memtable_type = "enhanced_skiplist"
+///     max_memtable_size = 33554432
+///     wal_sync = "every_write"
+///     [compaction]
+///     policy = "size_tiered"
+///     [table]
+///     compression = "zstd"
+/// "#).unwrap();
+/// assert_eq!(options.memtable_type, strata_memtable::MemtableKind::EnhancedSkipList);
+/// options.validate().unwrap();
+/// ```
+///
+/// From JSON:
+///
+/// ```
+/// let options: strata::Options =
+///     serde_json::from_str(r#"{ "memtable_type": "trie", "max_immutable_memtables": 4 }"#).unwrap();
+/// assert_eq!(options.max_immutable_memtables, 4);
+/// ```
+///
+/// With builder methods:
+///
+/// ```
+/// use strata::{Options, WalSync};
+/// let options = Options::default().memtable_type("vector").unwrap().max_memtable_size(8 << 20).wal_sync(WalSync::EveryWrite);
+/// options.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// The data directory, when opening with [`crate::Db::open_with`]. [`crate::Db::open`]
+    /// takes the directory as an argument instead.
+    pub data_dir: Option<PathBuf>,
+    /// Create the database if the directory holds none. Default `true`.
+    pub create_if_missing: bool,
+    /// The memtable variant, by name: `skiplist` (default), `enhanced_skiplist`, `sorted`,
+    /// `vector`, `trie`, `linked_list`, `hash_skiplist`, `hash_linked_list`.
+    pub memtable_type: MemtableKind,
+    /// Key-prefix length of the hash memtables. Default 8.
+    pub memtable_prefix_len: usize,
+    /// Bucket count of the hash memtables; `None` for the variant's default.
+    pub memtable_buckets: Option<usize>,
+    /// A memtable is sealed and flushed once it holds this many bytes. Default 64 MiB;
+    /// allowed 64 KiB to 4 GiB.
+    pub max_memtable_size: usize,
+    /// Sealed memtables waiting for flush before writes stall. Default 2; allowed 1 to 64.
+    pub max_immutable_memtables: usize,
+    /// When the log is fsynced. Default `none` (see [`WalSync`]).
+    pub wal_sync: WalSync,
+    /// Run compactions on background threads. Default `true`; when off, only
+    /// `compact_range` compacts.
+    pub enable_background_compaction: bool,
+    /// Background compaction threads. Default 2; allowed 1 to 64.
+    pub max_background_jobs: usize,
+    /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
+    pub compaction: PolicyConfig,
+    /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
+    /// Default 20.
+    pub l0_slowdown_trigger: usize,
+    /// With this many L0 tables, writes wait for compaction. Default 36; must exceed
+    /// `l0_slowdown_trigger`.
+    pub l0_stop_trigger: usize,
+    /// How tables are written.
+    pub table: TableOptions,
+    /// Byte budget of the cache of decoded table pages. Default 64 MiB.
+    pub block_cache_bytes: usize,
+    /// Byte budget of the cache of open tables (metadata, indexes, filters). Default 256 MiB.
+    pub table_cache_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            create_if_missing: true,
+            memtable_type: MemtableKind::default(),
+            memtable_prefix_len: MemtableOptions::default().prefix_len,
+            memtable_buckets: None,
+            max_memtable_size: 64 << 20,
+            max_immutable_memtables: 2,
+            wal_sync: WalSync::None,
+            enable_background_compaction: true,
+            max_background_jobs: 2,
+            compaction: PolicyConfig::default(),
+            l0_slowdown_trigger: 20,
+            l0_stop_trigger: 36,
+            table: TableOptions::default(),
+            block_cache_bytes: 64 << 20,
+            table_cache_bytes: 256 << 20,
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: String) -> Error {
+    Error::InvalidOption { field, reason }
+}
+
+impl Options {
+    /// Sets the memtable variant by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Memtable`] listing the valid names.
+    pub fn memtable_type(mut self, name: &str) -> Result<Self> {
+        self.memtable_type = name.parse()?;
+        Ok(self)
+    }
+
+    /// Sets [`Options::max_memtable_size`].
+    #[must_use]
+    pub const fn max_memtable_size(mut self, bytes: usize) -> Self {
+        self.max_memtable_size = bytes;
+        self
+    }
+
+    /// Sets [`Options::max_immutable_memtables`].
+    #[must_use]
+    pub const fn max_immutable_memtables(mut self, n: usize) -> Self {
+        self.max_immutable_memtables = n;
+        self
+    }
+
+    /// Sets [`Options::wal_sync`].
+    #[must_use]
+    pub const fn wal_sync(mut self, mode: WalSync) -> Self {
+        self.wal_sync = mode;
+        self
+    }
+
+    /// Sets the compaction policy.
+    #[must_use]
+    pub fn compaction(mut self, policy: PolicyConfig) -> Self {
+        self.compaction = policy;
+        self
+    }
+
+    /// Sets [`Options::enable_background_compaction`].
+    #[must_use]
+    pub const fn background_compaction(mut self, on: bool) -> Self {
+        self.enable_background_compaction = on;
+        self
+    }
+
+    /// Sets the table compression.
+    #[must_use]
+    pub const fn compression(mut self, compression: CompressionName) -> Self {
+        self.table.compression = compression;
+        self
+    }
+
+    /// Checks every option.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming the first field outside its allowed range.
+    pub fn validate(&self) -> Result<()> {
+        if !(64 << 10..=4 << 30).contains(&self.max_memtable_size) {
+            return Err(invalid(
+                "max_memtable_size",
+                format!("{} is outside 65536..=4294967296 bytes", self.max_memtable_size),
+            ));
+        }
+        if !(1..=64).contains(&self.max_immutable_memtables) {
+            return Err(invalid(
+                "max_immutable_memtables",
+                format!("{} is outside 1..=64", self.max_immutable_memtables),
+            ));
+        }
+        if !(1..=64).contains(&self.max_background_jobs) {
+            return Err(invalid("max_background_jobs", format!("{} is outside 1..=64", self.max_background_jobs)));
+        }
+        if self.l0_slowdown_trigger == 0 || self.l0_stop_trigger <= self.l0_slowdown_trigger {
+            return Err(invalid(
+                "l0_stop_trigger",
+                format!(
+                    "l0_slowdown_trigger ({}) must be at least 1 and below l0_stop_trigger ({})",
+                    self.l0_slowdown_trigger, self.l0_stop_trigger
+                ),
+            ));
+        }
+        self.memtable_options().validate().map_err(|e| invalid("memtable_prefix_len", e.to_string()))?;
+        self.compaction.validate().map_err(|e| invalid("compaction", e.to_string()))?;
+        self.parquet_options(true).validate().map_err(|e| invalid("table", e.to_string()))?;
+        Ok(())
+    }
+
+    pub(crate) const fn memtable_options(&self) -> MemtableOptions {
+        MemtableOptions { prefix_len: self.memtable_prefix_len, bucket_count: self.memtable_buckets }
+    }
+
+    pub(crate) fn parquet_options(&self, sync: bool) -> ParquetOptions {
+        let compression = match self.table.compression {
+            CompressionName::None => Compression::None,
+            CompressionName::Snappy => Compression::Snappy,
+            CompressionName::Lz4 => Compression::Lz4,
+            CompressionName::Zstd => Compression::Zstd(self.table.zstd_level),
+        };
+        ParquetOptions {
+            compression,
+            page_rows: self.table.page_rows,
+            row_group_rows: self.table.row_group_rows,
+            filter: strata_bloom::FilterPolicy::BitsPerKey(self.table.bloom_bits_per_key),
+            block_cache_bytes: self.block_cache_bytes,
+            table_cache_bytes: self.table_cache_bytes,
+            sync,
+            ..ParquetOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: Vec<(Options, &str)> = vec![
+            (Options { max_memtable_size: 10, ..Options::default() }, "max_memtable_size"),
+            (Options { max_immutable_memtables: 0, ..Options::default() }, "max_immutable_memtables"),
+            (Options { max_background_jobs: 0, ..Options::default() }, "max_background_jobs"),
+            (Options { l0_stop_trigger: 5, ..Options::default() }, "l0_stop_trigger"),
+            (Options { memtable_prefix_len: 0, ..Options::default() }, "memtable_prefix_len"),
+            (
+                Options {
+                    table: TableOptions {
+                        zstd_level: 99,
+                        compression: CompressionName::Zstd,
+                        ..TableOptions::default()
+                    },
+                    ..Options::default()
+                },
+                "table",
+            ),
+        ];
+        for (options, field) in cases {
+            let err = options.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{err:?} does not name {field}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_names_are_rejected() {
+        assert!(toml::from_str::<Options>("memtable_typo = \"trie\"").is_err());
+        let err = toml::from_str::<Options>("memtable_type = \"btree\"").unwrap_err().to_string();
+        assert!(err.contains("enhanced_skiplist"), "{err}");
+        assert!(Options::default().memtable_type("btree").is_err());
+    }
+}

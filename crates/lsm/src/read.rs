@@ -1,0 +1,54 @@
+//! Point lookups: newest data first, stopping at the first version visible at the
+//! snapshot (a tombstone is an answer too).
+//!
+//! Order: the active memtable, sealed memtables newest first, L0 tables newest first
+//! (each skipped unless its key range covers the key and it holds data old enough), then
+//! at most one table per deeper level, found by binary search on key ranges. Inside a
+//! table the store consults its Bloom filters, statistics and page index before reading
+//! one page.
+
+use bytes::Bytes;
+use strata_compaction::CompactionPolicy;
+use strata_core::{SeqNo, VersionedValue};
+use strata_memtable::Memtable;
+use strata_sstable::SsTableStore;
+
+use crate::Result;
+use crate::state::Inner;
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
+    pub(crate) fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
+        Ok(self.lookup(key, snapshot)?.and_then(VersionedValue::into_value))
+    }
+
+    fn lookup(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>> {
+        let sv = self.current();
+        if let Some(v) = sv.active.mem.get(key, snapshot) {
+            return Ok(Some(v));
+        }
+        for m in &sv.immutables {
+            if let Some(v) = m.mem.get(key, snapshot) {
+                return Ok(Some(v));
+            }
+        }
+        let mut levels = sv.version.levels.iter();
+        if let Some(l0) = levels.next() {
+            for t in l0 {
+                if t.meta.min_seq <= snapshot && t.meta.may_contain_key(key) {
+                    if let Some(v) = self.store.get(t.meta.id, key, snapshot)? {
+                        return Ok(Some(v));
+                    }
+                }
+            }
+        }
+        for level in levels {
+            let i = level.partition_point(|t| &t.meta.max_key[..] < key);
+            if let Some(t) = level.get(i).filter(|t| &t.meta.min_key[..] <= key && t.meta.min_seq <= snapshot) {
+                if let Some(v) = self.store.get(t.meta.id, key, snapshot)? {
+                    return Ok(Some(v));
+                }
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,136 @@
+//! The shared state behind a `Db` handle and its background threads.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+
+use strata_core::SeqNo;
+use strata_core::fs::{FileLock, FileSystem};
+use strata_memtable::Memtable;
+use strata_sstable::{SsTableStore, TableId};
+
+use crate::manifest::{Manifest, TreeState};
+use crate::stats::Counters;
+use crate::version::{Deleter, Version};
+use crate::wal::WalWriter;
+use crate::write::WriteQueue;
+use crate::{Error, Options};
+
+/// A memtable and the log segment that holds its writes.
+pub(crate) struct MemHandle<M> {
+    pub(crate) mem: M,
+    pub(crate) wal_number: u64,
+}
+
+/// Everything a reader needs, swapped whole on every change so a read takes one `Arc`.
+pub(crate) struct SuperVersion<M> {
+    pub(crate) active: Arc<MemHandle<M>>,
+    /// Sealed memtables waiting for flush, newest first.
+    pub(crate) immutables: Vec<Arc<MemHandle<M>>>,
+    pub(crate) version: Arc<Version>,
+}
+
+/// The log writer and the sequence counter, owned by the current write-group leader.
+pub(crate) struct WalState {
+    pub(crate) writer: WalWriter,
+    /// The last sequence number assigned.
+    pub(crate) last_seq: SeqNo,
+}
+
+/// The manifest file and the tree state it describes.
+pub(crate) struct ManifestState {
+    pub(crate) manifest: Manifest,
+    pub(crate) tree: TreeState,
+}
+
+/// Background work coordination.
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub(crate) shutdown: bool,
+    /// Tables being compacted; policies must not pick them again.
+    pub(crate) compacting: HashSet<TableId>,
+    /// Compactions running now.
+    pub(crate) running_compactions: usize,
+    /// A flush is writing a table now.
+    pub(crate) flushing: bool,
+    /// Incremented whenever the tree or the memtables change, so waiters can re-check.
+    pub(crate) epoch: u64,
+    /// Forced compactions (`compact_range`) waiting for a worker.
+    pub(crate) forced: VecDeque<strata_compaction::CompactionTask>,
+}
+
+pub(crate) struct Inner<M, S, C> {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) options: Options,
+    pub(crate) store: Arc<S>,
+    pub(crate) policy: C,
+    pub(crate) new_memtable: Box<dyn Fn() -> M + Send + Sync>,
+    pub(crate) super_version: RwLock<Arc<SuperVersion<M>>>,
+    /// The highest sequence number whose write is complete and visible to readers.
+    pub(crate) visible_seq: AtomicU64,
+    pub(crate) next_file: AtomicU64,
+    pub(crate) writers: Mutex<WriteQueue>,
+    pub(crate) wal: Mutex<WalState>,
+    pub(crate) manifest: Mutex<ManifestState>,
+    /// Live snapshots: sequence number -> how many handles hold it.
+    pub(crate) snapshots: Mutex<BTreeMap<SeqNo, usize>>,
+    pub(crate) bg: Mutex<BgState>,
+    /// Signalled when background work may be available or has finished.
+    pub(crate) bg_cv: Condvar,
+    pub(crate) bg_error: Mutex<Option<Error>>,
+    pub(crate) stats: Counters,
+    pub(crate) deleter: Deleter,
+    pub(crate) _lock: Box<dyn FileLock>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
+    pub(crate) fn current(&self) -> Arc<SuperVersion<M>> {
+        Arc::clone(&self.super_version.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the super version with `f(current)`, and wakes every waiter.
+    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion<M>) -> SuperVersion<M>) {
+        {
+            let mut sv = self.super_version.write().unwrap_or_else(PoisonError::into_inner);
+            let next = f(&sv);
+            *sv = Arc::new(next);
+        }
+        let mut bg = lock(&self.bg);
+        bg.epoch += 1;
+        drop(bg);
+        self.bg_cv.notify_all();
+    }
+
+    pub(crate) fn allocate_file_number(&self) -> u64 {
+        self.next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a background failure: from now on writes are refused with it.
+    pub(crate) fn set_bg_error(&self, e: Error) {
+        tracing::error!(error = %e, "background failure; writes are now refused");
+        let mut slot = lock(&self.bg_error);
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        drop(slot);
+        self.bg_cv.notify_all();
+    }
+
+    pub(crate) fn check_bg_error(&self) -> Result<(), Error> {
+        match &*lock(&self.bg_error) {
+            Some(e) => Err(Error::ReadOnly(Arc::new(e.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Live snapshot sequence numbers, ascending.
+    pub(crate) fn live_snapshots(&self) -> Vec<SeqNo> {
+        lock(&self.snapshots).keys().copied().collect()
+    }
+}

@@ -1,0 +1,246 @@
+//! The write path: group commit, then the memtable.
+//!
+//! Writers queue up; the first becomes the leader, takes every queued batch, gives them
+//! consecutive sequence numbers, writes them to the log with one system call and (if any
+//! writer asked, or `wal_sync = "every_write"`) one fsync, inserts them into the memtable,
+//! publishes the new sequence number, and hands leadership to the next waiting writer.
+//! Readers never see part of a batch: the visible sequence number moves past a batch only
+//! after all of it is in the memtable.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use strata_memtable::Memtable;
+use strata_sstable::SsTableStore;
+
+use crate::batch::WriteBatch;
+use crate::state::{Inner, MemHandle, SuperVersion, lock};
+use crate::wal::WalWriter;
+use crate::{Error, Result, WalSync, WriteOptions};
+
+/// The most payload bytes one group commits, so a leader's own write is not delayed
+/// without bound by a flood of followers.
+const MAX_GROUP_BYTES: usize = 4 << 20;
+
+#[derive(Debug)]
+enum Slot {
+    Waiting,
+    Lead,
+    Done(Result<()>),
+}
+
+pub(crate) struct PendingWrite {
+    batch: WriteBatch,
+    sync: bool,
+    slot: Mutex<Slot>,
+    cv: Condvar,
+}
+
+impl PendingWrite {
+    fn set(&self, slot: Slot) {
+        *lock(&self.slot) = slot;
+        self.cv.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct WriteQueue {
+    pending: VecDeque<Arc<PendingWrite>>,
+    /// Whether some writer is leading; when not, `pending` is empty.
+    leader: bool,
+}
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::CompactionPolicy + 'static>
+    Inner<M, S, C>
+{
+    pub(crate) fn write(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+        batch.validate()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.check_bg_error()?;
+        let sync = options.sync || self.options.wal_sync == WalSync::EveryWrite;
+        let me = Arc::new(PendingWrite { batch, sync, slot: Mutex::new(Slot::Waiting), cv: Condvar::new() });
+        {
+            let mut queue = lock(&self.writers);
+            queue.pending.push_back(Arc::clone(&me));
+            if !queue.leader {
+                queue.leader = true;
+                *lock(&me.slot) = Slot::Lead;
+            }
+        }
+        {
+            let mut slot = lock(&me.slot);
+            loop {
+                match std::mem::replace(&mut *slot, Slot::Waiting) {
+                    Slot::Waiting => slot = me.cv.wait(slot).unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Slot::Done(result) => return result,
+                    Slot::Lead => break,
+                }
+            }
+        }
+
+        // We lead: take a group from the front of the queue (we are at its front).
+        let group: Vec<Arc<PendingWrite>> = {
+            let mut queue = lock(&self.writers);
+            let mut bytes = 0;
+            let mut group = Vec::new();
+            while let Some(w) = queue.pending.front() {
+                if !group.is_empty() && bytes + w.batch.payload_bytes() > MAX_GROUP_BYTES {
+                    break;
+                }
+                bytes += w.batch.payload_bytes();
+                group.extend(queue.pending.pop_front());
+            }
+            group
+        };
+        debug_assert!(Arc::ptr_eq(&group[0], &me), "the leader heads its group");
+        let result = self.commit_group(&group);
+        for w in &group[1..] {
+            w.set(Slot::Done(result.clone()));
+        }
+        {
+            let mut queue = lock(&self.writers);
+            match queue.pending.front() {
+                Some(next) => next.set(Slot::Lead),
+                None => queue.leader = false,
+            }
+        }
+        result
+    }
+
+    fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
+        self.make_room()?;
+        let sync = group.iter().any(|w| w.sync);
+        let mut wal = lock(&self.wal);
+        let mut payloads = Vec::with_capacity(group.len());
+        let mut seq = wal.last_seq;
+        let mut firsts = Vec::with_capacity(group.len());
+        for w in group {
+            let first = seq + 1;
+            let mut payload = Vec::new();
+            w.batch.encode(first, &mut payload);
+            payloads.push(payload);
+            firsts.push(first);
+            seq += w.batch.len() as u64;
+        }
+        let logged = wal.writer.append(payloads.iter().map(Vec::as_slice)).and_then(|()| {
+            if sync {
+                self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                wal.writer.sync()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = logged {
+            // The log may hold part of this group; a later write must not follow it.
+            self.set_bg_error(e.clone());
+            return Err(e);
+        }
+        wal.last_seq = seq;
+        let sv = self.current();
+        let mut bytes = 0;
+        for (w, first) in group.iter().zip(firsts) {
+            for (i, (kind, key, value)) in w.batch.ops.iter().enumerate() {
+                sv.active.mem.insert(key, first + i as u64, *kind, value);
+            }
+            bytes += w.batch.payload_bytes() as u64;
+        }
+        self.visible_seq.store(seq, Ordering::Release);
+        drop(wal);
+        self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
+        self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        self.stats.user_bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Before a group commits: seals a full memtable (starting a new log segment), and
+    /// waits while too many memtables await flush or L0 has reached its stop trigger.
+    fn make_room(&self) -> Result<()> {
+        let mut slowed = false;
+        loop {
+            self.check_bg_error()?;
+            let sv = self.current();
+            let l0 = sv.version.table_count(0);
+            let compaction_on = self.options.enable_background_compaction;
+            if compaction_on && l0 >= self.options.l0_stop_trigger {
+                self.stall("L0 reached l0_stop_trigger", |inner| {
+                    inner.current().version.table_count(0) < inner.options.l0_stop_trigger
+                })?;
+                continue;
+            }
+            if compaction_on && l0 >= self.options.l0_slowdown_trigger && !slowed {
+                slowed = true;
+                self.stats.slowdowns.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if sv.active.mem.approximate_memory_usage() < self.options.max_memtable_size {
+                return Ok(());
+            }
+            if sv.immutables.len() >= self.options.max_immutable_memtables {
+                let limit = self.options.max_immutable_memtables;
+                self.stall("too many memtables await flush", |inner| inner.current().immutables.len() < limit)?;
+                continue;
+            }
+            self.rotate_memtable()?;
+            return Ok(());
+        }
+    }
+
+    /// Blocks until `ready` holds, counting the stall.
+    fn stall(&self, why: &'static str, ready: impl Fn(&Self) -> bool) -> Result<()> {
+        let started = Instant::now();
+        self.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(why, "write stall");
+        let mut bg = lock(&self.bg);
+        while !ready(self) {
+            drop(bg);
+            self.check_bg_error()?;
+            bg = lock(&self.bg);
+            if bg.shutdown {
+                return Err(Error::Closed);
+            }
+            // Time out now and then so a missed wake-up cannot hang a writer.
+            bg = self
+                .bg_cv
+                .wait_timeout(bg, Duration::from_millis(50))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        drop(bg);
+        self.stats.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Seals the active memtable and starts a new one with a new log segment. The sealed
+    /// segment is synced first: only the newest segment may end torn.
+    pub(crate) fn rotate_memtable(&self) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        if let Err(e) = wal.writer.sync() {
+            self.set_bg_error(e.clone());
+            return Err(e);
+        }
+        let number = self.allocate_file_number();
+        let writer = match WalWriter::create(&self.fs, &self.dir, number) {
+            Ok(w) => w,
+            Err(e) => {
+                self.set_bg_error(e.clone());
+                return Err(e);
+            }
+        };
+        wal.writer = writer;
+        let fresh = Arc::new(MemHandle { mem: (self.new_memtable)(), wal_number: number });
+        self.install(|sv| {
+            sv.active.mem.seal();
+            let mut immutables = Vec::with_capacity(sv.immutables.len() + 1);
+            immutables.push(Arc::clone(&sv.active));
+            immutables.extend(sv.immutables.iter().cloned());
+            SuperVersion { active: fresh, immutables, version: Arc::clone(&sv.version) }
+        });
+        drop(wal);
+        self.stats.memtables_sealed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
