@@ -1,0 +1,144 @@
+//! Recovery from damaged logs and manifests: a torn or corrupted log tail recovers to the
+//! last intact record; a damaged manifest is a clear `Error::Corruption`, never a panic.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use strata::{Db, Error, Options};
+
+fn options() -> Options {
+    // Big enough that nothing is flushed: every write stays in the log.
+    Options { max_memtable_size: 64 << 20, ..Options::default() }
+}
+
+fn key(i: u32) -> String {
+    format!("key{i:05}")
+}
+
+/// Writes `n` keys and closes without flushing, so they live only in the newest log segment.
+fn write_keys(dir: &Path, n: u32) -> PathBuf {
+    let db = Db::open(dir, options()).expect("open");
+    for i in 0..n {
+        db.put(key(i), format!("value{i}")).expect("put");
+    }
+    db.close().expect("close");
+    newest_log(dir)
+}
+
+fn newest_log(dir: &Path) -> PathBuf {
+    let mut logs: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal") && fs::metadata(p).is_ok_and(|m| m.len() > 0))
+        .collect();
+    logs.sort();
+    logs.pop().expect("a non-empty log segment")
+}
+
+fn present(db: &Db, n: u32) -> u32 {
+    let mut count = 0;
+    for i in 0..n {
+        match db.get(key(i)).expect("get") {
+            Some(v) => {
+                assert_eq!(v, format!("value{i}").as_bytes(), "wrong value for {}", key(i));
+                assert_eq!(count, i, "key {i} present after a missing one: not a prefix");
+                count += 1;
+            }
+            None => {}
+        }
+    }
+    count
+}
+
+#[test]
+fn a_torn_log_tail_recovers_to_the_last_intact_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = write_keys(dir.path(), 100);
+    let len = fs::metadata(&log).expect("stat").len();
+    // Cut the last record in half: as if the machine died mid-write.
+    OpenOptions::new().write(true).open(&log).expect("open log").set_len(len - 5).expect("truncate");
+    let db = Db::open(dir.path(), options()).expect("reopen after a torn tail");
+    assert_eq!(present(&db, 100), 99, "everything but the torn record must be recovered");
+    // The database keeps working, and the recovered state is durable.
+    db.put("after", "torn").expect("write after recovery");
+    db.close().expect("close");
+    let db = Db::open(dir.path(), options()).expect("second reopen");
+    assert_eq!(present(&db, 100), 99);
+    assert_eq!(db.get("after").expect("get").as_deref(), Some(&b"torn"[..]));
+}
+
+#[test]
+fn garbage_after_the_last_record_is_dropped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = write_keys(dir.path(), 50);
+    let mut f = OpenOptions::new().append(true).open(&log).expect("open log");
+    f.write_all(&[0xAB; 37]).expect("append garbage");
+    drop(f);
+    let db = Db::open(dir.path(), options()).expect("reopen");
+    assert_eq!(present(&db, 50), 50);
+}
+
+#[test]
+fn a_corrupted_record_ends_recovery_there_and_nothing_wrong_is_returned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = write_keys(dir.path(), 200);
+    let mut data = fs::read(&log).expect("read log");
+    let at = data.len() * 3 / 4;
+    data[at] ^= 0x5A;
+    fs::write(&log, &data).expect("write log");
+    let db = Db::open(dir.path(), options()).expect("reopen");
+    let n = present(&db, 200);
+    assert!(n > 100 && n < 200, "recovered {n} of 200 keys; expected the prefix before the damage");
+}
+
+#[test]
+fn a_corrupted_manifest_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    db.put("k", "v").expect("put");
+    db.flush().expect("flush");
+    db.close().expect("close");
+    let manifest = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("MANIFEST-")))
+        .expect("a manifest");
+    let original = fs::read(&manifest).expect("read manifest");
+    for at in [0, 5, original.len() / 2, original.len() - 1] {
+        let mut bad = original.clone();
+        bad[at] ^= 0x01;
+        fs::write(&manifest, &bad).expect("write manifest");
+        match Db::open(dir.path(), options()) {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, manifest, "the error must name the manifest"),
+            other => panic!("flipping manifest byte {at} gave {other:?}, not Error::Corruption"),
+        }
+    }
+    fs::write(&manifest, &original[..original.len() - 3]).expect("truncate manifest");
+    assert!(matches!(Db::open(dir.path(), options()), Err(Error::Corruption { .. })));
+    fs::write(&manifest, &original).expect("restore manifest");
+    let db = Db::open(dir.path(), options()).expect("open with the manifest restored");
+    assert_eq!(db.get("k").expect("get").as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn a_current_file_naming_nothing_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Db::open(dir.path(), options()).expect("create").close().expect("close");
+    fs::write(dir.path().join("CURRENT"), b"garbage").expect("write CURRENT");
+    assert!(matches!(Db::open(dir.path(), options()), Err(Error::Corruption { .. })));
+}
+
+#[test]
+fn a_missing_database_is_reported_when_creation_is_off() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = Db::open(dir.path(), Options { create_if_missing: false, ..options() }).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[test]
+fn invalid_options_fail_at_open_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = Db::open(dir.path(), Options { max_immutable_memtables: 0, ..options() }).unwrap_err();
+    assert!(err.to_string().contains("max_immutable_memtables"), "{err}");
+}
