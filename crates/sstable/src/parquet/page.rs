@@ -1,10 +1,12 @@
 //! Decoded rows of a table: a page for point lookups, a batch for scans.
 
+use std::cmp::Ordering;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt8Type, UInt64Type};
 use arrow_array::{Array, BinaryArray, RecordBatch};
 use arrow_buffer::{Buffer, ScalarBuffer};
-use strata_core::{Bytes, Entry, SeqNo, ValueKind, VersionedValue, compare_internal};
+use strata_core::{Bytes, Entry, SeqNo, ValueKind, VersionedValue};
 
 use super::schema::{KEY, KIND, SEQ, VALUE};
 
@@ -75,7 +77,8 @@ impl DecodedRows {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if compare_internal(self.key(mid), self.seq(mid), key, snapshot).is_lt() {
+            // Internal key order: user key ascending, then sequence number descending.
+            if cmp_keys(self.key(mid), key).then_with(|| snapshot.cmp(&self.seq(mid))).is_lt() {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -124,5 +127,59 @@ impl DecodedRows {
             + self.seqs.len() * 8
             + self.kinds.len()
             + size_of::<Self>()
+    }
+}
+
+/// Orders user keys like `<[u8] as Ord>::cmp`, faster for the short keys point lookups compare
+/// a dozen times each: eight bytes at a time as big-endian words, inline, instead of a call to
+/// `memcmp` (which profiles of the lookup path showed as their largest single cost).
+#[inline]
+pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    if n > 64 {
+        return a.cmp(b);
+    }
+    let (mut x, mut y) = (a, b);
+    while let (Some((xw, xr)), Some((yw, yr))) = (x.split_first_chunk::<8>(), y.split_first_chunk::<8>()) {
+        let (xw, yw) = (u64::from_be_bytes(*xw), u64::from_be_bytes(*yw));
+        if xw != yw {
+            return xw.cmp(&yw);
+        }
+        (x, y) = (xr, yr);
+    }
+    for (p, q) in x.iter().zip(y) {
+        if p != q {
+            return p.cmp(q);
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cmp_keys;
+
+    #[test]
+    fn cmp_keys_orders_like_slices() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![0xff],
+            b"key0000000000001".to_vec(),
+            b"key0000000000002".to_vec(),
+            b"key000000000000".to_vec(),
+            b"key00000000000010".to_vec(),
+            b"key0000100000001".to_vec(),
+            vec![7; 100],
+            vec![7; 101],
+            [vec![7; 99], vec![8]].concat(),
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }
