@@ -279,6 +279,13 @@ impl Options {
         MemtableOptions { prefix_len: self.memtable_prefix_len, bucket_count: self.memtable_buckets }
     }
 
+    /// The table-store options these options imply, for opening a [`strata_sstable::ParquetStore`]
+    /// yourself (for example to pass it to [`crate::Db::open_with_components`]).
+    #[must_use]
+    pub fn table_store_options(&self) -> ParquetOptions {
+        self.parquet_options(true)
+    }
+
     pub(crate) fn parquet_options(&self, sync: bool) -> ParquetOptions {
         let compression = match self.table.compression {
             CompressionName::None => Compression::None,
