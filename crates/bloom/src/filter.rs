@@ -132,7 +132,12 @@ impl BloomFilter {
     /// The false-positive rate expected with the keys inserted so far.
     #[must_use]
     pub fn expected_false_positive_rate(&self) -> f64 {
-        self.inner.expected_false_pos(usize::try_from(self.keys).unwrap_or(usize::MAX))
+        // NOTE: computed here in floating point rather than by fastbloom, whose
+        // `items * hashes` overflows (a panic in debug builds) for the key counts a damaged
+        // or hostile filter header can claim; the fuzz corpus seed `resealed-huge-keys` does.
+        let (bits, hashes) = (self.inner.num_bits() as f64, f64::from(self.inner.num_hashes()));
+        let density = 1.0 - (1.0 - 1.0 / bits).powf(self.keys as f64 * hashes);
+        density.powf(hashes)
     }
 
     /// Heap bytes held by the filter.
@@ -199,6 +204,19 @@ mod tests {
     }
 
     const PINNED_V1: [u64; 3] = [2_344_918_021_873_429_505, 14_625_260_421_724_228_691, 4_101_812_124_318_820_797];
+
+    #[test]
+    fn expected_rate_of_a_header_claiming_u64_max_keys_does_not_overflow() {
+        let mut f = BloomFilter::new(FilterPolicy::default(), 100).unwrap();
+        assert!((0.0..0.05).contains(&f.expected_false_positive_rate()));
+        for i in 0..100u32 {
+            f.insert(&i.to_le_bytes());
+        }
+        let rate = f.expected_false_positive_rate();
+        assert!((0.001..0.05).contains(&rate), "{rate}");
+        f.keys = u64::MAX;
+        assert_eq!(f.expected_false_positive_rate(), 1.0);
+    }
 
     #[test]
     fn sizing_follows_the_policy() {

@@ -40,6 +40,8 @@ mod codec;
 mod error;
 mod filter;
 mod policy;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use codec::FORMAT_VERSION;
 pub use error::Error;

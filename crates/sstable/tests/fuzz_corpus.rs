@@ -1,0 +1,54 @@
+//! Replays the `table_bytes` fuzz corpus on stable Rust, so every input the fuzzer ever kept
+//! (and every regression input) is checked by plain `cargo test`.
+
+use std::path::Path;
+
+#[test]
+fn replay_table_bytes_corpus() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/table_bytes");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_file() {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            strata_sstable::testing::fuzz_table_bytes(&data);
+            count += 1;
+        }
+    }
+    assert!(count >= 8, "the seed corpus in {} has only {count} inputs", dir.display());
+}
+
+/// Writes the seed corpus (run with `--ignored` after changing the table format).
+#[test]
+#[ignore = "regenerates fuzz/corpus/table_bytes"]
+fn write_table_bytes_seed_corpus() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/table_bytes");
+    let table = strata_sstable::testing::fuzz_template_table();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("raw-valid-table", [&[0u8][..], &table].concat()),
+        ("raw-random", [vec![0u8], random(300)].concat()),
+        ("raw-par1-both-ends", [&[0u8][..], b"PAR1", &random(100), b"PAR1"].concat()),
+        ("flip-one-data-byte", vec![1, 0x10, 0x02, 0x00, 0x40]),
+        ("flip-one-footer-byte", vec![1, 0xf0, 0xff, 0xff, 0x01]),
+        ("flip-many", [vec![1], random(64)].concat()),
+        ("resealed-flip-data", vec![2, 0x10, 0x02, 0x00, 0x40]),
+        ("resealed-flip-footer", vec![2, 0xf0, 0xff, 0xff, 0x01]),
+        ("resealed-flip-many", [vec![2], random(64)].concat()),
+        ("truncated", vec![3, 0x20, 0x00]),
+    ];
+    for (name, data) in seeds {
+        assert!(data.len() < 64 * 1024, "{name} is {} bytes", data.len());
+        std::fs::write(dir.join(name), data).expect("write seed");
+    }
+}
