@@ -47,6 +47,11 @@ pub struct ParquetOptions {
     pub block_cache_bytes: usize,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
     pub table_cache_bytes: usize,
+    /// Whether to also write Parquet's own split-block Bloom filter on the `key` column (1 %
+    /// false positives, sized for a row group), so external engines (DuckDB, DataFusion,
+    /// Spark, Trino) can skip row groups on key equality. Strata's lookups use their own
+    /// filter either way. Costs about 1.2 bytes per key. Default `true`.
+    pub parquet_bloom_filter: bool,
     /// Whether a written table is fsynced (and its directory) before `write_table` returns.
     /// Default `true`; turn off only for throwaway data.
     pub sync: bool,
@@ -63,6 +68,7 @@ impl Default for ParquetOptions {
             filter: FilterPolicy::default(),
             block_cache_bytes: 64 * 1024 * 1024,
             table_cache_bytes: 256 * 1024 * 1024,
+            parquet_bloom_filter: true,
             sync: true,
         }
     }

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! "PAR1"
-//! row group 0: key, seq, kind, value column chunks (pages)      \
+//! row group 0: key, seq, kind, value column chunks (pages),      \
+//!     then Parquet's own Bloom filter of the key column (option) |
 //! ...                                                            | ordinary Parquet,
 //! row group N-1                                                  | covered by the
 //! column indexes and offset indexes (the page index)            /  block checksums

@@ -46,7 +46,7 @@ pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
         Compression::Zstd(level) => Codec::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
     };
     let col = |i: usize| ColumnPath::from(NAMES[i]);
-    WriterProperties::builder()
+    let builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(concat!("strata-sstable ", env!("CARGO_PKG_VERSION")).to_owned())
         .set_compression(codec)
@@ -69,6 +69,16 @@ pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
         .set_sorting_columns(Some(vec![
             SortingColumn { column_idx: KEY as i32, descending: false, nulls_first: false },
             SortingColumn { column_idx: SEQ as i32, descending: true, nulls_first: false },
-        ]))
+        ]));
+    if !opts.parquet_bloom_filter {
+        return builder.build();
+    }
+    // Written after each row group, inside the region the block CRCs cover. Sized for the
+    // row group's rows (an upper bound on its distinct keys), not parquet's default of 1M.
+    let ndv = opts.row_group_rows.min(1 << 24) as u64;
+    builder
+        .set_column_bloom_filter_enabled(col(KEY), true)
+        .set_column_bloom_filter_fpp(col(KEY), 0.01)
+        .set_column_bloom_filter_max_ndv(col(KEY), ndv)
         .build()
 }

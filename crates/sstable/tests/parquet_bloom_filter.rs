@@ -1,0 +1,56 @@
+//! Tables carry Parquet's own split-block Bloom filter on the `key` column, for external
+//! engines, in every row group; and not when the option is off.
+
+use std::fs::File;
+
+use parquet::file::properties::ReaderProperties;
+use parquet::file::reader::FileReader;
+use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+use strata_core::Entry;
+use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};
+
+fn write(parquet_bloom_filter: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ParquetOptions { row_group_rows: 1000, parquet_bloom_filter, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts).expect("open");
+    let entries = (0..2500u32).map(|i| Ok(Entry::put(format!("key{i:06}"), u64::from(i) + 1, "v")));
+    store.write_table(1, &mut entries.into_iter()).expect("write");
+    let path = store.table_path(1);
+    (dir, path)
+}
+
+fn reader(path: &std::path::Path) -> SerializedFileReader<File> {
+    let props = ReaderProperties::builder().set_read_bloom_filter(true).build();
+    let options = ReadOptionsBuilder::new().with_reader_properties(props).build();
+    SerializedFileReader::new_with_options(File::open(path).expect("file"), options).expect("parquet reader")
+}
+
+#[test]
+fn every_row_group_has_a_parquet_bloom_filter_on_the_key_column() {
+    let (_dir, path) = write(true);
+    let reader = reader(&path);
+    let meta = reader.metadata();
+    assert_eq!(meta.num_row_groups(), 3);
+    for rg in 0..meta.num_row_groups() {
+        assert!(meta.row_group(rg).column(0).bloom_filter_offset().is_some(), "row group {rg} has no filter offset");
+        let row_group = reader.get_row_group(rg).expect("row group");
+        let sbbf = row_group.get_column_bloom_filter(0).expect("the key column's bloom filter");
+        // Parquet hashes a BYTE_ARRAY value as its bytes.
+        for i in (rg as u32 * 1000..(rg as u32 * 1000 + 1000).min(2500)).step_by(97) {
+            let key = format!("key{i:06}");
+            assert!(sbbf.check(key.as_str()), "row group {rg} filter rejects {key}");
+        }
+        let rejected = (0..1000).filter(|i| !sbbf.check(format!("absent{i}").as_str())).count();
+        assert!(rejected > 950, "filter of row group {rg} rejects only {rejected} of 1000 absent keys");
+        assert!(row_group.get_column_bloom_filter(1).is_none(), "only the key column has one");
+    }
+}
+
+#[test]
+fn the_option_turns_it_off() {
+    let (_dir, path) = write(false);
+    let reader = reader(&path);
+    for rg in 0..reader.metadata().num_row_groups() {
+        assert!(reader.metadata().row_group(rg).column(0).bloom_filter_offset().is_none());
+    }
+}
