@@ -148,7 +148,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         };
         let version = Arc::new(Version::from_state(&recovered.tree, &deleter));
         let writer = WalWriter::create(&fs, dir, recovered.wal_number)?;
-        let active = Arc::new(MemHandle { mem: memtable(), wal_number: recovered.wal_number });
+        let active = Arc::new(MemHandle::new(memtable(), recovered.wal_number));
         let last_seq = recovered.tree.last_seq;
         let inner = Arc::new(Inner {
             dir: dir.to_owned(),
@@ -311,36 +311,49 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     /// The next forced step for `compact_range`: merge the shallowest level holding
-    /// tables in `range` (all of L0's, or the overlapping ones below) into the next level.
+    /// tables in `range` into the next level.
+    ///
+    /// L0 is always taken whole. Its tables are ordered by age and may overlap; merging
+    /// only those that touch the range could merge an older and a newer table around a
+    /// skipped one, and the merged result would then shadow the skipped table's newer
+    /// versions. Deeper levels are sorted runs, so their overlapping tables are enough.
     fn forced_task(&self, version: &Version, range: &KeyRange) -> Option<CompactionTask> {
         let levels = self.inner.policy.num_levels().max(1);
+        let all = |level: usize| -> Vec<TableId> {
+            version.levels.get(level).map_or_else(Vec::new, |ts| ts.iter().map(|t| t.meta.id).collect())
+        };
         let overlapping = |level: usize| -> Vec<TableId> {
             version.levels.get(level).map_or_else(Vec::new, |ts| {
                 ts.iter().filter(|t| range.overlaps(&t.meta.min_key, &t.meta.max_key)).map(|t| t.meta.id).collect()
             })
         };
-        let target = self.inner.options.max_memtable_size as u64 * 4;
         if levels == 1 {
-            // One level of sorted runs: merge every overlapping run into one.
-            let ids = overlapping(0);
-            return (ids.len() > 1).then(|| CompactionTask {
+            // One level of sorted runs: merge them all into a single run, unsplit, so a
+            // second call finds nothing left to do.
+            let ids = all(0);
+            let touches_range = !overlapping(0).is_empty();
+            return (ids.len() > 1 && touches_range).then(|| CompactionTask {
                 kind: TaskKind::Merge,
                 inputs: vec![(0, ids)],
                 output_level: 0,
-                target_table_size: target,
+                target_table_size: u64::MAX,
                 reason: "compact_range".into(),
             });
         }
+        let target = self.inner.options.max_memtable_size as u64 * 4;
         for level in 0..levels - 1 {
-            let ids = overlapping(level);
-            if ids.is_empty() {
+            if overlapping(level).is_empty() {
                 continue;
             }
-            let deeper_has_data = (level + 1..version.levels.len()).any(|l| !overlapping(l).is_empty());
-            if level > 0 && !deeper_has_data && level + 1 >= version.levels.len().max(2) {
-                return None;
-            }
-            let below = overlapping(level + 1);
+            let ids = if level == 0 { all(0) } else { overlapping(level) };
+            // The next level's tables that overlap anything the inputs hold, not just the
+            // range: otherwise the output would overlap tables left on that level.
+            let inputs_of = |id: &TableId| version.levels[level].iter().find(|t| t.meta.id == *id);
+            let lo = ids.iter().filter_map(inputs_of).map(|t| t.meta.min_key.clone()).min()?;
+            let hi = ids.iter().filter_map(inputs_of).map(|t| t.meta.max_key.clone()).max()?;
+            let below: Vec<TableId> = version.levels.get(level + 1).map_or_else(Vec::new, |ts| {
+                ts.iter().filter(|t| t.meta.min_key <= hi && lo <= t.meta.max_key).map(|t| t.meta.id).collect()
+            });
             let mut inputs = vec![(level, ids)];
             if !below.is_empty() {
                 inputs.push((level + 1, below));
@@ -367,7 +380,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             write_groups: load(&c.write_groups),
             wal_syncs: load(&c.wal_syncs),
             user_bytes: load(&c.user_bytes),
-            stalls: load(&c.stalls),
+            flush_stalls: load(&c.flush_stalls),
+            l0_stop_stalls: load(&c.l0_stop_stalls),
             stall_micros: load(&c.stall_micros),
             slowdowns: load(&c.slowdowns),
             memtables_sealed: load(&c.memtables_sealed),

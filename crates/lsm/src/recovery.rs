@@ -69,6 +69,7 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     // Replay the segments the manifest does not cover.
     let live: Vec<u64> = segments.iter().copied().filter(|&n| n >= tree.log_number).collect();
     let mut mem = new_memtable();
+    let mut empty_bytes = mem.approximate_memory_usage();
     let mut flushed = Vec::new();
     let mut flush_error = None;
     let flush = |mem: &M, flushed: &mut Vec<_>| -> Result<()> {
@@ -86,11 +87,12 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
         for (i, (kind, key, value)) in batch.ops.iter().enumerate() {
             mem.insert(key, first_seq + i as u64, *kind, value);
         }
-        if mem.approximate_memory_usage() >= options.max_memtable_size {
+        if mem.approximate_memory_usage().saturating_sub(empty_bytes) >= options.max_memtable_size {
             if let Err(e) = flush(&mem, &mut flushed) {
                 flush_error = Some(e);
             }
             mem = new_memtable();
+            empty_bytes = mem.approximate_memory_usage();
         }
     })?;
     if let Some(e) = flush_error {

@@ -21,6 +21,21 @@ use crate::{Error, Options};
 pub(crate) struct MemHandle<M> {
     pub(crate) mem: M,
     pub(crate) wal_number: u64,
+    /// The memory the memtable held when empty (a hash variant's bucket array, an arena's
+    /// first block): the flush trigger counts only what writes added on top.
+    pub(crate) empty_bytes: usize,
+}
+
+impl<M: Memtable> MemHandle<M> {
+    pub(crate) fn new(mem: M, wal_number: u64) -> Self {
+        let empty_bytes = mem.approximate_memory_usage();
+        Self { mem, wal_number, empty_bytes }
+    }
+
+    /// Bytes written into the memtable, as its memory accounting sees them.
+    pub(crate) fn filled_bytes(&self) -> usize {
+        self.mem.approximate_memory_usage().saturating_sub(self.empty_bytes)
+    }
 }
 
 /// Everything a reader needs, swapped whole on every change so a read takes one `Arc`.

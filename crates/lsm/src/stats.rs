@@ -11,7 +11,8 @@ pub(crate) struct Counters {
     pub(crate) write_groups: AtomicU64,
     pub(crate) wal_syncs: AtomicU64,
     pub(crate) user_bytes: AtomicU64,
-    pub(crate) stalls: AtomicU64,
+    pub(crate) flush_stalls: AtomicU64,
+    pub(crate) l0_stop_stalls: AtomicU64,
     pub(crate) stall_micros: AtomicU64,
     pub(crate) slowdowns: AtomicU64,
     pub(crate) memtables_sealed: AtomicU64,
@@ -42,8 +43,11 @@ pub struct Stats {
     pub wal_syncs: u64,
     /// Bytes of keys and values written by users.
     pub user_bytes: u64,
-    /// Writes that waited: too many memtables awaiting flush, or L0 at its stop trigger.
-    pub stalls: u64,
+    /// Writes that waited because `max_immutable_memtables` memtables awaited flush.
+    pub flush_stalls: u64,
+    /// Writes that waited for compaction because L0 reached `l0_stop_trigger`. Compaction
+    /// never makes a write wait otherwise.
+    pub l0_stop_stalls: u64,
     /// Total time writers spent in stalls, in microseconds.
     pub stall_micros: u64,
     /// Writes delayed 1 ms because L0 reached its slowdown trigger.
@@ -75,6 +79,12 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Writes that waited, for any reason.
+    #[must_use]
+    pub const fn stalls(&self) -> u64 {
+        self.flush_stalls + self.l0_stop_stalls
+    }
+
     /// Bytes written to tables (flushes and compactions) per byte written by users.
     #[must_use]
     pub fn write_amplification(&self) -> f64 {

@@ -8,7 +8,7 @@
 //! after all of it is in the memtable.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -166,7 +166,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             let l0 = sv.version.table_count(0);
             let compaction_on = self.options.enable_background_compaction;
             if compaction_on && l0 >= self.options.l0_stop_trigger {
-                self.stall("L0 reached l0_stop_trigger", |inner| {
+                self.stall(&self.stats.l0_stop_stalls, "L0 reached l0_stop_trigger", |inner| {
                     inner.current().version.table_count(0) < inner.options.l0_stop_trigger
                 })?;
                 continue;
@@ -176,12 +176,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
                 self.stats.slowdowns.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(1));
             }
-            if sv.active.mem.approximate_memory_usage() < self.options.max_memtable_size {
+            if sv.active.filled_bytes() < self.options.max_memtable_size {
                 return Ok(());
             }
             if sv.immutables.len() >= self.options.max_immutable_memtables {
                 let limit = self.options.max_immutable_memtables;
-                self.stall("too many memtables await flush", |inner| inner.current().immutables.len() < limit)?;
+                self.stall(&self.stats.flush_stalls, "too many memtables await flush", |inner| {
+                    inner.current().immutables.len() < limit
+                })?;
                 continue;
             }
             self.rotate_memtable()?;
@@ -190,9 +192,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
     }
 
     /// Blocks until `ready` holds, counting the stall.
-    fn stall(&self, why: &'static str, ready: impl Fn(&Self) -> bool) -> Result<()> {
+    fn stall(&self, counter: &AtomicU64, why: &'static str, ready: impl Fn(&Self) -> bool) -> Result<()> {
         let started = Instant::now();
-        self.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(why, "write stall");
         let mut bg = lock(&self.bg);
         while !ready(self) {
@@ -231,7 +233,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             }
         };
         wal.writer = writer;
-        let fresh = Arc::new(MemHandle { mem: (self.new_memtable)(), wal_number: number });
+        let fresh = Arc::new(MemHandle::new((self.new_memtable)(), number));
         self.install(|sv| {
             sv.active.mem.seal();
             let mut immutables = Vec::with_capacity(sv.immutables.len() + 1);

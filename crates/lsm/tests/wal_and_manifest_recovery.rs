@@ -142,3 +142,23 @@ fn invalid_options_fail_at_open_naming_the_field() {
     let err = Db::open(dir.path(), Options { max_immutable_memtables: 0, ..options() }).unwrap_err();
     assert!(err.to_string().contains("max_immutable_memtables"), "{err}");
 }
+
+/// Regression: an empty memtable's own footprint (an arena block, a hash variant's bucket
+/// array) once counted toward the flush trigger, so with a small `max_memtable_size`
+/// every write sealed a memtable and flushed a one-entry table.
+#[test]
+fn small_writes_do_not_flush_a_memtable_per_write() {
+    for kind in strata::MemtableKind::ALL {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db =
+            Db::open(dir.path(), Options { memtable_type: kind, max_memtable_size: 64 << 10, ..Options::default() })
+                .expect("open");
+        for i in 0..100u32 {
+            db.put(key(i), "v").expect("put");
+        }
+        // Before the fix each write sealed one. A hash_skiplist may seal once: each bucket it
+        // creates really costs about 1 KiB, and these 100 keys have 100 distinct prefixes.
+        let sealed = db.stats().memtables_sealed;
+        assert!(sealed <= 1, "{kind}: 100 tiny writes sealed {sealed} memtables");
+    }
+}

@@ -16,6 +16,11 @@ pub(super) const ALIGN: usize = 8;
 /// Size of a regular block.
 const BLOCK_SIZE: usize = 64 * 1024;
 
+/// Size of the first block. Blocks double from here up to [`BLOCK_SIZE`], so an empty or
+/// small memtable holds little memory, and a size-triggered flush of a small memtable is
+/// not set off by the arena's first reservation alone.
+const FIRST_BLOCK: usize = 4 * 1024;
+
 struct Block {
     data: NonNull<u8>,
     cap: usize,
@@ -74,9 +79,9 @@ pub(super) struct Arena {
 
 impl Arena {
     pub(super) fn new() -> Self {
-        let first = Block::new(BLOCK_SIZE);
+        let first = Block::new(FIRST_BLOCK);
         let current = AtomicPtr::new(std::ptr::from_ref::<Block>(&first).cast_mut());
-        Self { current, blocks: Mutex::new(vec![first]), memory: AtomicUsize::new(Self::block_cost(BLOCK_SIZE)) }
+        Self { current, blocks: Mutex::new(vec![first]), memory: AtomicUsize::new(Self::block_cost(FIRST_BLOCK)) }
     }
 
     const fn block_cost(cap: usize) -> usize {
@@ -105,10 +110,11 @@ impl Arena {
             let mut blocks = self.blocks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Another thread may have installed a fresh block while we waited.
             if self.current.load(Ordering::Acquire) == current {
-                let fresh = Block::new(BLOCK_SIZE);
+                let cap = (block.cap * 2).min(BLOCK_SIZE);
+                let fresh = Block::new(cap);
                 self.current.store(std::ptr::from_ref::<Block>(&fresh).cast_mut(), Ordering::Release);
                 blocks.push(fresh);
-                self.memory.fetch_add(Self::block_cost(BLOCK_SIZE), Ordering::Relaxed);
+                self.memory.fetch_add(Self::block_cost(cap), Ordering::Relaxed);
             }
         }
     }

@@ -1,0 +1,225 @@
+//! The engine against a `BTreeMap` model with compaction steps, for all three policies:
+//! random puts, deletes, batches, gets, scans, snapshot reads, flushes, `compact_range` and
+//! reopens. Policies are tuned small so background compactions run often and data reaches
+//! deep levels; snapshots make compaction keep old versions, and tombstones must hide keys
+//! in deeper levels until they are dropped at the bottom.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use strata::{Db, KeyRange, MemtableKind, Options, PolicyConfig, WriteBatch, WriteOptions};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Get(Vec<u8>),
+    Scan(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    TakeSnapshot,
+    SnapshotGet(usize, Vec<u8>),
+    SnapshotScan(usize),
+    DropSnapshot(usize),
+    Flush,
+    CompactAll,
+    CompactRange(Vec<u8>, Vec<u8>),
+    Reopen,
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    (0u16..300).prop_map(|k| format!("key{k:03}").into_bytes())
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => prop::collection::vec(any::<u8>(), 0..24),
+        1 => prop::collection::vec(any::<u8>(), 1_000..4_000),
+    ]
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![key().prop_map(Bound::Included), key().prop_map(Bound::Excluded), Just(Bound::Unbounded)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        30 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        12 => key().prop_map(Op::Delete),
+        5 => prop::collection::vec((key(), prop::option::of(value())), 1..8).prop_map(Op::Batch),
+        16 => key().prop_map(Op::Get),
+        3 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
+        2 => Just(Op::TakeSnapshot),
+        5 => (any::<usize>(), key()).prop_map(|(i, k)| Op::SnapshotGet(i, k)),
+        1 => any::<usize>().prop_map(Op::SnapshotScan),
+        2 => any::<usize>().prop_map(Op::DropSnapshot),
+        4 => Just(Op::Flush),
+        2 => Just(Op::CompactAll),
+        2 => (key(), key()).prop_map(|(a, b)| if a <= b { Op::CompactRange(a, b) } else { Op::CompactRange(b, a) }),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn options(policy: &PolicyConfig) -> Options {
+    Options {
+        memtable_type: MemtableKind::EnhancedSkipList,
+        max_memtable_size: 64 << 10,
+        compaction: policy.clone(),
+        ..Options::default()
+    }
+}
+
+fn policies() -> Vec<PolicyConfig> {
+    vec![
+        PolicyConfig::Leveled {
+            l0_trigger: 2,
+            base_level_bytes: 32 << 10,
+            level_multiplier: 2,
+            target_table_size: 16 << 10,
+            num_levels: 5,
+        },
+        PolicyConfig::SizeTiered {
+            run_trigger: 3,
+            size_ratio_percent: 1,
+            min_merge_width: 2,
+            max_merge_width: 8,
+            max_size_amplification_percent: 200,
+        },
+        // Large enough that FIFO never drops live data, so the model still holds.
+        PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+    ]
+}
+
+fn scan_model(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
+    model.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn collect(iter: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Bytes)>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    iter.map(|kv| {
+        let (k, v) = kv.expect("scan failed");
+        (k.to_vec(), v.to_vec())
+    })
+    .collect()
+}
+
+fn run(policy: &PolicyConfig, ops: &[Op]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Some(Db::open(dir.path(), options(policy)).expect("open"));
+    let mut model = Model::new();
+    let mut snapshots: Vec<(strata::Snapshot<_, _, _>, Model)> = Vec::new();
+    for op in ops {
+        let d = db.as_ref().expect("open");
+        match op {
+            Op::Put(k, v) => {
+                d.put(k.clone(), v.clone()).expect("put");
+                model.insert(k.clone(), v.clone());
+            }
+            Op::Delete(k) => {
+                d.delete(k.clone()).expect("delete");
+                model.remove(k);
+            }
+            Op::Batch(ops) => {
+                let mut batch = WriteBatch::new();
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => batch.put(k.clone(), v.clone()),
+                        None => batch.delete(k.clone()),
+                    };
+                }
+                d.write(batch, WriteOptions::default()).expect("batch");
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => model.insert(k.clone(), v.clone()),
+                        None => model.remove(k),
+                    };
+                }
+            }
+            Op::Get(k) => {
+                let got = d.get(k).expect("get").map(|v| v.to_vec());
+                prop_assert_eq!(got, model.get(k).cloned(), "get {:?}", String::from_utf8_lossy(k));
+            }
+            Op::Scan(s, e) => {
+                let range = KeyRange::new(s.clone().map(Into::into), e.clone().map(Into::into));
+                prop_assert_eq!(collect(d.iter(range.clone())), scan_model(&model, &range), "scan {:?}", range);
+            }
+            Op::TakeSnapshot => snapshots.push((d.snapshot(), model.clone())),
+            Op::SnapshotGet(i, k) if !snapshots.is_empty() => {
+                let (snap, seen) = &snapshots[i % snapshots.len()];
+                let got = snap.get(k).expect("snapshot get").map(|v| v.to_vec());
+                prop_assert_eq!(got, seen.get(k).cloned(), "snapshot get {:?}", String::from_utf8_lossy(k));
+            }
+            Op::SnapshotScan(i) if !snapshots.is_empty() => {
+                let (snap, seen) = &snapshots[i % snapshots.len()];
+                prop_assert_eq!(collect(snap.iter(..)), scan_model(seen, &KeyRange::all()), "snapshot scan");
+            }
+            Op::DropSnapshot(i) if !snapshots.is_empty() => {
+                let n = snapshots.len();
+                snapshots.remove(i % n);
+            }
+            Op::SnapshotGet(..) | Op::SnapshotScan(_) | Op::DropSnapshot(_) => {}
+            Op::Flush => d.flush().expect("flush"),
+            Op::CompactAll => d.compact_range(..).expect("compact_range(..)"),
+            Op::CompactRange(a, b) => d.compact_range(a.clone()..=b.clone()).expect("compact_range"),
+            Op::Reopen => {
+                snapshots.clear();
+                db.take().expect("open").close().expect("close");
+                db = Some(Db::open(dir.path(), options(policy)).expect("reopen"));
+            }
+        }
+    }
+    let d = db.as_ref().expect("open");
+    prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "final scan");
+    d.compact_range(..).expect("final compaction");
+    prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after a full compaction");
+    snapshots.clear();
+    db.take().expect("open").close().expect("close");
+    let d = Db::open(dir.path(), options(policy)).expect("final reopen");
+    prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after the final reopen");
+    Ok(())
+}
+
+fn check(policy: &PolicyConfig) {
+    let mut runner = TestRunner::new(Config { cases: 10, failure_persistence: None, ..Config::default() });
+    let result = runner.run(&prop::collection::vec(op(), 1..400), |ops| run(policy, &ops));
+    if let Err(e) = result {
+        panic!("{policy:?}: the engine disagrees with the model: {e}");
+    }
+}
+
+#[test]
+fn model_with_leveled_compaction() {
+    check(&policies()[0]);
+}
+
+#[test]
+fn model_with_size_tiered_compaction() {
+    check(&policies()[1]);
+}
+
+#[test]
+fn model_with_fifo_compaction() {
+    check(&policies()[2]);
+}
+
+/// Compactions really happen under these settings, and a full compaction leaves leveled
+/// data in one deep level.
+#[test]
+fn compaction_runs_and_compact_range_reaches_the_bottom() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), options(&policies()[0])).expect("open");
+    for i in 0..20_000u32 {
+        db.put(format!("key{:05}", i % 7_000), vec![b'v'; 64]).expect("put");
+    }
+    db.flush().expect("flush");
+    let before = db.stats();
+    db.compact_range(..).expect("compact_range");
+    let after = db.stats();
+    assert!(after.compactions > before.compactions || before.compactions > 0, "no compaction ran");
+    let nonempty: Vec<usize> = after.levels.iter().enumerate().filter(|(_, l)| l.tables > 0).map(|(i, _)| i).collect();
+    assert_eq!(nonempty.len(), 1, "after compact_range(..) all data sits in one level: {:?}", after.levels);
+    assert!(nonempty[0] >= 1, "leveled compaction moves data out of L0");
+    assert_eq!(db.iter(..).count(), 7_000);
+}
