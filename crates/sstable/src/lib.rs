@@ -49,7 +49,9 @@ pub mod testing;
 pub use error::Error;
 pub use meta::{TableId, TableMeta};
 pub use options::{Compression, MAX_KEY_LEN, MAX_VALUE_LEN, ParquetOptions};
-pub use parquet::{ParquetScan, ParquetStore, is_temp_file, table_file_name, table_id_from_file_name};
+pub use parquet::{
+    ParquetScan, ParquetStore, TableDescription, is_temp_file, table_file_name, table_id_from_file_name,
+};
 pub use stats::{CacheStats, StoreStats};
 pub use store::SsTableStore;
 

@@ -39,3 +39,4 @@ mod writer;
 pub use names::{is_temp_file, table_file_name, table_id_from_file_name};
 pub use scan::ParquetScan;
 pub use store::ParquetStore;
+pub use table::TableDescription;

@@ -109,6 +109,16 @@ impl ParquetStore {
         Ok(ids)
     }
 
+    /// Opens table `id` (through the table cache) and summarizes it: metadata, row
+    /// groups, pages, filter size and codec.
+    ///
+    /// # Errors
+    ///
+    /// As [`SsTableStore::open`].
+    pub fn describe(&self, id: TableId) -> Result<crate::parquet::TableDescription> {
+        Ok(self.table(id)?.describe())
+    }
+
     /// The file system the store does its I/O through.
     #[must_use]
     pub fn fs(&self) -> &Arc<dyn FileSystem> {

@@ -38,6 +38,23 @@ pub(crate) struct RowGroupSpan {
     pub(crate) pages: Vec<PageSpan>,
 }
 
+/// A summary of one table file, for tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDescription {
+    /// The table's metadata.
+    pub meta: TableMeta,
+    /// Parquet row groups.
+    pub row_groups: usize,
+    /// Data pages of the key column.
+    pub pages: usize,
+    /// Bytes of Strata's Bloom filters (one per row group).
+    pub filter_bytes: usize,
+    /// The page compression codec.
+    pub compression: String,
+    /// The writer that made the file, from the Parquet footer.
+    pub created_by: Option<String>,
+}
+
 /// Everything needed to read a table without touching its metadata on disk again.
 pub(crate) struct OpenTable {
     pub(crate) meta: TableMeta,
@@ -154,6 +171,24 @@ impl OpenTable {
                 .sum::<usize>()
             + file.memory_size();
         Ok(Self { meta, cache_id, file, reader_meta, row_groups, filters, memory })
+    }
+
+    /// What `strata inspect` shows of the table.
+    pub(crate) fn describe(&self) -> TableDescription {
+        let metadata = self.reader_meta.metadata();
+        let codec = metadata
+            .row_groups()
+            .first()
+            .and_then(|rg| rg.columns().first())
+            .map_or_else(|| "none".to_owned(), |c| format!("{:?}", c.compression()));
+        TableDescription {
+            meta: self.meta.clone(),
+            row_groups: self.row_groups.len(),
+            pages: self.row_groups.iter().map(|rg| rg.pages.len()).sum(),
+            filter_bytes: self.filters.iter().map(|f| f.num_bits().div_ceil(8)).sum(),
+            compression: codec,
+            created_by: metadata.file_metadata().created_by().map(str::to_owned),
+        }
     }
 
     pub(crate) fn memory_size(&self) -> usize {
