@@ -1,12 +1,19 @@
 //! `strata`: benchmarks and tools for Strata stores.
 //!
 //! ```text
-//! strata bench --memtables                 compare the eight memtable variants
-//! strata bench --memtables --json out.json also write the figures as JSON
+//! strata bench                                   db_bench-style workloads on Strata
+//! strata bench --engines strata,rocksdb,fjall    the same, side by side (needs the features)
+//! strata bench --memtables                       compare the eight memtable variants
+//! strata put|get|delete DIR KEY [VALUE]          single operations
+//! strata scan DIR [--prefix P | --start A --end B] [--limit N]
+//! strata stats DIR                               levels, tables, caches, amplification
+//! strata inspect FILE.parquet                    one table's metadata, filter and rows
+//! strata compact DIR                             compact everything
 //! ```
 
 mod alloc;
 mod bench;
+mod commands;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,37 +36,135 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run benchmarks.
-    Bench(BenchArgs),
+    /// Run benchmarks: db_bench-style workloads and YCSB on engines, or the memtable comparison.
+    Bench(Box<BenchArgs>),
+    /// Set KEY to VALUE (synced).
+    Put {
+        /// The database directory (created if missing).
+        dir: PathBuf,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Print the value of KEY; exit status 1 when it is absent.
+    Get {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// Delete KEY (synced).
+    Delete {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// Print keys and values in order, tab-separated; bytes that are not printable as \xNN.
+    Scan {
+        /// The database directory.
+        dir: PathBuf,
+        /// Only keys starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// From this key (inclusive).
+        #[arg(long)]
+        start: Option<String>,
+        /// Up to this key (exclusive).
+        #[arg(long)]
+        end: Option<String>,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Levels, tables with sizes and key ranges, memtable use, cache hit rates, amplification.
+    Stats {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// One table file: metadata, row groups, filter size, and its first rows.
+    Inspect {
+        /// The table file (NNNNNN.parquet).
+        file: PathBuf,
+        /// How many rows to print.
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+    },
+    /// Compact the whole database.
+    Compact {
+        /// The database directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
 struct BenchArgs {
-    /// Compare the memtable variants: insert, point get, full scan and memory per entry.
-    #[arg(long, required = true)]
+    /// Compare the eight memtable variants instead of running engine workloads.
+    #[arg(long)]
     memtables: bool,
-    /// Comma-separated entry counts.
+    /// Comma-separated engines: strata, rocksdb, fjall (peers need the cargo features of the same names).
+    #[arg(long, value_delimiter = ',', default_value = "strata")]
+    engines: Vec<String>,
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readseq, seekrandom,
+    /// deleterandom, readwhilewriting, ycsb-a ... ycsb-f.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,deleterandom"
+    )]
+    benchmarks: Vec<String>,
+    /// Number of keys (and of operations per workload).
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Entry counts of the memtable comparison.
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000,1000000")]
     sizes: Vec<usize>,
-    /// Comma-separated memtable names (default: all eight).
+    /// Memtable names: the variant for engine workloads (one), or the variants to compare with --memtables.
     #[arg(long = "memtable", value_delimiter = ',', value_parser = parse_kind)]
     kinds: Vec<MemtableKind>,
+    /// Compaction policy of Strata: leveled, size_tiered or fifo.
+    #[arg(long, default_value = "leveled")]
+    policy: String,
+    /// Table compression of Strata: lz4, zstd, snappy or none.
+    #[arg(long, default_value = "lz4")]
+    compression: String,
     /// Key size in bytes (at least 8).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(8..=65_536))]
     key_size: u32,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
     value_size: u32,
-    /// Seconds each phase of one variant at one size may take before it is reported
-    /// unfinished.
+    /// Client threads per workload.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+    /// Fsync every write.
+    #[arg(long)]
+    sync: bool,
+    /// Entries read after each seek in seekrandom.
+    #[arg(long, default_value_t = 100)]
+    seek_nexts: usize,
+    /// Memtable size in bytes, for every engine.
+    #[arg(long, default_value_t = 64 << 20)]
+    memtable_size: usize,
+    /// Block cache size in bytes, for every engine.
+    #[arg(long, default_value_t = 64 << 20)]
+    cache_size: usize,
+    /// Where the databases are made (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Seconds each phase of one memtable variant may take (memtable comparison only).
     #[arg(long, default_value_t = 20.0)]
     budget_secs: f64,
-    /// Seed of the key generator.
+    /// Seed of the key generators.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Also write the results as JSON to this file (`-` for standard output).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Draw engine throughput side by side into this SVG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 fn parse_kind(name: &str) -> Result<MemtableKind, String> {
@@ -69,7 +174,21 @@ fn parse_kind(name: &str) -> Result<MemtableKind, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(args) => bench_memtables(&args),
+        Command::Bench(args) if args.memtables => bench_memtables(&args),
+        Command::Bench(args) => bench_engines(&args),
+        Command::Put { dir, key, value } => commands::put(&dir, &key, &value),
+        Command::Get { dir, key } => match commands::get(&dir, &key) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("key not found: {key}")),
+            Err(e) => Err(e),
+        },
+        Command::Delete { dir, key } => commands::delete(&dir, &key),
+        Command::Scan { dir, prefix, start, end, limit } => {
+            commands::scan(&dir, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
+        }
+        Command::Stats { dir } => commands::stats(&dir).map(|s| print!("{s}")),
+        Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
+        Command::Compact { dir } => commands::compact(&dir).map(|s| println!("{s}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,17 +199,30 @@ fn main() -> ExitCode {
     }
 }
 
+fn write_json(path: &PathBuf, value: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| format!("encoding JSON: {e}"))?;
+    if path.as_os_str() == "-" {
+        println!("{json}");
+        Ok(())
+    } else {
+        std::fs::write(path, json + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+}
+
+fn warn_debug_build() {
+    if cfg!(debug_assertions) {
+        eprintln!("strata: warning: this is a debug build; benchmark figures need --release");
+    }
+}
+
 fn bench_memtables(args: &BenchArgs) -> Result<(), String> {
-    debug_assert!(args.memtables, "clap requires --memtables");
     if args.sizes.is_empty() || args.sizes.contains(&0) {
         return Err("--sizes must list entry counts of at least 1".to_owned());
     }
     if !(args.budget_secs.is_finite() && args.budget_secs > 0.0) {
         return Err(format!("--budget-secs must be a positive number of seconds, got {}", args.budget_secs));
     }
-    if cfg!(debug_assertions) {
-        eprintln!("strata: warning: this is a debug build; benchmark figures need --release");
-    }
+    warn_debug_build();
     let config = bench::memtables::Config {
         kinds: if args.kinds.is_empty() { MemtableKind::ALL.to_vec() } else { args.kinds.clone() },
         sizes: args.sizes.clone(),
@@ -103,12 +235,72 @@ fn bench_memtables(args: &BenchArgs) -> Result<(), String> {
     let report = bench::memtables::run(&config)?;
     print!("{}", bench::memtables::table(&report));
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| format!("encoding JSON: {e}"))?;
-        if path.as_os_str() == "-" {
-            println!("{json}");
-        } else {
-            std::fs::write(path, json + "\n").map_err(|e| format!("writing {}: {e}", path.display()))?;
+        write_json(path, &report)?;
+    }
+    Ok(())
+}
+
+fn bench_engines(args: &BenchArgs) -> Result<(), String> {
+    use bench::engines::{EngineConfig, EngineKind};
+    let engines = args.engines.iter().map(|e| EngineKind::parse(e)).collect::<Result<Vec<_>, _>>()?;
+    for w in &args.benchmarks {
+        if !bench::engine::WORKLOADS.contains(&w.as_str()) {
+            return Err(format!("unknown benchmark {w:?}; valid: {}", bench::engine::WORKLOADS.join(", ")));
         }
+    }
+    if args.num == 0 {
+        return Err("--num must be at least 1".into());
+    }
+    let memtable = match args.kinds.as_slice() {
+        [] => MemtableKind::default(),
+        [one] => *one,
+        _ => return Err("engine benchmarks take one --memtable".into()),
+    };
+    let compaction = strata::PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
+    let compression = match args.compression.as_str() {
+        "lz4" => strata::CompressionName::Lz4,
+        "zstd" => strata::CompressionName::Zstd,
+        "snappy" => strata::CompressionName::Snappy,
+        "none" => strata::CompressionName::None,
+        other => return Err(format!("unknown compression {other:?}; valid: lz4, zstd, snappy, none")),
+    };
+    let strata_options =
+        strata::Options { memtable_type: memtable, compaction, ..strata::Options::default() }.compression(compression);
+    warn_debug_build();
+    let temp;
+    let dir = match &args.db {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("strata-bench-").tempdir().map_err(|e| e.to_string())?;
+            temp.path().to_owned()
+        }
+    };
+    let config = bench::engine::Config {
+        engines,
+        workloads: args.benchmarks.clone(),
+        num: args.num,
+        key_size: args.key_size as usize,
+        value_size: args.value_size as usize,
+        threads: args.threads as usize,
+        sync: args.sync,
+        seek_nexts: args.seek_nexts,
+        engine: EngineConfig {
+            memtable_bytes: args.memtable_size,
+            cache_bytes: args.cache_size,
+            strata: strata_options,
+        },
+        dir,
+        seed: args.seed,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = bench::engine::run(&config)?;
+    print!("{}", bench::report::table(&report));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    if let Some(path) = &args.plot {
+        bench::plot::draw(&report, path)?;
+        eprintln!("strata: plot written to {}", path.display());
     }
     Ok(())
 }

@@ -447,6 +447,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         }
     }
 
+    /// The live tables of every level (L0 newest first, deeper levels by smallest key).
+    #[must_use]
+    pub fn tables(&self) -> Vec<Vec<strata_sstable::TableMeta>> {
+        self.inner.current().version.levels.iter().map(|ts| ts.iter().map(|t| t.meta.clone()).collect()).collect()
+    }
+
     /// Ids of every live table, for tests and tools.
     #[must_use]
     pub fn live_tables(&self) -> HashSet<TableId> {

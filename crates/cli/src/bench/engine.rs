@@ -1,0 +1,480 @@
+//! `strata bench` on whole engines: db_bench's workloads and YCSB A to F, run the same way
+//! on Strata and (when built with the features) RocksDB and fjall.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::engines::{self, BenchEngine, EngineConfig, EngineKind};
+use super::workload::Rng;
+use super::zipf::Zipf;
+
+/// The workloads, by the names `--benchmarks` takes.
+pub(crate) const WORKLOADS: [&str; 14] = [
+    "fillseq",
+    "fillrandom",
+    "overwrite",
+    "readrandom",
+    "readseq",
+    "seekrandom",
+    "deleterandom",
+    "readwhilewriting",
+    "ycsb-a",
+    "ycsb-b",
+    "ycsb-c",
+    "ycsb-d",
+    "ycsb-e",
+    "ycsb-f",
+];
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) engines: Vec<EngineKind>,
+    pub(crate) workloads: Vec<String>,
+    pub(crate) num: u64,
+    pub(crate) key_size: usize,
+    pub(crate) value_size: usize,
+    pub(crate) threads: usize,
+    pub(crate) sync: bool,
+    pub(crate) seek_nexts: usize,
+    pub(crate) engine: EngineConfig,
+    /// Where databases are made; each engine gets a fresh subdirectory.
+    pub(crate) dir: PathBuf,
+    pub(crate) seed: u64,
+    pub(crate) progress: bool,
+}
+
+/// One workload on one engine.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Row {
+    pub(crate) engine: String,
+    pub(crate) workload: String,
+    pub(crate) ops: u64,
+    pub(crate) secs: f64,
+    pub(crate) ops_per_sec: f64,
+    pub(crate) mb_per_sec: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) p999_us: f64,
+}
+
+/// Per engine, after its workloads: sizes and amplification.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct EngineSummary {
+    pub(crate) engine: String,
+    /// Bytes of keys and values written by the workloads.
+    pub(crate) user_bytes: u64,
+    /// Bytes written to tables, when the engine reports it.
+    pub(crate) table_bytes_written: Option<u64>,
+    pub(crate) write_amplification: Option<f64>,
+    /// Directory size after the run, before and after a full compaction.
+    pub(crate) disk_bytes: u64,
+    pub(crate) disk_bytes_after_compact: u64,
+    /// Live key and value bytes (what a perfect store would hold).
+    pub(crate) live_bytes: u64,
+    /// Directory size per live byte; `None` when nothing is live (the run ended deleting).
+    pub(crate) space_amplification: Option<f64>,
+}
+
+/// The whole run, as `--json` writes it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    pub(crate) benchmark: &'static str,
+    pub(crate) num: u64,
+    pub(crate) key_size: usize,
+    pub(crate) value_size: usize,
+    pub(crate) threads: usize,
+    pub(crate) sync: bool,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) engines: Vec<EngineSummary>,
+}
+
+/// The keys a run uses: `num` of them, `key_size` bytes each, an 8-byte big-endian index
+/// then padding, as db_bench makes them.
+struct Keys {
+    key_size: usize,
+}
+
+impl Keys {
+    fn key(&self, index: u64, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.extend_from_slice(&index.to_be_bytes());
+        buf.resize(self.key_size.max(8), b'k');
+    }
+}
+
+/// Value bytes: half random, half repeated, so compression sees db_bench's 0.5 ratio.
+fn value_pool(seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut pool = Vec::with_capacity(1 << 20);
+    while pool.len() < 1 << 20 {
+        let r = rng.next_u64().to_le_bytes();
+        pool.extend_from_slice(&r[..4]);
+        pool.extend_from_slice(&[r[0]; 4]);
+    }
+    pool
+}
+
+/// What one workload thread does per operation.
+#[derive(Clone, Copy)]
+enum Op {
+    Put,
+    Get,
+    Delete,
+    Seek,
+    /// YCSB F: read a key, then write it, timed as one operation.
+    ReadModifyWrite,
+}
+
+struct Shared<'a> {
+    engine: &'a dyn BenchEngine,
+    keys: Keys,
+    pool: Vec<u8>,
+    value_size: usize,
+    sync: bool,
+    seek_nexts: usize,
+    num: u64,
+    /// Keys inserted beyond `num` (YCSB D and E insert new keys).
+    inserted: AtomicU64,
+    user_bytes: AtomicU64,
+}
+
+impl Shared<'_> {
+    fn value(&self, i: u64) -> &[u8] {
+        let start =
+            (i.wrapping_mul(0x9E37_79B9) as usize) % (self.pool.len() - self.value_size.min(self.pool.len() - 1));
+        &self.pool[start..start + self.value_size]
+    }
+
+    fn run(&self, op: Op, index: u64, kbuf: &mut Vec<u8>) -> Result<u64, String> {
+        self.keys.key(index, kbuf);
+        match op {
+            Op::Put => {
+                self.engine.put(kbuf, self.value(index), self.sync)?;
+                let bytes = (kbuf.len() + self.value_size) as u64;
+                self.user_bytes.fetch_add(bytes, Ordering::Relaxed);
+                Ok(bytes)
+            }
+            Op::Get => Ok(self.engine.get(kbuf)?.map_or(0, |len| (kbuf.len() + len) as u64)),
+            Op::Delete => {
+                self.engine.delete(kbuf, self.sync)?;
+                self.user_bytes.fetch_add(kbuf.len() as u64, Ordering::Relaxed);
+                Ok(kbuf.len() as u64)
+            }
+            Op::Seek => Ok((self.engine.seek(kbuf, self.seek_nexts)? * (self.keys.key_size + self.value_size)) as u64),
+            Op::ReadModifyWrite => {
+                let read = self.engine.get(kbuf)?.map_or(0, |len| (kbuf.len() + len) as u64);
+                self.engine.put(kbuf, self.value(index), self.sync)?;
+                let bytes = (kbuf.len() + self.value_size) as u64;
+                self.user_bytes.fetch_add(bytes, Ordering::Relaxed);
+                Ok(read + bytes)
+            }
+        }
+    }
+}
+
+/// Runs `ops` operations over `threads` threads; `pick(thread_rng, i)` chooses each
+/// operation and key. Returns the row.
+fn measure(
+    shared: &Shared<'_>,
+    name: &str,
+    engine: &str,
+    ops: u64,
+    threads: usize,
+    bar: &ProgressBar,
+    pick: &(dyn Fn(&mut Rng, u64) -> (Op, u64) + Sync),
+    seed: u64,
+) -> Result<Row, String> {
+    let hist = Mutex::new(Histogram::<u64>::new(3).map_err(|e| e.to_string())?);
+    let bytes = AtomicU64::new(0);
+    let failed = Mutex::new(None);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (hist, bytes, failed) = (&hist, &bytes, &failed);
+            s.spawn(move || {
+                let mut local = Histogram::<u64>::new(3).expect("invariant: 3 significant digits is valid");
+                let mut rng = Rng::new(seed ^ (t as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+                let mut kbuf = Vec::new();
+                let mut my_bytes = 0;
+                let mut i = t as u64;
+                while i < ops {
+                    let (op, index) = pick(&mut rng, i);
+                    let t0 = Instant::now();
+                    match shared.run(op, index, &mut kbuf) {
+                        Ok(b) => my_bytes += b,
+                        Err(e) => {
+                            *failed.lock().expect("no panics while holding") = Some(e);
+                            return;
+                        }
+                    }
+                    let _ = local.record(t0.elapsed().as_nanos() as u64);
+                    if i % 1024 == 0 {
+                        bar.inc(1024.min(ops));
+                    }
+                    i += threads as u64;
+                }
+                bytes.fetch_add(my_bytes, Ordering::Relaxed);
+                let _ = hist.lock().expect("no panics while holding").add(local);
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(e) = failed.into_inner().map_err(|_| "a worker panicked".to_owned())? {
+        return Err(format!("{engine} {name}: {e}"));
+    }
+    let hist = hist.into_inner().map_err(|_| "a worker panicked".to_owned())?;
+    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
+    Ok(Row {
+        engine: engine.to_owned(),
+        workload: name.to_owned(),
+        ops,
+        secs,
+        ops_per_sec: ops as f64 / secs.max(1e-9),
+        mb_per_sec: bytes.load(Ordering::Relaxed) as f64 / secs.max(1e-9) / 1e6,
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+    })
+}
+
+/// Runs every workload on every engine.
+///
+/// # Errors
+///
+/// When an engine fails an operation or cannot be opened.
+pub(crate) fn run(config: &Config) -> Result<Report, String> {
+    let mut rows = Vec::new();
+    let mut summaries = Vec::new();
+    for &kind in &config.engines {
+        kind.available()?;
+    }
+    let bar = if config.progress {
+        let bar = ProgressBar::new(config.num * (config.workloads.len() * config.engines.len()) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed_precise} {msg}")
+                .map_err(|e| e.to_string())?,
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    for &kind in &config.engines {
+        let dir = config.dir.join(kind.name());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let (engine_rows, summary) = run_engine(kind, &dir, config, &bar)?;
+        rows.extend(engine_rows);
+        summaries.push(summary);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    bar.finish_and_clear();
+    Ok(Report {
+        benchmark: "engines",
+        num: config.num,
+        key_size: config.key_size,
+        value_size: config.value_size,
+        threads: config.threads,
+        sync: config.sync,
+        rows,
+        engines: summaries,
+    })
+}
+
+fn run_engine(
+    kind: EngineKind,
+    dir: &std::path::Path,
+    config: &Config,
+    bar: &ProgressBar,
+) -> Result<(Vec<Row>, EngineSummary), String> {
+    let mut engine = engines::open(kind, dir, &config.engine)?;
+    let mut rows = Vec::new();
+    let mut user_bytes = 0;
+    let num = config.num;
+    let mut live: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut inserted_total = 0;
+    for name in &config.workloads {
+        bar.set_message(format!("{} {name}", kind.name()));
+        if name.starts_with("fill") {
+            // db_bench's fills start from an empty database.
+            drop(engine);
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            engine = engines::open(kind, dir, &config.engine)?;
+            live.clear();
+            inserted_total = 0;
+        }
+        let shared = Shared {
+            engine: &*engine,
+            keys: Keys { key_size: config.key_size },
+            pool: value_pool(config.seed),
+            value_size: config.value_size,
+            sync: config.sync,
+            seek_nexts: config.seek_nexts,
+            num,
+            inserted: AtomicU64::new(inserted_total),
+            user_bytes: AtomicU64::new(0),
+        };
+        let row = run_workload(&shared, name, kind.name(), config, bar, &mut live)?;
+        inserted_total = shared.inserted.load(Ordering::Relaxed);
+        user_bytes += shared.user_bytes.load(Ordering::Relaxed);
+        rows.push(row);
+    }
+    engine.flush()?;
+    let written = engine.table_bytes_written();
+    let disk = engines::disk_bytes(dir);
+    engine.compact()?;
+    engine.flush()?;
+    let disk_after = engines::disk_bytes(dir);
+    let live_bytes = live.len() as u64 * (config.key_size + config.value_size) as u64;
+    drop(engine);
+    Ok((
+        rows,
+        EngineSummary {
+            engine: kind.name().to_owned(),
+            user_bytes,
+            table_bytes_written: written,
+            write_amplification: written.map(|w| w as f64 / user_bytes.max(1) as f64),
+            disk_bytes: disk,
+            disk_bytes_after_compact: disk_after,
+            live_bytes,
+            space_amplification: (live_bytes > 0).then(|| disk as f64 / live_bytes as f64),
+        },
+    ))
+}
+
+fn run_workload(
+    shared: &Shared<'_>,
+    name: &str,
+    engine: &str,
+    config: &Config,
+    bar: &ProgressBar,
+    live: &mut std::collections::HashSet<u64>,
+) -> Result<Row, String> {
+    let num = config.num;
+    let threads = config.threads.max(1);
+    let seed = config.seed ^ name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    // A random permutation of 0..num, by a bijective mix, for "each key once, random order".
+    let permute = move |i: u64| -> u64 {
+        // Multiplying by an odd constant mod 2^k is a bijection; cycle-walk into 0..num.
+        let bits = 64 - (num.max(2) - 1).leading_zeros();
+        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let mut x = i;
+        loop {
+            x = (x.wrapping_mul(0x9E37_79B9_7F4A_7C15 | 1) ^ (x >> (bits / 2).max(1))) & mask;
+            x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93 | 1) & mask;
+            if x < num {
+                return x;
+            }
+        }
+    };
+    let zipf = Zipf::new(num, 0.99);
+    let latest = |rng: &mut Rng, s: &Shared<'_>| -> u64 {
+        let top = s.num + s.inserted.load(Ordering::Relaxed);
+        top - 1 - zipf.rank(rng).min(top - 1)
+    };
+    let ycsb_insert = |s: &Shared<'_>| s.num + s.inserted.fetch_add(1, Ordering::Relaxed);
+    let row = match name {
+        "fillseq" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Put, i), seed)?,
+        "fillrandom" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Put, permute(i)), seed)?,
+        "overwrite" => {
+            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Put, r.below(num as usize) as u64), seed)?
+        }
+        "readrandom" => {
+            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Get, r.below(num as usize) as u64), seed)?
+        }
+        "seekrandom" => {
+            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Seek, r.below(num as usize) as u64), seed)?
+        }
+        "deleterandom" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Delete, permute(i)), seed)?,
+        "readseq" => {
+            let started = Instant::now();
+            let n = shared.engine.scan_all()? as u64;
+            bar.inc(num);
+            let secs = started.elapsed().as_secs_f64();
+            Row {
+                engine: engine.to_owned(),
+                workload: name.to_owned(),
+                ops: n,
+                secs,
+                ops_per_sec: n as f64 / secs.max(1e-9),
+                mb_per_sec: (n * (config.key_size + config.value_size) as u64) as f64 / secs.max(1e-9) / 1e6,
+                p50_us: 0.0,
+                p99_us: 0.0,
+                p999_us: 0.0,
+            }
+        }
+        "readwhilewriting" => {
+            // One writer overwrites at full speed while the reader threads are measured.
+            let stop = AtomicBool::new(false);
+            let mut result = Ok(None);
+            std::thread::scope(|s| {
+                let writer = s.spawn(|| {
+                    let mut rng = Rng::new(seed ^ 0x5151);
+                    let mut kbuf = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        shared.run(Op::Put, rng.below(num as usize) as u64, &mut kbuf)?;
+                    }
+                    Ok::<(), String>(())
+                });
+                let readers = threads.max(1);
+                result = measure(
+                    shared,
+                    name,
+                    engine,
+                    num,
+                    readers,
+                    bar,
+                    &|r, _| (Op::Get, r.below(num as usize) as u64),
+                    seed,
+                )
+                .map(Some);
+                stop.store(true, Ordering::Relaxed);
+                if let Ok(Err(e)) = writer.join() {
+                    result = Err(e);
+                }
+            });
+            result?.ok_or("readwhilewriting produced no row")?
+        }
+        "ycsb-a" | "ycsb-b" | "ycsb-c" | "ycsb-f" => {
+            let reads_percent = match name {
+                "ycsb-a" | "ycsb-f" => 50,
+                "ycsb-b" => 95,
+                _ => 100,
+            };
+            let write = if name == "ycsb-f" { Op::ReadModifyWrite } else { Op::Put };
+            let pick = |r: &mut Rng, _: u64| {
+                let key = zipf.scrambled(r);
+                if r.below(100) < reads_percent { (Op::Get, key) } else { (write, key) }
+            };
+            measure(shared, name, engine, num, threads, bar, &pick, seed)?
+        }
+        "ycsb-d" => {
+            let pick = |r: &mut Rng, _: u64| {
+                if r.below(100) < 95 { (Op::Get, latest(r, shared)) } else { (Op::Put, ycsb_insert(shared)) }
+            };
+            measure(shared, name, engine, num, threads, bar, &pick, seed)?
+        }
+        "ycsb-e" => {
+            let pick = |r: &mut Rng, _: u64| {
+                if r.below(100) < 95 { (Op::Seek, zipf.scrambled(r)) } else { (Op::Put, ycsb_insert(shared)) }
+            };
+            measure(shared, name, engine, num / 10, threads, bar, &pick, seed)?
+        }
+        other => return Err(format!("unknown workload {other:?}; valid: {}", WORKLOADS.join(", "))),
+    };
+    // Track which keys exist, for space amplification.
+    match name {
+        "fillseq" | "fillrandom" => live.extend(0..num),
+        "deleterandom" => live.clear(),
+        "ycsb-d" | "ycsb-e" => live.extend(num..num + shared.inserted.load(Ordering::Relaxed)),
+        _ => {}
+    }
+    Ok(row)
+}

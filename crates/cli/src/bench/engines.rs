@@ -1,0 +1,343 @@
+//! The engines a benchmark can drive, behind one small trait so every workload runs the
+//! same code on each. RocksDB and fjall are compiled only with the `rocksdb` and `fjall`
+//! cargo features, so the default build never pays for them.
+
+use std::path::{Path, PathBuf};
+
+use strata::{Db, Options, WriteBatch, WriteOptions};
+
+/// What a workload needs from an engine. Errors are strings: they are only reported.
+pub(crate) trait BenchEngine: Send + Sync {
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String>;
+    /// The value's length, if the key is present.
+    fn get(&self, key: &[u8]) -> Result<Option<usize>, String>;
+    fn delete(&self, key: &[u8], sync: bool) -> Result<(), String>;
+    /// Seeks to the first key at or after `key` and reads up to `nexts + 1` entries;
+    /// returns how many it read.
+    fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String>;
+    /// Reads every entry in key order; returns how many.
+    fn scan_all(&self) -> Result<usize, String>;
+    /// Writes memtables out and waits for background work to settle.
+    fn flush(&self) -> Result<(), String>;
+    /// Compacts everything.
+    fn compact(&self) -> Result<(), String>;
+    /// Bytes written to table files by flushes and compactions, when the engine says.
+    fn table_bytes_written(&self) -> Option<u64>;
+}
+
+/// The engines `--engines` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EngineKind {
+    Strata,
+    RocksDb,
+    Fjall,
+}
+
+impl EngineKind {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Strata => "strata",
+            Self::RocksDb => "rocksdb",
+            Self::Fjall => "fjall",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "strata" => Ok(Self::Strata),
+            "rocksdb" => Ok(Self::RocksDb),
+            "fjall" => Ok(Self::Fjall),
+            other => Err(format!("unknown engine {other:?}; valid engines are: strata, rocksdb, fjall")),
+        }
+    }
+
+    /// Whether this build can run the engine.
+    pub(crate) fn available(self) -> Result<(), String> {
+        match self {
+            Self::Strata => Ok(()),
+            Self::RocksDb if cfg!(feature = "rocksdb") => Ok(()),
+            Self::Fjall if cfg!(feature = "fjall") => Ok(()),
+            other => Err(format!(
+                "this strata binary was built without {0}; rebuild with `cargo build --release -p strata-cli --features {0}`",
+                other.name()
+            )),
+        }
+    }
+}
+
+/// Settings every engine is opened with, so the comparison is like for like.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineConfig {
+    pub(crate) memtable_bytes: usize,
+    pub(crate) cache_bytes: usize,
+    /// Strata's own options (memtable type, policy, compression).
+    pub(crate) strata: Options,
+}
+
+pub(crate) fn open(kind: EngineKind, dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
+    kind.available()?;
+    match kind {
+        EngineKind::Strata => Ok(Box::new(StrataEngine::open(dir, config)?)),
+        EngineKind::RocksDb => open_rocksdb(dir, config),
+        EngineKind::Fjall => open_fjall(dir, config),
+    }
+}
+
+/// Total bytes of the files under `dir`.
+pub(crate) fn disk_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+struct StrataEngine {
+    db: Db,
+}
+
+impl StrataEngine {
+    fn open(dir: &Path, config: &EngineConfig) -> Result<Self, String> {
+        let options = Options {
+            max_memtable_size: config.memtable_bytes,
+            block_cache_bytes: config.cache_bytes,
+            ..config.strata.clone()
+        };
+        Ok(Self { db: Db::open(dir, options).map_err(|e| e.to_string())? })
+    }
+}
+
+impl BenchEngine for StrataEngine {
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+        let mut batch = WriteBatch::new();
+        batch.put(key.to_vec(), value.to_vec());
+        self.db.write(batch, WriteOptions { sync }).map_err(|e| e.to_string())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>, String> {
+        Ok(self.db.get(key).map_err(|e| e.to_string())?.map(|v| v.len()))
+    }
+
+    fn delete(&self, key: &[u8], sync: bool) -> Result<(), String> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key.to_vec());
+        self.db.write(batch, WriteOptions { sync }).map_err(|e| e.to_string())
+    }
+
+    fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+        let mut n = 0;
+        for kv in self.db.iter(key..).take(nexts + 1) {
+            kv.map_err(|e| e.to_string())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn scan_all(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for kv in self.db.iter(..) {
+            kv.map_err(|e| e.to_string())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.db.flush().map_err(|e| e.to_string())
+    }
+
+    fn compact(&self) -> Result<(), String> {
+        self.db.compact_range(..).map_err(|e| e.to_string())
+    }
+
+    fn table_bytes_written(&self) -> Option<u64> {
+        let s = self.db.stats();
+        Some(s.flush_bytes + s.compaction_bytes_written)
+    }
+}
+
+#[cfg(feature = "fjall")]
+fn open_fjall(dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
+    Ok(Box::new(fjall_engine::FjallEngine::open(dir, config)?))
+}
+
+#[cfg(not(feature = "fjall"))]
+fn open_fjall(_dir: &Path, _config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
+    Err(EngineKind::Fjall.available().err().unwrap_or_default())
+}
+
+#[cfg(feature = "rocksdb")]
+fn open_rocksdb(dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
+    Ok(Box::new(rocksdb_engine::RocksEngine::open(dir, config)?))
+}
+
+#[cfg(not(feature = "rocksdb"))]
+fn open_rocksdb(_dir: &Path, _config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
+    Err(EngineKind::RocksDb.available().err().unwrap_or_default())
+}
+
+#[cfg(feature = "fjall")]
+mod fjall_engine {
+    use std::path::Path;
+
+    use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+
+    use super::{BenchEngine, EngineConfig};
+
+    pub(super) struct FjallEngine {
+        db: Database,
+        items: Keyspace,
+    }
+
+    impl FjallEngine {
+        pub(super) fn open(dir: &Path, config: &EngineConfig) -> Result<Self, String> {
+            let db = Database::builder(dir).cache_size(config.cache_bytes as u64).open().map_err(|e| e.to_string())?;
+            let memtable = config.memtable_bytes as u64;
+            let items = db
+                .keyspace("bench", || KeyspaceCreateOptions::default().max_memtable_size(memtable))
+                .map_err(|e| e.to_string())?;
+            Ok(Self { db, items })
+        }
+    }
+
+    impl BenchEngine for FjallEngine {
+        fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+            self.items.insert(key, value).map_err(|e| e.to_string())?;
+            if sync {
+                self.db.persist(PersistMode::SyncData).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+
+        fn get(&self, key: &[u8]) -> Result<Option<usize>, String> {
+            Ok(self.items.get(key).map_err(|e| e.to_string())?.map(|v| v.len()))
+        }
+
+        fn delete(&self, key: &[u8], sync: bool) -> Result<(), String> {
+            self.items.remove(key).map_err(|e| e.to_string())?;
+            if sync {
+                self.db.persist(PersistMode::SyncData).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+
+        fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+            let mut n = 0;
+            for guard in self.items.range(key.to_vec()..).take(nexts + 1) {
+                guard.into_inner().map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            Ok(n)
+        }
+
+        fn scan_all(&self) -> Result<usize, String> {
+            let mut n = 0;
+            for guard in self.items.iter() {
+                guard.into_inner().map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            Ok(n)
+        }
+
+        fn flush(&self) -> Result<(), String> {
+            self.db.persist(PersistMode::Buffer).map_err(|e| e.to_string())
+        }
+
+        fn compact(&self) -> Result<(), String> {
+            self.items.major_compact().map_err(|e| e.to_string())
+        }
+
+        fn table_bytes_written(&self) -> Option<u64> {
+            None
+        }
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+mod rocksdb_engine {
+    use std::path::Path;
+
+    use rocksdb::{BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, WriteOptions};
+
+    use super::{BenchEngine, EngineConfig};
+
+    pub(super) struct RocksEngine {
+        db: DB,
+    }
+
+    impl RocksEngine {
+        pub(super) fn open(dir: &Path, config: &EngineConfig) -> Result<Self, String> {
+            // RocksDB's defaults, with the same memtable size and block cache as Strata.
+            let mut options = Options::default();
+            options.create_if_missing(true);
+            options.set_write_buffer_size(config.memtable_bytes);
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&Cache::new_lru_cache(config.cache_bytes));
+            table.set_bloom_filter(10.0, false);
+            options.set_block_based_table_factory(&table);
+            options.enable_statistics();
+            Ok(Self { db: DB::open(&options, dir).map_err(|e| e.to_string())? })
+        }
+
+        fn write_options(sync: bool) -> WriteOptions {
+            let mut w = WriteOptions::default();
+            w.set_sync(sync);
+            w
+        }
+    }
+
+    impl BenchEngine for RocksEngine {
+        fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+            self.db.put_opt(key, value, &Self::write_options(sync)).map_err(|e| e.to_string())
+        }
+
+        fn get(&self, key: &[u8]) -> Result<Option<usize>, String> {
+            Ok(self.db.get_pinned(key).map_err(|e| e.to_string())?.map(|v| v.len()))
+        }
+
+        fn delete(&self, key: &[u8], sync: bool) -> Result<(), String> {
+            self.db.delete_opt(key, &Self::write_options(sync)).map_err(|e| e.to_string())
+        }
+
+        fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+            let mut n = 0;
+            for kv in self.db.iterator(IteratorMode::From(key, Direction::Forward)).take(nexts + 1) {
+                kv.map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            Ok(n)
+        }
+
+        fn scan_all(&self) -> Result<usize, String> {
+            let mut n = 0;
+            for kv in self.db.iterator(IteratorMode::Start) {
+                kv.map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            Ok(n)
+        }
+
+        fn flush(&self) -> Result<(), String> {
+            self.db.flush().map_err(|e| e.to_string())
+        }
+
+        fn compact(&self) -> Result<(), String> {
+            self.db.compact_range(None::<&[u8]>, None::<&[u8]>);
+            Ok(())
+        }
+
+        fn table_bytes_written(&self) -> Option<u64> {
+            let flush = self.db.property_int_value("rocksdb.cumulative-flush-bytes").ok().flatten();
+            let compaction = self.db.property_int_value("rocksdb.compact-write-bytes").ok().flatten();
+            Some(flush.unwrap_or(0) + compaction.unwrap_or(0))
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The data subcommands: `put`, `get`, `delete`, `scan`, `stats`, `inspect`, `compact`.
+
+use std::io::Write;
+use std::path::Path;
+
+use strata::{Db, Error, KeyRange, Options};
+
+/// Opens an existing database; a missing one is an error, not silently created.
+pub(crate) fn open_existing(dir: &Path) -> Result<Db, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    Db::open(dir, Options { create_if_missing: false, ..Options::default() }).map_err(|e| match e {
+        Error::NotFound { .. } => format!("{} holds no Strata database", dir.display()),
+        other => other.to_string(),
+    })
+}
+
+/// Bytes as text: printable ASCII as is, everything else as `\xNN`.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+pub(crate) fn put(dir: &Path, key: &str, value: &str) -> Result<(), String> {
+    let db = Db::open(dir, Options::default()).map_err(|e| e.to_string())?;
+    db.write(
+        {
+            let mut b = strata::WriteBatch::new();
+            b.put(key.as_bytes().to_vec(), value.as_bytes().to_vec());
+            b
+        },
+        strata::WriteOptions::synced(),
+    )
+    .map_err(|e| e.to_string())?;
+    db.close().map_err(|e| e.to_string())
+}
+
+pub(crate) fn get(dir: &Path, key: &str) -> Result<bool, String> {
+    let db = open_existing(dir)?;
+    match db.get(key).map_err(|e| e.to_string())? {
+        Some(v) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&v).and_then(|()| out.write_all(b"\n")).map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+pub(crate) fn delete(dir: &Path, key: &str) -> Result<(), String> {
+    let db = open_existing(dir)?;
+    let mut b = strata::WriteBatch::new();
+    b.delete(key.as_bytes().to_vec());
+    db.write(b, strata::WriteOptions::synced()).map_err(|e| e.to_string())?;
+    db.close().map_err(|e| e.to_string())
+}
+
+pub(crate) fn scan(
+    dir: &Path,
+    prefix: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+    limit: Option<usize>,
+) -> Result<usize, String> {
+    let db = open_existing(dir)?;
+    let range = match (prefix, start, end) {
+        (Some(p), None, None) => KeyRange::prefix(p.as_bytes()),
+        (Some(_), _, _) => return Err("--prefix cannot be combined with --start or --end".into()),
+        (None, Some(s), Some(e)) => KeyRange::from_range(s..e),
+        (None, Some(s), None) => KeyRange::from_range(s..),
+        (None, None, Some(e)) => KeyRange::from_range(..e),
+        (None, None, None) => KeyRange::all(),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut n = 0;
+    for kv in db.iter(range).take(limit.unwrap_or(usize::MAX)) {
+        let (k, v) = kv.map_err(|e| e.to_string())?;
+        writeln!(out, "{}\t{}", escape(&k), escape(&v)).map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+pub(crate) fn stats(dir: &Path) -> Result<String, String> {
+    let db = open_existing(dir)?;
+    // Touch every key once so cache counters and amplification have something to show.
+    let mut live_bytes = 0u64;
+    let mut keys = 0u64;
+    for kv in db.iter(..) {
+        let (k, v) = kv.map_err(|e| e.to_string())?;
+        live_bytes += (k.len() + v.len()) as u64;
+        keys += 1;
+    }
+    let s = db.stats();
+    let tables = db.tables();
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "database {}", dir.display());
+    let _ = writeln!(out, "last sequence number {}, {keys} live keys, {}", s.last_seq, mib(live_bytes));
+    let _ = writeln!(
+        out,
+        "memtable {} active, {} sealed; options: memtable {}, policy {}",
+        mib(s.active_memtable_bytes as u64),
+        s.immutable_memtables,
+        db.options().memtable_type,
+        serde_json::to_string(&db.options().compaction).unwrap_or_default()
+    );
+    for (level, ts) in tables.iter().enumerate() {
+        let bytes: u64 = ts.iter().map(|t| t.file_size).sum();
+        let _ = writeln!(out, "L{level}: {} tables, {}", ts.len(), mib(bytes));
+        for t in ts {
+            let _ = writeln!(
+                out,
+                "  {:06}.parquet {:>10} {:>9} entries {:>7} tombstones  [{} .. {}]  seq {}..{}",
+                t.id,
+                mib(t.file_size),
+                t.entries,
+                t.tombstones,
+                escape(&t.min_key),
+                escape(&t.max_key),
+                t.min_seq,
+                t.max_seq
+            );
+        }
+    }
+    let table_bytes = s.table_bytes();
+    let space_amp = if live_bytes == 0 { 0.0 } else { table_bytes as f64 / live_bytes as f64 };
+    let hit_rate =
+        |h: u64, m: u64| if h + m == 0 { "-".to_owned() } else { format!("{:.1}%", 100.0 * h as f64 / (h + m) as f64) };
+    let _ = writeln!(
+        out,
+        "block cache: {} hits, {} misses ({} hit rate), {} used; table cache: {} hit rate",
+        s.store.block_cache.hits,
+        s.store.block_cache.misses,
+        hit_rate(s.store.block_cache.hits, s.store.block_cache.misses),
+        mib(s.store.block_cache.bytes),
+        hit_rate(s.store.table_cache.hits, s.store.table_cache.misses)
+    );
+    let _ = writeln!(
+        out,
+        "space amplification {space_amp:.2} (table bytes per live byte); write amplification since open {:.2}",
+        s.write_amplification()
+    );
+    db.close().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+pub(crate) fn inspect(file: &Path, rows: usize) -> Result<String, String> {
+    let name = file.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{} is not a file", file.display()))?;
+    let id = strata_sstable::table_id_from_file_name(name)
+        .ok_or_else(|| format!("{} is not a Strata table (expected NNNNNN.parquet)", file.display()))?;
+    if !file.is_file() {
+        return Err(format!("{} does not exist", file.display()));
+    }
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let store = strata_sstable::ParquetStore::open(dir, strata_sstable::ParquetOptions::default())
+        .map_err(|e| e.to_string())?;
+    let d = store.describe(id).map_err(|e| e.to_string())?;
+    let m = &d.meta;
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "table {}", file.display());
+    let _ = writeln!(out, "  id {}  size {} bytes  created {} ms since the epoch", m.id, m.file_size, m.created_at_ms);
+    let _ =
+        writeln!(out, "  entries {}  tombstones {}  sequence {}..{}", m.entries, m.tombstones, m.min_seq, m.max_seq);
+    let _ = writeln!(out, "  keys [{} .. {}]", escape(&m.min_key), escape(&m.max_key));
+    let _ = writeln!(
+        out,
+        "  row groups {}  key pages {}  compression {}  bloom filters {} bytes ({:.1} bits/entry)",
+        d.row_groups,
+        d.pages,
+        d.compression,
+        d.filter_bytes,
+        d.filter_bytes as f64 * 8.0 / m.entries.max(1) as f64
+    );
+    if let Some(by) = &d.created_by {
+        let _ = writeln!(out, "  written by {by}");
+    }
+    if rows > 0 {
+        use strata_sstable::SsTableStore;
+        let _ = writeln!(out, "  first {rows} rows (key, seq, kind, value):");
+        for e in store.scan(id, &KeyRange::all()).map_err(|e| e.to_string())?.take(rows) {
+            let e = e.map_err(|e| e.to_string())?;
+            let _ = writeln!(out, "    {}\t{}\t{:?}\t{}", escape(&e.key), e.seq, e.kind, escape(&e.value));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn compact(dir: &Path) -> Result<String, String> {
+    let db = open_existing(dir)?;
+    let before = db.stats().table_bytes();
+    db.compact_range(..).map_err(|e| e.to_string())?;
+    let s = db.stats();
+    let shape: Vec<String> = s
+        .levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.tables > 0)
+        .map(|(i, l)| format!("L{i}: {} tables", l.tables))
+        .collect();
+    let msg = format!("compacted: {} -> {} of tables; {}", mib(before), mib(s.table_bytes()), shape.join(", "));
+    db.close().map_err(|e| e.to_string())?;
+    Ok(msg)
+}

@@ -1,0 +1,146 @@
+//! Every data subcommand end to end, and the error cases: a missing directory, a directory
+//! with no database, a locked directory, a corrupt table, a bad flag. Errors print one clear
+//! line and exit non-zero.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "strata failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    assert!(!out.status.success(), "strata succeeded but should have failed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    assert!(stderr.trim_end().lines().count() <= 2, "an error should be one clear line: {stderr}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn put_get_delete_scan_round_trip() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = s(dir.path());
+    for (k, v) in [("user/1", "ada"), ("user/2", "grace"), ("job/7", "compile")] {
+        ok(&strata(&["put", d, k, v]));
+    }
+    assert_eq!(ok(&strata(&["get", d, "user/2"])), "grace\n");
+    ok(&strata(&["delete", d, "user/2"]));
+    fails_with(&strata(&["get", d, "user/2"]), "key not found");
+    assert_eq!(ok(&strata(&["scan", d])), "job/7\tcompile\nuser/1\tada\n");
+    assert_eq!(ok(&strata(&["scan", d, "--prefix", "user/"])), "user/1\tada\n");
+    assert_eq!(ok(&strata(&["scan", d, "--start", "k", "--limit", "1"])), "user/1\tada\n");
+    fails_with(&strata(&["scan", d, "--prefix", "u", "--start", "a"]), "--prefix");
+}
+
+#[test]
+fn missing_directories_and_databases_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("nope");
+    fails_with(&strata(&["get", s(&missing), "k"]), "is not a directory");
+    fails_with(&strata(&["scan", s(dir.path())]), "holds no Strata database");
+    fails_with(&strata(&["stats", s(dir.path())]), "holds no Strata database");
+    fails_with(&strata(&["compact", s(dir.path())]), "holds no Strata database");
+}
+
+#[test]
+fn a_locked_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = strata::Db::open(dir.path(), strata::Options::default()).expect("open");
+    fails_with(&strata(&["get", s(dir.path()), "k"]), "locked");
+    db.close().expect("close");
+}
+
+#[test]
+fn stats_compact_and_inspect_describe_the_tree() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let db = strata::Db::open(dir.path(), strata::Options::default()).expect("open");
+        for i in 0..2_000u32 {
+            db.put(format!("key{i:05}"), format!("value{i}")).expect("put");
+        }
+        db.flush().expect("flush");
+    }
+    let stats = ok(&strata(&["stats", s(dir.path())]));
+    assert!(stats.contains("2000 live keys"), "{stats}");
+    assert!(stats.contains("L0: 1 tables") && stats.contains("[key00000 .. key01999]"), "{stats}");
+    assert!(stats.contains("space amplification") && stats.contains("block cache"), "{stats}");
+
+    let compacted = ok(&strata(&["compact", s(dir.path())]));
+    assert!(compacted.starts_with("compacted:"), "{compacted}");
+
+    let table = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a table file");
+    let inspect = ok(&strata(&["inspect", s(&table), "--rows", "2"]));
+    assert!(inspect.contains("entries 2000"), "{inspect}");
+    assert!(inspect.contains("bloom filters") && inspect.contains("row groups"), "{inspect}");
+    assert!(inspect.contains("key00000\t") && inspect.contains("key00001\t"), "{inspect}");
+
+    // A damaged table is reported as corrupt, naming the file.
+    let mut bytes = std::fs::read(&table).expect("read table");
+    let len = bytes.len();
+    bytes[len - 20] ^= 0xff;
+    std::fs::write(&table, &bytes).expect("write table");
+    fails_with(&strata(&["inspect", s(&table)]), "corrupt");
+    fails_with(&strata(&["inspect", s(&dir.path().join("notes.txt"))]), "not a Strata table");
+}
+
+#[test]
+fn bad_flags_fail() {
+    let out = strata(&["scan"]);
+    assert!(!out.status.success());
+    let out = strata(&["bench", "--threads", "0"]);
+    assert!(!out.status.success());
+    fails_with(&strata(&["bench", "--benchmarks", "fillsideways", "--num", "10"]), "unknown benchmark");
+    fails_with(&strata(&["bench", "--policy", "tiered", "--num", "10"]), "size_tiered");
+}
+
+#[test]
+fn engine_bench_runs_writes_json_and_plots() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("bench.json");
+    let svg = dir.path().join("bench.svg");
+    let out = strata(&[
+        "bench",
+        "--num",
+        "800",
+        "--benchmarks",
+        "fillrandom,readrandom,seekrandom,ycsb-a",
+        "--seek-nexts",
+        "10",
+        "--json",
+        s(&json),
+        "--plot",
+        s(&svg),
+    ]);
+    let table = ok(&out);
+    for w in ["fillrandom", "readrandom", "seekrandom", "ycsb-a", "write amp"] {
+        assert!(table.contains(w), "table lacks {w}: {table}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid");
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(4));
+    assert!(report["rows"].as_array().expect("rows").iter().all(|r| r["ops_per_sec"].as_f64() > Some(0.0)));
+    let plot = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(plot.starts_with("<svg") && plot.contains("fillrandom"), "not an SVG of the run");
+}
+
+#[test]
+fn an_engine_left_out_of_the_build_says_how_to_add_it() {
+    if cfg!(feature = "rocksdb") {
+        return;
+    }
+    fails_with(&strata(&["bench", "--engines", "strata,rocksdb", "--num", "10"]), "--features rocksdb");
+    fails_with(&strata(&["bench", "--engines", "leveldb", "--num", "10"]), "unknown engine");
+}
