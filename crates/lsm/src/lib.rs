@@ -71,6 +71,9 @@ mod version;
 mod wal;
 mod write;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use db::{Components, Db};
 pub use error::Error;

@@ -1,0 +1,20 @@
+//! Test support, behind the `testing` feature: fault injection, a crash oracle, and the
+//! logic of the engine's fuzz targets.
+//!
+//! - [`FaultFs`] wraps any [`crate::FileSystem`] (the real one or
+//!   [`strata_sstable::testing::MemFs`]), fails the Nth create, write, sync, directory
+//!   sync, rename or delete with `EIO` or `ENOSPC`, counts every operation, and simulates a
+//!   power cut with [`FaultFs::crash`].
+//! - [`Oracle`] says which states a store may hold after a crash: every durable write, then
+//!   a prefix of the later ones, never part of a batch.
+//! - [`fuzz_wal_bytes`], [`fuzz_manifest_bytes`] and [`fuzz_engine_ops`] are the bodies of
+//!   the `wal_record`, `manifest` and `engine_ops` fuzz targets in `fuzz/`; the tests in
+//!   `tests/fuzz_corpus.rs` replay their seed corpora with plain `cargo test`.
+
+mod fault_fs;
+mod fuzz;
+mod oracle;
+
+pub use fault_fs::{Fault, FaultError, FaultFs, OpCounts, OpKind};
+pub use fuzz::{fuzz_engine_ops, fuzz_manifest_bytes, fuzz_wal_bytes};
+pub use oracle::{Change, Oracle, State};
