@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext, TaskKind};
+use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -73,19 +73,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
             last_seq: None,
         };
-        if let Err(e) = self.log_and_install(&edit, |sv, version| SuperVersion {
+        // NOTE: when this fails the outputs are kept. The edit may have reached the manifest
+        // file even though its sync failed (and the next open would then replay it), so
+        // deleting them here could lose data; the next open deletes them if they are orphans.
+        self.log_and_install(&edit, |sv, version| SuperVersion {
             active: Arc::clone(&sv.active),
             immutables: sv.immutables.clone(),
             version,
-        }) {
-            // The outputs are not in the manifest: they are orphans now.
-            for (_, meta) in &output.added {
-                if task.kind == TaskKind::Merge {
-                    let _ = self.store.delete(meta.id);
-                }
-            }
-            return Err(e);
-        }
+        })?;
         self.stats.compactions.fetch_add(1, Ordering::Relaxed);
         self.stats.compaction_bytes_read.fetch_add(output.bytes_read, Ordering::Relaxed);
         self.stats.compaction_bytes_written.fetch_add(output.bytes_written, Ordering::Relaxed);

@@ -106,6 +106,9 @@ pub(crate) struct Manifest {
     path: PathBuf,
     file: Box<dyn WritableFile>,
     size: u64,
+    /// Set when an append failed: the file may end in a partial or unsynced edit the engine
+    /// never applied, so no later edit may follow it.
+    failed: bool,
 }
 
 impl Manifest {
@@ -159,14 +162,29 @@ impl Manifest {
         drop(pointer);
         fs.rename(&tmp, &dir.join(CURRENT)).map_err(|e| Error::io(&tmp, e))?;
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Self { number, path, file, size: buf.len() as u64 })
+        Ok(Self { number, path, file, size: buf.len() as u64, failed: false })
     }
 
     /// Appends and syncs one edit. Only after this returns may the edit take effect.
+    ///
+    /// After a failure the edit is cut off again (best effort) and every later append fails:
+    /// an edit written after an unapplied one would be replayed on top of it at the next
+    /// open, describing a tree that never existed.
     pub(crate) fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+        if self.failed {
+            let e = std::io::Error::other("an earlier write to this manifest failed; reopen the database");
+            return Err(Error::io(&self.path, e));
+        }
         let mut buf = Vec::new();
         record::encode(&mut buf, &edit.encode());
-        self.file.write_all(&buf).and_then(|()| self.file.sync()).map_err(|e| Error::io(&self.path, e))?;
+        if let Err(e) = self.file.write_all(&buf).and_then(|()| self.file.sync()) {
+            self.failed = true;
+            // A torn record at the end would make the next open report corruption.
+            if let Err(cut) = self.file.truncate(self.size).and_then(|()| self.file.sync()) {
+                tracing::warn!(file = %self.path.display(), error = %cut, "could not cut a failed manifest edit off");
+            }
+            return Err(Error::io(&self.path, e));
+        }
         self.size += buf.len() as u64;
         Ok(())
     }
@@ -177,5 +195,52 @@ impl Manifest {
 
     pub(crate) const fn size(&self) -> u64 {
         self.size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_sstable::testing::MemFs;
+
+    use super::*;
+    use crate::testing::{FaultError, FaultFs, OpKind};
+
+    fn edit(n: u64) -> VersionEdit {
+        VersionEdit { next_file_number: Some(n), ..VersionEdit::default() }
+    }
+
+    /// Found by the fault walk: after an append whose sync failed, a later append synced
+    /// the failed edit along with its own, and the next open replayed both on top of each
+    /// other ("removes table 17 not on level 0").
+    #[test]
+    fn an_append_after_a_failed_one_is_refused_and_the_failed_edit_is_cut_off() {
+        let fs = FaultFs::new(MemFs::shared());
+        let shared = fs.shared();
+        let dir = Path::new("/m");
+        shared.create_dir_all(dir).unwrap();
+        let mut m = Manifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
+        m.append(&edit(5)).unwrap();
+        fs.fail_next_on(OpKind::Sync, "MANIFEST", FaultError::Eio);
+        assert!(m.append(&edit(6)).is_err());
+        assert!(m.append(&edit(7)).is_err(), "an append after a failed one must be refused");
+        let (state, _) = Manifest::recover(&shared, dir).unwrap().expect("a manifest");
+        assert_eq!(state.next_file_number, 5, "the failed edit must not be replayed");
+    }
+
+    /// Found by the fault walk: a manifest write cut short by a full disk left a torn
+    /// record, and the next open (no crash, just a restart) reported corruption.
+    #[test]
+    fn a_failed_manifest_write_leaves_no_torn_edit() {
+        let fs = FaultFs::new(MemFs::shared());
+        let shared = fs.shared();
+        let dir = Path::new("/m");
+        shared.create_dir_all(dir).unwrap();
+        let mut m = Manifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
+        m.append(&edit(5)).unwrap();
+        fs.fail_next_on(OpKind::Write, "MANIFEST", FaultError::Enospc);
+        assert!(m.append(&edit(6)).is_err());
+        drop(m);
+        let (state, _) = Manifest::recover(&shared, dir).unwrap().expect("a manifest that opens");
+        assert_eq!(state.next_file_number, 5);
     }
 }
