@@ -126,7 +126,11 @@ impl Manifest {
             .ok_or_else(|| Error::corruption(&current, "does not name a manifest file"))?;
         let number = parse_manifest_name(name).expect("invariant: checked by the filter above");
         let path = dir.join(name);
-        let data = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
+        let data = fs.read_all(&path).map_err(|e| match e.kind() {
+            // A damaged pointer can name a manifest that never existed.
+            std::io::ErrorKind::NotFound => Error::corruption(&current, format!("names {name}, which does not exist")),
+            _ => Error::io(&path, e),
+        })?;
         let (payloads, tail) = record::scan(&data);
         if let record::Tail::Invalid { offset, reason } = tail {
             // Every manifest write is synced before it is acted on, so a bad record is
@@ -225,6 +229,25 @@ mod tests {
         assert!(m.append(&edit(7)).is_err(), "an append after a failed one must be refused");
         let (state, _) = Manifest::recover(&shared, dir).unwrap().expect("a manifest");
         assert_eq!(state.next_file_number, 5, "the failed edit must not be replayed");
+    }
+
+    /// Found by the corruption sweep: a flipped digit in `CURRENT` named a manifest that does
+    /// not exist, and open reported a plain I/O error instead of corruption of `CURRENT`.
+    #[test]
+    fn current_naming_a_missing_manifest_is_corruption_of_current() {
+        let fs = MemFs::shared();
+        let dir = Path::new("/m");
+        fs.create_dir_all(dir).unwrap();
+        Manifest::create(&fs, dir, 1, &TreeState::default()).unwrap();
+        let mut pointer = fs.read_all(&dir.join(CURRENT)).unwrap();
+        pointer[9] ^= 0x03;
+        let mut f = fs.create(&dir.join(CURRENT)).unwrap();
+        f.write_all(&pointer).unwrap();
+        drop(f);
+        match Manifest::recover(&fs, dir) {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, dir.join(CURRENT)),
+            other => panic!("expected corruption of CURRENT, got {other:?}"),
+        }
     }
 
     /// Found by the fault walk: a manifest write cut short by a full disk left a torn
