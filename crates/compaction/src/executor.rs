@@ -1,0 +1,401 @@
+//! The compaction executor: carries out a task against a table store.
+
+use std::collections::{HashSet, VecDeque};
+use std::iter::Peekable;
+
+use bytes::Bytes;
+use strata_core::{Entry, KeyRange, MergeIter, SeqNo, ValueKind};
+use strata_sstable::{SsTableStore, TableMeta};
+
+use crate::state::key_hull;
+use crate::{CompactionTask, Error, LevelState, TableId, TableSummary, TaskKind};
+
+/// Bytes an entry costs beyond key and value (sequence number and kind), for sizing outputs.
+const ENTRY_OVERHEAD: u64 = 9;
+
+/// What the executor needs besides the task and the store.
+pub struct ExecContext<'a> {
+    /// Sequence numbers of the live snapshots, ascending. A version that is the newest visible
+    /// at one of them is kept.
+    pub snapshots: &'a [SeqNo],
+    /// Whether no table outside the inputs (in a level deeper than the output, or older data
+    /// anywhere) can hold keys of the inputs' range, so tombstones with nothing older left to
+    /// hide can go. [`is_bottommost`] computes it from the level state.
+    pub bottommost: bool,
+    /// Hands out a fresh table id for each output table.
+    pub next_table_id: &'a (dyn Fn() -> TableId + Sync),
+}
+
+impl std::fmt::Debug for ExecContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecContext")
+            .field("snapshots", &self.snapshots)
+            .field("bottommost", &self.bottommost)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a task: one manifest edit, to be applied atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionOutput {
+    /// Tables leaving the tree, as `(level, id)`. Their files are not deleted by
+    /// [`execute`]: the engine deletes them once no reader holds them.
+    pub removed: Vec<(usize, TableId)>,
+    /// Tables entering the tree, as `(level, meta)`: new tables for a merge, the inputs
+    /// themselves for a move.
+    pub added: Vec<(usize, TableMeta)>,
+    /// Bytes of the input tables read (their file sizes); 0 for moves and drops.
+    pub bytes_read: u64,
+    /// Bytes of the tables written (their file sizes); 0 for moves and drops.
+    pub bytes_written: u64,
+}
+
+/// Carries out `task`, picked from `state`, against `store`.
+///
+/// * [`TaskKind::Merge`]: scans every input, merges them (L0 inputs newest first by
+///   `max_seq`, then deeper levels), keeps for each user key its newest version and the
+///   newest version visible at each of `ctx.snapshots`, drops the rest, and — when
+///   `ctx.bottommost` — drops tombstones that no older kept version remains under. Output
+///   tables of about `task.target_table_size` payload bytes are written with ids from
+///   `ctx.next_table_id`, streamed; the versions of one user key never straddle two tables.
+///   If a write fails, the tables already written by this task are deleted before the error
+///   is returned.
+/// * [`TaskKind::Move`]: no data I/O; the inputs' metadata (from [`SsTableStore::open`]) is
+///   returned as added at `task.output_level`.
+/// * [`TaskKind::Drop`]: no I/O; the inputs are returned as removed.
+///
+/// Input files are never deleted here (see [`CompactionOutput::removed`]).
+///
+/// # Errors
+///
+/// * [`Error::InvalidTask`] for a task without inputs, with a table listed twice, or a move
+///   within one level;
+/// * [`Error::TableNotInState`] when an input is not at its stated level of `state`;
+/// * [`Error::Store`] when opening, scanning or writing a table fails (nothing of this task's
+///   output is left behind).
+pub fn execute<S: SsTableStore>(
+    store: &S,
+    task: &CompactionTask,
+    state: &LevelState,
+    ctx: &ExecContext<'_>,
+) -> Result<CompactionOutput, Error> {
+    let inputs = resolve_inputs(task, state)?;
+    let removed: Vec<(usize, TableId)> = inputs.iter().map(|(level, t)| (*level, t.id)).collect();
+    match task.kind {
+        TaskKind::Drop => Ok(CompactionOutput { removed, added: Vec::new(), bytes_read: 0, bytes_written: 0 }),
+        TaskKind::Move => {
+            let added = inputs
+                .iter()
+                .map(|(_, t)| Ok((task.output_level, store.open(t.id)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(CompactionOutput { removed, added, bytes_read: 0, bytes_written: 0 })
+        }
+        TaskKind::Merge => {
+            let bytes_read = inputs.iter().map(|(_, t)| t.size).sum();
+            let added = merge(store, task, inputs, ctx)?;
+            let bytes_written = added.iter().map(|m| m.file_size).sum();
+            let added = added.into_iter().map(|m| (task.output_level, m)).collect();
+            Ok(CompactionOutput { removed, added, bytes_read, bytes_written })
+        }
+    }
+}
+
+/// Whether the merge of `task` may drop tombstones: no table outside its inputs overlaps the
+/// inputs' key range while holding a version older than the newest input version. Newer
+/// tables (L0 flushes above a deeper merge) do not matter: a tombstone never hides newer data.
+#[must_use]
+pub fn is_bottommost(state: &LevelState, task: &CompactionTask) -> bool {
+    let ids: HashSet<TableId> = task.input_ids().collect();
+    let inputs: Vec<&TableSummary> = state.levels.iter().flatten().filter(|t| ids.contains(&t.id)).collect();
+    let Some((lo, hi)) = key_hull(inputs.iter().copied()) else {
+        return false;
+    };
+    let newest = inputs.iter().map(|t| t.max_seq).max().unwrap_or(SeqNo::MAX);
+    !state.levels.iter().flatten().any(|t| !ids.contains(&t.id) && t.overlaps(&lo, &hi) && t.min_seq < newest)
+}
+
+/// The task's inputs as `(level, summary)`, checked against the state.
+fn resolve_inputs<'s>(task: &CompactionTask, state: &'s LevelState) -> Result<Vec<(usize, &'s TableSummary)>, Error> {
+    if task.input_count() == 0 {
+        return Err(Error::invalid_task(format!("{} task has no inputs", task.kind.as_str())));
+    }
+    let mut seen = HashSet::new();
+    let mut inputs = Vec::with_capacity(task.input_count());
+    for (level, id) in task.input_tables() {
+        if !seen.insert(id) {
+            return Err(Error::invalid_task(format!("table {id} is listed twice")));
+        }
+        if task.kind == TaskKind::Move && level == task.output_level {
+            return Err(Error::invalid_task(format!("move of table {id} from level {level} to itself")));
+        }
+        let table = state.level(level).iter().find(|t| t.id == id).ok_or(Error::TableNotInState { id, level })?;
+        inputs.push((level, table));
+    }
+    Ok(inputs)
+}
+
+/// Merges the inputs into new tables; on error deletes what it wrote.
+fn merge<S: SsTableStore>(
+    store: &S,
+    task: &CompactionTask,
+    mut inputs: Vec<(usize, &TableSummary)>,
+    ctx: &ExecContext<'_>,
+) -> Result<Vec<TableMeta>, Error> {
+    // Newest data first: L0 by max_seq descending, then each deeper level in key order.
+    inputs.sort_by(|(la, a), (lb, b)| {
+        la.cmp(lb).then_with(|| if *la == 0 { b.max_seq.cmp(&a.max_seq) } else { a.min_key.cmp(&b.min_key) })
+    });
+    let scans = inputs.iter().map(|(_, t)| store.scan(t.id, &KeyRange::all())).collect::<Result<Vec<_>, _>>()?;
+    let mut snapshots = ctx.snapshots.to_vec();
+    snapshots.sort_unstable();
+    snapshots.dedup();
+    let mut stream = GcIter::new(MergeIter::new(scans), snapshots, ctx.bottommost).peekable();
+    let target = task.target_table_size.max(1);
+    let mut written: Vec<TableMeta> = Vec::new();
+    while stream.peek().is_some() {
+        let id = (ctx.next_table_id)();
+        let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None };
+        match store.write_table(id, &mut chunk) {
+            Ok(meta) => written.push(meta),
+            Err(e) => {
+                for meta in &written {
+                    // NOTE: best effort; the write error is the one worth reporting, and a
+                    // table left behind is unreferenced (the engine sweeps unknown files).
+                    let _ = store.delete(meta.id);
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Feeds one output table: entries until about `target` bytes, then up to the end of the
+/// current user key.
+struct Chunk<'s, I: Iterator> {
+    source: &'s mut Peekable<I>,
+    target: u64,
+    bytes: u64,
+    last_key: Option<Bytes>,
+}
+
+impl<I, E> Iterator for Chunk<'_, I>
+where
+    I: Iterator<Item = Result<Entry, E>>,
+{
+    type Item = Result<Entry, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.bytes >= self.target
+            && let Some(Ok(next)) = self.source.peek()
+            && self.last_key.as_ref() != Some(&next.key)
+        {
+            return None;
+        }
+        let item = self.source.next()?;
+        if let Ok(entry) = &item {
+            self.bytes += entry.payload_len() as u64 + ENTRY_OVERHEAD;
+            if self.last_key.as_ref() != Some(&entry.key) {
+                self.last_key = Some(entry.key.clone());
+            }
+        }
+        Some(item)
+    }
+}
+
+/// The garbage-collection rule over a stream in internal key order.
+///
+/// For each user key, walking versions newest to oldest, a version is kept when it is the
+/// newest, or the newest with `seq <= s` for some live snapshot `s` (equivalently: some
+/// snapshot lies in `[seq, seq of the next newer version)`). When `bottommost`, kept
+/// tombstones at the old end of a key's kept versions are dropped too: with nothing older
+/// under them, every reader sees "absent" either way. Exact duplicates (same key and
+/// sequence number, from two sources) keep the first, which comes from the newer source.
+///
+/// Buffers only the kept versions of one key (at most one more than there are snapshots).
+pub(crate) struct GcIter<I> {
+    inner: I,
+    snapshots: Vec<SeqNo>,
+    bottommost: bool,
+    /// The user key being read and the sequence number of its last version seen.
+    current: Option<(Bytes, SeqNo)>,
+    /// Kept versions of the current key.
+    kept: Vec<Entry>,
+    /// Finished versions, ready to yield.
+    ready: VecDeque<Entry>,
+    done: bool,
+}
+
+impl<I> GcIter<I> {
+    /// `snapshots` must be sorted ascending.
+    pub(crate) fn new(inner: I, snapshots: Vec<SeqNo>, bottommost: bool) -> Self {
+        Self { inner, snapshots, bottommost, current: None, kept: Vec::new(), ready: VecDeque::new(), done: false }
+    }
+
+    /// Whether a snapshot sees the version `seq` whose next newer version is `newer`.
+    fn visible_at_snapshot(&self, seq: SeqNo, newer: SeqNo) -> bool {
+        let i = self.snapshots.partition_point(|&s| s < seq);
+        self.snapshots.get(i).is_some_and(|&s| s < newer)
+    }
+
+    fn finish_key(&mut self) {
+        if self.bottommost {
+            while self.kept.last().is_some_and(|e| e.kind == ValueKind::Delete) {
+                self.kept.pop();
+            }
+        }
+        self.ready.extend(self.kept.drain(..));
+    }
+}
+
+impl<I, E> Iterator for GcIter<I>
+where
+    I: Iterator<Item = Result<Entry, E>>,
+{
+    type Item = Result<Entry, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(entry) = self.ready.pop_front() {
+                return Some(Ok(entry));
+            }
+            if self.done {
+                return None;
+            }
+            let entry = match self.inner.next() {
+                None => {
+                    self.finish_key();
+                    self.done = true;
+                    continue;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Some(Ok(entry)) => entry,
+            };
+            let keep = match &self.current {
+                Some((key, newer)) if *key == entry.key => {
+                    if entry.seq == *newer {
+                        continue;
+                    }
+                    self.visible_at_snapshot(entry.seq, *newer)
+                }
+                _ => {
+                    self.finish_key();
+                    true
+                }
+            };
+            self.current = Some((entry.key.clone(), entry.seq));
+            if keep {
+                self.kept.push(entry);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::convert::Infallible;
+
+    use proptest::prelude::*;
+    use strata_core::{MAX_SEQNO, VisibleIter};
+
+    use super::*;
+
+    fn gc(entries: &[Entry], snapshots: &[SeqNo], bottommost: bool) -> Vec<Entry> {
+        let source = entries.iter().cloned().map(Ok::<_, Infallible>);
+        GcIter::new(source, snapshots.to_vec(), bottommost).map(|e| e.unwrap()).collect()
+    }
+
+    fn view(sources: Vec<Vec<Entry>>, snapshot: SeqNo) -> BTreeMap<Bytes, Bytes> {
+        let sources = sources.into_iter().map(|s| s.into_iter().map(Ok::<_, Infallible>)).collect();
+        VisibleIter::new(MergeIter::new(sources), snapshot).map(|e| e.unwrap()).map(|e| (e.key, e.value)).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_and_one_version_per_snapshot() {
+        let versions =
+            vec![Entry::put("k", 10, "10"), Entry::put("k", 8, "8"), Entry::put("k", 5, "5"), Entry::put("k", 2, "2")];
+        let seqs = |v: Vec<Entry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(gc(&versions, &[], false)), [10]);
+        assert_eq!(seqs(gc(&versions, &[6], false)), [10, 5]);
+        assert_eq!(seqs(gc(&versions, &[5, 9, 100], false)), [10, 8, 5]);
+        assert_eq!(seqs(gc(&versions, &[1], false)), [10]);
+    }
+
+    #[test]
+    fn tombstones_go_only_at_the_bottom_with_nothing_older_kept() {
+        let versions = vec![Entry::delete("k", 10), Entry::put("k", 5, "5"), Entry::put("j", 3, "3")];
+        // Not bottommost: the tombstone must stay to hide older data below.
+        assert_eq!(gc(&versions, &[], false).len(), 2);
+        // Bottommost, no snapshot: the tombstone and the value it hides both go.
+        assert_eq!(gc(&versions, &[], true), [Entry::put("j", 3, "3")]);
+        // A snapshot at 7 still sees 5: the tombstone must stay above it.
+        assert_eq!(gc(&versions, &[7], true).len(), 3);
+        // A tombstone that is the oldest kept version goes even when a snapshot sees it.
+        let versions = vec![Entry::put("k", 10, "10"), Entry::delete("k", 6), Entry::put("k", 3, "3")];
+        assert_eq!(gc(&versions, &[7], true), [Entry::put("k", 10, "10")]);
+    }
+
+    #[test]
+    fn exact_duplicates_keep_the_newer_source() {
+        let versions = vec![Entry::put("k", 4, "new"), Entry::put("k", 4, "old")];
+        assert_eq!(gc(&versions, &[], false), [Entry::put("k", 4, "new")]);
+    }
+
+    fn op() -> impl Strategy<Value = (u8, bool)> {
+        (0u8..6, prop::bool::weighted(0.3))
+    }
+
+    proptest! {
+        /// Reading the GC output (plus any older data below it) at the newest sequence number
+        /// and at every live snapshot answers exactly as reading the inputs did.
+        #[test]
+        fn gc_preserves_every_snapshot_view(
+            ops in prop::collection::vec(op(), 1..80),
+            below in prop::collection::vec(op(), 0..10),
+            split in any::<prop::sample::Index>(),
+            snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+        ) {
+            let mk = |(i, (k, del)): (usize, &(u8, bool)), base: u64| {
+                let seq = base + i as u64 + 1;
+                let key = vec![b'a' + *k];
+                if *del { Entry::delete(key, seq) } else { Entry::put(key, seq, format!("{seq}")) }
+            };
+            // Older data outside the inputs, seqs 1..=below.len().
+            let mut older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
+            older.sort_by(Entry::cmp_internal);
+            let base = below.len() as u64;
+            let entries: Vec<Entry> = ops.iter().enumerate().map(|e| mk(e, base)).collect();
+            // Two input tables: an older and a newer segment of the write log.
+            let cut = split.index(entries.len() + 1);
+            let (mut old_in, mut new_in) = (entries[..cut].to_vec(), entries[cut..].to_vec());
+            old_in.sort_by(Entry::cmp_internal);
+            new_in.sort_by(Entry::cmp_internal);
+            let max_seq = base + ops.len() as u64;
+            let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
+            snapshots.sort_unstable();
+            let bottommost = older.is_empty();
+            let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
+            let out: Vec<Entry> = GcIter::new(merged, snapshots.clone(), bottommost).map(|e| e.unwrap()).collect();
+            prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
+            for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
+                let want = view(vec![new_in.clone(), old_in.clone(), older.clone()], snap);
+                let got = view(vec![out.clone(), older.clone()], snap);
+                prop_assert_eq!(got, want, "snapshot {}", snap);
+            }
+            // Nothing is kept that no reader can see.
+            let per_key_limit = snapshots.len() + 1;
+            let mut counts: BTreeMap<&Bytes, usize> = BTreeMap::new();
+            for e in &out {
+                *counts.entry(&e.key).or_default() += 1;
+            }
+            prop_assert!(counts.values().all(|&c| c <= per_key_limit));
+            if bottommost && snapshots.is_empty() {
+                prop_assert!(out.iter().all(|e| e.kind == ValueKind::Put));
+            }
+        }
+    }
+}

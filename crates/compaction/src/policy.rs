@@ -1,0 +1,64 @@
+//! The contract of a compaction policy.
+
+use crate::{CompactionTask, LevelState};
+
+/// Decides what to compact next: a pure function of the tree's shape.
+///
+/// A policy does no I/O, so it is tested and simulated without disks
+/// ([`simulate`](crate::simulate), `strata sim`). The engine calls [`pick`](Self::pick)
+/// whenever the tree changes (a flush, a finished task) and again while it returns tasks,
+/// marking the inputs of each task as [`LevelState::compacting`] until the task's manifest
+/// edit is applied.
+///
+/// Every implementation promises, and [`testing::policy_conformance`](crate::testing) (feature
+/// `testing`) checks:
+///
+/// * a task's inputs exist at the levels it states, are listed once, and none is compacting;
+/// * a [`Merge`](crate::TaskKind::Merge) into a level `>= 1` includes every table of that level
+///   its other inputs overlap, so the level stays free of overlaps;
+/// * a [`Move`](crate::TaskKind::Move) overlaps nothing in its output level;
+/// * newer data never ends below older data: tables leaving L0 take every older L0 table they
+///   overlap along, and merges within L0 take runs adjacent in age;
+/// * nothing is picked on an empty state, and `output_level < num_levels()`.
+pub trait CompactionPolicy: Send + Sync {
+    /// The policy's name as written in configuration (`"leveled"`, `"size_tiered"`, `"fifo"`).
+    fn name(&self) -> &'static str;
+
+    /// The next task to run, or `None` when the tree is in shape (or every candidate is
+    /// already compacting).
+    ///
+    /// Pure but for bookkeeping that only changes *which* of several equally good tasks is
+    /// picked (the leveled policy's round-robin cursor).
+    fn pick(&self, state: &LevelState) -> Option<CompactionTask>;
+
+    /// How many levels the policy uses (L0 included); flushes go to L0.
+    fn num_levels(&self) -> usize;
+}
+
+impl<P: CompactionPolicy + ?Sized> CompactionPolicy for &P {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn pick(&self, state: &LevelState) -> Option<CompactionTask> {
+        (**self).pick(state)
+    }
+
+    fn num_levels(&self) -> usize {
+        (**self).num_levels()
+    }
+}
+
+impl<P: CompactionPolicy + ?Sized> CompactionPolicy for Box<P> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn pick(&self, state: &LevelState) -> Option<CompactionTask> {
+        (**self).pick(state)
+    }
+
+    fn num_levels(&self) -> usize {
+        (**self).num_levels()
+    }
+}
