@@ -14,6 +14,7 @@
 mod alloc;
 mod bench;
 mod commands;
+mod sim;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ enum Command {
         /// The database directory.
         dir: PathBuf,
     },
+    /// Simulate a compaction policy on a synthetic write stream (no I/O): write and space
+    /// amplification and sorted runs as the data grows.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +193,7 @@ fn main() -> ExitCode {
         Command::Stats { dir } => commands::stats(&dir).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
         Command::Compact { dir } => commands::compact(&dir).map(|s| println!("{s}")),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,7 +142,8 @@ pub struct SimReport {
 pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> SimReport {
     let entry_bytes = cfg.entry_bytes();
     let key_space = cfg.key_space.max(1);
-    let per_flush = (cfg.flush_bytes / entry_bytes).max(1);
+    // Rounded up, so that `k` flushes write at least `k * flush_bytes`.
+    let per_flush = cfg.flush_bytes.div_ceil(entry_bytes).max(1);
     let total_bytes = cfg.total_bytes.max(1);
     let interval = (total_bytes / 16).max(1);
     let mut tree = Tree::new(entry_bytes);
@@ -237,6 +238,7 @@ impl SplitMix64 {
     }
 
     /// A uniform draw from `0..n` (`n > 0`).
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }

@@ -1,0 +1,55 @@
+//! `strata sim` simulates each policy, prints the growth table and JSON, and rejects unknown
+//! policies with the list of valid names.
+
+use std::process::Command;
+
+fn strata() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+}
+
+#[test]
+fn every_policy_prints_the_three_columns_as_data_grows() {
+    for policy in ["leveled", "size_tiered", "fifo"] {
+        let out = strata()
+            .args(["sim", "--policy", policy, "--total-mb", "512", "--flush-mb", "16"])
+            .output()
+            .expect("run strata");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{policy}: {}", String::from_utf8_lossy(&out.stderr));
+        for column in ["write amp", "space amp", "sorted runs"] {
+            assert!(stdout.contains(column), "{policy}: no {column} column:\n{stdout}");
+        }
+        assert!(stdout.contains(policy), "{stdout}");
+        // A header, a column line, at least sixteen growth points and the task summary.
+        assert!(stdout.lines().count() >= 19, "{policy}:\n{stdout}");
+    }
+}
+
+#[test]
+fn json_holds_the_growth_points() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sim.json");
+    let out = strata()
+        .args(["sim", "--policy", "size_tiered", "--total-mb", "128", "--flush-mb", "8", "--json"])
+        .arg(&path)
+        .output()
+        .expect("run strata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON")).expect("valid");
+    let points = report["points"].as_array().expect("points");
+    assert!(points.len() >= 16);
+    let last = points.last().expect("a last point");
+    assert!(last["write_amp"].as_f64() >= Some(1.0), "{last}");
+    assert!(last["sorted_runs"].as_u64() >= Some(1));
+}
+
+#[test]
+fn an_unknown_policy_lists_the_valid_ones() {
+    let out = strata().args(["sim", "--policy", "universal"]).output().expect("run strata");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in ["universal", "leveled", "size_tiered", "fifo"] {
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
