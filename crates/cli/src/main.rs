@@ -111,7 +111,7 @@ struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "strata")]
     engines: Vec<String>,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readseq, seekrandom,
-    /// deleterandom, readwhilewriting, ycsb-a ... ycsb-f.
+    /// deleterandom, readwhilewriting, ycsb-a ... ycsb-f, and compact (a timed full compaction).
     #[arg(
         long,
         value_delimiter = ',',

@@ -18,10 +18,13 @@ use strata_compaction::{CompactionPolicy, CompactionTask, LevelState, TaskKind};
 use strata_core::{Bytes, Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 use strata_memtable::{ChunkSource, ChunkedIter, Memtable};
 
-/// A memtable on `std::collections::BTreeMap`, keyed by (user key, reversed sequence).
+/// Versions keyed by (user key, reversed sequence), so a key's newest version comes first.
+type Versions = BTreeMap<(Vec<u8>, std::cmp::Reverse<SeqNo>), (ValueKind, Vec<u8>)>;
+
+/// A memtable on `std::collections::BTreeMap`.
 #[derive(Default)]
 struct BTreeMemtable {
-    map: RwLock<BTreeMap<(Vec<u8>, std::cmp::Reverse<SeqNo>), (ValueKind, Vec<u8>)>>,
+    map: RwLock<Versions>,
     bytes: AtomicUsize,
 }
 

@@ -32,7 +32,7 @@ pub struct Components<M, S, C> {
     pub policy: C,
     /// Lists the tables present in the store, so tables a crash left unreferenced are
     /// deleted at open. `None` skips that cleanup.
-    pub list_tables: Option<Box<dyn Fn(&S) -> std::result::Result<Vec<TableId>, Error> + Send + Sync>>,
+    pub list_tables: Option<TableLister<S>>,
 }
 
 /// An open database. See the [crate docs](crate) for an example.

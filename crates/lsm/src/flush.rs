@@ -82,10 +82,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     fn delete_logs_below(&self, log_number: u64) {
         let Ok(names) = self.fs.list_dir(&self.dir) else { return };
         for name in names {
-            if wal::parse_segment_name(&name).is_some_and(|n| n < log_number) {
-                if let Err(e) = self.fs.remove_file(&self.dir.join(&name)) {
-                    tracing::warn!(file = %name, error = %e, "could not delete an obsolete log segment");
-                }
+            if wal::parse_segment_name(&name).is_some_and(|n| n < log_number)
+                && let Err(e) = self.fs.remove_file(&self.dir.join(&name))
+            {
+                tracing::warn!(file = %name, error = %e, "could not delete an obsolete log segment");
             }
         }
     }

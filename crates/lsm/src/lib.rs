@@ -79,6 +79,7 @@ pub use db::{Components, Db};
 pub use error::Error;
 pub use iter::DbIter;
 pub use options::{CompressionName, Options, TableOptions, WalSync, WriteOptions};
+pub use recovery::TableLister;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use strata_compaction::{AnyPolicy, CompactionPolicy, PolicyConfig};

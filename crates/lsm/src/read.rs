@@ -34,19 +34,20 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let mut levels = sv.version.levels.iter();
         if let Some(l0) = levels.next() {
             for t in l0 {
-                if t.meta.min_seq <= snapshot && t.meta.may_contain_key(key) {
-                    if let Some(v) = self.store.get(t.meta.id, key, snapshot)? {
-                        return Ok(Some(v));
-                    }
+                if t.meta.min_seq <= snapshot
+                    && t.meta.may_contain_key(key)
+                    && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
+                {
+                    return Ok(Some(v));
                 }
             }
         }
         for level in levels {
             let i = level.partition_point(|t| &t.meta.max_key[..] < key);
-            if let Some(t) = level.get(i).filter(|t| &t.meta.min_key[..] <= key && t.meta.min_seq <= snapshot) {
-                if let Some(v) = self.store.get(t.meta.id, key, snapshot)? {
-                    return Ok(Some(v));
-                }
+            if let Some(t) = level.get(i).filter(|t| &t.meta.min_key[..] <= key && t.meta.min_seq <= snapshot)
+                && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
+            {
+                return Ok(Some(v));
             }
         }
         Ok(None)

@@ -35,7 +35,7 @@ pub(crate) struct Recovered {
 }
 
 /// Lists the ids of the tables present in the store, for orphan cleanup.
-pub(crate) type TableLister<S> = Box<dyn Fn(&S) -> Result<Vec<TableId>> + Send + Sync>;
+pub type TableLister<S> = Box<dyn Fn(&S) -> Result<Vec<TableId>> + Send + Sync>;
 
 pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     fs: &Arc<dyn FileSystem>,

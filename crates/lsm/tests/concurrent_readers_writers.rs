@@ -84,7 +84,7 @@ fn four_writers_four_readers_then_model_check() {
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let w = (n + r) % WRITERS;
-                    if n % 20 == 0 {
+                    if n.is_multiple_of(20) {
                         // A scan is consistent: keys sorted, values belong to their keys.
                         let mut last: Option<strata::Bytes> = None;
                         for kv in db.prefix(format!("w{w}/")) {

@@ -39,13 +39,10 @@ fn newest_log(dir: &Path) -> PathBuf {
 fn present(db: &Db, n: u32) -> u32 {
     let mut count = 0;
     for i in 0..n {
-        match db.get(key(i)).expect("get") {
-            Some(v) => {
-                assert_eq!(v, format!("value{i}").as_bytes(), "wrong value for {}", key(i));
-                assert_eq!(count, i, "key {i} present after a missing one: not a prefix");
-                count += 1;
-            }
-            None => {}
+        if let Some(v) = db.get(key(i)).expect("get") {
+            assert_eq!(v, format!("value{i}").as_bytes(), "wrong value for {}", key(i));
+            assert_eq!(count, i, "key {i} present after a missing one: not a prefix");
+            count += 1;
         }
     }
     count

@@ -15,7 +15,7 @@ use super::workload::Rng;
 use super::zipf::Zipf;
 
 /// The workloads, by the names `--benchmarks` takes.
-pub(crate) const WORKLOADS: [&str; 14] = [
+pub(crate) const WORKLOADS: [&str; 15] = [
     "fillseq",
     "fillrandom",
     "overwrite",
@@ -30,6 +30,7 @@ pub(crate) const WORKLOADS: [&str; 14] = [
     "ycsb-d",
     "ycsb-e",
     "ycsb-f",
+    "compact",
 ];
 
 /// What to run.
@@ -179,18 +180,25 @@ impl Shared<'_> {
     }
 }
 
-/// Runs `ops` operations over `threads` threads; `pick(thread_rng, i)` chooses each
+/// One measured phase: which workload on which engine, how many operations on how many
+/// threads.
+struct Phase<'a> {
+    name: &'a str,
+    engine: &'a str,
+    ops: u64,
+    threads: usize,
+    seed: u64,
+}
+
+/// Runs the phase's operations over its threads; `pick(thread_rng, i)` chooses each
 /// operation and key. Returns the row.
 fn measure(
     shared: &Shared<'_>,
-    name: &str,
-    engine: &str,
-    ops: u64,
-    threads: usize,
+    phase: &Phase<'_>,
     bar: &ProgressBar,
     pick: &(dyn Fn(&mut Rng, u64) -> (Op, u64) + Sync),
-    seed: u64,
 ) -> Result<Row, String> {
+    let Phase { name, engine, ops, threads, seed } = *phase;
     let hist = Mutex::new(Histogram::<u64>::new(3).map_err(|e| e.to_string())?);
     let bytes = AtomicU64::new(0);
     let failed = Mutex::new(None);
@@ -215,7 +223,7 @@ fn measure(
                         }
                     }
                     let _ = local.record(t0.elapsed().as_nanos() as u64);
-                    if i % 1024 == 0 {
+                    if i.is_multiple_of(1024) {
                         bar.inc(1024.min(ops));
                     }
                     i += threads as u64;
@@ -380,19 +388,16 @@ fn run_workload(
         top - 1 - zipf.rank(rng).min(top - 1)
     };
     let ycsb_insert = |s: &Shared<'_>| s.num + s.inserted.fetch_add(1, Ordering::Relaxed);
+    let run = |ops: u64, threads: usize, pick: &(dyn Fn(&mut Rng, u64) -> (Op, u64) + Sync)| {
+        measure(shared, &Phase { name, engine, ops, threads, seed }, bar, pick)
+    };
     let row = match name {
-        "fillseq" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Put, i), seed)?,
-        "fillrandom" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Put, permute(i)), seed)?,
-        "overwrite" => {
-            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Put, r.below(num as usize) as u64), seed)?
-        }
-        "readrandom" => {
-            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Get, r.below(num as usize) as u64), seed)?
-        }
-        "seekrandom" => {
-            measure(shared, name, engine, num, threads, bar, &|r, _| (Op::Seek, r.below(num as usize) as u64), seed)?
-        }
-        "deleterandom" => measure(shared, name, engine, num, threads, bar, &|_, i| (Op::Delete, permute(i)), seed)?,
+        "fillseq" => run(num, threads, &|_, i| (Op::Put, i))?,
+        "fillrandom" => run(num, threads, &|_, i| (Op::Put, permute(i)))?,
+        "overwrite" => run(num, threads, &|r, _| (Op::Put, r.below(num as usize) as u64))?,
+        "readrandom" => run(num, threads, &|r, _| (Op::Get, r.below(num as usize) as u64))?,
+        "seekrandom" => run(num, threads, &|r, _| (Op::Seek, r.below(num as usize) as u64))?,
+        "deleterandom" => run(num, threads, &|_, i| (Op::Delete, permute(i)))?,
         "readseq" => {
             let started = Instant::now();
             let n = shared.engine.scan_all()? as u64;
@@ -410,6 +415,25 @@ fn run_workload(
                 p999_us: 0.0,
             }
         }
+        "compact" => {
+            // Not a workload: a full compaction, timed, so reads can be measured before and after.
+            let started = Instant::now();
+            shared.engine.compact()?;
+            shared.engine.flush()?;
+            bar.inc(num);
+            let secs = started.elapsed().as_secs_f64();
+            Row {
+                engine: engine.to_owned(),
+                workload: name.to_owned(),
+                ops: 1,
+                secs,
+                ops_per_sec: 1.0 / secs.max(1e-9),
+                mb_per_sec: 0.0,
+                p50_us: secs * 1e6,
+                p99_us: secs * 1e6,
+                p999_us: secs * 1e6,
+            }
+        }
         "readwhilewriting" => {
             // One writer overwrites at full speed while the reader threads are measured.
             let stop = AtomicBool::new(false);
@@ -424,17 +448,7 @@ fn run_workload(
                     Ok::<(), String>(())
                 });
                 let readers = threads.max(1);
-                result = measure(
-                    shared,
-                    name,
-                    engine,
-                    num,
-                    readers,
-                    bar,
-                    &|r, _| (Op::Get, r.below(num as usize) as u64),
-                    seed,
-                )
-                .map(Some);
+                result = run(num, readers, &|r, _| (Op::Get, r.below(num as usize) as u64)).map(Some);
                 stop.store(true, Ordering::Relaxed);
                 if let Ok(Err(e)) = writer.join() {
                     result = Err(e);
@@ -453,19 +467,19 @@ fn run_workload(
                 let key = zipf.scrambled(r);
                 if r.below(100) < reads_percent { (Op::Get, key) } else { (write, key) }
             };
-            measure(shared, name, engine, num, threads, bar, &pick, seed)?
+            run(num, threads, &pick)?
         }
         "ycsb-d" => {
             let pick = |r: &mut Rng, _: u64| {
                 if r.below(100) < 95 { (Op::Get, latest(r, shared)) } else { (Op::Put, ycsb_insert(shared)) }
             };
-            measure(shared, name, engine, num, threads, bar, &pick, seed)?
+            run(num, threads, &pick)?
         }
         "ycsb-e" => {
             let pick = |r: &mut Rng, _: u64| {
                 if r.below(100) < 95 { (Op::Seek, zipf.scrambled(r)) } else { (Op::Put, ycsb_insert(shared)) }
             };
-            measure(shared, name, engine, num / 10, threads, bar, &pick, seed)?
+            run(num / 10, threads, &pick)?
         }
         other => return Err(format!("unknown workload {other:?}; valid: {}", WORKLOADS.join(", "))),
     };
