@@ -310,8 +310,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         }
     }
 
-    /// The next forced step for `compact_range`: merge the shallowest level holding
-    /// tables in `range` into the next level.
+    /// The next forced step for `compact_range`: merge every table that holds keys of
+    /// `range` above the deepest non-empty level into that level.
     ///
     /// L0 is always taken whole. Its tables are ordered by age and may overlap; merging
     /// only those that touch the range could merge an older and a newer table around a
@@ -340,33 +340,55 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 reason: "compact_range".into(),
             });
         }
-        let target = self.inner.options.max_memtable_size as u64 * 4;
-        for level in 0..levels - 1 {
-            if overlapping(level).is_empty() {
-                continue;
-            }
-            let ids = if level == 0 { all(0) } else { overlapping(level) };
-            // The next level's tables that overlap anything the inputs hold, not just the
-            // range: otherwise the output would overlap tables left on that level.
-            let inputs_of = |id: &TableId| version.levels[level].iter().find(|t| t.meta.id == *id);
-            let lo = ids.iter().filter_map(inputs_of).map(|t| t.meta.min_key.clone()).min()?;
-            let hi = ids.iter().filter_map(inputs_of).map(|t| t.meta.max_key.clone()).max()?;
-            let below: Vec<TableId> = version.levels.get(level + 1).map_or_else(Vec::new, |ts| {
-                ts.iter().filter(|t| t.meta.min_key <= hi && lo <= t.meta.max_key).map(|t| t.meta.id).collect()
-            });
-            let mut inputs = vec![(level, ids)];
-            if !below.is_empty() {
-                inputs.push((level + 1, below));
-            }
-            return Some(CompactionTask {
-                kind: TaskKind::Merge,
-                inputs,
-                output_level: level + 1,
-                target_table_size: target,
-                reason: "compact_range".into(),
-            });
+        // Merge straight into the deepest level holding data, in one rewrite, rather than
+        // one level per step. Every table of a shallower level that overlaps the moved key
+        // span joins the merge: it is newer than the target level, and left behind it would
+        // shadow the newer data moved past it.
+        let target_level =
+            (1..levels).rev().find(|&l| version.levels.get(l).is_some_and(|ts| !ts.is_empty())).unwrap_or(1);
+        let shallower_overlap = (0..target_level).any(|l| !overlapping(l).is_empty());
+        if !shallower_overlap {
+            return None;
         }
-        None
+        let mut chosen: Vec<std::collections::BTreeSet<TableId>> = vec![Default::default(); target_level + 1];
+        chosen[0].extend(all(0));
+        for (l, set) in chosen.iter_mut().enumerate().skip(1) {
+            set.extend(overlapping(l));
+        }
+        loop {
+            let metas = chosen.iter().enumerate().flat_map(|(l, ids)| {
+                version.levels.get(l).into_iter().flatten().filter(move |t| ids.contains(&t.meta.id))
+            });
+            let (Some(lo), Some(hi)) =
+                (metas.clone().map(|t| t.meta.min_key.clone()).min(), metas.map(|t| t.meta.max_key.clone()).max())
+            else {
+                return None;
+            };
+            let mut grew = false;
+            for (l, set) in chosen.iter_mut().enumerate().skip(1) {
+                for t in version.levels.get(l).into_iter().flatten() {
+                    if t.meta.min_key <= hi && lo <= t.meta.max_key {
+                        grew |= set.insert(t.meta.id);
+                    }
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let inputs: Vec<(usize, Vec<TableId>)> = chosen
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(l, ids)| (l, ids.into_iter().collect()))
+            .collect();
+        Some(CompactionTask {
+            kind: TaskKind::Merge,
+            inputs,
+            output_level: target_level,
+            target_table_size: self.inner.options.max_memtable_size as u64,
+            reason: "compact_range".into(),
+        })
     }
 
     /// Counters and the shape of the tree.
