@@ -1,5 +1,6 @@
-//! Parquet store benchmarks: point gets (hit and miss, cold and warm block cache), a
-//! 1,000,000-entry scan, write throughput and bytes per entry for each codec.
+//! Parquet store benchmarks: point gets (hit and miss, cold and warm block cache), short
+//! seeks (a scan from a key, 100 entries read; cold and warm block cache), a 1,000,000-entry
+//! scan, write throughput and bytes per entry for each codec.
 //!
 //! Entries: 16-byte keys, 8-byte sequence numbers, 32-byte values.
 
@@ -76,6 +77,43 @@ fn gets_and_scan(c: &mut Criterion) {
         b.iter(|| {
             m = (m + 1) & (PROBES - 1);
             black_box(cold.get(1, &miss_keys[m], MAX_SEQNO).expect("get"))
+        })
+    });
+    g.finish();
+
+    // The engine's seek: a scan from a key to the end of the table, of which only the first 100
+    // entries are read (then the iterator is dropped). Warm: the start keys' pages are cached;
+    // cold: no block cache, so every seek decodes what it reads.
+    let mut g = c.benchmark_group("scan");
+    g.throughput(Throughput::Elements(100));
+    let seek_ranges = |f: &dyn Fn(u64) -> String| -> Vec<KeyRange> {
+        (0..PROBES as u64).map(|n| KeyRange::from_range(f(n)..)).collect::<Vec<_>>()
+    };
+    let seek_100 = |s: &ParquetStore, range: &KeyRange| {
+        let mut n = 0usize;
+        for e in s.scan(1, range).expect("scan").take(100) {
+            black_box(e.expect("entry"));
+            n += 1;
+        }
+        assert_eq!(n, 100);
+    };
+    let warm_seeks = seek_ranges(&|n| key((n % 1000) * 997));
+    for r in &warm_seeks {
+        seek_100(&warm, r);
+    }
+    let mut w = 0usize;
+    g.bench_function("seek_100_warm", |b| {
+        b.iter(|| {
+            w = (w + 1) & (PROBES - 1);
+            seek_100(&warm, &warm_seeks[w]);
+        })
+    });
+    let cold_seeks = seek_ranges(&|n| key(n * 7919 % (N - 100)));
+    let mut k = 0usize;
+    g.bench_function("seek_100_cold", |b| {
+        b.iter(|| {
+            k = (k + 1) & (PROBES - 1);
+            seek_100(&cold, &cold_seeks[k]);
         })
     });
     g.finish();

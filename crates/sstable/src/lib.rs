@@ -8,8 +8,9 @@
 //! * [`ParquetStore`]: tables as Apache Parquet files (columns `key`, `seq`, `kind`, `value`,
 //!   sorted by key ascending then seq descending) that pyarrow, DuckDB or Spark read as they
 //!   are, with a per-row-group [`strata_bloom`] filter, checksums on every byte, a table cache
-//!   and a block cache of decoded pages. A point lookup reads one page. The file layout is
-//!   documented in [`parquet`].
+//!   and a block cache of decoded pages. A point lookup reads one page; a scan starts at the
+//!   page holding its start key and streams on from there. The file layout is documented in
+//!   [`parquet`].
 //!
 //! # Example
 //!

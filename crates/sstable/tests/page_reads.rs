@@ -1,6 +1,7 @@
-//! A point lookup decodes one page cold and none warm; a filtered miss reads no data.
+//! A point lookup decodes one page cold and none warm; a filtered miss reads no data; a scan
+//! decodes only the pages its range reaches.
 
-use strata_core::{Entry, MAX_SEQNO};
+use strata_core::{Entry, KeyRange, MAX_SEQNO};
 use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};
 
 const N: u32 = 100_000;
@@ -51,4 +52,57 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
     assert!(after.pages_read - before.pages_read <= u64::from(misses) - filtered);
     assert_eq!(after.tables_opened, s0.tables_opened, "the table stays in the table cache");
     assert!(after.table_cache.hits > s0.table_cache.hits);
+}
+
+/// A seek (a scan from a key, of which a few entries are read) decodes only the pages those
+/// entries are on, through the block cache: a repeated seek reads nothing from the file. A long
+/// scan streams past its first pages without filling the block cache.
+#[test]
+fn scan_from_mid_table_reads_only_the_pages_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    store
+        .write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, format!("value{i:020}")))))
+        .unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let pages = store.describe(1).unwrap().pages as u64;
+    let seek = |from: u32, n: usize| -> Vec<u64> {
+        let range = KeyRange::from_range(key(from)..);
+        store.scan(1, &range).unwrap().take(n).map(|e| e.unwrap().seq).collect()
+    };
+
+    let before = store.stats();
+    let want: Vec<u64> = (N / 2..N / 2 + 100).map(|i| u64::from(i) + 1).collect();
+    assert_eq!(seek(N / 2, 100), want);
+    let cold = store.stats();
+    let decoded = cold.pages_read - before.pages_read;
+    assert!((1..=2).contains(&decoded), "100 entries are on one or two pages, {decoded} were decoded");
+    assert_eq!(cold.block_cache.misses - before.block_cache.misses, decoded);
+    assert_eq!(cold.block_cache.entries - before.block_cache.entries, decoded, "the seek caches its pages");
+    let read = cold.bytes_read - before.bytes_read;
+    assert!(read < 2 * 64 * 1024, "the seek read {read} bytes");
+
+    assert_eq!(seek(N / 2, 100), want);
+    let warm = store.stats();
+    assert_eq!((warm.pages_read, warm.bytes_read), (cold.pages_read, cold.bytes_read), "a warm seek reads nothing");
+    assert_eq!(warm.block_cache.hits - cold.block_cache.hits, decoded);
+
+    // A bounded range ends inside its last page and reads no page after it.
+    let range = KeyRange::from_range(key(1000)..=key(1299));
+    let got: Vec<u64> = store.scan(1, &range).unwrap().map(|e| e.unwrap().seq).collect();
+    assert_eq!(got, (1001..=1300).collect::<Vec<u64>>());
+    let bounded = store.stats();
+    assert!(bounded.pages_read - warm.pages_read <= 3, "300 entries span at most three pages");
+
+    // A long scan (the last three quarters) reads each of its pages once and caches only the
+    // first few.
+    let tail = seek(N / 4, usize::MAX);
+    assert_eq!(tail.len(), (N - N / 4) as usize);
+    assert!(tail.windows(2).all(|w| w[0] + 1 == w[1]));
+    let long = store.stats();
+    let decoded = long.pages_read - bounded.pages_read;
+    assert!(decoded <= pages * 3 / 4 + 2, "the long scan decoded {decoded} of {pages} pages");
+    let cached = long.block_cache.entries - bounded.block_cache.entries;
+    assert!(cached <= 4, "a long scan cached {cached} pages");
 }

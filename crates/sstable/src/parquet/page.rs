@@ -92,8 +92,8 @@ impl DecodedRows {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let k = self.key(mid);
-            if k < key || (after && k == key) {
+            let ord = cmp_keys(self.key(mid), key);
+            if ord.is_lt() || (after && ord.is_eq()) {
                 lo = mid + 1;
             } else {
                 hi = mid;

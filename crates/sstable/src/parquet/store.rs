@@ -21,7 +21,8 @@ struct Shared {
     dir: PathBuf,
     options: ParquetOptions,
     tables: TableCache,
-    blocks: BlockCache,
+    /// Shared with the scans, which read their first pages through it.
+    blocks: Arc<BlockCache>,
     counters: Arc<Counters>,
     next_cache_id: AtomicU64,
 }
@@ -80,7 +81,7 @@ impl ParquetStore {
         let shared = Shared {
             fs,
             tables: TableCache::new(options.table_cache_bytes),
-            blocks: BlockCache::new(options.block_cache_bytes),
+            blocks: Arc::new(BlockCache::new(options.block_cache_bytes)),
             options,
             dir,
             counters: Arc::new(Counters::default()),
@@ -171,7 +172,8 @@ impl SsTableStore for ParquetStore {
     }
 
     fn scan(&self, id: TableId, range: &KeyRange) -> Result<ParquetScan> {
-        Ok(ParquetScan::new(self.table(id)?, Arc::clone(&self.shared.counters), range))
+        let s = &*self.shared;
+        Ok(ParquetScan::new(self.table(id)?, Arc::clone(&s.blocks), Arc::clone(&s.counters), range))
     }
 
     fn delete(&self, id: TableId) -> Result<()> {

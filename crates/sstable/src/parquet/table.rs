@@ -250,12 +250,29 @@ impl OpenTable {
     }
 
     /// A page of the key column with the matching rows of the other columns, from the block
-    /// cache or decoded from disk.
-    fn page(&self, rg: usize, page: usize, cache: &BlockCache, counters: &Counters) -> Result<Arc<DecodedRows>> {
-        let key = (self.cache_id, rg as u32, page as u32);
-        if let Some(p) = cache.get(&key) {
+    /// cache, or decoded from disk and then cached.
+    pub(crate) fn page(
+        &self,
+        rg: usize,
+        page: usize,
+        cache: &BlockCache,
+        counters: &Counters,
+    ) -> Result<Arc<DecodedRows>> {
+        if let Some(p) = self.cached_page(rg, page, cache) {
             return Ok(p);
         }
+        let rows = Arc::new(self.decode_page(rg, page, counters)?);
+        cache.insert((self.cache_id, rg as u32, page as u32), Arc::clone(&rows));
+        Ok(rows)
+    }
+
+    /// Page `page` of row group `rg` if the block cache holds it.
+    pub(crate) fn cached_page(&self, rg: usize, page: usize, cache: &BlockCache) -> Option<Arc<DecodedRows>> {
+        cache.get(&(self.cache_id, rg as u32, page as u32))
+    }
+
+    /// Decodes page `page` of row group `rg` from disk (checksummed reads), without caching it.
+    fn decode_page(&self, rg: usize, page: usize, counters: &Counters) -> Result<DecodedRows> {
         let span = &self.row_groups[rg].pages[page];
         let mut reader = self.reader(rg, span.first_row, span.rows, span.rows as usize)?;
         let batch = match reader.next() {
@@ -271,8 +288,6 @@ impl OpenTable {
             ));
         }
         Counters::add(&counters.pages_read, 1);
-        let rows = Arc::new(rows);
-        cache.insert(key, Arc::clone(&rows));
         Ok(rows)
     }
 
