@@ -165,13 +165,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             let sv = self.current();
             let l0 = sv.version.table_count(0);
             let compaction_on = self.options.enable_background_compaction;
-            if compaction_on && l0 >= self.options.l0_stop_trigger {
+            // Backpressure only helps while compaction can shrink L0: a FIFO policy under its
+            // size bound keeps every table in L0 on purpose, and waiting on it would hang.
+            if compaction_on && l0 >= self.options.l0_stop_trigger && self.compaction_can_shrink_l0() {
                 self.stall(&self.stats.l0_stop_stalls, "L0 reached l0_stop_trigger", |inner| {
                     inner.current().version.table_count(0) < inner.options.l0_stop_trigger
+                        || !inner.compaction_can_shrink_l0()
                 })?;
                 continue;
             }
-            if compaction_on && l0 >= self.options.l0_slowdown_trigger && !slowed {
+            if compaction_on && l0 >= self.options.l0_slowdown_trigger && !slowed && self.compaction_can_shrink_l0() {
                 slowed = true;
                 self.stats.slowdowns.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(1));
@@ -191,27 +194,37 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         }
     }
 
+    /// Whether a compaction is running or the policy has one to start: only then can a
+    /// writer waiting for L0 to shrink expect it to.
+    fn compaction_can_shrink_l0(&self) -> bool {
+        let bg = lock(&self.bg);
+        if bg.running_compactions > 0 {
+            return true;
+        }
+        let state = self.current().version.level_state(&bg.compacting, crate::compact::now_ms());
+        drop(bg);
+        self.policy.pick(&state).is_some()
+    }
+
     /// Blocks until `ready` holds, counting the stall.
     fn stall(&self, counter: &AtomicU64, why: &'static str, ready: impl Fn(&Self) -> bool) -> Result<()> {
         let started = Instant::now();
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(why, "write stall");
-        let mut bg = lock(&self.bg);
+        // `ready` is checked with no lock held: it may take locks of its own.
         while !ready(self) {
-            drop(bg);
             self.check_bg_error()?;
-            bg = lock(&self.bg);
+            let bg = lock(&self.bg);
             if bg.shutdown {
                 return Err(Error::Closed);
             }
             // Time out now and then so a missed wake-up cannot hang a writer.
-            bg = self
-                .bg_cv
-                .wait_timeout(bg, Duration::from_millis(50))
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            drop(
+                self.bg_cv
+                    .wait_timeout(bg, Duration::from_millis(50))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
         }
-        drop(bg);
         self.stats.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(())
     }

@@ -63,9 +63,10 @@ fn the_stop_trigger_stalls_writes_until_compaction_catches_up() {
         max_memtable_size: 64 << 10,
         l0_slowdown_trigger: 2,
         l0_stop_trigger: 3,
-        // A lazy policy: L0 piles up to the stop trigger before it compacts.
+        // The policy compacts L0 from 2 tables on, so at the slowdown trigger compaction
+        // has work that can shrink L0, and slowing writes helps it catch up.
         compaction: PolicyConfig::Leveled {
-            l0_trigger: 3,
+            l0_trigger: 2,
             base_level_bytes: 64 << 20,
             level_multiplier: 10,
             target_table_size: 1 << 20,
@@ -82,4 +83,34 @@ fn the_stop_trigger_stalls_writes_until_compaction_catches_up() {
     assert!(stats.slowdowns > 0, "L0 at the slowdown trigger must slow writes: {stats:?}");
     assert!(stats.levels[0].tables <= 3, "L0 exceeded its stop trigger: {stats:?}");
     assert_eq!(db.iter(..).count(), 20_000);
+}
+
+/// Regression: FIFO keeps every table in L0 by design; once L0 passed the stop trigger,
+/// writes waited for a compaction FIFO would never pick, and hung.
+#[test]
+fn fifo_past_the_l0_stop_trigger_does_not_hang_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = Options {
+        max_memtable_size: 64 << 10,
+        l0_slowdown_trigger: 2,
+        l0_stop_trigger: 3,
+        compaction: PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+        ..Options::default()
+    };
+    let path = dir.path().to_owned();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let db = Db::open(&path, options).expect("open");
+        for i in 0..20_000u32 {
+            db.put(format!("key{i:06}"), vec![b'x'; 100]).expect("put");
+        }
+        db.flush().expect("flush");
+        let stats = db.stats();
+        done.send((stats.levels[0].tables, stats.l0_stop_stalls, db.iter(..).count())).expect("report");
+    });
+    let (l0, stop_stalls, count) =
+        finished.recv_timeout(std::time::Duration::from_secs(120)).expect("writes hung behind the L0 stop trigger");
+    assert!(l0 > 3, "FIFO keeps its tables in L0 ({l0} there)");
+    assert_eq!(stop_stalls, 0, "nothing can shrink L0, so nothing may wait for it");
+    assert_eq!(count, 20_000);
 }
