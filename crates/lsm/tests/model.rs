@@ -1,13 +1,16 @@
-//! The engine against a `BTreeMap` model: random puts, deletes, batches, gets, range scans,
-//! snapshot reads, flushes and reopens, for several memtable variants. Snapshot reads are
-//! checked against a copy of the model taken when the snapshot was.
+//! The engine against a `BTreeMap` model: random puts, deletes, batches, gets, scans,
+//! snapshot reads (checked against a copy of the model taken when the snapshot was),
+//! flushes, `compact_range` and reopens. It runs for several memtable variants and for all
+//! three compaction policies. Policies are tuned small so background compactions run
+//! often and data reaches deep levels; snapshots make compaction keep old versions, and
+//! tombstones must hide keys in deeper levels until they are dropped at the bottom.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use strata::{Db, KeyRange, MemtableKind, Options, WriteBatch, WriteOptions};
+use strata::{Db, KeyRange, MemtableKind, Options, PolicyConfig, WriteBatch, WriteOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -19,24 +22,23 @@ enum Op {
     Get(Vec<u8>),
     Scan(Bound<Vec<u8>>, Bound<Vec<u8>>),
     TakeSnapshot,
-    /// Read through snapshot `i % live snapshots`.
     SnapshotGet(usize, Vec<u8>),
     SnapshotScan(usize),
     DropSnapshot(usize),
     Flush,
+    CompactAll,
+    CompactRange(Vec<u8>, Vec<u8>),
     Reopen,
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
-    // Few distinct keys, so overwrites, deletes and versions pile up.
-    (0u8..40).prop_map(|k| format!("key{k:02}").into_bytes())
+    (0u16..300).prop_map(|k| format!("key{k:03}").into_bytes())
 }
 
 fn value() -> impl Strategy<Value = Vec<u8>> {
-    // Mostly small values, sometimes large ones so memtables fill and rotate.
     prop_oneof![
-        8 => prop::collection::vec(any::<u8>(), 0..16),
-        1 => prop::collection::vec(any::<u8>(), 2_000..6_000),
+        6 => prop::collection::vec(any::<u8>(), 0..24),
+        1 => prop::collection::vec(any::<u8>(), 1_000..4_000),
     ]
 }
 
@@ -47,21 +49,44 @@ fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
-        10 => key().prop_map(Op::Delete),
-        6 => prop::collection::vec((key(), prop::option::of(value())), 1..6).prop_map(Op::Batch),
-        20 => key().prop_map(Op::Get),
-        4 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
-        3 => Just(Op::TakeSnapshot),
-        6 => (any::<usize>(), key()).prop_map(|(i, k)| Op::SnapshotGet(i, k)),
-        2 => any::<usize>().prop_map(Op::SnapshotScan),
+        12 => key().prop_map(Op::Delete),
+        5 => prop::collection::vec((key(), prop::option::of(value())), 1..8).prop_map(Op::Batch),
+        16 => key().prop_map(Op::Get),
+        3 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
+        2 => Just(Op::TakeSnapshot),
+        5 => (any::<usize>(), key()).prop_map(|(i, k)| Op::SnapshotGet(i, k)),
+        1 => any::<usize>().prop_map(Op::SnapshotScan),
         2 => any::<usize>().prop_map(Op::DropSnapshot),
-        3 => Just(Op::Flush),
-        2 => Just(Op::Reopen),
+        4 => Just(Op::Flush),
+        2 => Just(Op::CompactAll),
+        2 => (key(), key()).prop_map(|(a, b)| if a <= b { Op::CompactRange(a, b) } else { Op::CompactRange(b, a) }),
+        1 => Just(Op::Reopen),
     ]
 }
 
-fn options(kind: MemtableKind) -> Options {
-    Options { memtable_type: kind, max_memtable_size: 64 << 10, max_immutable_memtables: 2, ..Options::default() }
+fn options(kind: MemtableKind, policy: &PolicyConfig) -> Options {
+    Options { memtable_type: kind, max_memtable_size: 64 << 10, compaction: policy.clone(), ..Options::default() }
+}
+
+fn policies() -> Vec<PolicyConfig> {
+    vec![
+        PolicyConfig::Leveled {
+            l0_trigger: 2,
+            base_level_bytes: 32 << 10,
+            level_multiplier: 2,
+            target_table_size: 16 << 10,
+            num_levels: 5,
+        },
+        PolicyConfig::SizeTiered {
+            run_trigger: 3,
+            size_ratio_percent: 1,
+            min_merge_width: 2,
+            max_merge_width: 8,
+            max_size_amplification_percent: 200,
+        },
+        // Large enough that FIFO never drops live data, so the model still holds.
+        PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+    ]
 }
 
 fn scan_model(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -76,9 +101,9 @@ fn collect(iter: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Byt
     .collect()
 }
 
-fn run(kind: MemtableKind, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut db = Some(Db::open(dir.path(), options(kind)).expect("open"));
+    let mut db = Some(Db::open(dir.path(), options(kind, policy)).expect("open"));
     let mut model = Model::new();
     let mut snapshots: Vec<(strata::Snapshot<_, _, _>, Model)> = Vec::new();
     for op in ops {
@@ -132,47 +157,80 @@ fn run(kind: MemtableKind, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::SnapshotGet(..) | Op::SnapshotScan(_) | Op::DropSnapshot(_) => {}
             Op::Flush => d.flush().expect("flush"),
+            Op::CompactAll => d.compact_range(..).expect("compact_range(..)"),
+            Op::CompactRange(a, b) => d.compact_range(a.clone()..=b.clone()).expect("compact_range"),
             Op::Reopen => {
-                // Snapshots do not survive a reopen.
                 snapshots.clear();
                 db.take().expect("open").close().expect("close");
-                db = Some(Db::open(dir.path(), options(kind)).expect("reopen"));
+                db = Some(Db::open(dir.path(), options(kind, policy)).expect("reopen"));
             }
         }
     }
     let d = db.as_ref().expect("open");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "final scan");
+    d.compact_range(..).expect("final compaction");
+    prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after a full compaction");
     snapshots.clear();
     db.take().expect("open").close().expect("close");
-    let d = Db::open(dir.path(), options(kind)).expect("final reopen");
+    let d = Db::open(dir.path(), options(kind, policy)).expect("final reopen");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after the final reopen");
     Ok(())
 }
 
-fn check(kind: MemtableKind) {
-    let mut runner = TestRunner::new(Config { cases: 12, failure_persistence: None, ..Config::default() });
-    let result = runner.run(&prop::collection::vec(op(), 1..300), |ops| run(kind, &ops));
+fn check(kind: MemtableKind, policy: &PolicyConfig) {
+    let mut runner = TestRunner::new(Config { cases: 10, failure_persistence: None, ..Config::default() });
+    let result = runner.run(&prop::collection::vec(op(), 1..400), |ops| run(kind, policy, &ops));
     if let Err(e) = result {
-        panic!("{kind}: the engine disagrees with the model: {e}");
+        panic!("{kind} with {policy:?}: the engine disagrees with the model: {e}");
     }
 }
 
 #[test]
 fn model_skiplist() {
-    check(MemtableKind::SkipList);
-}
-
-#[test]
-fn model_enhanced_skiplist() {
-    check(MemtableKind::EnhancedSkipList);
+    check(MemtableKind::SkipList, &policies()[0]);
 }
 
 #[test]
 fn model_vector() {
-    check(MemtableKind::Vector);
+    check(MemtableKind::Vector, &policies()[0]);
 }
 
 #[test]
 fn model_hash_linked_list() {
-    check(MemtableKind::HashLinkedList);
+    check(MemtableKind::HashLinkedList, &policies()[0]);
+}
+
+#[test]
+fn model_with_leveled_compaction() {
+    check(MemtableKind::EnhancedSkipList, &policies()[0]);
+}
+
+#[test]
+fn model_with_size_tiered_compaction() {
+    check(MemtableKind::EnhancedSkipList, &policies()[1]);
+}
+
+#[test]
+fn model_with_fifo_compaction() {
+    check(MemtableKind::EnhancedSkipList, &policies()[2]);
+}
+
+/// Compactions really happen under these settings, and a full compaction leaves leveled
+/// data in one deep level.
+#[test]
+fn compaction_runs_and_compact_range_reaches_the_bottom() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), options(MemtableKind::EnhancedSkipList, &policies()[0])).expect("open");
+    for i in 0..20_000u32 {
+        db.put(format!("key{:05}", i % 7_000), vec![b'v'; 64]).expect("put");
+    }
+    db.flush().expect("flush");
+    let before = db.stats();
+    db.compact_range(..).expect("compact_range");
+    let after = db.stats();
+    assert!(after.compactions > before.compactions || before.compactions > 0, "no compaction ran");
+    let nonempty: Vec<usize> = after.levels.iter().enumerate().filter(|(_, l)| l.tables > 0).map(|(i, _)| i).collect();
+    assert_eq!(nonempty.len(), 1, "after compact_range(..) all data sits in one level: {:?}", after.levels);
+    assert!(nonempty[0] >= 1, "leveled compaction moves data out of L0");
+    assert_eq!(db.iter(..).count(), 7_000);
 }
