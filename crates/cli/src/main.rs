@@ -11,7 +11,6 @@
 //! strata compact DIR                             compact everything
 //! ```
 
-mod alloc;
 mod bench;
 mod commands;
 mod sim;
@@ -25,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use strata_memtable::MemtableKind;
 
 #[global_allocator]
-static GLOBAL: alloc::Counting = alloc::Counting;
+static GLOBAL: strata_core::alloc::CountingAllocator = strata_core::alloc::CountingAllocator;
 
 /// Strata: an embeddable LSM-tree key-value store whose tables are Parquet files.
 #[derive(Debug, Parser)]

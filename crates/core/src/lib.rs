@@ -31,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alloc;
 mod entry;
 mod error;
 pub mod fs;

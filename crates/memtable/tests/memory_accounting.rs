@@ -4,46 +4,12 @@
 //! This file is its own test binary with a single test, so no other test's allocations run
 //! concurrently and pollute the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use strata_core::ValueKind;
+use strata_core::alloc::{CountingAllocator, live_bytes};
 use strata_memtable::{AnyMemtable, Memtable, MemtableKind, MemtableOptions};
 
-/// Counts the bytes currently allocated.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every method forwards to `System` unchanged and only adds bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's arguments.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const ENTRIES: u64 = 100_000;
 
@@ -62,7 +28,7 @@ fn reported_memory_is_within_25_percent_of_allocated() {
     let mut report = Vec::new();
     for kind in MemtableKind::ALL {
         let started = std::time::Instant::now();
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = live_bytes();
         let m = AnyMemtable::new(kind, &MemtableOptions::default()).expect("default options are valid");
         for n in 0..ENTRIES {
             // The linked list inserts in O(n) per key in random order; descending order lands
@@ -75,7 +41,7 @@ fn reported_memory_is_within_25_percent_of_allocated() {
             }
             m.insert(&key, n + 1, ValueKind::Put, &value);
         }
-        let measured = (LIVE.load(Ordering::Relaxed) - before) as f64;
+        let measured = (live_bytes() - before) as f64;
         let reported = m.approximate_memory_usage() as f64;
         let ratio = reported / measured;
         report.push(format!(

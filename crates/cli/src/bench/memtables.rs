@@ -15,7 +15,7 @@ use strata_core::{MAX_SEQNO, ValueKind};
 use strata_memtable::{AnyMemtable, Memtable, MemtableKind, MemtableOptions};
 
 use super::workload::{Rng, random_keys};
-use crate::alloc::live_bytes;
+use strata_core::alloc::live_bytes;
 
 /// What to run.
 #[derive(Debug, Clone)]
