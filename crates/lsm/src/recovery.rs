@@ -45,9 +45,9 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     new_memtable: &dyn Fn() -> M,
     list_tables: Option<&TableLister<S>>,
 ) -> Result<Recovered> {
-    let (mut tree, old_manifest) = match Manifest::recover(fs, dir)? {
-        Some((tree, number)) => (tree, Some(number)),
-        None if options.create_if_missing => (TreeState::default(), None),
+    let mut tree = match Manifest::recover(fs, dir)? {
+        Some((tree, _number)) => tree,
+        None if options.create_if_missing => TreeState::default(),
         None => return Err(Error::NotFound { dir: dir.to_owned() }),
     };
 
@@ -124,7 +124,6 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
             remove(fs, &dir.join(name));
         }
     }
-    let _ = old_manifest;
     if let Some(list) = list_tables {
         let live_ids: std::collections::HashSet<TableId> = tree.levels.iter().flatten().map(|t| t.id).collect();
         for id in list(store)? {

@@ -136,7 +136,7 @@ enum Op {
 struct Shared<'a> {
     engine: &'a dyn BenchEngine,
     keys: Keys,
-    pool: Vec<u8>,
+    pool: &'a [u8],
     value_size: usize,
     sync: bool,
     seek_nexts: usize,
@@ -307,6 +307,8 @@ fn run_engine(
     let num = config.num;
     let mut live: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let mut inserted_total = 0;
+    // The same value bytes for every workload, generated once.
+    let pool = value_pool(config.seed);
     for name in &config.workloads {
         bar.set_message(format!("{} {name}", kind.name()));
         if name.starts_with("fill") {
@@ -321,7 +323,7 @@ fn run_engine(
         let shared = Shared {
             engine: &*engine,
             keys: Keys { key_size: config.key_size },
-            pool: value_pool(config.seed),
+            pool: &pool,
             value_size: config.value_size,
             sync: config.sync,
             seek_nexts: config.seek_nexts,
