@@ -6,11 +6,11 @@ use std::path::Path;
 use strata::{Db, Error, KeyRange, Options};
 
 /// Opens an existing database; a missing one is an error, not silently created.
-pub(crate) fn open_existing(dir: &Path) -> Result<Db, String> {
+pub(crate) fn open_existing(dir: &Path, base: &Options) -> Result<Db, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
-    Db::open(dir, Options { create_if_missing: false, ..Options::default() }).map_err(|e| match e {
+    Db::open(dir, Options { create_if_missing: false, ..base.clone() }).map_err(|e| match e {
         Error::NotFound { .. } => format!("{} holds no Strata database", dir.display()),
         other => other.to_string(),
     })
@@ -29,8 +29,8 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
     out
 }
 
-pub(crate) fn put(dir: &Path, key: &str, value: &str) -> Result<(), String> {
-    let db = Db::open(dir, Options::default()).map_err(|e| e.to_string())?;
+pub(crate) fn put(dir: &Path, base: &Options, key: &str, value: &str) -> Result<(), String> {
+    let db = Db::open(dir, base.clone()).map_err(|e| e.to_string())?;
     db.write(
         {
             let mut b = strata::WriteBatch::new();
@@ -43,8 +43,8 @@ pub(crate) fn put(dir: &Path, key: &str, value: &str) -> Result<(), String> {
     db.close().map_err(|e| e.to_string())
 }
 
-pub(crate) fn get(dir: &Path, key: &str) -> Result<bool, String> {
-    let db = open_existing(dir)?;
+pub(crate) fn get(dir: &Path, base: &Options, key: &str) -> Result<bool, String> {
+    let db = open_existing(dir, base)?;
     match db.get(key).map_err(|e| e.to_string())? {
         Some(v) => {
             let mut out = std::io::stdout().lock();
@@ -55,8 +55,8 @@ pub(crate) fn get(dir: &Path, key: &str) -> Result<bool, String> {
     }
 }
 
-pub(crate) fn delete(dir: &Path, key: &str) -> Result<(), String> {
-    let db = open_existing(dir)?;
+pub(crate) fn delete(dir: &Path, base: &Options, key: &str) -> Result<(), String> {
+    let db = open_existing(dir, base)?;
     let mut b = strata::WriteBatch::new();
     b.delete(key.as_bytes().to_vec());
     db.write(b, strata::WriteOptions::synced()).map_err(|e| e.to_string())?;
@@ -65,12 +65,13 @@ pub(crate) fn delete(dir: &Path, key: &str) -> Result<(), String> {
 
 pub(crate) fn scan(
     dir: &Path,
+    base: &Options,
     prefix: Option<&str>,
     start: Option<&str>,
     end: Option<&str>,
     limit: Option<usize>,
 ) -> Result<usize, String> {
-    let db = open_existing(dir)?;
+    let db = open_existing(dir, base)?;
     let range = match (prefix, start, end) {
         (Some(p), None, None) => KeyRange::prefix(p.as_bytes()),
         (Some(_), _, _) => return Err("--prefix cannot be combined with --start or --end".into()),
@@ -93,8 +94,8 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-pub(crate) fn stats(dir: &Path) -> Result<String, String> {
-    let db = open_existing(dir)?;
+pub(crate) fn stats(dir: &Path, base: &Options) -> Result<String, String> {
+    let db = open_existing(dir, base)?;
     // Touch every key once so cache counters and amplification have something to show.
     let mut live_bytes = 0u64;
     let mut keys = 0u64;
@@ -199,8 +200,8 @@ pub(crate) fn inspect(file: &Path, rows: usize) -> Result<String, String> {
     Ok(out)
 }
 
-pub(crate) fn compact(dir: &Path) -> Result<String, String> {
-    let db = open_existing(dir)?;
+pub(crate) fn compact(dir: &Path, base: &Options) -> Result<String, String> {
+    let db = open_existing(dir, base)?;
     let before = db.stats().table_bytes();
     db.compact_range(..).map_err(|e| e.to_string())?;
     let s = db.stats();

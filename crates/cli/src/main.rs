@@ -30,8 +30,20 @@ static GLOBAL: strata_core::alloc::CountingAllocator = strata_core::alloc::Count
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about)]
 struct Cli {
+    /// What opening a database does with damage in the newest log segment: `torn-tail`
+    /// drops only a write torn at the end and refuses damage followed by valid records;
+    /// `point-in-time` drops the log from the first damage on.
+    #[arg(long, global = true, value_enum, default_value_t = RecoveryMode::TornTail)]
+    wal_recovery: RecoveryMode,
     #[command(subcommand)]
     command: Command,
+}
+
+/// [`strata::WalRecovery`] as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RecoveryMode {
+    TornTail,
+    PointInTime,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +144,13 @@ struct BenchArgs {
     /// Table compression of Strata: lz4, zstd, snappy or none.
     #[arg(long, default_value = "lz4")]
     compression: String,
+    /// Rows per Parquet data page in Strata's tables (the unit a cold point read decodes);
+    /// the engine's default when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    page_rows: Option<u32>,
+    /// Rows per Parquet row group in Strata's tables; the engine's default when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+    row_group_rows: Option<u32>,
     /// Key size in bytes (at least 8).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(8..=65_536))]
     key_size: u32,
@@ -176,22 +195,26 @@ fn parse_kind(name: &str) -> Result<MemtableKind, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let base = strata::Options::default().wal_recovery(match cli.wal_recovery {
+        RecoveryMode::TornTail => strata::WalRecovery::TornTail,
+        RecoveryMode::PointInTime => strata::WalRecovery::PointInTime,
+    });
     let result = match cli.command {
         Command::Bench(args) if args.memtables => bench_memtables(&args),
         Command::Bench(args) => bench_engines(&args),
-        Command::Put { dir, key, value } => commands::put(&dir, &key, &value),
-        Command::Get { dir, key } => match commands::get(&dir, &key) {
+        Command::Put { dir, key, value } => commands::put(&dir, &base, &key, &value),
+        Command::Get { dir, key } => match commands::get(&dir, &base, &key) {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("key not found: {key}")),
             Err(e) => Err(e),
         },
-        Command::Delete { dir, key } => commands::delete(&dir, &key),
+        Command::Delete { dir, key } => commands::delete(&dir, &base, &key),
         Command::Scan { dir, prefix, start, end, limit } => {
-            commands::scan(&dir, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
+            commands::scan(&dir, &base, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
         }
-        Command::Stats { dir } => commands::stats(&dir).map(|s| print!("{s}")),
+        Command::Stats { dir } => commands::stats(&dir, &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
-        Command::Compact { dir } => commands::compact(&dir).map(|s| println!("{s}")),
+        Command::Compact { dir } => commands::compact(&dir, &base).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),
     };
     match result {
@@ -268,8 +291,14 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
         "none" => strata::CompressionName::None,
         other => return Err(format!("unknown compression {other:?}; valid: lz4, zstd, snappy, none")),
     };
-    let strata_options =
+    let mut strata_options =
         strata::Options { memtable_type: memtable, compaction, ..strata::Options::default() }.compression(compression);
+    if let Some(rows) = args.page_rows {
+        strata_options.table.page_rows = rows as usize;
+    }
+    if let Some(rows) = args.row_group_rows {
+        strata_options.table.row_group_rows = rows as usize;
+    }
     warn_debug_build();
     let temp;
     let dir = match &args.db {

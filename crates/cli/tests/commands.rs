@@ -60,6 +60,31 @@ fn a_locked_directory_is_a_clear_error() {
 }
 
 #[test]
+fn a_damaged_log_is_refused_and_point_in_time_recovery_opens_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = strata::Db::open(dir.path(), strata::Options::default()).expect("open");
+    for i in 0..50 {
+        db.put(format!("k{i:02}"), "v").expect("put");
+    }
+    db.close().expect("close");
+    let log = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a log segment");
+    let mut bytes = std::fs::read(&log).expect("read log");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(&log, &bytes).expect("write log");
+
+    let d = s(dir.path());
+    fails_with(&strata(&["get", d, "k00"]), "point_in_time");
+    assert_eq!(ok(&strata(&["--wal-recovery", "point-in-time", "get", d, "k00"])), "v\n");
+    fails_with(&strata(&["get", d, "k49"]), "key not found");
+}
+
+#[test]
 fn stats_compact_and_inspect_describe_the_tree() {
     let dir = tempfile::tempdir().expect("temp dir");
     {

@@ -41,7 +41,10 @@
 //! `wal_sync = "every_write"`) the log is fsynced first, so the write survives power loss;
 //! without it, a process crash still loses nothing acknowledged (the OS holds the bytes),
 //! but a machine crash or power cut can lose the writes since the last fsync. Recovery
-//! replays the log up to its last intact record.
+//! replays the log up to its last intact record. A write torn at the very end of the log is
+//! dropped (it was never acknowledged as synced); damage with valid records after it is
+//! [`Error::Corruption`] naming the log segment, unless [`Options::wal_recovery`] asks for
+//! point-in-time recovery (see [`WalRecovery`]).
 //!
 //! # Plugging in your own parts
 //!
@@ -78,7 +81,7 @@ pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use db::{Components, Db};
 pub use error::Error;
 pub use iter::DbIter;
-pub use options::{CompressionName, Options, TableOptions, WalSync, WriteOptions};
+pub use options::{CompressionName, Options, TableOptions, WalRecovery, WalSync, WriteOptions};
 pub use recovery::TableLister;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};

@@ -23,6 +23,30 @@ pub enum WalSync {
     EveryWrite,
 }
 
+/// What opening does when the newest log segment holds bytes that are not a valid record.
+///
+/// A crash can tear the last write, leaving a partial record at the end of the log; that
+/// write was never acknowledged as synced and is dropped in every mode. The modes differ
+/// when valid records follow the damaged bytes, which a torn write cannot produce (log
+/// segments are written strictly by appending, and never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalRecovery {
+    /// Only a torn tail is dropped. Damage followed by valid records is
+    /// [`crate::Error::Corruption`] naming the segment and both offsets: the records after
+    /// it may have been acknowledged, so the database refuses to open rather than lose them
+    /// without a word. The default.
+    #[default]
+    TornTail,
+    /// Recover to the last record before the first damage and drop everything after it,
+    /// valid or not (RocksDB's point-in-time recovery). Use this to open a database that
+    /// `torn_tail` refused, accepting the loss of the writes after the damage; a warning
+    /// names what was dropped. After a power loss with unsynced writes (`wal_sync = "none"`)
+    /// the file system may persist later pages of the log before earlier ones, which looks
+    /// like damage followed by valid records; this mode opens such a log.
+    PointInTime,
+}
+
 /// Per-write options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriteOptions {
@@ -138,6 +162,9 @@ pub struct Options {
     pub max_immutable_memtables: usize,
     /// When the log is fsynced. Default `none` (see [`WalSync`]).
     pub wal_sync: WalSync,
+    /// How damage in the newest log segment is treated at open. Default `torn_tail` (see
+    /// [`WalRecovery`]).
+    pub wal_recovery: WalRecovery,
     /// Run compactions on background threads. Default `true`; when off, only
     /// `compact_range` compacts.
     pub enable_background_compaction: bool,
@@ -170,6 +197,7 @@ impl Default for Options {
             max_memtable_size: 64 << 20,
             max_immutable_memtables: 2,
             wal_sync: WalSync::None,
+            wal_recovery: WalRecovery::TornTail,
             enable_background_compaction: true,
             max_background_jobs: 2,
             compaction: PolicyConfig::default(),
@@ -215,6 +243,13 @@ impl Options {
     #[must_use]
     pub const fn wal_sync(mut self, mode: WalSync) -> Self {
         self.wal_sync = mode;
+        self
+    }
+
+    /// Sets [`Options::wal_recovery`].
+    #[must_use]
+    pub const fn wal_recovery(mut self, mode: WalRecovery) -> Self {
+        self.wal_recovery = mode;
         self
     }
 

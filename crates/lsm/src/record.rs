@@ -54,6 +54,29 @@ pub(crate) fn scan(data: &[u8]) -> (Vec<&[u8]>, Tail) {
     (payloads, Tail::Clean)
 }
 
+/// The offset of the first whole record with a valid checksum that starts after `offset`,
+/// with its payload: how [`scan`]'s caller tells damage in the middle of a file (valid
+/// records follow it) from a write torn at the end (nothing valid follows).
+///
+/// Every start position is tried. A position is checked only when its length field fits in
+/// the rest of the file, which random bytes almost never do, so this is linear in practice.
+pub(crate) fn next_valid(data: &[u8], offset: u64) -> Option<(u64, &[u8])> {
+    let start = usize::try_from(offset).ok()?.checked_add(1)?;
+    for pos in start..data.len().saturating_sub(HEADER - 1) {
+        let header = &data[pos..pos + HEADER];
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let Some(payload) = data.get(pos + HEADER..pos + HEADER + len) else { continue };
+        let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&header[4..8]);
+        hasher.update(payload);
+        if hasher.finalize() == crc {
+            return Some((pos as u64, payload));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +97,30 @@ mod tests {
             assert_eq!(payloads.len(), 2, "cut at {cut}");
             assert!(matches!(tail, Tail::Invalid { offset, .. } if offset == clean_len as u64));
         }
+    }
+
+    #[test]
+    fn next_valid_finds_the_record_after_damage_and_nothing_after_a_torn_tail() {
+        let mut data = Vec::new();
+        encode(&mut data, b"first");
+        let second = data.len();
+        encode(&mut data, b"second record");
+        let third = data.len();
+        encode(&mut data, b"third");
+
+        let mut damaged = data.clone();
+        damaged[second + 3] ^= 0x01;
+        let (payloads, tail) = scan(&damaged);
+        assert_eq!(payloads, [&b"first"[..]]);
+        let Tail::Invalid { offset, .. } = tail else { panic!("damage undetected") };
+        assert_eq!(next_valid(&damaged, offset), Some((third as u64, &b"third"[..])));
+
+        for cut in third + 1..data.len() {
+            let (_, tail) = scan(&data[..cut]);
+            let Tail::Invalid { offset, .. } = tail else { panic!("cut at {cut} undetected") };
+            assert_eq!(next_valid(&data[..cut], offset), None, "cut at {cut}");
+        }
+        assert_eq!(next_valid(&[0; 64], 0), None, "zeroed blocks are not records");
     }
 
     #[test]

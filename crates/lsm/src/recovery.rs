@@ -80,7 +80,7 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
         flushed.push(store.write_table(allocate(), &mut entries)?);
         Ok(())
     };
-    let replay = wal::replay(fs, dir, &live, |first_seq: SeqNo, batch| {
+    let replay = wal::replay(fs, dir, &live, options.wal_recovery, |first_seq: SeqNo, batch| {
         if flush_error.is_some() {
             return;
         }

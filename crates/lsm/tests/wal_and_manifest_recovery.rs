@@ -1,11 +1,12 @@
-//! Recovery from damaged logs and manifests: a torn or corrupted log tail recovers to the
-//! last intact record; a damaged manifest is a clear `Error::Corruption`, never a panic.
+//! Recovery from damaged logs and manifests: a torn log tail recovers to the last intact
+//! record; damage with valid records after it, and a damaged manifest, are a clear
+//! `Error::Corruption`, never a panic.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use strata::{Db, Error, Options};
+use strata::{Db, Error, Options, WalRecovery};
 
 fn options() -> Options {
     // Big enough that nothing is flushed: every write stays in the log.
@@ -77,14 +78,27 @@ fn garbage_after_the_last_record_is_dropped() {
 }
 
 #[test]
-fn a_corrupted_record_ends_recovery_there_and_nothing_wrong_is_returned() {
+fn damage_followed_by_valid_records_is_corruption_not_a_torn_tail() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = write_keys(dir.path(), 200);
     let mut data = fs::read(&log).expect("read log");
     let at = data.len() * 3 / 4;
     data[at] ^= 0x5A;
     fs::write(&log, &data).expect("write log");
-    let db = Db::open(dir.path(), options()).expect("reopen");
+
+    // The records after the damage may have been acknowledged: refuse, naming the file.
+    match Db::open(dir.path(), options()) {
+        Err(Error::Corruption { file, reason }) => {
+            assert_eq!(file, log, "the corruption must name the damaged segment");
+            assert!(reason.contains("point_in_time"), "the error must say how to open anyway: {reason}");
+        }
+        Err(other) => panic!("damage in the middle of the log gave {other:?}, not Error::Corruption"),
+        Ok(_) => panic!("damage followed by valid records was silently treated as a torn tail"),
+    }
+    assert_eq!(fs::read(&log).expect("read log"), data, "a refused open must leave the log as it was");
+
+    // Point-in-time recovery opens, keeping exactly the prefix before the damage.
+    let db = Db::open(dir.path(), options().wal_recovery(WalRecovery::PointInTime)).expect("point-in-time open");
     let n = present(&db, 200);
     assert!(n > 100 && n < 200, "recovered {n} of 200 keys; expected the prefix before the damage");
 }

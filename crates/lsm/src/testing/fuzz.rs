@@ -14,7 +14,7 @@ use super::{Change, FaultFs, Oracle, State};
 use crate::batch::WriteBatch;
 use crate::manifest::{CURRENT, Manifest, VersionEdit, manifest_name};
 use crate::wal::{replay, segment_name};
-use crate::{Db, Error, Options, PolicyConfig, WriteOptions, record};
+use crate::{Db, Error, Options, PolicyConfig, WalRecovery, WriteOptions, record};
 
 const DIR: &str = "/fuzz";
 
@@ -49,12 +49,16 @@ fn mem_fs_with(files: &[(String, &[u8])]) -> Arc<dyn FileSystem> {
 /// Replays `segments` (bytes of each, oldest first) and returns the batches or the error,
 /// which must be a corruption naming one of the segments.
 fn replay_segments(segments: &[&[u8]]) -> Result<Vec<(SeqNo, WriteBatch)>, Error> {
+    replay_segments_with(segments, WalRecovery::TornTail)
+}
+
+fn replay_segments_with(segments: &[&[u8]], mode: WalRecovery) -> Result<Vec<(SeqNo, WriteBatch)>, Error> {
     let files: Vec<(String, &[u8])> =
         segments.iter().enumerate().map(|(i, s)| (segment_name(i as u64 + 1), *s)).collect();
     let fs = mem_fs_with(&files);
     let numbers: Vec<u64> = (1..=segments.len() as u64).collect();
     let mut out = Vec::new();
-    let result = replay(&fs, Path::new(DIR), &numbers, |seq, batch| out.push((seq, batch)));
+    let result = replay(&fs, Path::new(DIR), &numbers, mode, |seq, batch| out.push((seq, batch)));
     match result {
         Ok(stats) => {
             assert_eq!(stats.batches, out.len() as u64, "replay counted batches it did not apply");
@@ -143,10 +147,18 @@ pub fn fuzz_wal_bytes(data: &[u8]) {
                 first = first.min(pos);
             }
             let intact = ends.iter().filter(|&&e| e <= first).count();
-            if let Ok(got) = replay_segments(&[&log]) {
-                assert!(got.len() >= intact, "records before the damage at {first} were dropped");
-                assert_eq!(got[..intact], batches[..intact], "a record before the damage changed");
+            let damaged_whole_record = ends.iter().any(|&e| e > first && e < log.len());
+            match replay_segments(&[&log]) {
+                Ok(got) => {
+                    assert!(got.len() >= intact, "records before the damage at {first} were dropped");
+                    assert_eq!(got[..intact], batches[..intact], "a record before the damage changed");
+                }
+                Err(e) => assert!(damaged_whole_record, "damage in the last record only is a torn tail, not {e}"),
             }
+            // Point-in-time recovery always opens, and keeps every record before the damage.
+            let got = replay_segments_with(&[&log], WalRecovery::PointInTime).expect("point in time always recovers");
+            assert!(got.len() >= intact, "point in time dropped records before the damage at {first}");
+            assert_eq!(got[..intact], batches[..intact], "a record before the damage changed");
         }
     }
 }

@@ -9,7 +9,7 @@ use strata_core::fs::FileSystem;
 use super::segment_name;
 use crate::batch::WriteBatch;
 use crate::record::{self, Tail};
-use crate::{Error, Result};
+use crate::{Error, Result, WalRecovery};
 
 /// What a replay found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,11 +26,14 @@ pub(crate) struct ReplayStats {
 /// Replays `segments` (ascending) from `dir`, calling `apply` for each batch in order.
 ///
 /// Only the newest segment may end in an invalid record: older segments were synced when
-/// the log moved past them, so damage there is corruption, not a torn write.
+/// the log moved past them, so damage there is corruption, not a torn write. In the newest
+/// segment, damage followed by a valid record of a later batch is corruption too, unless
+/// `mode` is [`WalRecovery::PointInTime`].
 pub(crate) fn replay(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     segments: &[u64],
+    mode: WalRecovery,
     mut apply: impl FnMut(SeqNo, WriteBatch),
 ) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
@@ -56,9 +59,34 @@ pub(crate) fn replay(
             if i + 1 < segments.len() {
                 return Err(Error::corruption(&path, format!("{reason} at offset {offset} in a sealed log segment")));
             }
+            if let Some(valid) = later_record(&data, offset, &stats) {
+                if mode == WalRecovery::TornTail {
+                    return Err(Error::corruption(
+                        &path,
+                        format!(
+                            "{reason} at offset {offset} is followed by a valid record at offset {valid}, \
+                             so this is damage, not a torn write; opening with wal_recovery = \"point_in_time\" \
+                             drops the log from offset {offset} on"
+                        ),
+                    ));
+                }
+                tracing::warn!(file = %path.display(), offset, valid, reason, "point-in-time recovery drops valid records after damage");
+            }
             stats.torn_bytes = data.len() as u64 - offset;
             tracing::warn!(file = %path.display(), offset, reason, "dropping a torn log tail");
         }
     }
     Ok(stats)
+}
+
+/// The offset of a valid record after the damage at `offset` that holds a batch later than
+/// everything replayed: proof that the damage is not a torn final write.
+fn later_record(data: &[u8], mut offset: u64, stats: &ReplayStats) -> Option<u64> {
+    while let Some((pos, payload)) = record::next_valid(data, offset) {
+        match WriteBatch::decode(payload) {
+            Some((first_seq, _)) if stats.batches == 0 || first_seq > stats.last_seq => return Some(pos),
+            _ => offset = pos,
+        }
+    }
+    None
 }
