@@ -17,7 +17,11 @@ use crate::state::{MemHandle, SuperVersion};
 use crate::version::TableHandle;
 use crate::{Error, Result};
 
-/// Entries a memtable source copies per refill.
+/// Entries a memtable source copies in its first refill. Seeks read a few dozen entries
+/// merged from every source, so copying a full chunk from each memtable up front was most
+/// of a seek's cost (a profile of `seekrandom` showed 40 % in the skip list's range walk).
+const MEM_FIRST_CHUNK: usize = 16;
+/// The most entries a memtable source copies per refill; refills double up to this.
 const MEM_CHUNK: usize = 256;
 
 /// A memtable read in chunks, so the iterator owns its position instead of borrowing the
@@ -27,6 +31,8 @@ struct MemSource<M> {
     range: KeyRange,
     buf: VecDeque<Entry>,
     last: Option<(Bytes, SeqNo)>,
+    /// Entries the next refill copies.
+    chunk: usize,
     done: bool,
 }
 
@@ -45,7 +51,8 @@ impl<M: Memtable> MemSource<M> {
             }
             self.buf.push_back(e);
             taken += 1;
-            if taken == MEM_CHUNK {
+            if taken == self.chunk {
+                self.chunk = (self.chunk * 2).min(MEM_CHUNK);
                 return;
             }
         }
@@ -131,6 +138,7 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
                 range: range.clone(),
                 buf: VecDeque::new(),
                 last: None,
+                chunk: MEM_FIRST_CHUNK,
                 done: false,
             })
         };
