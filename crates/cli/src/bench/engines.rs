@@ -265,12 +265,15 @@ mod fjall_engine {
 mod rocksdb_engine {
     use std::path::Path;
 
+    use rocksdb::statistics::Ticker;
     use rocksdb::{BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, WriteOptions};
 
     use super::{BenchEngine, EngineConfig};
 
     pub(super) struct RocksEngine {
         db: DB,
+        /// Kept for its statistics object, which the open database shares.
+        options: Options,
     }
 
     impl RocksEngine {
@@ -284,7 +287,8 @@ mod rocksdb_engine {
             table.set_bloom_filter(10.0, false);
             options.set_block_based_table_factory(&table);
             options.enable_statistics();
-            Ok(Self { db: DB::open(&options, dir).map_err(|e| e.to_string())? })
+            let db = DB::open(&options, dir).map_err(|e| e.to_string())?;
+            Ok(Self { db, options })
         }
 
         fn write_options(sync: bool) -> WriteOptions {
@@ -335,9 +339,9 @@ mod rocksdb_engine {
         }
 
         fn table_bytes_written(&self) -> Option<u64> {
-            let flush = self.db.property_int_value("rocksdb.cumulative-flush-bytes").ok().flatten();
-            let compaction = self.db.property_int_value("rocksdb.compact-write-bytes").ok().flatten();
-            Some(flush.unwrap_or(0) + compaction.unwrap_or(0))
+            let flush = self.options.get_ticker_count(Ticker::FlushWriteBytes);
+            let compaction = self.options.get_ticker_count(Ticker::CompactWriteBytes);
+            Some(flush + compaction)
         }
     }
 }
