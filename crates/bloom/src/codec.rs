@@ -68,6 +68,13 @@ impl BloomFilter {
         if version != FORMAT_VERSION {
             return Err(Error::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
         }
+        // NOTE: the reserved field must be zero, so every accepted encoding is the one
+        // `to_bytes` writes (the filter_bytes fuzz target found a filter that decoded with a
+        // nonzero reserved field and re-encoded to different bytes).
+        let reserved = u16::from_le_bytes([body[6], body[7]]);
+        if reserved != 0 {
+            return Err(corrupt(format!("reserved header field is {reserved:#06x}, expected 0")));
+        }
         let num_hashes = u32::from_le_bytes(body[8..12].try_into().expect("4-byte slice"));
         let keys = u64::from_le_bytes(body[12..20].try_into().expect("8-byte slice"));
         let num_words = u64::from_le_bytes(body[20..28].try_into().expect("8-byte slice"));
@@ -99,6 +106,19 @@ mod tests {
             f.insert(&i.to_be_bytes());
         }
         f
+    }
+
+    #[test]
+    fn nonzero_reserved_header_field_is_corruption() {
+        let mut bytes = sample().to_bytes();
+        bytes[6] = 1;
+        let body_len = bytes.len() - CRC_LEN;
+        let crc = crc32fast::hash(&bytes[..body_len]);
+        bytes[body_len..].copy_from_slice(&crc.to_le_bytes());
+        match BloomFilter::from_bytes(&bytes) {
+            Err(Error::Corrupt { reason }) => assert!(reason.contains("reserved"), "{reason}"),
+            other => panic!("a nonzero reserved field decoded as {other:?}"),
+        }
     }
 
     #[test]

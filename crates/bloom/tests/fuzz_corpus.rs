@@ -67,3 +67,11 @@ fn write_filter_bytes_seed_corpus() {
         std::fs::write(dir.join(name), data).expect("write seed");
     }
 }
+
+/// Regression for a fuzz find: a filter whose reserved header field was nonzero decoded, and
+/// re-encoded to different bytes. Decoding now rejects it as corrupt.
+#[test]
+fn nonzero_reserved_field_is_rejected_not_normalized() {
+    let data = include_bytes!("../../../fuzz/corpus/filter_bytes/regression-reserved-field-nonzero");
+    strata_bloom::testing::fuzz_filter_bytes(data);
+}
