@@ -52,3 +52,13 @@ fn write_table_bytes_seed_corpus() {
         std::fs::write(dir.join(name), data).expect("write seed");
     }
 }
+
+/// Regression for a fuzz find: parquet 60's `DELTA_BYTE_ARRAY` decoder panicked ("attempt to
+/// add with overflow") on a key page whose block checksums had been recomputed over flipped
+/// bytes. The store must answer `Error::Corruption` naming the file instead (the harness
+/// checks that every error is one).
+#[test]
+fn delta_byte_array_decoder_panic_is_corruption() {
+    let data = include_bytes!("../../../fuzz/corpus/table_bytes/regression-delta-byte-array-overflow-panic");
+    strata_sstable::testing::fuzz_table_bytes(data);
+}

@@ -96,6 +96,28 @@ impl TableFile {
 
 /// Turns an error from parquet or arrow back into ours: errors this module raised inside the
 /// decoder come back as they were; anything else the decoder found wrong is corruption.
+/// Runs a call into the Parquet or Arrow decoders, turning a panic inside them into
+/// [`Error::Corruption`] naming the file.
+///
+/// Our block checksums keep random damage away from the decoders, but a file whose checksums
+/// were recomputed over bad bytes (or a crafted one) reaches them, and they are not panic-free
+/// on every malformed input: the `table_bytes` fuzz target found parquet 60's
+/// `DELTA_BYTE_ARRAY` decoder overflowing on a negative suffix length. A decoder that panicked
+/// is dropped by the caller, never reused, so no broken state is observed afterwards.
+pub(crate) fn guard_decoder<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(Error::corruption(path, format!("the Parquet decoder failed on malformed data: {message}")))
+        }
+    }
+}
+
 pub(crate) fn from_parquet(path: &Path, e: ParquetError) -> Error {
     match e {
         ParquetError::External(inner) => match inner.downcast::<Error>() {

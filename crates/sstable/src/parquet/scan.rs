@@ -25,7 +25,7 @@ use std::sync::Arc;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use strata_core::{Entry, KeyRange};
 
-use super::file::from_arrow;
+use super::file::{from_arrow, guard_decoder};
 use super::page::{DecodedRows, cmp_keys};
 use super::table::OpenTable;
 use crate::cache::block_cache::BlockCache;
@@ -97,7 +97,14 @@ impl ParquetScan {
     fn load_rows(&mut self) -> Result<bool> {
         loop {
             if let Some(stream) = &mut self.stream {
-                match stream.next() {
+                let next = match guard_decoder(self.table.path(), || Ok(stream.next())) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        self.stream = None;
+                        return Err(e);
+                    }
+                };
+                match next {
                     Some(Ok(batch)) => {
                         let rows =
                             DecodedRows::from_batch(&batch).map_err(|r| Error::corruption(self.table.path(), r))?;
@@ -142,7 +149,8 @@ impl ParquetScan {
             let last = &rg.pages[end_page - 1];
             let rows = last.first_row + last.rows - first_row;
             let batch = (rows as usize).min(STREAM_BATCH_ROWS);
-            self.stream = Some(self.table.reader(rg_idx, first_row, rows, batch)?);
+            let table = &self.table;
+            self.stream = Some(guard_decoder(table.path(), || table.reader(rg_idx, first_row, rows, batch))?);
             Counters::add(&self.counters.pages_read, (end_page - page_idx) as u64);
             self.pages += end_page - page_idx;
             self.next_page = Some((rg_idx, end_page));

@@ -14,7 +14,7 @@ use strata_bloom::BloomFilter;
 use strata_core::fs::FileSystem;
 use strata_core::{Bytes, SeqNo, VersionedValue};
 
-use super::file::{TableFile, from_arrow, from_parquet, read_at};
+use super::file::{TableFile, from_arrow, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
 use super::page::{DecodedRows, cmp_keys};
 use super::schema::{KEY, NAMES, schema};
@@ -137,11 +137,14 @@ impl OpenTable {
             section[lens_end..section.len() - TRAILER_LEN].chunks_exact(4).map(u32_le).collect();
         let file = TableFile::new(file, path.to_owned(), len, trailer.data_end, block_crcs, counters);
 
-        let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
-        let mut reader =
-            ParquetMetaDataReader::new_with_metadata(metadata).with_page_index_policy(PageIndexPolicy::Required);
-        reader.read_page_indexes(&file).map_err(|e| from_parquet(path, e))?;
-        let metadata = Arc::new(reader.finish().map_err(|e| from_parquet(path, e))?);
+        let metadata = guard_decoder(path, || {
+            let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
+            let mut reader =
+                ParquetMetaDataReader::new_with_metadata(metadata).with_page_index_policy(PageIndexPolicy::Required);
+            reader.read_page_indexes(&file).map_err(|e| from_parquet(path, e))?;
+            reader.finish().map_err(|e| from_parquet(path, e))
+        })?;
+        let metadata = Arc::new(metadata);
 
         let meta = meta_from_kv(metadata.file_metadata().key_value_metadata(), len).map_err(corrupt)?;
         if meta.id != id {
@@ -154,8 +157,9 @@ impl OpenTable {
             return Err(corrupt(format!("{} filters for {} row groups", filters.len(), metadata.num_row_groups())));
         }
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
-        let reader_meta =
-            ArrowReaderMetadata::try_new(Arc::clone(&metadata), options).map_err(|e| from_parquet(path, e))?;
+        let reader_meta = guard_decoder(path, || {
+            ArrowReaderMetadata::try_new(Arc::clone(&metadata), options).map_err(|e| from_parquet(path, e))
+        })?;
         let fields: Vec<_> =
             reader_meta.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
         let expected: Vec<_> = schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
@@ -274,12 +278,14 @@ impl OpenTable {
     /// Decodes page `page` of row group `rg` from disk (checksummed reads), without caching it.
     fn decode_page(&self, rg: usize, page: usize, counters: &Counters) -> Result<DecodedRows> {
         let span = &self.row_groups[rg].pages[page];
-        let mut reader = self.reader(rg, span.first_row, span.rows, span.rows as usize)?;
-        let batch = match reader.next() {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => return Err(from_arrow(self.path(), e)),
-            None => return Err(Error::corruption(self.path(), format!("row group {rg} page {page} decoded no rows"))),
-        };
+        let batch = guard_decoder(self.path(), || {
+            let mut reader = self.reader(rg, span.first_row, span.rows, span.rows as usize)?;
+            match reader.next() {
+                Some(Ok(b)) => Ok(b),
+                Some(Err(e)) => Err(from_arrow(self.path(), e)),
+                None => Err(Error::corruption(self.path(), format!("row group {rg} page {page} decoded no rows"))),
+            }
+        })?;
         let rows = DecodedRows::from_batch(&batch).map_err(|r| Error::corruption(self.path(), r))?;
         if rows.len() as u64 != span.rows {
             return Err(Error::corruption(
