@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext};
 use strata_memtable::Memtable;
-use strata_sstable::SsTableStore;
+use strata_sstable::{SsTableStore, TableId};
 
 use crate::manifest::VersionEdit;
 use crate::state::{Inner, SuperVersion, lock};
@@ -29,8 +29,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             None => None,
         }?;
         let ids: Vec<_> = task.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
-        let all = version.all_ids();
-        if ids.iter().any(|id| bg.compacting.contains(id) || !all.contains(id)) {
+        // NOTE: each input must still be at the level the task names, not merely exist: a
+        // background move can push a table down between compact_range planning its task and
+        // claiming it (found by the engine_ops fuzz target as TableNotInState).
+        let in_place = |level: usize, id: &TableId| {
+            version.levels.get(level).is_some_and(|tables| tables.iter().any(|t| t.meta.id == *id))
+        };
+        let stale = task.inputs.iter().any(|(level, ids)| ids.iter().any(|id| !in_place(*level, id)));
+        if stale || ids.iter().any(|id| bg.compacting.contains(id)) {
             // A forced task raced with another compaction; the caller will ask again.
             return None;
         }

@@ -33,3 +33,15 @@ fn replay_manifest_corpus() {
 fn replay_engine_ops_corpus() {
     replay("engine_ops", strata::testing::fuzz_engine_ops, 10);
 }
+
+/// Regression for a fuzz find: `compact_range` planned a merge of an L0 table that a
+/// background compaction then moved to L1, and running the stale task failed with
+/// `TableNotInState`. A claimed task's inputs must still be at their levels. The race is
+/// timing-dependent, so the input is replayed several times.
+#[test]
+fn compact_range_after_a_background_move_does_not_fail() {
+    let data = include_bytes!("../../../fuzz/corpus/engine_ops/regression-compact-range-after-background-move");
+    for _ in 0..10 {
+        strata::testing::fuzz_engine_ops(data);
+    }
+}
