@@ -14,10 +14,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     DECODER_PANICS_ARE_CAUGHT.call_once(|| {
         let abort = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let in_decoder = info
-                .location()
-                .is_some_and(|l| ["/parquet-", "/arrow-"].iter().any(|crate_dir| l.file().contains(crate_dir)));
-            if !in_decoder {
+            if !strata_sstable::testing::inside_decoder_guard() {
                 abort(info);
             }
         }));

@@ -18,6 +18,14 @@ mod mem_fs;
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
 pub use mem_fs::MemFs;
 
+/// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,
+/// where a panic is caught and reported as [`Error::Corruption`]. A fuzz harness whose
+/// panic hook aborts (libFuzzer's does) uses this to let such panics unwind to the guard.
+#[must_use]
+pub fn inside_decoder_guard() -> bool {
+    crate::parquet::inside_decoder_guard()
+}
+
 use std::ops::Bound;
 use std::path::Path;
 

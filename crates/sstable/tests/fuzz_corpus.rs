@@ -62,3 +62,11 @@ fn delta_byte_array_decoder_panic_is_corruption() {
     let data = include_bytes!("../../../fuzz/corpus/table_bytes/regression-delta-byte-array-overflow-panic");
     strata_sstable::testing::fuzz_table_bytes(data);
 }
+
+/// Regression for a second fuzz find in the same decoder: a slice panic inside `bytes`,
+/// called from parquet's `DELTA_BYTE_ARRAY` decoder, on a page with recomputed checksums.
+#[test]
+fn delta_byte_array_slice_panic_is_corruption() {
+    let data = include_bytes!("../../../fuzz/corpus/table_bytes/regression-delta-byte-array-slice-panic");
+    strata_sstable::testing::fuzz_table_bytes(data);
+}

@@ -105,7 +105,10 @@ impl TableFile {
 /// `DELTA_BYTE_ARRAY` decoder overflowing on a negative suffix length. A decoder that panicked
 /// is dropped by the caller, never reused, so no broken state is observed afterwards.
 pub(crate) fn guard_decoder<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+    GUARD_DEPTH.with(|d| d.set(d.get() + 1));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARD_DEPTH.with(|d| d.set(d.get() - 1));
+    match outcome {
         Ok(result) => result,
         Err(payload) => {
             let message = payload
@@ -116,6 +119,17 @@ pub(crate) fn guard_decoder<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Re
             Err(Error::corruption(path, format!("the Parquet decoder failed on malformed data: {message}")))
         }
     }
+}
+
+thread_local! {
+    /// How many [`guard_decoder`] calls this thread is inside.
+    static GUARD_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside [`guard_decoder`], so a panic now will be caught and
+/// reported as corruption. For fuzz harnesses whose panic hook would otherwise abort.
+pub(crate) fn inside_decoder_guard() -> bool {
+    GUARD_DEPTH.with(|d| d.get() > 0)
 }
 
 pub(crate) fn from_parquet(path: &Path, e: ParquetError) -> Error {

@@ -36,6 +36,8 @@ mod store;
 pub(crate) mod table;
 mod writer;
 
+#[cfg(feature = "testing")]
+pub(crate) use file::inside_decoder_guard;
 pub use names::{is_temp_file, table_file_name, table_id_from_file_name};
 pub use scan::ParquetScan;
 pub use store::ParquetStore;
