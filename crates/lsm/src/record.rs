@@ -30,26 +30,30 @@ pub(crate) enum Tail {
     Invalid { offset: u64, reason: &'static str },
 }
 
+/// The record starting at `pos`: its payload, or why the bytes there are not a valid record.
+fn record_at(data: &[u8], pos: usize) -> Result<&[u8], &'static str> {
+    let header = data.get(pos..pos + HEADER).ok_or("truncated header")?;
+    let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let payload = data.get(pos + HEADER..pos + HEADER + len).ok_or("truncated payload")?;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[4..8]);
+    hasher.update(payload);
+    if hasher.finalize() == crc { Ok(payload) } else { Err("checksum mismatch") }
+}
+
 /// Splits `data` into record payloads, stopping at the first invalid record.
 pub(crate) fn scan(data: &[u8]) -> (Vec<&[u8]>, Tail) {
     let mut payloads = Vec::new();
     let mut pos = 0usize;
     while pos < data.len() {
-        let invalid = |reason| Tail::Invalid { offset: pos as u64, reason };
-        let Some(header) = data.get(pos..pos + HEADER) else { return (payloads, invalid("truncated header")) };
-        let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        let Some(payload) = data.get(pos + HEADER..pos + HEADER + len) else {
-            return (payloads, invalid("truncated payload"));
-        };
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&header[4..8]);
-        hasher.update(payload);
-        if hasher.finalize() != crc {
-            return (payloads, invalid("checksum mismatch"));
+        match record_at(data, pos) {
+            Ok(payload) => {
+                payloads.push(payload);
+                pos += HEADER + payload.len();
+            }
+            Err(reason) => return (payloads, Tail::Invalid { offset: pos as u64, reason }),
         }
-        payloads.push(payload);
-        pos += HEADER + len;
     }
     (payloads, Tail::Clean)
 }
@@ -58,23 +62,11 @@ pub(crate) fn scan(data: &[u8]) -> (Vec<&[u8]>, Tail) {
 /// with its payload: how [`scan`]'s caller tells damage in the middle of a file (valid
 /// records follow it) from a write torn at the end (nothing valid follows).
 ///
-/// Every start position is tried. A position is checked only when its length field fits in
-/// the rest of the file, which random bytes almost never do, so this is linear in practice.
+/// Every start position is tried. A checksum is computed only where the length field fits
+/// in the rest of the file, which random bytes almost never do, so this is linear in practice.
 pub(crate) fn next_valid(data: &[u8], offset: u64) -> Option<(u64, &[u8])> {
     let start = usize::try_from(offset).ok()?.checked_add(1)?;
-    for pos in start..data.len().saturating_sub(HEADER - 1) {
-        let header = &data[pos..pos + HEADER];
-        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        let Some(payload) = data.get(pos + HEADER..pos + HEADER + len) else { continue };
-        let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&header[4..8]);
-        hasher.update(payload);
-        if hasher.finalize() == crc {
-            return Some((pos as u64, payload));
-        }
-    }
-    None
+    (start..data.len()).find_map(|pos| record_at(data, pos).ok().map(|payload| (pos as u64, payload)))
 }
 
 #[cfg(test)]
