@@ -8,7 +8,7 @@ use strata_core::{Entry, KeyRange, MergeIter, SeqNo, ValueKind};
 use strata_sstable::{SsTableStore, TableMeta};
 
 use crate::state::key_hull;
-use crate::{CompactionTask, Error, LevelState, TableId, TableSummary, TaskKind};
+use crate::{CompactionTask, Error, LevelState, TableId, TaskKind};
 
 /// Bytes an entry costs beyond key and value (sequence number and kind), for sizing outputs.
 const ENTRY_OVERHEAD: u64 = 9;
@@ -91,7 +91,7 @@ pub fn execute<S: SsTableStore>(
             Ok(CompactionOutput { removed, added, bytes_read: 0, bytes_written: 0 })
         }
         TaskKind::Merge => {
-            let bytes_read = inputs.iter().map(|(_, t)| t.size).sum();
+            let bytes_read = inputs.iter().map(|(_, t)| t.file_size).sum();
             let added = merge(store, task, inputs, ctx)?;
             let bytes_written = added.iter().map(|m| m.file_size).sum();
             let added = added.into_iter().map(|m| (task.output_level, m)).collect();
@@ -106,7 +106,7 @@ pub fn execute<S: SsTableStore>(
 #[must_use]
 pub fn is_bottommost(state: &LevelState, task: &CompactionTask) -> bool {
     let ids: HashSet<TableId> = task.input_ids().collect();
-    let inputs: Vec<&TableSummary> = state.levels.iter().flatten().filter(|t| ids.contains(&t.id)).collect();
+    let inputs: Vec<&TableMeta> = state.levels.iter().flatten().filter(|t| ids.contains(&t.id)).collect();
     let Some((lo, hi)) = key_hull(inputs.iter().copied()) else {
         return false;
     };
@@ -115,7 +115,7 @@ pub fn is_bottommost(state: &LevelState, task: &CompactionTask) -> bool {
 }
 
 /// The task's inputs as `(level, summary)`, checked against the state.
-fn resolve_inputs<'s>(task: &CompactionTask, state: &'s LevelState) -> Result<Vec<(usize, &'s TableSummary)>, Error> {
+fn resolve_inputs<'s>(task: &CompactionTask, state: &'s LevelState) -> Result<Vec<(usize, &'s TableMeta)>, Error> {
     if task.input_count() == 0 {
         return Err(Error::invalid_task(format!("{} task has no inputs", task.kind.as_str())));
     }
@@ -138,7 +138,7 @@ fn resolve_inputs<'s>(task: &CompactionTask, state: &'s LevelState) -> Result<Ve
 fn merge<S: SsTableStore>(
     store: &S,
     task: &CompactionTask,
-    mut inputs: Vec<(usize, &TableSummary)>,
+    mut inputs: Vec<(usize, &TableMeta)>,
     ctx: &ExecContext<'_>,
 ) -> Result<Vec<TableMeta>, Error> {
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.

@@ -1,6 +1,6 @@
 //! FIFO compaction: drop the oldest tables.
 
-use crate::{CompactionPolicy, CompactionTask, Error, FifoOptions, LevelState, TableSummary, TaskKind};
+use crate::{CompactionPolicy, CompactionTask, Error, FifoOptions, LevelState, TableMeta, TaskKind};
 
 /// FIFO compaction, for data that expires (logs, metrics): nothing is ever merged; the oldest
 /// tables (smallest `max_seq`) are dropped while all tables together exceed
@@ -38,7 +38,7 @@ impl CompactionPolicy for Fifo {
     }
 
     fn pick(&self, state: &LevelState) -> Option<CompactionTask> {
-        let mut live: Vec<(usize, &TableSummary)> = state
+        let mut live: Vec<(usize, &TableMeta)> = state
             .levels
             .iter()
             .enumerate()
@@ -47,7 +47,7 @@ impl CompactionPolicy for Fifo {
             .collect();
         // Oldest first.
         live.sort_by_key(|(_, t)| (t.max_seq, t.id));
-        let mut total: u64 = live.iter().map(|(_, t)| t.size).sum();
+        let mut total: u64 = live.iter().map(|(_, t)| t.file_size).sum();
         let mut dropped: Vec<(usize, u64)> = Vec::new();
         let mut expired = 0;
         for (level, table) in &live {
@@ -58,7 +58,7 @@ impl CompactionPolicy for Fifo {
             } else if total <= self.options.max_total_bytes {
                 continue;
             }
-            total -= table.size;
+            total -= table.file_size;
             dropped.push((*level, table.id));
         }
         if dropped.is_empty() {
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn conformance() {
-        crate::testing::policy_conformance(&Fifo::default());
+        crate::testing::conformance(&Fifo::default());
     }
 
     proptest! {

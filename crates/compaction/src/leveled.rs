@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use bytes::Bytes;
 
 use crate::state::key_hull;
-use crate::{CompactionPolicy, CompactionTask, Error, LevelState, LeveledOptions, TableSummary, TaskKind};
+use crate::{CompactionPolicy, CompactionTask, Error, LevelState, LeveledOptions, TableMeta, TaskKind};
 
 /// Leveled compaction, as in LevelDB and RocksDB's default.
 ///
@@ -41,16 +41,16 @@ pub struct Leveled {
 
 /// One candidate for Ln → Ln+1: a table and the tables it overlaps below.
 struct Candidate<'a> {
-    table: &'a TableSummary,
-    overlap: Vec<&'a TableSummary>,
+    table: &'a TableMeta,
+    overlap: Vec<&'a TableMeta>,
     overlap_bytes: u64,
 }
 
 impl Candidate<'_> {
     /// Orders by overlap bytes relative to the table's own size, fewest first.
     fn cmp_ratio(&self, other: &Self) -> Ordering {
-        let lhs = u128::from(self.overlap_bytes) * u128::from(other.table.size.max(1));
-        let rhs = u128::from(other.overlap_bytes) * u128::from(self.table.size.max(1));
+        let lhs = u128::from(self.overlap_bytes) * u128::from(other.table.file_size.max(1));
+        let rhs = u128::from(other.overlap_bytes) * u128::from(self.table.file_size.max(1));
         lhs.cmp(&rhs)
     }
 }
@@ -84,7 +84,7 @@ impl Leveled {
             return None;
         }
         let (lo, hi) = key_hull(l0)?;
-        let overlap: Vec<&TableSummary> = state.overlapping(1, &lo, &hi).collect();
+        let overlap: Vec<&TableMeta> = state.overlapping(1, &lo, &hi).collect();
         if overlap.iter().any(|t| state.is_compacting(t.id)) {
             return None;
         }
@@ -116,11 +116,11 @@ impl Leveled {
         let below = level + 1;
         let mut best: Vec<Candidate<'_>> = Vec::new();
         for table in state.level(level).iter().filter(|t| !state.is_compacting(t.id)) {
-            let overlap: Vec<&TableSummary> = state.overlapping(below, &table.min_key, &table.max_key).collect();
+            let overlap: Vec<&TableMeta> = state.overlapping(below, &table.min_key, &table.max_key).collect();
             if overlap.iter().any(|t| state.is_compacting(t.id)) {
                 continue;
             }
-            let overlap_bytes = overlap.iter().map(|t| t.size).sum();
+            let overlap_bytes = overlap.iter().map(|t| t.file_size).sum();
             let candidate = Candidate { table, overlap, overlap_bytes };
             match best.first().map(|b| candidate.cmp_ratio(b)) {
                 None | Some(Ordering::Equal) => best.push(candidate),
@@ -171,8 +171,8 @@ impl Leveled {
 }
 
 /// Whether every L0 table can go to L1 as it is: they overlap neither each other nor L1.
-fn l0_is_movable(l0: &[TableSummary], state: &LevelState) -> bool {
-    let mut sorted: Vec<&TableSummary> = l0.iter().collect();
+fn l0_is_movable(l0: &[TableMeta], state: &LevelState) -> bool {
+    let mut sorted: Vec<&TableMeta> = l0.iter().collect();
     sorted.sort_by(|a, b| a.min_key.cmp(&b.min_key));
     let disjoint = sorted.windows(2).all(|w| w[0].max_key < w[1].min_key);
     disjoint && l0.iter().all(|t| state.overlapping(1, &t.min_key, &t.max_key).next().is_none())
@@ -205,7 +205,8 @@ impl CompactionPolicy for Leveled {
             scored.push((l0_count as f64 / self.options.l0_trigger as f64, 0, state.level_bytes(0)));
         }
         for level in 1..self.last_level() {
-            let bytes: u64 = state.level(level).iter().filter(|t| !state.is_compacting(t.id)).map(|t| t.size).sum();
+            let bytes: u64 =
+                state.level(level).iter().filter(|t| !state.is_compacting(t.id)).map(|t| t.file_size).sum();
             let target = self.options.level_target(level);
             if bytes > target {
                 scored.push((bytes as f64 / target as f64, level, bytes));
@@ -232,10 +233,10 @@ mod tests {
     use super::*;
     use crate::sim::{Tree, sim_key};
 
-    fn summary(id: u64, lo: u64, hi: u64, size: u64, seq: u64) -> TableSummary {
-        TableSummary {
+    fn summary(id: u64, lo: u64, hi: u64, size: u64, seq: u64) -> TableMeta {
+        TableMeta {
             id,
-            size,
+            file_size: size,
             min_key: sim_key(lo),
             max_key: sim_key(hi),
             min_seq: seq,
@@ -328,7 +329,7 @@ mod tests {
 
     #[test]
     fn conformance() {
-        crate::testing::policy_conformance(&Leveled::default());
+        crate::testing::conformance(&Leveled::default());
     }
 
     fn options() -> impl Strategy<Value = LeveledOptions> {

@@ -10,14 +10,14 @@
 //!   merges the inputs, keeps only versions a reader can still see (the newest, and the newest
 //!   at each live snapshot), drops tombstones at the bottom of the tree, splits the output
 //!   into tables of a target size, and returns one manifest edit ([`CompactionOutput`]).
-//! * [`testing::policy_conformance`] (feature `testing`): the promises every policy keeps,
+//! * [`testing::conformance`] (feature `testing`): the promises every policy keeps,
 //!   as a suite a user's policy runs with one line.
 //!
 //! # Example
 //!
 //! ```
 //! use strata_compaction::{
-//!     AnyPolicy, CompactionPolicy, ExecContext, LevelState, PolicyConfig, TableSummary, TaskKind, execute, is_bottommost,
+//!     AnyPolicy, CompactionPolicy, ExecContext, LevelState, PolicyConfig, TableMeta, TaskKind, execute, is_bottommost,
 //! };
 //! use strata_core::{Entry, KeyRange};
 //! use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};
@@ -35,7 +35,7 @@
 //!         entries.insert(0, Entry::delete("a1", seq + 1));
 //!     }
 //!     let meta = store.write_table(id, &mut entries.into_iter().map(Ok))?;
-//!     state.levels[0].insert(0, TableSummary::from(&meta));
+//!     state.levels[0].insert(0, meta.clone());
 //! }
 //!
 //! // Leveled compaction: four L0 tables reach the trigger, so L0 is merged into L1.
@@ -65,6 +65,7 @@ mod config;
 mod error;
 mod executor;
 mod fifo;
+mod forced;
 mod leveled;
 mod policy;
 pub mod sim;
@@ -79,10 +80,12 @@ pub use config::{FifoOptions, LeveledOptions, PolicyConfig, PolicyOptions, SizeT
 pub use error::Error;
 pub use executor::{CompactionOutput, ExecContext, execute, is_bottommost};
 pub use fifo::Fifo;
+pub use forced::compact_range_task;
 pub use leveled::Leveled;
 pub use policy::CompactionPolicy;
 pub use sim::{SimConfig, SimLevel, SimPoint, SimReport, simulate};
 pub use size_tiered::SizeTiered;
-pub use state::{LevelState, TableSummary};
+pub use state::{LevelState, level_order};
 pub use strata_sstable::TableId;
+pub use strata_sstable::TableMeta;
 pub use task::{CompactionTask, TaskKind};

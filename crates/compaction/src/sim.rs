@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::{CompactionPolicy, CompactionTask, Error, LevelState, TableId, TableSummary, TaskKind};
+use crate::{CompactionPolicy, CompactionTask, Error, LevelState, TableId, TableMeta, TaskKind};
 
 /// Size of every simulated key in bytes.
 pub const KEY_BYTES: u64 = 16;
@@ -201,8 +201,12 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
             break;
         }
     }
-    report.levels =
-        tree.state.levels.iter().map(|l| SimLevel { tables: l.len(), bytes: l.iter().map(|t| t.size).sum() }).collect();
+    report.levels = tree
+        .state
+        .levels
+        .iter()
+        .map(|l| SimLevel { tables: l.len(), bytes: l.iter().map(|t| t.file_size).sum() })
+        .collect();
     report
 }
 
@@ -293,18 +297,18 @@ impl Tree {
         let min_seq = self.next_seq;
         self.next_seq += entries.max(1);
         let table = self.table(Shape { lo, hi, keys }, min_seq, self.next_seq - 1);
-        let size = table.size;
+        let size = table.file_size;
         self.state.levels[0].insert(0, table);
         size
     }
 
-    fn table(&mut self, shape: Shape, min_seq: u64, max_seq: u64) -> TableSummary {
+    fn table(&mut self, shape: Shape, min_seq: u64, max_seq: u64) -> TableMeta {
         let id = self.next_id;
         self.next_id += 1;
         self.shapes.insert(id, shape);
-        TableSummary {
+        TableMeta {
             id,
-            size: ((shape.keys * self.entry_bytes as f64) as u64).max(1),
+            file_size: ((shape.keys * self.entry_bytes as f64) as u64).max(1),
             min_key: sim_key(shape.lo),
             max_key: sim_key(shape.hi),
             min_seq,
@@ -316,13 +320,13 @@ impl Tree {
     }
 
     /// Removes table `id` from `level`.
-    fn take(&mut self, level: usize, id: TableId) -> Option<TableSummary> {
+    fn take(&mut self, level: usize, id: TableId) -> Option<TableMeta> {
         let tables = self.state.levels.get_mut(level)?;
         let at = tables.iter().position(|t| t.id == id)?;
         Some(tables.remove(at))
     }
 
-    fn place(&mut self, level: usize, tables: Vec<TableSummary>) {
+    fn place(&mut self, level: usize, tables: Vec<TableMeta>) {
         if self.state.levels.len() <= level {
             self.state.levels.resize(level + 1, Vec::new());
         }
@@ -338,7 +342,7 @@ impl Tree {
     /// Applies `task` as the engine would; returns the bytes it wrote. Inputs missing from
     /// the state are ignored (the conformance suite reports them separately).
     pub(crate) fn apply(&mut self, task: &CompactionTask) -> u64 {
-        let inputs: Vec<TableSummary> = task.input_tables().filter_map(|(level, id)| self.take(level, id)).collect();
+        let inputs: Vec<TableMeta> = task.input_tables().filter_map(|(level, id)| self.take(level, id)).collect();
         for t in &inputs {
             self.state.compacting.remove(&t.id);
         }
@@ -358,11 +362,11 @@ impl Tree {
                 let min_seq = inputs.iter().map(|t| t.min_seq).min().unwrap_or(0);
                 let max_seq = inputs.iter().map(|t| t.max_seq).max().unwrap_or(0);
                 let target_keys = task.target_table_size as f64 / self.entry_bytes as f64;
-                let outputs: Vec<TableSummary> = merge_shapes(&shapes, target_keys.max(1.0))
+                let outputs: Vec<TableMeta> = merge_shapes(&shapes, target_keys.max(1.0))
                     .into_iter()
                     .map(|shape| self.table(shape, min_seq, max_seq))
                     .collect();
-                let written = outputs.iter().map(|t| t.size).sum();
+                let written = outputs.iter().map(|t| t.file_size).sum();
                 self.place(task.output_level, outputs);
                 written
             }

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::{CompactionPolicy, CompactionTask, Error, LevelState, SizeTieredOptions, TableSummary, TaskKind};
+use crate::{CompactionPolicy, CompactionTask, Error, LevelState, SizeTieredOptions, TableMeta, TaskKind};
 
 /// Size-tiered compaction, as RocksDB's universal compaction.
 ///
@@ -46,20 +46,20 @@ impl SizeTiered {
         &self.options
     }
 
-    fn space_amplification(&self, runs: &[TableSummary], state: &LevelState) -> Option<Range<usize>> {
+    fn space_amplification(&self, runs: &[TableMeta], state: &LevelState) -> Option<Range<usize>> {
         let (oldest, newer) = runs.split_last()?;
         if newer.is_empty() || runs.iter().any(|t| state.is_compacting(t.id)) {
             return None;
         }
-        let newer_bytes: u128 = newer.iter().map(|t| u128::from(t.size)).sum();
-        let bound = u128::from(oldest.size) * u128::from(self.options.max_size_amplification_percent);
+        let newer_bytes: u128 = newer.iter().map(|t| u128::from(t.file_size)).sum();
+        let bound = u128::from(oldest.file_size) * u128::from(self.options.max_size_amplification_percent);
         (newer_bytes * 100 > bound).then_some(0..runs.len())
     }
 
     /// The first window of adjacent, non-compacting runs, newest first, that the size ratio
     /// (`None`: any size) lets grow to at least `min_width` runs, capped at `max_width`.
     fn similar_runs(
-        runs: &[TableSummary],
+        runs: &[TableMeta],
         state: &LevelState,
         ratio_percent: Option<u64>,
         min_width: usize,
@@ -69,7 +69,7 @@ impl SizeTiered {
             if state.is_compacting(runs[start].id) {
                 continue;
             }
-            let mut candidate_bytes = u128::from(runs[start].size);
+            let mut candidate_bytes = u128::from(runs[start].file_size);
             let mut end = start + 1;
             while end < runs.len() && end - start < max_width {
                 let next = &runs[end];
@@ -77,11 +77,11 @@ impl SizeTiered {
                     break;
                 }
                 if let Some(ratio) = ratio_percent
-                    && candidate_bytes * (100 + u128::from(ratio)) < u128::from(next.size) * 100
+                    && candidate_bytes * (100 + u128::from(ratio)) < u128::from(next.file_size) * 100
                 {
                     break;
                 }
-                candidate_bytes += u128::from(next.size);
+                candidate_bytes += u128::from(next.file_size);
                 end += 1;
             }
             if end - start >= min_width {
@@ -91,7 +91,7 @@ impl SizeTiered {
         None
     }
 
-    fn merge(runs: &[TableSummary], range: Range<usize>, reason: String) -> CompactionTask {
+    fn merge(runs: &[TableMeta], range: Range<usize>, reason: String) -> CompactionTask {
         CompactionTask {
             kind: TaskKind::Merge,
             inputs: vec![(0, runs[range].iter().map(|t| t.id).collect())],
@@ -155,9 +155,9 @@ mod tests {
         let l0 = sizes
             .iter()
             .enumerate()
-            .map(|(i, &size)| TableSummary {
+            .map(|(i, &size)| TableMeta {
                 id: i as u64 + 1,
-                size,
+                file_size: size,
                 min_key: sim_key(0),
                 max_key: sim_key(100),
                 min_seq: (n - i as u64) * 10,
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn conformance() {
-        crate::testing::policy_conformance(&SizeTiered::default());
+        crate::testing::conformance(&SizeTiered::default());
     }
 
     fn options() -> impl Strategy<Value = SizeTieredOptions> {
@@ -261,8 +261,8 @@ mod tests {
                 prop_assert!(l0.windows(2).all(|w| w[0].max_seq > w[1].max_seq), "L0 not newest first");
                 if l0.len() >= options.run_trigger {
                     let (oldest, newer) = l0.split_last().unwrap();
-                    let newer: u64 = newer.iter().map(|t| t.size).sum();
-                    prop_assert!(u128::from(newer) * 100 <= u128::from(oldest.size) * u128::from(options.max_size_amplification_percent));
+                    let newer: u64 = newer.iter().map(|t| t.file_size).sum();
+                    prop_assert!(u128::from(newer) * 100 <= u128::from(oldest.file_size) * u128::from(options.max_size_amplification_percent));
                 }
             }
         }

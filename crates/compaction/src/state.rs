@@ -1,65 +1,11 @@
-//! What a policy sees of the tree: table summaries by level.
+//! What a policy sees of the tree: the tables' metadata by level.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use strata_core::SeqNo;
 use strata_sstable::TableMeta;
 
 use crate::TableId;
-
-/// What a policy knows of one table: no I/O is needed to build or read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableSummary {
-    /// The table's id.
-    pub id: TableId,
-    /// Size of the table's file in bytes.
-    pub size: u64,
-    /// The smallest user key.
-    pub min_key: Bytes,
-    /// The largest user key.
-    pub max_key: Bytes,
-    /// The smallest sequence number.
-    pub min_seq: SeqNo,
-    /// The largest sequence number.
-    pub max_seq: SeqNo,
-    /// Number of entries (versions), tombstones included.
-    pub entries: u64,
-    /// Number of tombstones.
-    pub tombstones: u64,
-    /// When the table was written, in milliseconds since the Unix epoch.
-    pub created_at_ms: u64,
-}
-
-impl TableSummary {
-    /// Whether the table's key range `[min_key, max_key]` shares a key with `[min, max]`.
-    #[must_use]
-    pub fn overlaps(&self, min: &[u8], max: &[u8]) -> bool {
-        &self.min_key[..] <= max && &self.max_key[..] >= min
-    }
-
-    /// Whether the key ranges of two tables share a key.
-    #[must_use]
-    pub fn overlaps_table(&self, other: &Self) -> bool {
-        self.overlaps(&other.min_key, &other.max_key)
-    }
-}
-
-impl From<&TableMeta> for TableSummary {
-    fn from(meta: &TableMeta) -> Self {
-        Self {
-            id: meta.id,
-            size: meta.file_size,
-            min_key: meta.min_key.clone(),
-            max_key: meta.max_key.clone(),
-            min_seq: meta.min_seq,
-            max_seq: meta.max_seq,
-            entries: meta.entries,
-            tombstones: meta.tombstones,
-            created_at_ms: meta.created_at_ms,
-        }
-    }
-}
 
 /// The tree's shape, as a policy sees it.
 ///
@@ -72,7 +18,7 @@ impl From<&TableMeta> for TableSummary {
 #[derive(Debug, Clone, Default)]
 pub struct LevelState {
     /// Tables by level; see the type's documentation for the order within a level.
-    pub levels: Vec<Vec<TableSummary>>,
+    pub levels: Vec<Vec<TableMeta>>,
     /// Tables that are inputs of running tasks.
     pub compacting: HashSet<TableId>,
     /// The current time in milliseconds since the Unix epoch.
@@ -82,20 +28,20 @@ pub struct LevelState {
 impl LevelState {
     /// The tables of `level` (empty when the level does not exist).
     #[must_use]
-    pub fn level(&self, level: usize) -> &[TableSummary] {
+    pub fn level(&self, level: usize) -> &[TableMeta] {
         self.levels.get(level).map_or(&[], Vec::as_slice)
     }
 
     /// Total bytes of the tables of `level`.
     #[must_use]
     pub fn level_bytes(&self, level: usize) -> u64 {
-        self.level(level).iter().map(|t| t.size).sum()
+        self.level(level).iter().map(|t| t.file_size).sum()
     }
 
     /// Total bytes of every table.
     #[must_use]
     pub fn total_bytes(&self) -> u64 {
-        self.levels.iter().flatten().map(|t| t.size).sum()
+        self.levels.iter().flatten().map(|t| t.file_size).sum()
     }
 
     /// Number of tables in all levels.
@@ -106,7 +52,7 @@ impl LevelState {
 
     /// The level and summary of table `id`.
     #[must_use]
-    pub fn find(&self, id: TableId) -> Option<(usize, &TableSummary)> {
+    pub fn find(&self, id: TableId) -> Option<(usize, &TableMeta)> {
         self.levels
             .iter()
             .enumerate()
@@ -125,7 +71,7 @@ impl LevelState {
         level: usize,
         min: &'a [u8],
         max: &'a [u8],
-    ) -> impl Iterator<Item = &'a TableSummary> + 'a {
+    ) -> impl Iterator<Item = &'a TableMeta> + 'a {
         self.level(level).iter().filter(move |t| t.overlaps(min, max))
     }
 
@@ -137,8 +83,15 @@ impl LevelState {
     }
 }
 
+/// The order of tables within `level`, the one rule every holder of levels sorts by: L0
+/// newest first (largest `max_seq` first, then larger id), deeper levels by smallest key.
+#[must_use]
+pub fn level_order(level: usize, a: &TableMeta, b: &TableMeta) -> std::cmp::Ordering {
+    if level == 0 { b.max_seq.cmp(&a.max_seq).then(b.id.cmp(&a.id)) } else { a.min_key.cmp(&b.min_key) }
+}
+
 /// The smallest `min_key` and largest `max_key` of `tables`, or `None` when there are none.
-pub(crate) fn key_hull<'a>(tables: impl IntoIterator<Item = &'a TableSummary>) -> Option<(Bytes, Bytes)> {
+pub(crate) fn key_hull<'a>(tables: impl IntoIterator<Item = &'a TableMeta>) -> Option<(Bytes, Bytes)> {
     tables.into_iter().fold(None, |hull, t| match hull {
         None => Some((t.min_key.clone(), t.max_key.clone())),
         Some((lo, hi)) => Some((lo.min(t.min_key.clone()), hi.max(t.max_key.clone()))),

@@ -3,7 +3,7 @@
 //! A user's policy runs it with one line in a test:
 //!
 //! ```
-//! strata_compaction::testing::policy_conformance(&strata_compaction::Leveled::default());
+//! strata_compaction::testing::conformance(&strata_compaction::Leveled::default());
 //! ```
 //!
 //! The suite drives the policy through long random histories of flushes on a simulated tree
@@ -16,10 +16,10 @@ use std::collections::HashSet;
 
 use crate::sim::{SplitMix64, Tree};
 use crate::state::key_hull;
-use crate::{CompactionPolicy, CompactionTask, LevelState, TableSummary, TaskKind};
+use crate::{CompactionPolicy, CompactionTask, LevelState, TableMeta, TaskKind};
 
 /// Runs every check against `policy`. Panics on the first broken promise.
-pub fn policy_conformance<P: CompactionPolicy>(policy: &P) {
+pub fn conformance<P: CompactionPolicy>(policy: &P) {
     picks_nothing_on_an_empty_state(policy);
     for seed in 0..12 {
         random_history(policy, seed);
@@ -91,7 +91,7 @@ fn check_task<P: CompactionPolicy>(policy: &P, state: &LevelState, task: &Compac
         fail("a task without inputs".into());
     }
     let mut seen = HashSet::new();
-    let mut inputs: Vec<(usize, &TableSummary)> = Vec::new();
+    let mut inputs: Vec<(usize, &TableMeta)> = Vec::new();
     for (level, ids) in &task.inputs {
         if ids.is_empty() {
             fail(format!("an empty input list for level {level}"));
@@ -162,7 +162,7 @@ fn check_task<P: CompactionPolicy>(policy: &P, state: &LevelState, task: &Compac
         // Concurrent tasks into one level must not produce overlapping tables.
         let hull = key_hull(inputs.iter().map(|(_, t)| *t));
         for other in running.iter().filter(|r| r.kind != TaskKind::Drop && r.output_level == out) {
-            let other_inputs: Vec<&TableSummary> =
+            let other_inputs: Vec<&TableMeta> =
                 other.input_tables().filter_map(|(l, id)| state.level(l).iter().find(|t| t.id == id)).collect();
             if let (Some((a_lo, a_hi)), Some((b_lo, b_hi))) = (&hull, key_hull(other_inputs))
                 && **a_lo <= b_hi
@@ -178,7 +178,7 @@ fn check_task<P: CompactionPolicy>(policy: &P, state: &LevelState, task: &Compac
 fn l0_leftover(state: &LevelState, task: &CompactionTask, seen: &HashSet<u64>) -> Option<String> {
     let l0 = state.level(0);
     let newest_input = l0.iter().position(|t| seen.contains(&t.id))?;
-    let leaving: Vec<&TableSummary> = l0.iter().filter(|t| seen.contains(&t.id)).collect();
+    let leaving: Vec<&TableMeta> = l0.iter().filter(|t| seen.contains(&t.id)).collect();
     for (i, t) in l0.iter().enumerate().skip(newest_input) {
         if !seen.contains(&t.id) && leaving.iter().any(|u| u.overlaps_table(t)) {
             return Some(format!(

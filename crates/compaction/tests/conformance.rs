@@ -1,13 +1,13 @@
 //! Every built-in policy, default and tuned, passes the generic policy conformance suite.
 
-use strata_compaction::testing::policy_conformance;
+use strata_compaction::testing::conformance;
 use strata_compaction::{
     AnyPolicy, Fifo, FifoOptions, Leveled, LeveledOptions, PolicyConfig, SizeTiered, SizeTieredOptions,
 };
 
 #[test]
 fn leveled_conforms() {
-    policy_conformance(&Leveled::default());
+    conformance(&Leveled::default());
     let tight = LeveledOptions {
         l0_trigger: 2,
         base_level_bytes: 8 << 20,
@@ -15,20 +15,20 @@ fn leveled_conforms() {
         target_table_size: 2 << 20,
         num_levels: 4,
     };
-    policy_conformance(&Leveled::new(tight).unwrap());
+    conformance(&Leveled::new(tight).unwrap());
 }
 
 #[test]
 fn size_tiered_conforms() {
-    policy_conformance(&SizeTiered::default());
+    conformance(&SizeTiered::default());
     let narrow = SizeTieredOptions { run_trigger: 3, min_merge_width: 2, max_merge_width: 3, ..Default::default() };
-    policy_conformance(&SizeTiered::new(narrow).unwrap());
+    conformance(&SizeTiered::new(narrow).unwrap());
 }
 
 #[test]
 fn fifo_conforms() {
-    policy_conformance(&Fifo::default());
-    policy_conformance(&Fifo::new(FifoOptions { max_total_bytes: 100 << 20, max_age_ms: Some(600_000) }).unwrap());
+    conformance(&Fifo::default());
+    conformance(&Fifo::new(FifoOptions { max_total_bytes: 100 << 20, max_age_ms: Some(600_000) }).unwrap());
 }
 
 #[test]
@@ -36,6 +36,6 @@ fn any_policy_conforms_under_every_name() {
     for name in PolicyConfig::NAMES {
         let policy = AnyPolicy::by_name(name).unwrap();
         assert_eq!(strata_compaction::CompactionPolicy::name(&policy), name);
-        policy_conformance(&policy);
+        conformance(&policy);
     }
 }

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use strata_compaction::{
-    CompactionTask, Error, ExecContext, LevelState, TableId, TableSummary, TaskKind, execute, is_bottommost,
+    CompactionTask, Error, ExecContext, LevelState, TableId, TableMeta, TaskKind, execute, is_bottommost,
 };
 use strata_core::{Bytes, Entry, KeyRange, MAX_SEQNO, MergeIter, SeqNo, ValueKind, VisibleIter};
-use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore, StoreStats, TableMeta};
+use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore, StoreStats};
 
 fn store() -> (tempfile::TempDir, ParquetStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -17,9 +17,9 @@ fn store() -> (tempfile::TempDir, ParquetStore) {
     (dir, store)
 }
 
-fn write(store: &impl SsTableStore, id: TableId, mut entries: Vec<Entry>) -> TableSummary {
+fn write(store: &impl SsTableStore, id: TableId, mut entries: Vec<Entry>) -> TableMeta {
     entries.sort_by(Entry::cmp_internal);
-    TableSummary::from(&store.write_table(id, &mut entries.into_iter().map(Ok)).unwrap())
+    store.write_table(id, &mut entries.into_iter().map(Ok)).unwrap()
 }
 
 fn scan(store: &impl SsTableStore, id: TableId) -> Vec<Entry> {
@@ -54,7 +54,7 @@ fn merge_splits_outputs_by_size_at_key_boundaries() {
     assert_eq!(out.removed, vec![(0, 3), (0, 2), (0, 1)]);
     assert!(out.added.len() > 5, "expected several outputs, got {}", out.added.len());
     assert!(out.added.iter().all(|(level, _)| *level == 1));
-    assert_eq!(out.bytes_read, state.levels[0].iter().map(|t| t.size).sum::<u64>());
+    assert_eq!(out.bytes_read, state.levels[0].iter().map(|t| t.file_size).sum::<u64>());
     assert_eq!(out.bytes_written, out.added.iter().map(|(_, m)| m.file_size).sum::<u64>());
     for w in out.added.windows(2) {
         assert!(w[0].1.max_key < w[1].1.min_key, "outputs overlap: {:?} / {:?}", w[0].1, w[1].1);
@@ -160,6 +160,9 @@ impl SsTableStore for FailingStore {
     }
     fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
         self.inner.delete(id)
+    }
+    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
+        SsTableStore::list_tables(&self.inner)
     }
     fn stats(&self) -> StoreStats {
         self.inner.stats()

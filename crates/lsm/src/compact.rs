@@ -55,9 +55,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
         }
         bg.running_compactions -= 1;
-        bg.epoch += 1;
         drop(bg);
-        self.bg_cv.notify_all();
+        self.notify_bg();
         result
     }
 

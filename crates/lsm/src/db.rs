@@ -7,14 +7,14 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use strata_compaction::{AnyPolicy, CompactionPolicy, CompactionTask, TaskKind};
+use strata_compaction::{AnyPolicy, CompactionPolicy};
 use strata_core::KeyRange;
 use strata_core::fs::{FileSystem, StdFs};
 use strata_memtable::{AnyMemtable, Memtable};
 use strata_sstable::{ParquetStore, SsTableStore, TableId};
 
 use crate::iter::DbIter;
-use crate::recovery::{TableLister, recover};
+use crate::recovery::recover;
 use crate::snapshot::Snapshot;
 use crate::state::{BgState, Inner, ManifestState, MemHandle, SuperVersion, WalState, lock};
 use crate::stats::{LevelStats, Stats};
@@ -30,9 +30,6 @@ pub struct Components<M, S, C> {
     pub store: S,
     /// Picks compactions.
     pub policy: C,
-    /// Lists the tables present in the store, so tables a crash left unreferenced are
-    /// deleted at open. `None` skips that cleanup.
-    pub list_tables: Option<TableLister<S>>,
 }
 
 /// An open database. See the [crate docs](crate) for an example.
@@ -95,8 +92,7 @@ impl Db {
         let lock = take_lock(&fs, dir)?;
         let store = ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.parquet_options(true))?;
         let policy = AnyPolicy::new(&options.compaction)?;
-        let list_tables: TableLister<ParquetStore> = Box::new(|s: &ParquetStore| Ok(s.list_tables()?));
-        Self::open_inner(fs, dir, options, Components { memtable, store, policy, list_tables: Some(list_tables) }, lock)
+        Self::open_inner(fs, dir, options, Components { memtable, store, policy }, lock)
     }
 }
 
@@ -135,9 +131,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         components: Components<M, S, C>,
         lock: Box<dyn strata_core::fs::FileLock>,
     ) -> Result<Self> {
-        let Components { memtable, store, policy, list_tables } = components;
+        let Components { memtable, store, policy } = components;
         let store = Arc::new(store);
-        let recovered = recover(&fs, dir, &options, &*store, &*memtable, list_tables.as_ref())?;
+        let recovered = recover(&fs, dir, &options, &*store, &*memtable)?;
         let deleter: Deleter = {
             let store = Arc::clone(&store);
             Arc::new(move |id| {
@@ -259,22 +255,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         if !self.inner.current().active.mem.is_empty() {
             self.inner.rotate_memtable()?;
         }
-        let mut bg = lock(&self.inner.bg);
-        loop {
-            self.inner.check_bg_error()?;
-            if self.inner.current().immutables.is_empty() {
-                return Ok(());
-            }
-            if bg.shutdown {
-                return Err(Error::Closed);
-            }
-            bg = self
-                .inner
-                .bg_cv
-                .wait_timeout(bg, std::time::Duration::from_millis(50))
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
+        self.inner.wait_until(|inner| Ok(inner.current().immutables.is_empty()))
     }
 
     /// Compacts every table whose keys overlap `range` until the policy has nothing left
@@ -288,107 +269,27 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let range = range.into();
         self.flush()?;
         loop {
-            let version = Arc::clone(&self.inner.current().version);
-            let Some(task) = self.forced_task(&version, &range) else { return Ok(()) };
-            {
-                let mut bg = lock(&self.inner.bg);
-                bg.forced.push_back(task);
+            let (epoch, shutdown) = self.inner.epoch();
+            if shutdown {
+                return Err(Error::Closed);
             }
+            let state = self.inner.current().version.level_state(&HashSet::new(), crate::compact::now_ms());
+            let levels = self.inner.policy.num_levels().max(1);
+            let target_size = self.inner.options.max_memtable_size as u64;
+            let Some(task) = strata_compaction::compact_range_task(&state, levels, &range, target_size) else {
+                return Ok(());
+            };
+            lock(&self.inner.bg).forced.push_back(task);
             // Run it here rather than waiting for a worker: compact_range is a foreground call.
             if let Some(task) = self.inner.claim_compaction(false) {
                 self.inner.run_compaction(&task)?;
             } else {
-                // Its tables are busy in a background compaction; wait for that to finish.
-                let bg = lock(&self.inner.bg);
-                let _unused = self
-                    .inner
-                    .bg_cv
-                    .wait_timeout(bg, std::time::Duration::from_millis(20))
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Its tables are busy in a background compaction: wait for that to change
+                // the tree (the epoch was read before planning, so no change is missed).
+                self.inner.wait_past(epoch);
             }
             self.inner.check_bg_error()?;
         }
-    }
-
-    /// The next forced step for `compact_range`: merge every table that holds keys of
-    /// `range` above the deepest non-empty level into that level.
-    ///
-    /// L0 is always taken whole. Its tables are ordered by age and may overlap; merging
-    /// only those that touch the range could merge an older and a newer table around a
-    /// skipped one, and the merged result would then shadow the skipped table's newer
-    /// versions. Deeper levels are sorted runs, so their overlapping tables are enough.
-    fn forced_task(&self, version: &Version, range: &KeyRange) -> Option<CompactionTask> {
-        let levels = self.inner.policy.num_levels().max(1);
-        let all = |level: usize| -> Vec<TableId> {
-            version.levels.get(level).map_or_else(Vec::new, |ts| ts.iter().map(|t| t.meta.id).collect())
-        };
-        let overlapping = |level: usize| -> Vec<TableId> {
-            version.levels.get(level).map_or_else(Vec::new, |ts| {
-                ts.iter().filter(|t| range.overlaps(&t.meta.min_key, &t.meta.max_key)).map(|t| t.meta.id).collect()
-            })
-        };
-        if levels == 1 {
-            // One level of sorted runs: merge them all into a single run, unsplit, so a
-            // second call finds nothing left to do.
-            let ids = all(0);
-            let touches_range = !overlapping(0).is_empty();
-            return (ids.len() > 1 && touches_range).then(|| CompactionTask {
-                kind: TaskKind::Merge,
-                inputs: vec![(0, ids)],
-                output_level: 0,
-                target_table_size: u64::MAX,
-                reason: "compact_range".into(),
-            });
-        }
-        // Merge straight into the deepest level holding data, in one rewrite, rather than
-        // one level per step. Every table of a shallower level that overlaps the moved key
-        // span joins the merge: it is newer than the target level, and left behind it would
-        // shadow the newer data moved past it.
-        let target_level =
-            (1..levels).rev().find(|&l| version.levels.get(l).is_some_and(|ts| !ts.is_empty())).unwrap_or(1);
-        let shallower_overlap = (0..target_level).any(|l| !overlapping(l).is_empty());
-        if !shallower_overlap {
-            return None;
-        }
-        let mut chosen: Vec<std::collections::BTreeSet<TableId>> = vec![Default::default(); target_level + 1];
-        chosen[0].extend(all(0));
-        for (l, set) in chosen.iter_mut().enumerate().skip(1) {
-            set.extend(overlapping(l));
-        }
-        loop {
-            let metas = chosen.iter().enumerate().flat_map(|(l, ids)| {
-                version.levels.get(l).into_iter().flatten().filter(move |t| ids.contains(&t.meta.id))
-            });
-            let (Some(lo), Some(hi)) =
-                (metas.clone().map(|t| t.meta.min_key.clone()).min(), metas.map(|t| t.meta.max_key.clone()).max())
-            else {
-                return None;
-            };
-            let mut grew = false;
-            for (l, set) in chosen.iter_mut().enumerate().skip(1) {
-                for t in version.levels.get(l).into_iter().flatten() {
-                    if t.meta.min_key <= hi && lo <= t.meta.max_key {
-                        grew |= set.insert(t.meta.id);
-                    }
-                }
-            }
-            if !grew {
-                break;
-            }
-        }
-        let inputs: Vec<(usize, Vec<TableId>)> = chosen
-            .into_iter()
-            .enumerate()
-            .filter(|(_, ids)| !ids.is_empty())
-            .map(|(l, ids)| (l, ids.into_iter().collect()))
-            .collect();
-        Some(CompactionTask {
-            kind: TaskKind::Merge,
-            inputs,
-            output_level: target_level,
-            target_table_size: self.inner.options.max_memtable_size as u64,
-            reason: "compact_range".into(),
-        })
     }
 
     /// Counters and the shape of the tree.
@@ -444,29 +345,33 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         &self.inner.store
     }
 
-    /// Waits for background work (pending flushes, running compactions) to finish and
-    /// stops the background threads. Dropping the `Db` does the same.
+    /// Waits for background work (pending flushes, running compactions) to finish, stops
+    /// the background threads, and seals the log: a clean close records where the log ends,
+    /// so damage found there at the next open is reported as corruption, never dropped as a
+    /// torn write. Dropping the `Db` does the same.
     ///
     /// # Errors
     ///
-    /// The first background failure, if one happened.
+    /// The first background failure, if one happened; else the failure to seal the log.
     pub fn close(self) -> Result<()> {
-        self.shutdown();
+        let sealed = self.shutdown();
         match lock(&self.inner.bg_error).clone() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => sealed,
         }
     }
 
-    fn shutdown(&self) {
-        {
+    /// Stops the background threads and seals the log, once; later calls do nothing.
+    fn shutdown(&self) -> Result<()> {
+        let first = {
             let mut bg = lock(&self.inner.bg);
-            bg.shutdown = true;
-        }
-        self.inner.bg_cv.notify_all();
+            !std::mem::replace(&mut bg.shutdown, true)
+        };
+        self.inner.notify_bg();
         for t in lock(&self.threads).drain(..) {
             let _ = t.join();
         }
+        if first { self.inner.seal_log() } else { Ok(()) }
     }
 
     /// The live tables of every level (L0 newest first, deeper levels by smallest key).
@@ -494,7 +399,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Drop for Db<M, S, C> {
     fn drop(&mut self) {
-        self.shutdown();
+        if let Err(e) = self.shutdown() {
+            tracing::warn!(error = %e, "could not seal the log at close; the next open treats its tail as possibly torn");
+        }
     }
 }
 

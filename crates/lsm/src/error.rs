@@ -87,14 +87,69 @@ pub enum Error {
     Closed,
 }
 
+/// What kind of failure an [`Error`] is, coarsely: what a caller decides on (retry, report
+/// damage, fix the input, reopen) without matching every variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The operating system failed an operation (disk full, permission, a failed fsync).
+    /// Retrying may help once the cause is fixed.
+    Io,
+    /// Stored bytes are not what Strata wrote: a checksum failed, a file is truncated or
+    /// missing. The error names the file; no wrong answer was given instead.
+    Corruption,
+    /// The caller's input or options are not allowed: a bad option, a key or value over the
+    /// limit, a malformed compaction task or policy name.
+    InvalidArgument,
+    /// Another process (or `Db`) holds the database directory.
+    Locked,
+    /// There is no database where one was asked for.
+    NotFound,
+    /// The database was closed.
+    Closed,
+    /// An earlier background failure made the database refuse writes; reads still work and
+    /// a reopen recovers. [`Error::ReadOnly`] holds the original error.
+    ReadOnly,
+    /// A component failed in a way none of the above describes (an encoder's internal error).
+    Other,
+}
+
 impl Error {
-    /// Whether this is (or wraps) a corruption error.
+    /// The coarse kind of this error.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Io { .. } => ErrorKind::Io,
+            Self::Corruption { .. } => ErrorKind::Corruption,
+            Self::InvalidOption { .. }
+            | Self::KeyTooLarge { .. }
+            | Self::ValueTooLarge { .. }
+            | Self::BatchTooLarge { .. }
+            | Self::Memtable(_) => ErrorKind::InvalidArgument,
+            Self::Locked { .. } => ErrorKind::Locked,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Closed => ErrorKind::Closed,
+            Self::ReadOnly(_) => ErrorKind::ReadOnly,
+            Self::Table(e) => table_kind(e),
+            Self::Compaction(e) => match &**e {
+                strata_compaction::Error::Store(e) => table_kind(e),
+                strata_compaction::Error::InvalidOption { .. }
+                | strata_compaction::Error::UnknownPolicy { .. }
+                | strata_compaction::Error::InvalidTask { .. }
+                | strata_compaction::Error::TableNotInState { .. } => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Other,
+            },
+        }
+    }
+
+    /// Whether this reports damaged data, directly or as the cause of [`Error::ReadOnly`]:
+    /// every path that meets damaged bytes (reads, scans, flushes, compactions, recovery)
+    /// answers `true` here and names the damaged file.
     #[must_use]
     pub fn is_corruption(&self) -> bool {
         match self {
-            Self::Corruption { .. } => true,
             Self::ReadOnly(inner) => inner.is_corruption(),
-            _ => false,
+            other => other.kind() == ErrorKind::Corruption,
         }
     }
 
@@ -107,10 +162,34 @@ impl Error {
     }
 }
 
+/// The kind of a table-store error that was not turned into [`Error::Corruption`].
+fn table_kind(e: &strata_sstable::Error) -> ErrorKind {
+    use strata_sstable::Error as T;
+    match e {
+        T::Io { .. } => ErrorKind::Io,
+        T::Corruption { .. } | T::NotFound { .. } => ErrorKind::Corruption,
+        T::Source { source, .. } => table_kind(source),
+        T::OutOfOrder { .. }
+        | T::EmptyTable { .. }
+        | T::EntryTooLarge { .. }
+        | T::InvalidOptions { .. }
+        | T::TableExists { .. } => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Other,
+    }
+}
+
 impl From<strata_sstable::Error> for Error {
     fn from(e: strata_sstable::Error) -> Self {
         match e {
             strata_sstable::Error::Corruption { file, reason, .. } => Self::Corruption { file, reason },
+            // A compaction or flush whose input stream met damaged bytes: the damage is the
+            // news, and it names the damaged input, not the output being written.
+            strata_sstable::Error::Source { source, .. } if source.is_corruption() => Self::from(*source),
+            // The engine asks a store only for tables its manifest names: a missing one is
+            // lost data, not a caller's mistake.
+            strata_sstable::Error::NotFound { file } => {
+                Self::Corruption { file, reason: "a table the manifest names is missing".into() }
+            }
             other => Self::Table(Arc::new(other)),
         }
     }

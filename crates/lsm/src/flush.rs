@@ -9,7 +9,7 @@ use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
 use crate::manifest::VersionEdit;
-use crate::state::{Inner, MemHandle, SuperVersion, lock};
+use crate::state::{Inner, MemHandle, SuperVersion};
 use crate::{Result, wal};
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
@@ -51,31 +51,6 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             version,
         })?;
         self.delete_logs_below(log_number);
-        Ok(())
-    }
-
-    /// Appends `edit` to the manifest and installs the new version, atomically with
-    /// respect to other edits. `rebuild` makes the new super version around the new tree.
-    pub(crate) fn log_and_install(
-        &self,
-        edit: &VersionEdit,
-        rebuild: impl FnOnce(&SuperVersion<M>, Arc<crate::version::Version>) -> SuperVersion<M>,
-    ) -> Result<()> {
-        let mut manifest = lock(&self.manifest);
-        manifest.manifest.append(edit)?;
-        manifest.tree.apply(edit).map_err(|reason| crate::Error::corruption(&self.dir, reason))?;
-        self.install(|sv| {
-            let version = Arc::new(sv.version.apply(edit, &self.deleter));
-            rebuild(sv, version)
-        });
-        if manifest.manifest.size() > crate::manifest::REWRITE_BYTES {
-            let number = self.allocate_file_number();
-            let mut tree = manifest.tree.clone();
-            tree.next_file_number = self.next_file.load(Ordering::Relaxed);
-            let old = manifest.manifest.number();
-            manifest.manifest = crate::manifest::Manifest::create(&self.fs, &self.dir, number, &tree)?;
-            let _ = self.fs.remove_file(&self.dir.join(crate::manifest::manifest_name(old)));
-        }
         Ok(())
     }
 

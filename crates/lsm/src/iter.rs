@@ -146,7 +146,8 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
         sources.extend(sv.immutables.iter().map(mem_source));
         let covers =
             |t: &&Arc<TableHandle>| t.meta.min_seq <= snapshot && range.overlaps(&t.meta.min_key, &t.meta.max_key);
-        for (level, tables) in sv.version.levels.iter().enumerate() {
+        for level in 0..sv.version.levels.len() {
+            let tables = sv.version.overlapping(level, range);
             let level_source = |tables: VecDeque<Arc<TableHandle>>| {
                 Source::Level(LevelSource { store: Arc::clone(store), tables, range: range.clone(), current: None })
             };

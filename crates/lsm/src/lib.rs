@@ -79,10 +79,9 @@ pub mod testing;
 
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
 pub use db::{Components, Db};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use iter::DbIter;
 pub use options::{CompressionName, Options, TableOptions, WalRecovery, WalSync, WriteOptions};
-pub use recovery::TableLister;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use strata_compaction::{AnyPolicy, CompactionPolicy, PolicyConfig};

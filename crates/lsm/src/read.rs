@@ -31,20 +31,17 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 return Ok(Some(v));
             }
         }
-        let mut levels = sv.version.levels.iter();
-        if let Some(l0) = levels.next() {
-            for t in l0 {
-                if t.meta.min_seq <= snapshot
-                    && t.meta.may_contain_key(key)
-                    && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
-                {
-                    return Ok(Some(v));
-                }
+        let version = &sv.version;
+        for t in version.level(0) {
+            if t.meta.min_seq <= snapshot
+                && t.meta.may_contain_key(key)
+                && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
+            {
+                return Ok(Some(v));
             }
         }
-        for level in levels {
-            let i = level.partition_point(|t| &t.meta.max_key[..] < key);
-            if let Some(t) = level.get(i).filter(|t| &t.meta.min_key[..] <= key && t.meta.min_seq <= snapshot)
+        for level in 1..version.levels.len() {
+            if let Some(t) = version.table_for_key(level, key).filter(|t| t.meta.min_seq <= snapshot)
                 && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
             {
                 return Ok(Some(v));

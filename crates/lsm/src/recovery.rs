@@ -34,16 +34,12 @@ pub(crate) struct Recovered {
     pub(crate) replay: ReplayStats,
 }
 
-/// Lists the ids of the tables present in the store, for orphan cleanup.
-pub type TableLister<S> = Box<dyn Fn(&S) -> Result<Vec<TableId>> + Send + Sync>;
-
 pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     options: &Options,
     store: &S,
     new_memtable: &dyn Fn() -> M,
-    list_tables: Option<&TableLister<S>>,
 ) -> Result<Recovered> {
     let mut tree = match Manifest::recover(fs, dir)? {
         Some((tree, _number)) => tree,
@@ -54,13 +50,13 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     let names = fs.list_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut segments: Vec<u64> = names.iter().filter_map(|n| wal::parse_segment_name(n)).collect();
     segments.sort_unstable();
+    // Table ids share the file-number space with log segments and manifests: none may be
+    // handed out again, whoever's file it names.
+    let stored_tables = store.list_tables()?;
     let highest = names
         .iter()
-        .filter_map(|n| {
-            wal::parse_segment_name(n)
-                .or_else(|| parse_manifest_name(n))
-                .or_else(|| n.strip_suffix(".parquet").and_then(|d| d.parse().ok()))
-        })
+        .filter_map(|n| wal::parse_segment_name(n).or_else(|| parse_manifest_name(n)))
+        .chain(stored_tables.iter().copied())
         .max()
         .unwrap_or(0);
     let next_file = AtomicU64::new(tree.next_file_number.max(highest + 1).max(1));
@@ -124,13 +120,11 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
             remove(fs, &dir.join(name));
         }
     }
-    if let Some(list) = list_tables {
-        let live_ids: std::collections::HashSet<TableId> = tree.levels.iter().flatten().map(|t| t.id).collect();
-        for id in list(store)? {
-            if !live_ids.contains(&id) {
-                tracing::info!(table = id, "deleting an orphan table left by an interrupted flush or compaction");
-                store.delete(id)?;
-            }
+    let live_ids: std::collections::HashSet<TableId> = tree.levels.iter().flatten().map(|t| t.id).collect();
+    for id in stored_tables {
+        if !live_ids.contains(&id) {
+            tracing::info!(table = id, "deleting an orphan table left by an interrupted flush or compaction");
+            store.delete(id)?;
         }
     }
     Ok(Recovered { tree, manifest, wal_number, next_file: next_file.load(Ordering::Relaxed), replay })

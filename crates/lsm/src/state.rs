@@ -116,10 +116,52 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
             let next = f(&sv);
             *sv = Arc::new(next);
         }
+        self.notify_bg();
+    }
+
+    /// Marks a change waiters may be waiting for: bumps the epoch and wakes every waiter.
+    /// Every change of the memtables, the tree, the running compactions, the failure state or
+    /// shutdown goes through here, so a waiter that read the epoch before checking its
+    /// condition cannot miss the change that makes it true.
+    pub(crate) fn notify_bg(&self) {
         let mut bg = lock(&self.bg);
         bg.epoch += 1;
         drop(bg);
         self.bg_cv.notify_all();
+    }
+
+    /// The current change epoch and whether the database is shutting down.
+    pub(crate) fn epoch(&self) -> (u64, bool) {
+        let bg = lock(&self.bg);
+        (bg.epoch, bg.shutdown)
+    }
+
+    /// Sleeps until the epoch moves past `epoch` (or shutdown starts).
+    pub(crate) fn wait_past(&self, epoch: u64) {
+        let bg = lock(&self.bg);
+        drop(self.bg_cv.wait_while(bg, |bg| !bg.shutdown && bg.epoch == epoch).unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Blocks until `ready` answers `true`, waking exactly when the state changes (no
+    /// polling, no lost wake-ups: the epoch is read before `ready` runs). `ready` runs with
+    /// no lock held, so it may take locks of its own.
+    ///
+    /// # Errors
+    ///
+    /// The background failure (as [`Error::ReadOnly`]) if one happens first; [`Error::Closed`]
+    /// when the database shuts down before `ready` holds; `ready`'s own error.
+    pub(crate) fn wait_until(&self, mut ready: impl FnMut(&Self) -> Result<bool, Error>) -> Result<(), Error> {
+        loop {
+            let (epoch, shutdown) = self.epoch();
+            self.check_bg_error()?;
+            if ready(self)? {
+                return Ok(());
+            }
+            if shutdown {
+                return Err(Error::Closed);
+            }
+            self.wait_past(epoch);
+        }
     }
 
     pub(crate) fn allocate_file_number(&self) -> u64 {
@@ -134,7 +176,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
             *slot = Some(e);
         }
         drop(slot);
-        self.bg_cv.notify_all();
+        self.notify_bg();
     }
 
     pub(crate) fn check_bg_error(&self) -> Result<(), Error> {

@@ -9,7 +9,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use strata_compaction::{LevelState, TableSummary};
+use strata_compaction::{LevelState, level_order};
+use strata_core::KeyRange;
 use strata_sstable::{TableId, TableMeta};
 
 use crate::manifest::{TreeState, VersionEdit};
@@ -101,26 +102,49 @@ impl Version {
             t.mark_obsolete();
         }
         for (level, tables) in levels.iter_mut().enumerate() {
-            if level == 0 {
-                tables.sort_by(|a, b| b.meta.max_seq.cmp(&a.meta.max_seq).then(b.meta.id.cmp(&a.meta.id)));
-            } else {
-                tables.sort_by(|a, b| a.meta.min_key.cmp(&b.meta.min_key));
-            }
+            tables.sort_by(|a, b| level_order(level, &a.meta, &b.meta));
         }
         Self { levels }
+    }
+
+    /// The tables of `level`, in [`level_order`].
+    pub(crate) fn level(&self, level: usize) -> &[Arc<TableHandle>] {
+        self.levels.get(level).map_or(&[], Vec::as_slice)
+    }
+
+    /// The one table of deeper level `level` (>= 1) whose key range holds `key`, by binary
+    /// search. (L0 tables overlap; a lookup visits each of them.)
+    pub(crate) fn table_for_key(&self, level: usize, key: &[u8]) -> Option<&Arc<TableHandle>> {
+        debug_assert!(level >= 1, "L0 tables overlap: no single table holds a key");
+        let tables = self.level(level);
+        let i = tables.partition_point(|t| &t.meta.max_key[..] < key);
+        tables.get(i).filter(|t| &t.meta.min_key[..] <= key)
+    }
+
+    /// The tables of `level` whose key range may share a key with `range`: for L0, whose
+    /// tables overlap each other, all of them (each must still be checked); for deeper levels
+    /// exactly the overlapping run, found by binary search.
+    pub(crate) fn overlapping(&self, level: usize, range: &KeyRange) -> &[Arc<TableHandle>] {
+        let tables = self.level(level);
+        if level == 0 {
+            return tables;
+        }
+        let start = tables.partition_point(|t| range.is_before_start(&t.meta.max_key));
+        let end = start + tables[start..].partition_point(|t| !range.is_past_end(&t.meta.min_key));
+        &tables[start..end]
     }
 
     /// What a compaction policy sees.
     pub(crate) fn level_state(&self, compacting: &HashSet<TableId>, now_ms: u64) -> LevelState {
         LevelState {
-            levels: self.levels.iter().map(|ts| ts.iter().map(|t| TableSummary::from(&t.meta)).collect()).collect(),
+            levels: self.levels.iter().map(|ts| ts.iter().map(|t| t.meta.clone()).collect()).collect(),
             compacting: compacting.clone(),
             now_ms,
         }
     }
 
     pub(crate) fn table_count(&self, level: usize) -> usize {
-        self.levels.get(level).map_or(0, Vec::len)
+        self.level(level).len()
     }
 
     pub(crate) fn all_ids(&self) -> HashSet<TableId> {

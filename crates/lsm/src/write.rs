@@ -18,7 +18,7 @@ use strata_sstable::SsTableStore;
 use crate::batch::WriteBatch;
 use crate::state::{Inner, MemHandle, SuperVersion, lock};
 use crate::wal::WalWriter;
-use crate::{Error, Result, WalSync, WriteOptions};
+use crate::{Result, WalSync, WriteOptions};
 
 /// The most payload bytes one group commits, so a leader's own write is not delayed
 /// without bound by a flood of followers.
@@ -206,27 +206,26 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         self.policy.pick(&state).is_some()
     }
 
-    /// Blocks until `ready` holds, counting the stall.
+    /// Blocks until `ready` holds, counting the stall. The writer wakes the moment a flush
+    /// or compaction changes the state (see [`Inner::wait_until`]).
     fn stall(&self, counter: &AtomicU64, why: &'static str, ready: impl Fn(&Self) -> bool) -> Result<()> {
         let started = Instant::now();
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(why, "write stall");
-        // `ready` is checked with no lock held: it may take locks of its own.
-        while !ready(self) {
-            self.check_bg_error()?;
-            let bg = lock(&self.bg);
-            if bg.shutdown {
-                return Err(Error::Closed);
-            }
-            // Time out now and then so a missed wake-up cannot hang a writer.
-            drop(
-                self.bg_cv
-                    .wait_timeout(bg, Duration::from_millis(50))
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-        }
+        let waited = self.wait_until(|inner| Ok(ready(inner)));
         self.stats.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(())
+        waited
+    }
+
+    /// Appends the close seal to the log, unless a failure left the log's end unknown (a
+    /// failed append may have written part of a record, which must stay a torn tail).
+    pub(crate) fn seal_log(&self) -> Result<()> {
+        if lock(&self.bg_error).is_some() {
+            return Ok(());
+        }
+        let mut wal = lock(&self.wal);
+        let last_seq = wal.last_seq;
+        wal.writer.seal(last_seq)
     }
 
     /// Seals the active memtable and starts a new one with a new log segment. The sealed

@@ -17,13 +17,23 @@ fn key(i: u32) -> String {
     format!("key{i:05}")
 }
 
-/// Writes `n` keys and closes without flushing, so they live only in the newest log segment.
+/// Writes `n` keys without flushing, so they live only in the newest log segment, and
+/// leaves in `dir` the files as a crash would: copied while the database was open, before a
+/// clean close could seal the log.
 fn write_keys(dir: &Path, n: u32) -> PathBuf {
-    let db = Db::open(dir, options()).expect("open");
+    let live = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(live.path(), options()).expect("open");
     for i in 0..n {
         db.put(key(i), format!("value{i}")).expect("put");
     }
-    db.close().expect("close");
+    for entry in fs::read_dir(live.path()).expect("list") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        if name != "LOCK" {
+            fs::copy(&path, dir.join(name)).expect("copy");
+        }
+    }
+    drop(db);
     newest_log(dir)
 }
 

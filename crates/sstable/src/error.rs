@@ -76,13 +76,14 @@ pub enum Error {
         /// What is wrong and what is allowed.
         reason: String,
     },
-    /// The Parquet encoder failed while writing `file` (not a data-corruption condition).
-    #[error("parquet writer failed on {}: {source}", file.display())]
-    Parquet {
+    /// The store's encoder failed while writing `file` (not a data-corruption condition).
+    /// The source is the encoder's own error (for the Parquet store, a `ParquetError`).
+    #[error("table encoder failed on {}: {source}", file.display())]
+    Encode {
         /// The file being written.
         file: PathBuf,
         /// The encoder's error.
-        source: parquet::errors::ParquetError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The input stream of `write_table` failed; the table was not written.
     #[error("the entry stream for {} failed: {source}", file.display())]
@@ -105,12 +106,14 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(file: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    /// Wraps an OS error on `file`, for `map_err`: `file.sync().map_err(Error::io(&path))`.
+    pub fn io(file: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let file = file.into();
         move |source| Self::Io { file, source }
     }
 
-    pub(crate) fn corruption(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+    /// Damaged bytes in `file`, and what check failed.
+    pub fn corruption(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Self::Corruption { file: file.into(), reason: reason.into() }
     }
 }

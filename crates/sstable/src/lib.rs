@@ -2,15 +2,19 @@
 //!
 //! * [`SsTableStore`]: the contract of a table store — write a table from a sorted stream,
 //!   open it, point lookups at a snapshot, streaming range scans, delete — with a
-//!   conformance suite every implementation runs ([`testing::run_conformance`], feature
+//!   conformance suite every implementation runs ([`testing::conformance`], feature
 //!   `testing`).
 //! * [`TableMeta`]: a table's id, size, entry and tombstone counts, key and sequence bounds.
-//! * [`ParquetStore`]: tables as Apache Parquet files (columns `key`, `seq`, `kind`, `value`,
+//! * `ParquetStore` (default cargo feature `parquet`): tables as Apache Parquet files (columns `key`, `seq`, `kind`, `value`,
 //!   sorted by key ascending then seq descending) that pyarrow, DuckDB or Spark read as they
 //!   are, with a per-row-group [`strata_bloom`] filter, checksums on every byte, a table cache
 //!   and a block cache of decoded pages. A point lookup reads one page; a scan starts at the
 //!   page holding its start key and streams on from there. The file layout is documented in
 //!   [`parquet`].
+//!
+//! A custom table store depends on this crate with `default-features = false`: it then
+//! compiles only the contract (the trait, [`TableMeta`], [`Error`], the conformance suite),
+//! with no arrow and no parquet.
 //!
 //! # Example
 //!
@@ -37,10 +41,12 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "parquet")]
 mod cache;
 mod error;
 mod meta;
 mod options;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 mod stats;
 mod store;
@@ -50,6 +56,7 @@ pub mod testing;
 pub use error::Error;
 pub use meta::{TableId, TableMeta};
 pub use options::{Compression, MAX_KEY_LEN, MAX_VALUE_LEN, ParquetOptions};
+#[cfg(feature = "parquet")]
 pub use parquet::{
     ParquetScan, ParquetStore, TableDescription, is_temp_file, table_file_name, table_id_from_file_name,
 };

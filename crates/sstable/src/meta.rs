@@ -36,4 +36,16 @@ impl TableMeta {
     pub fn may_contain_key(&self, key: &[u8]) -> bool {
         key >= &self.min_key[..] && key <= &self.max_key[..]
     }
+
+    /// Whether the table's key range `[min_key, max_key]` shares a key with `[min, max]`.
+    #[must_use]
+    pub fn overlaps(&self, min: &[u8], max: &[u8]) -> bool {
+        &self.min_key[..] <= max && &self.max_key[..] >= min
+    }
+
+    /// Whether the key ranges of two tables share a key.
+    #[must_use]
+    pub fn overlaps_table(&self, other: &Self) -> bool {
+        self.overlaps(&other.min_key, &other.max_key)
+    }
 }

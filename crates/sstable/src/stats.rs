@@ -1,5 +1,6 @@
 //! Counters a store exposes.
 
+#[cfg(feature = "parquet")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Hits, misses and size of one cache.
@@ -42,6 +43,7 @@ pub struct StoreStats {
 }
 
 /// The live counters behind [`StoreStats`].
+#[cfg(feature = "parquet")]
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) gets: AtomicU64,
@@ -53,6 +55,7 @@ pub(crate) struct Counters {
     pub(crate) tables_written: AtomicU64,
 }
 
+#[cfg(feature = "parquet")]
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

@@ -11,7 +11,7 @@ use crate::{Result, StoreStats, TableId, TableMeta};
 /// Every method takes `&self`; implementations synchronize inside, so one store is shared by
 /// the engine's readers, flush thread and compaction threads.
 ///
-/// [`crate::testing::run_conformance`] (feature `testing`) checks these promises for any
+/// [`crate::testing::conformance`] (feature `testing`) checks these promises for any
 /// implementation.
 pub trait SsTableStore: Send + Sync {
     /// The iterator [`scan`](Self::scan) returns. It owns what it needs (`'static`), so the
@@ -72,6 +72,15 @@ pub trait SsTableStore: Send + Sync {
     /// [`Error::NotFound`](crate::Error::NotFound) when there is no table `id`;
     /// [`Error::Io`](crate::Error::Io) when removing it fails.
     fn delete(&self, id: TableId) -> Result<()>;
+
+    /// The ids of every table the store holds, ascending: the engine deletes, at open, the
+    /// tables no manifest names (outputs of a flush or compaction a crash interrupted), and
+    /// never hands out a new table id at or below the highest one found.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) when the listing fails.
+    fn list_tables(&self) -> Result<Vec<TableId>>;
 
     /// Counters since the store was created.
     fn stats(&self) -> StoreStats;

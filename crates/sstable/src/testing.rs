@@ -5,22 +5,25 @@
 //! ```
 //! use strata_sstable::{ParquetOptions, ParquetStore};
 //!
-//! strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
+//! strata_sstable::testing::conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
 //! ```
 //!
 //! Also here: [`MemFs`], an in-memory [`strata_core::fs::FileSystem`] for tests (wrap it to
 //! count or fail operations), and [`fuzz_table_bytes`], the logic of the `table_bytes` fuzz
 //! target, callable from ordinary tests.
 
+#[cfg(feature = "parquet")]
 mod fuzz;
 mod mem_fs;
 
+#[cfg(feature = "parquet")]
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
 pub use mem_fs::MemFs;
 
 /// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,
 /// where a panic is caught and reported as [`Error::Corruption`]. A fuzz harness whose
 /// panic hook aborts (libFuzzer's does) uses this to let such panics unwind to the guard.
+#[cfg(feature = "parquet")]
 #[must_use]
 pub fn inside_decoder_guard() -> bool {
     crate::parquet::inside_decoder_guard()
@@ -38,7 +41,7 @@ type Check<S> = fn(&dyn Fn(&Path) -> S);
 
 /// Runs every check against stores made by `open`, which opens (or reopens) a store in the
 /// given directory. Each check gets a fresh directory. Panics on the first failed promise.
-pub fn run_conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
+pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
     let checks: [(&str, Check<S>); 10] = [
         ("get_answers_at_every_snapshot", get_answers_at_every_snapshot),
         ("tombstone_is_an_answer", tombstone_is_an_answer),
@@ -191,13 +194,16 @@ fn tables_survive_reopen_and_delete_removes<S: SsTableStore>(open: &dyn Fn(&Path
     let store = open(Path::new(""));
     let meta = write(&store, 1, &sample()).expect("write");
     write(&store, 2, &[Entry::put("z", 1, "z")]).expect("write");
+    assert_eq!(store.list_tables().expect("list"), [1, 2]);
     drop(store);
     let store = open(Path::new(""));
+    assert_eq!(store.list_tables().expect("list after reopen"), [1, 2]);
     assert_eq!(store.open(1).expect("reopen"), meta);
     assert_eq!(store.get(1, b"b", MAX_SEQNO).expect("get"), v(30, "b@30"));
     store.delete(1).expect("delete");
     assert!(matches!(store.get(1, b"b", MAX_SEQNO), Err(Error::NotFound { .. })));
     assert!(matches!(store.delete(1), Err(Error::NotFound { .. })));
+    assert_eq!(store.list_tables().expect("list after delete"), [2]);
     assert_eq!(store.get(2, b"z", 1).expect("other tables stay"), v(1, "z"));
     // A deleted id may be written again, and answers with the new contents.
     write(&store, 1, &[Entry::put("b", 99, "new")]).expect("rewrite");

@@ -5,7 +5,7 @@ use strata_sstable::{Compression, ParquetOptions, ParquetStore};
 
 #[test]
 fn parquet_store_passes_the_conformance_suite() {
-    strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
+    strata_sstable::testing::conformance(|dir| ParquetStore::open(dir, ParquetOptions::default()).unwrap());
 }
 
 #[test]
@@ -18,5 +18,5 @@ fn parquet_store_with_tiny_pages_and_row_groups_passes_the_conformance_suite() {
         block_cache_bytes: 64 * 1024,
         ..ParquetOptions::default()
     };
-    strata_sstable::testing::run_conformance(|dir| ParquetStore::open(dir, opts.clone()).unwrap());
+    strata_sstable::testing::conformance(|dir| ParquetStore::open(dir, opts.clone()).unwrap());
 }

@@ -225,7 +225,7 @@ fn a_failed_write_or_sync_leaves_no_table_and_no_temp_file() {
         counts.fail_write_at.store(fail_at, Ordering::Relaxed);
         let result = store.write_table(1, &mut entries(8000).into_iter().map(Ok));
         assert!(
-            matches!(result, Err(Error::Io { .. } | Error::Parquet { .. })),
+            matches!(result, Err(Error::Io { .. } | Error::Encode { .. })),
             "write {fail_at} of {writes} failed, but write_table gave {result:?}"
         );
         assert_no_trace(&store, &*fs, &format!("failed write {fail_at}"));

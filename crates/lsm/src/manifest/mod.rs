@@ -5,6 +5,7 @@
 //! snapshot edit into a fresh file, so it never grows without bound across restarts; while
 //! running it is rewritten the same way once it passes [`REWRITE_BYTES`].
 
+mod commit;
 mod edit;
 
 use std::io::Write;
@@ -91,11 +92,7 @@ impl TreeState {
 /// Orders L0 newest first and deeper levels by smallest key; reads rely on both.
 pub(crate) fn sort_levels(levels: &mut [Vec<TableMeta>]) {
     for (level, tables) in levels.iter_mut().enumerate() {
-        if level == 0 {
-            tables.sort_by(|a, b| b.max_seq.cmp(&a.max_seq).then(b.id.cmp(&a.id)));
-        } else {
-            tables.sort_by(|a, b| a.min_key.cmp(&b.min_key));
-        }
+        tables.sort_by(|a, b| strata_compaction::level_order(level, a, b));
     }
 }
 

@@ -4,9 +4,16 @@
 //! Every memtable has its own segment; when a memtable is sealed the log moves to a new
 //! segment, and once the memtable's table is recorded in the manifest its segment is
 //! deleted. Recovery replays the segments the manifest does not cover, in order.
+//!
+//! A clean close ends the segment with a *seal* record (see [`Seal`]): after it, no write
+//! can have been torn, so recovery reports any damage in a sealed segment as corruption
+//! instead of dropping it as a torn tail.
 
 mod reader;
+mod seal;
 mod writer;
+
+pub(crate) use seal::Seal;
 
 pub(crate) use reader::{ReplayStats, replay};
 pub(crate) use writer::WalWriter;

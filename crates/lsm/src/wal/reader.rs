@@ -6,7 +6,7 @@ use std::sync::Arc;
 use strata_core::SeqNo;
 use strata_core::fs::FileSystem;
 
-use super::segment_name;
+use super::{Seal, segment_name};
 use crate::batch::WriteBatch;
 use crate::record::{self, Tail};
 use crate::{Error, Result, WalRecovery};
@@ -28,7 +28,8 @@ pub(crate) struct ReplayStats {
 /// Only the newest segment may end in an invalid record: older segments were synced when
 /// the log moved past them, so damage there is corruption, not a torn write. In the newest
 /// segment, damage followed by a valid record of a later batch is corruption too, unless
-/// `mode` is [`WalRecovery::PointInTime`].
+/// `mode` is [`WalRecovery::PointInTime`]; so is any damage in a segment a clean close
+/// sealed, since no write can have been torn there.
 pub(crate) fn replay(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
@@ -41,7 +42,23 @@ pub(crate) fn replay(
         let path = dir.join(segment_name(number));
         let data = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
         let (payloads, tail) = record::scan(&data);
+        let mut sealed = None;
         for payload in payloads {
+            if let Some(seal) = Seal::decode(payload) {
+                let expected_end = data.len() as u64 - (record::HEADER + payload.len()) as u64;
+                let fits = seal.end == expected_end || matches!(tail, Tail::Invalid { .. });
+                if sealed.is_some() || !fits || (stats.batches > 0 && seal.last_seq != stats.last_seq) {
+                    return Err(Error::corruption(
+                        &path,
+                        format!("a close seal ({seal:?}) that does not end the log it closed"),
+                    ));
+                }
+                sealed = Some(seal);
+                continue;
+            }
+            if let Some(seal) = sealed {
+                return Err(Error::corruption(&path, format!("a log record after the close seal ({seal:?})")));
+            }
             let Some((first_seq, batch)) = WriteBatch::decode(payload) else {
                 return Err(Error::corruption(&path, "a log record with a valid checksum holds no valid batch"));
             };
@@ -58,6 +75,18 @@ pub(crate) fn replay(
         if let Tail::Invalid { offset, reason } = tail {
             if i + 1 < segments.len() {
                 return Err(Error::corruption(&path, format!("{reason} at offset {offset} in a sealed log segment")));
+            }
+            if mode == WalRecovery::TornTail
+                && let Some(seal) = sealed.or_else(|| later_seal(&data, offset))
+            {
+                return Err(Error::corruption(
+                    &path,
+                    format!(
+                        "{reason} at offset {offset} in a log closed cleanly after sequence {} \
+                         (a clean close leaves no torn write, so this is damage)",
+                        seal.last_seq
+                    ),
+                ));
             }
             if let Some(valid) = later_record(&data, offset, &stats) {
                 if mode == WalRecovery::TornTail {
@@ -77,6 +106,17 @@ pub(crate) fn replay(
         }
     }
     Ok(stats)
+}
+
+/// A seal record after the damage at `offset`: the segment was closed cleanly.
+fn later_seal(data: &[u8], mut offset: u64) -> Option<Seal> {
+    while let Some((pos, payload)) = record::next_valid(data, offset) {
+        if let Some(seal) = Seal::decode(payload) {
+            return Some(seal);
+        }
+        offset = pos;
+    }
+    None
 }
 
 /// The offset of a valid record after the damage at `offset` that holds a batch later than

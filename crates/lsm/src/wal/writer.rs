@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use strata_core::fs::{FileSystem, WritableFile};
 
-use super::segment_name;
+use strata_core::SeqNo;
+
+use super::{Seal, segment_name};
 use crate::{Error, Result, record};
 
 /// The open segment the leader of each write group appends to.
@@ -15,6 +17,8 @@ pub(crate) struct WalWriter {
     path: PathBuf,
     file: Box<dyn WritableFile>,
     buf: Vec<u8>,
+    /// Bytes appended so far.
+    written: u64,
 }
 
 impl WalWriter {
@@ -23,7 +27,7 @@ impl WalWriter {
         let path = dir.join(segment_name(number));
         let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Self { path, file, buf: Vec::new() })
+        Ok(Self { path, file, buf: Vec::new(), written: 0 })
     }
 
     /// Frames each payload as a record and writes them all with one system call.
@@ -33,7 +37,17 @@ impl WalWriter {
             record::encode(&mut self.buf, p);
         }
         self.file.write_all(&self.buf).map_err(|e| Error::io(&self.path, e))?;
-        self.file.flush().map_err(|e| Error::io(&self.path, e))
+        self.file.flush().map_err(|e| Error::io(&self.path, e))?;
+        self.written += self.buf.len() as u64;
+        Ok(())
+    }
+
+    /// Ends the segment with a seal record and syncs it: the log was closed cleanly after
+    /// the write of `last_seq`, so nothing in it can be a torn write.
+    pub(crate) fn seal(&mut self, last_seq: SeqNo) -> Result<()> {
+        let seal = Seal { last_seq, end: self.written };
+        self.append([&seal.encode()[..]])?;
+        self.sync()
     }
 
     /// Makes everything appended durable.

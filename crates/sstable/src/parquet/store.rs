@@ -190,6 +190,10 @@ impl SsTableStore for ParquetStore {
         Ok(())
     }
 
+    fn list_tables(&self) -> Result<Vec<TableId>> {
+        Self::list_tables(self)
+    }
+
     fn stats(&self) -> StoreStats {
         self.shared.counters.snapshot(self.shared.tables.stats(), self.shared.blocks.stats())
     }

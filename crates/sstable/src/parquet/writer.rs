@@ -226,7 +226,8 @@ pub(crate) fn write_table(
     let tmp_path = temp_path(path);
     let mut file: Box<dyn WritableFile> = fs.create(&tmp_path).map_err(Error::io(&tmp_path))?;
     let mut guard = TempFile { fs, path: tmp_path.clone(), armed: true };
-    let parquet_err = |source| Error::Parquet { file: path.to_owned(), source };
+    let parquet_err =
+        |source: parquet::errors::ParquetError| Error::Encode { file: path.to_owned(), source: Box::new(source) };
     let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file));
     let mut writer = ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts))).map_err(parquet_err)?;
 

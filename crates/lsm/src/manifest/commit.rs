@@ -1,0 +1,40 @@
+//! Committing a version edit: the manifest first, then the live version readers see.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use strata_compaction::CompactionPolicy;
+use strata_memtable::Memtable;
+use strata_sstable::SsTableStore;
+
+use super::VersionEdit;
+use crate::state::{Inner, SuperVersion, lock};
+use crate::version::Version;
+use crate::{Error, Result};
+
+impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
+    /// Appends `edit` to the manifest and installs the new version, atomically with
+    /// respect to other edits. `rebuild` makes the new super version around the new tree.
+    pub(crate) fn log_and_install(
+        &self,
+        edit: &VersionEdit,
+        rebuild: impl FnOnce(&SuperVersion<M>, Arc<Version>) -> SuperVersion<M>,
+    ) -> Result<()> {
+        let mut manifest = lock(&self.manifest);
+        manifest.manifest.append(edit)?;
+        manifest.tree.apply(edit).map_err(|reason| Error::corruption(&self.dir, reason))?;
+        self.install(|sv| {
+            let version = Arc::new(sv.version.apply(edit, &self.deleter));
+            rebuild(sv, version)
+        });
+        if manifest.manifest.size() > super::REWRITE_BYTES {
+            let number = self.allocate_file_number();
+            let mut tree = manifest.tree.clone();
+            tree.next_file_number = self.next_file.load(Ordering::Relaxed);
+            let old = manifest.manifest.number();
+            manifest.manifest = super::Manifest::create(&self.fs, &self.dir, number, &tree)?;
+            let _ = self.fs.remove_file(&self.dir.join(super::manifest_name(old)));
+        }
+        Ok(())
+    }
+}
