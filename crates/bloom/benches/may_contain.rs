@@ -1,4 +1,5 @@
 //! `may_contain` on a filter of 1,000,000 keys at 10 bits per key: hits and misses.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::hint::black_box;
 

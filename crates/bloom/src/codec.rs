@@ -59,7 +59,7 @@ impl BloomFilter {
             return Err(corrupt(format!("bad magic {:02x?}", &bytes[..4])));
         }
         let (body, crc) = bytes.split_at(bytes.len() - CRC_LEN);
-        let stored = u32::from_le_bytes(crc.try_into().expect("split_at leaves exactly CRC_LEN bytes"));
+        let stored = u32_at(crc, 0);
         let actual = crc32fast::hash(body);
         if stored != actual {
             return Err(corrupt(format!("checksum mismatch: stored {stored:#010x}, computed {actual:#010x}")));
@@ -75,9 +75,9 @@ impl BloomFilter {
         if reserved != 0 {
             return Err(corrupt(format!("reserved header field is {reserved:#06x}, expected 0")));
         }
-        let num_hashes = u32::from_le_bytes(body[8..12].try_into().expect("4-byte slice"));
-        let keys = u64::from_le_bytes(body[12..20].try_into().expect("8-byte slice"));
-        let num_words = u64::from_le_bytes(body[20..28].try_into().expect("8-byte slice"));
+        let num_hashes = u32_at(body, 8);
+        let keys = u64_at(body, 12);
+        let num_words = u64_at(body, 20);
         if !(1..=MAX_HASHES).contains(&num_hashes) {
             return Err(corrupt(format!("{num_hashes} hashes per key is outside 1..={MAX_HASHES}")));
         }
@@ -85,12 +85,21 @@ impl BloomFilter {
         if num_words == 0 || num_words.checked_mul(8) != Some(payload.len() as u64) {
             return Err(corrupt(format!("header says {num_words} words but {} payload bytes follow", payload.len())));
         }
-        let words = payload
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks_exact yields 8 bytes")))
-            .collect();
+        let words = payload.chunks_exact(8).map(|c| u64_at(c, 0)).collect();
         Ok(Self::from_parts(words, num_hashes, keys))
     }
+}
+
+/// The little-endian `u32` at `at`; the caller has checked the length.
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The little-endian `u64` at `at`; the caller has checked the length.
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
 #[cfg(test)]

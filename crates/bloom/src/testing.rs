@@ -1,5 +1,11 @@
 //! Fuzzing entry points (feature `testing`), callable from ordinary tests so `cargo test`
 //! replays the fuzz corpus on stable Rust.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use crate::{BloomFilter, Error};
 

@@ -1,4 +1,5 @@
 //! The measured false-positive rate on 1,000,000 keys stays within 1.5x of the configured rate.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_bloom::{BloomFilter, FilterPolicy};
 

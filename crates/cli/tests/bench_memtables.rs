@@ -1,4 +1,5 @@
 //! `strata bench --memtables` runs end to end, writes JSON, and rejects bad input clearly.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::process::Command;
 

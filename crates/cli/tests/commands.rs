@@ -1,6 +1,7 @@
 //! Every data subcommand end to end, and the error cases: a missing directory, a directory
 //! with no database, a locked directory, a corrupt table, a bad flag. Errors print one clear
 //! line and exit non-zero.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
 use std::process::{Command, Output};

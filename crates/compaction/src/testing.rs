@@ -11,6 +11,12 @@
 //! (their inputs in [`LevelState::compacting`]) while it asks for more, and checks every task
 //! it gets. It panics, naming the policy, the task and the broken promise, on the first
 //! violation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::collections::HashSet;
 

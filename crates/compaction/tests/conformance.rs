@@ -1,4 +1,5 @@
 //! Every built-in policy, default and tuned, passes the generic policy conformance suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_compaction::testing::conformance;
 use strata_compaction::{

@@ -13,6 +13,7 @@
 //! them once there are more than four. Each runs its crate's conformance suite in
 //! `main` (`strata_memtable::testing::conformance`, `strata_sstable::testing::conformance`,
 //! `strata_compaction::testing::conformance`).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "an example: failures end it with a message")]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;

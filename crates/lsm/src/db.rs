@@ -78,6 +78,11 @@ impl Db {
     /// # Errors
     ///
     /// As [`Db::open`].
+    #[expect(
+        clippy::expect_used,
+        clippy::missing_panics_doc,
+        reason = "the memtable factory cannot fail: the same construction succeeded on validated options first"
+    )]
     pub fn open_on(fs: Arc<dyn FileSystem>, dir: impl AsRef<Path>, options: Options) -> Result<Self> {
         options.validate()?;
         let dir = dir.as_ref();

@@ -11,6 +11,7 @@ pub(crate) const HEADER: usize = 8;
 pub(crate) const MAX_PAYLOAD: usize = u32::MAX as usize;
 
 /// Appends `payload` framed as one record.
+#[expect(clippy::expect_used, reason = "callers bound payloads below MAX_PAYLOAD")]
 pub(crate) fn encode(out: &mut Vec<u8>, payload: &[u8]) {
     let len = u32::try_from(payload.len()).expect("invariant: callers bound payloads below MAX_PAYLOAD");
     let mut hasher = crc32fast::Hasher::new();

@@ -1,6 +1,7 @@
 //! After a clean close no write can be torn, so damage in the log is corruption naming the
 //! segment, never a batch dropped in silence (a dropped batch of deletes would bring the
 //! deleted keys back). After a crash, a damaged last record is still a torn write.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::{Path, PathBuf};
 

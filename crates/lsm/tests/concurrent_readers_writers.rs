@@ -1,6 +1,7 @@
 //! Four writer threads and four reader threads for a few seconds, with flushes and
 //! compactions underneath; then the final state is checked against each writer's model,
 //! before and after a reopen.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -15,6 +15,7 @@
 //! the database must turn read-only with a corruption error naming the file.
 //!
 //! `STRATA_SWEEP_POSITIONS` sets the number of positions of each image.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 //!
 //! `STRATA_CRASH_LOOP_CYCLES` sets the number of cycles (default 100), for long runs:
 //! `STRATA_CRASH_LOOP_CYCLES=1000 cargo test -p strata --release --test crash_loop -- --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -7,6 +7,7 @@
 //! machine crash could; see the crate docs).
 //!
 //! `STRATA_CRASH_CYCLES` sets the number of kill cycles per mode (default 50 and 20).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

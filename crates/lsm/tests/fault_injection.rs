@@ -12,6 +12,7 @@
 //! the error and restarted once space was freed: then nothing acknowledged may be missing.
 //!
 //! `STRATA_FAULT_WALK_ALL=1` walks every operation instead of a sample.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! Regression tests for bugs the fault walk (`tests/fault_injection.rs`) found, each named
 //! after what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! Replays the seed corpora of the engine's fuzz targets (`wal_record`, `manifest`,
 //! `engine_ops`) on stable Rust, so every input the fuzzer kept, and every regression
 //! input, is checked by plain `cargo test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
 

@@ -4,6 +4,7 @@
 //! three compaction policies. Policies are tuned small so background compactions run
 //! often and data reaches deep levels; snapshots make compaction keep old versions, and
 //! tombstones must hide keys in deeper levels until they are dropped at the bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

@@ -3,6 +3,7 @@
 //! a polling timeout. The test holds the flush inside the table store until the writer is
 //! stalled, releases it, and prints how long after the flushed table was written the
 //! writer's put returned (a figure, not a timed assertion: these machines are shared).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
 //! Recovery from damaged logs and manifests: a torn log tail recovers to the last intact
 //! record; damage with valid records after it, and a damaged manifest, are a clear
 //! `Error::Corruption`, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! Writing ten times the memtable size from one thread while compactions run: no write
 //! waits on compaction unless L0 reaches its stop trigger, and the test shows which.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata::{Db, Options, PolicyConfig};
 

@@ -3,6 +3,7 @@
 //! `strata bench --memtables`, at a size every variant finishes quickly).
 //!
 //! Run with `cargo bench -p strata-memtable --bench memtables`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::hint::black_box;
 use std::time::Duration;

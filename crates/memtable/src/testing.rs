@@ -9,6 +9,12 @@
 //!
 //! Each check panics with a message saying what broke. Enable the `testing` feature in
 //! your dev-dependencies to use it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;

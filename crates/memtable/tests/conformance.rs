@@ -1,4 +1,5 @@
 //! Every memtable variant runs the same conformance suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_memtable::{
     AnyMemtable, EnhancedSkipListMemtable, HashLinkedListMemtable, HashSkipListMemtable, LinkedListMemtable,

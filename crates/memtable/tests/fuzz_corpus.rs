@@ -1,5 +1,6 @@
 //! Replays the `memtable_ops` fuzz corpus on stable Rust, so every input the fuzzer ever
 //! kept (and every regression input) is checked by plain `cargo test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 //!
 //! This file is its own test binary with a single test, so no other test's allocations run
 //! concurrently and pollute the count.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_core::ValueKind;
 use strata_core::alloc::{CountingAllocator, live_bytes};

@@ -3,6 +3,7 @@
 //! scan, write throughput and bytes per entry for each codec.
 //!
 //! Entries: 16-byte keys, 8-byte sequence numbers, 32-byte values.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::hint::black_box;
 use std::time::Duration;

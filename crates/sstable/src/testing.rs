@@ -11,6 +11,12 @@
 //! Also here: [`MemFs`], an in-memory [`strata_core::fs::FileSystem`] for tests (wrap it to
 //! count or fail operations), and [`fuzz_table_bytes`], the logic of the `table_bytes` fuzz
 //! target, callable from ordinary tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 #[cfg(feature = "parquet")]
 mod fuzz;

@@ -2,6 +2,7 @@
 //!
 //! `#[ignore]`d: it takes longer than a debug test run should. Run it with
 //! `cargo test -p strata-sstable --release --test bounded_memory_10m -- --ignored --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! `ParquetStore` keeps every promise of `SsTableStore`, with default options and with pages
 //! and row groups small enough that every table spans many of them.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_sstable::{Compression, ParquetOptions, ParquetStore};
 

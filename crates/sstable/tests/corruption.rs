@@ -1,5 +1,6 @@
 //! Damaged table files give `Error::Corruption` naming the file: never a panic, never a wrong
 //! answer. One test per kind of damage, and a sweep that flips bytes all over a file.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::{Path, PathBuf};
 

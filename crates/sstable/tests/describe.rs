@@ -1,4 +1,5 @@
 //! `ParquetStore::describe` summarizes a table for tools such as `strata inspect`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_core::Entry;
 use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};

@@ -1,5 +1,6 @@
 //! `ParquetStore` does all its file I/O through the `FileSystem` it is given, and a write that
 //! fails part way leaves neither a table nor a temporary file behind.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

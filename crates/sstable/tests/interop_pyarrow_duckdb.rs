@@ -2,6 +2,7 @@
 //!
 //! Needs `python3` with `pyarrow` and `duckdb` (`pip install pyarrow duckdb`). Without them
 //! the test is skipped with a loud message, unless `CI` is set, where it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::process::Command;
 

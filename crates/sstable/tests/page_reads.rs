@@ -1,5 +1,6 @@
 //! A point lookup decodes one page cold and none warm; a filtered miss reads no data; a scan
 //! decodes only the pages its range reaches.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_core::{Entry, KeyRange, MAX_SEQNO};
 use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore};

@@ -1,5 +1,6 @@
 //! Tables carry Parquet's own split-block Bloom filter on the `key` column, for external
 //! engines, in every row group; and not when the option is off.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::fs::File;
 

@@ -116,12 +116,11 @@ impl Manifest {
             return Ok(None);
         }
         let pointer = fs.read_all(&current).map_err(|e| Error::io(&current, e))?;
-        let name = std::str::from_utf8(&pointer)
+        let (name, number) = std::str::from_utf8(&pointer)
             .ok()
             .and_then(|s| s.strip_suffix('\n'))
-            .filter(|s| parse_manifest_name(s).is_some())
+            .and_then(|s| Some((s, parse_manifest_name(s)?)))
             .ok_or_else(|| Error::corruption(&current, "does not name a manifest file"))?;
-        let number = parse_manifest_name(name).expect("invariant: checked by the filter above");
         let path = dir.join(name);
         let data = fs.read_all(&path).map_err(|e| match e.kind() {
             // A damaged pointer can name a manifest that never existed.

@@ -1,4 +1,10 @@
 //! [`FaultFs`]: a [`FileSystem`] wrapper that fails chosen operations and simulates a crash.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

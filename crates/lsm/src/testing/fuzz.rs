@@ -1,5 +1,11 @@
 //! The logic of the engine's fuzz targets (`wal_record`, `manifest`, `engine_ops`), callable
 //! from ordinary tests so `cargo test` replays their corpora on stable Rust.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::ops::Bound;
 use std::path::Path;

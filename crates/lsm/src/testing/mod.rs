@@ -10,6 +10,12 @@
 //! - [`fuzz_wal_bytes`], [`fuzz_manifest_bytes`] and [`fuzz_engine_ops`] are the bodies of
 //!   the `wal_record`, `manifest` and `engine_ops` fuzz targets in `fuzz/`; the tests in
 //!   `tests/fuzz_corpus.rs` replay their seed corpora with plain `cargo test`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 mod fault_fs;
 mod fuzz;

@@ -1,4 +1,10 @@
 //! [`Oracle`]: the expected state of a store after a crash, for one writer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

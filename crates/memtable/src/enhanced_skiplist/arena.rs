@@ -35,6 +35,7 @@ unsafe impl Send for Block {}
 unsafe impl Sync for Block {}
 
 impl Block {
+    #[expect(clippy::expect_used, reason = "block sizes are small multiples of 8, always a valid layout")]
     fn new(cap: usize) -> Box<Self> {
         let layout = Layout::from_size_align(cap, ALIGN).expect("invariant: block sizes are small multiples of 8");
         // SAFETY: `cap` is non-zero (callers pass BLOCK_SIZE or a rounded-up request of at
@@ -57,6 +58,7 @@ impl Block {
 }
 
 impl Drop for Block {
+    #[expect(clippy::expect_used, reason = "the layout was valid when the block was allocated")]
     fn drop(&mut self) {
         let layout = Layout::from_size_align(self.cap, ALIGN).expect("invariant: layout was valid at allocation");
         // SAFETY: `data` was returned by `alloc` with exactly this layout and is freed once,
@@ -119,6 +121,7 @@ impl Arena {
         }
     }
 
+    #[expect(clippy::expect_used, reason = "a dedicated block is sized for its one request")]
     fn alloc_dedicated(&self, size: usize) -> NonNull<u8> {
         let block = Block::new(size);
         let ptr = block.try_claim(size).expect("invariant: a dedicated block fits its request");

@@ -97,6 +97,7 @@ impl Node {
         }
     }
 
+    #[expect(clippy::expect_used, reason = "nodes are written only from a valid ValueKind")]
     fn kind(&self) -> ValueKind {
         ValueKind::from_u8(self.kind).expect("invariant: nodes store a valid kind byte")
     }
@@ -212,6 +213,7 @@ impl EnhancedSkipListMemtable {
     }
 
     /// Allocates and fully initializes a node with null next pointers.
+    #[expect(clippy::expect_used, reason = "the engine limits keys and values far below 4 GiB")]
     fn alloc_node(
         arena: &Arena,
         height: usize,

@@ -199,6 +199,7 @@ impl Batch {
         self.bytes += e.payload_len();
     }
 
+    #[expect(clippy::expect_used, reason = "the columns match the schema by construction")]
     fn take(&mut self) -> RecordBatch {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.keys.finish()),

@@ -1,5 +1,11 @@
 //! The `table_bytes` fuzz target's logic: damaged and arbitrary table files must give clean
 //! errors, never a panic, and damage the checksums can see must never give a wrong answer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::ops::Bound;
 use std::path::Path;

@@ -1,4 +1,10 @@
 //! An in-memory [`FileSystem`] for tests and fuzzing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: its checks panic on a broken promise, as a test does"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
