@@ -8,17 +8,7 @@ use strata_bloom::{BloomFilter, FilterPolicy};
 
 #[test]
 fn replay_filter_bytes_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/filter_bytes");
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
-        let path = entry.expect("directory entry").path();
-        if path.is_file() {
-            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            strata_bloom::testing::fuzz_filter_bytes(&data);
-            count += 1;
-        }
-    }
-    assert!(count >= 8, "the seed corpus in {} has only {count} inputs", dir.display());
+    strata_core::testing::replay_corpus("filter_bytes", 8, strata_bloom::testing::fuzz_filter_bytes);
 }
 
 /// Writes the seed corpus (run with `--ignored` after changing the filter format).

@@ -38,6 +38,8 @@ pub mod fs;
 mod key;
 mod merge;
 mod range;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod visible;
 
 pub use bytes::Bytes;

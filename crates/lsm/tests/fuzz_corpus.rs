@@ -3,36 +3,19 @@
 //! input, is checked by plain `cargo test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
-use std::path::Path;
-
-fn replay(target: &str, run: fn(&[u8]), at_least: usize) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
-        let path = entry.expect("directory entry").path();
-        if path.is_file() {
-            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            eprintln!("{target}: {}", path.display());
-            run(&data);
-            count += 1;
-        }
-    }
-    assert!(count >= at_least, "the seed corpus in {} has only {count} inputs", dir.display());
-}
-
 #[test]
 fn replay_wal_record_corpus() {
-    replay("wal_record", strata::testing::fuzz_wal_bytes, 10);
+    strata_core::testing::replay_corpus("wal_record", 10, strata::testing::fuzz_wal_bytes);
 }
 
 #[test]
 fn replay_manifest_corpus() {
-    replay("manifest", strata::testing::fuzz_manifest_bytes, 10);
+    strata_core::testing::replay_corpus("manifest", 10, strata::testing::fuzz_manifest_bytes);
 }
 
 #[test]
 fn replay_engine_ops_corpus() {
-    replay("engine_ops", strata::testing::fuzz_engine_ops, 10);
+    strata_core::testing::replay_corpus("engine_ops", 10, strata::testing::fuzz_engine_ops);
 }
 
 /// Regression for a fuzz find: `compact_range` planned a merge of an L0 table that a
