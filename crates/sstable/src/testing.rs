@@ -20,11 +20,10 @@
 
 #[cfg(feature = "parquet")]
 mod fuzz;
-mod mem_fs;
 
 #[cfg(feature = "parquet")]
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
-pub use mem_fs::MemFs;
+pub use strata_core::testing::MemFs;
 
 /// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,
 /// where a panic is caught and reported as [`Error::Corruption`]. A fuzz harness whose

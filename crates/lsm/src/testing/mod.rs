@@ -1,10 +1,10 @@
 //! Test support, behind the `testing` feature: fault injection, a crash oracle, and the
 //! logic of the engine's fuzz targets.
 //!
-//! - [`FaultFs`] wraps any [`crate::FileSystem`] (the real one or
-//!   [`strata_sstable::testing::MemFs`]), fails the Nth create, write, sync, directory
-//!   sync, rename or delete with `EIO` or `ENOSPC`, counts every operation, and simulates a
-//!   power cut with [`FaultFs::crash`].
+//! - [`FaultFs`] (from `strata_core::testing`, re-exported) wraps any
+//!   [`crate::FileSystem`] (the real one or [`MemFs`]), fails the Nth create, write, sync,
+//!   directory sync, rename or delete with `EIO` or `ENOSPC`, counts every operation, and
+//!   simulates a power cut with [`FaultFs::crash`].
 //! - [`Oracle`] says which states a store may hold after a crash: every durable write, then
 //!   a prefix of the later ones, never part of a batch.
 //! - [`fuzz_wal_bytes`], [`fuzz_manifest_bytes`] and [`fuzz_engine_ops`] are the bodies of
@@ -17,10 +17,9 @@
     reason = "test support: its checks panic on a broken promise, as a test does"
 )]
 
-mod fault_fs;
 mod fuzz;
 mod oracle;
 
-pub use fault_fs::{Fault, FaultError, FaultFs, OpCounts, OpKind};
 pub use fuzz::{fuzz_engine_ops, fuzz_manifest_bytes, fuzz_wal_bytes};
 pub use oracle::{Change, Oracle, State};
+pub use strata_core::testing::{Fault, FaultError, FaultFs, MemFs, OpCounts, OpKind};

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use strata_core::fs::{FileLock, FileSystem, ReadableFile, WritableFile};
+use crate::fs::{FileLock, FileSystem, ReadableFile, WritableFile};
 
 /// The kinds of operation a [`FaultFs`] counts and can fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,8 +121,8 @@ struct Model {
     counts: OpCounts,
 }
 
-/// A [`FileSystem`] that wraps another one (the real [`strata_core::fs::StdFs`] or an
-/// in-memory [`strata_sstable::testing::MemFs`]), counts operations by [`OpKind`], fails the
+/// A [`FileSystem`] that wraps another one (the real [`crate::fs::StdFs`] or an
+/// in-memory [`crate::testing::MemFs`]), counts operations by [`OpKind`], fails the
 /// ones its fault plan names with `EIO` or `ENOSPC`, and on [`FaultFs::crash`] drops every
 /// byte and every directory change a power cut could lose.
 ///
@@ -140,9 +140,8 @@ struct Model {
 ///
 /// ```
 /// use std::path::Path;
-/// use strata::FileSystem;
-/// use strata::testing::{FaultError, FaultFs, OpKind};
-/// use strata_sstable::testing::MemFs;
+/// use strata_core::fs::FileSystem;
+/// use strata_core::testing::{FaultError, FaultFs, MemFs, OpKind};
 ///
 /// let fs = FaultFs::new(MemFs::shared());
 /// let dir = Path::new("/db");
@@ -504,7 +503,7 @@ impl FileSystem for FaultFs {
 
 #[cfg(test)]
 mod tests {
-    use strata_sstable::testing::MemFs;
+    use crate::testing::MemFs;
 
     use super::*;
 

@@ -1,7 +1,19 @@
 //! Test support shared by the Strata crates (feature `testing`).
+//!
+//! - The test file systems, one family beside the [`crate::fs::FileSystem`] trait they
+//!   implement: [`MemFs`] holds files in memory; [`FaultFs`] wraps any file system (the real
+//!   one or a `MemFs`), fails the Nth create, write, sync, directory sync, rename or delete
+//!   with `EIO` or `ENOSPC`, counts every operation, and simulates a power cut.
+//! - [`replay_corpus`]: the fuzz targets' seed corpora, replayed by plain `cargo test`.
 #![allow(clippy::missing_panics_doc, reason = "test support: it panics on a failed check, as a test does")]
 
 use std::path::{Path, PathBuf};
+
+mod fault_fs;
+mod mem_fs;
+
+pub use fault_fs::{Fault, FaultError, FaultFs, OpCounts, OpKind};
+pub use mem_fs::MemFs;
 
 /// The seed corpus of fuzz target `target` in this repository (`fuzz/corpus/<target>`).
 #[must_use]

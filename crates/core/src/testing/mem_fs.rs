@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use strata_core::fs::{FileLock, FileSystem, ReadableFile, WritableFile};
+use crate::fs::{FileLock, FileSystem, ReadableFile, WritableFile};
 
 type Data = Arc<RwLock<Vec<u8>>>;
 
