@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use strata::testing::{Change, Oracle, State};
+use strata::testing::{Change, Oracle, State, Workload};
 use strata::{Db, Error, ErrorKind, FileSystem, Options, PolicyConfig, WriteBatch};
 use strata_sstable::testing::MemFs;
 
@@ -32,26 +32,11 @@ fn options() -> Options {
     Options { max_memtable_size: 64 << 10, enable_background_compaction: false, ..Options::default() }
 }
 
+/// The write stream: a batch every ninth operation, a delete, or a put, over 250 keys.
+const WORKLOAD: Workload = Workload { keys: 250, period: 9, value_len: 60, value_step: 30, value_steps: 7 };
+
 fn op(i: u64) -> (WriteBatch, Change) {
-    let key = |n: u64| format!("key{:04}", (n * 7919) % 250).into_bytes();
-    let value = |n: u64| {
-        let mut v = format!("value-{n}-").into_bytes();
-        v.resize(60 + (n % 7) as usize * 30, b'a' + (n % 26) as u8);
-        v
-    };
-    let mut batch = WriteBatch::new();
-    let mut change = Vec::new();
-    if i % 9 == 8 {
-        batch.put(key(i), value(i)).put(key(i + 100), value(i)).delete(key(i + 1));
-        change = vec![(key(i), Some(value(i))), (key(i + 100), Some(value(i))), (key(i + 1), None)];
-    } else if i % 9 == 4 {
-        batch.delete(key(i));
-        change.push((key(i), None));
-    } else {
-        batch.put(key(i), value(i));
-        change.push((key(i), Some(value(i))));
-    }
-    (batch, change)
+    WORKLOAD.op(i)
 }
 
 type Files = BTreeMap<PathBuf, Vec<u8>>;

@@ -16,7 +16,7 @@
 
 use std::path::Path;
 
-use strata::testing::{Change, FaultError, FaultFs, OpKind, Oracle, State};
+use strata::testing::{Change, FaultError, FaultFs, OpKind, Oracle, State, Workload};
 use strata::{Db, Error, Options, PolicyConfig, WriteBatch, WriteOptions};
 use strata_sstable::testing::MemFs;
 
@@ -38,40 +38,11 @@ fn options() -> Options {
     }
 }
 
-fn key(i: u64) -> Vec<u8> {
-    format!("key{:04}", (i * 7919) % 300).into_bytes()
-}
+/// The write stream: a batch every tenth operation, a delete, or a put, over 300 keys.
+const WORKLOAD: Workload = Workload { keys: 300, period: 10, value_len: 150, value_step: 50, value_steps: 5 };
 
-fn value(i: u64) -> Vec<u8> {
-    let mut v = format!("value-{i}-").into_bytes();
-    v.resize(150 + (i % 5) as usize * 50, b'a' + (i % 26) as u8);
-    v
-}
-
-/// Operation `i` of the workload: a batch every tenth, a delete, or a put.
 fn op(i: u64) -> (WriteBatch, Change) {
-    let mut batch = WriteBatch::new();
-    let mut change = Vec::new();
-    match i % 10 {
-        9 => {
-            for j in 0..2 {
-                let k = key(i * 3 + j);
-                batch.put(k.clone(), value(i));
-                change.push((k, Some(value(i))));
-            }
-            batch.delete(key(i + 1));
-            change.push((key(i + 1), None));
-        }
-        4 => {
-            batch.delete(key(i));
-            change.push((key(i), None));
-        }
-        _ => {
-            batch.put(key(i), value(i));
-            change.push((key(i), Some(value(i))));
-        }
-    }
-    (batch, change)
+    WORKLOAD.op(i)
 }
 
 fn scan(db: &Db) -> State {

@@ -5,6 +5,7 @@
 //!   [`crate::FileSystem`] (the real one or [`MemFs`]), fails the Nth create, write, sync,
 //!   directory sync, rename or delete with `EIO` or `ENOSPC`, counts every operation, and
 //!   simulates a power cut with [`FaultFs::crash`].
+//! - [`Workload`] is the repeatable write stream the fault and corruption tests share.
 //! - [`Oracle`] says which states a store may hold after a crash: every durable write, then
 //!   a prefix of the later ones, never part of a batch.
 //! - [`fuzz_wal_bytes`], [`fuzz_manifest_bytes`] and [`fuzz_engine_ops`] are the bodies of
@@ -19,7 +20,9 @@
 
 mod fuzz;
 mod oracle;
+mod workload;
 
 pub use fuzz::{fuzz_engine_ops, fuzz_manifest_bytes, fuzz_wal_bytes};
 pub use oracle::{Change, Oracle, State};
 pub use strata_core::testing::{Fault, FaultError, FaultFs, MemFs, OpCounts, OpKind};
+pub use workload::Workload;
