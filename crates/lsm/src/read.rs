@@ -15,6 +15,7 @@ use strata_sstable::SsTableStore;
 
 use crate::Result;
 use crate::state::Inner;
+use crate::version::TableHandle;
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
     pub(crate) fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
@@ -32,17 +33,24 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
         }
         let version = &sv.version;
+        // The filter hash is computed once, at the first table consulted, and reused for
+        // every table after it.
+        let mut hash = None;
+        let mut consult = |t: &TableHandle| {
+            let h = *hash.get_or_insert_with(|| self.store.key_hash(key));
+            self.store.get_hashed(t.meta.id, key, h, snapshot)
+        };
         for t in version.level(0) {
             if t.meta.min_seq <= snapshot
                 && t.meta.may_contain_key(key)
-                && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
+                && let Some(v) = consult(t)?
             {
                 return Ok(Some(v));
             }
         }
         for level in 1..version.levels.len() {
             if let Some(t) = version.table_for_key(level, key).filter(|t| t.meta.min_seq <= snapshot)
-                && let Some(v) = self.store.get(t.meta.id, key, snapshot)?
+                && let Some(v) = consult(t)?
             {
                 return Ok(Some(v));
             }

@@ -56,6 +56,25 @@ pub trait SsTableStore: Send + Sync {
     /// read for the lookup is damaged. Never a wrong answer instead.
     fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>>;
 
+    /// The hash of `key` this store's filters probe with, so an engine that consults many
+    /// tables for one key hashes it once and passes it to
+    /// [`get_hashed`](Self::get_hashed). The default (for stores without filters) is 0.
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        let _ = key;
+        0
+    }
+
+    /// [`get`](Self::get) with `hash` from [`key_hash`](Self::key_hash) for the same `key`:
+    /// the same answer, without hashing the key again. The default ignores the hash.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    fn get_hashed(&self, id: TableId, key: &[u8], hash: u64, snapshot: SeqNo) -> Result<Option<VersionedValue>> {
+        let _ = hash;
+        self.get(id, key, snapshot)
+    }
+
     /// Every version of every key in `range`, in internal key order, streamed. The iterator
     /// yields an error at most once, then ends.
     ///

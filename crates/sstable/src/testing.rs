@@ -104,6 +104,8 @@ fn get_answers_at_every_snapshot<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
         (MAX_SEQNO, v(30, "b@30")),
     ] {
         assert_eq!(store.get(1, b"b", snap).expect("get"), want, "get(b) at snapshot {snap}");
+        let hash = store.key_hash(b"b");
+        assert_eq!(store.get_hashed(1, b"b", hash, snap).expect("get_hashed"), want, "get_hashed(b) at {snap}");
     }
     assert_eq!(store.get(1, b"f", 4).expect("get"), None);
     assert_eq!(store.get(1, b"f", 5).expect("get"), v(5, "f@5"));

@@ -167,8 +167,16 @@ impl SsTableStore for ParquetStore {
     }
 
     fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>> {
+        self.get_hashed(id, key, self.key_hash(key), snapshot)
+    }
+
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        strata_bloom::BloomFilter::key_hash(key)
+    }
+
+    fn get_hashed(&self, id: TableId, key: &[u8], hash: u64, snapshot: SeqNo) -> Result<Option<VersionedValue>> {
         Counters::add(&self.shared.counters.gets, 1);
-        self.table(id)?.get(key, snapshot, &self.shared.blocks, &self.shared.counters)
+        self.table(id)?.get(key, hash, snapshot, &self.shared.blocks, &self.shared.counters)
     }
 
     fn scan(&self, id: TableId, range: &KeyRange) -> Result<ParquetScan> {

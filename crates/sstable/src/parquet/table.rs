@@ -203,13 +203,14 @@ impl OpenTable {
         self.file.path()
     }
 
-    /// The newest version of `key` visible at `snapshot`: key range, then row-group
+    /// The newest version of `key` (whose filter hash is `hash`) visible at `snapshot`: key range, then row-group
     /// statistics, then the row group's Bloom filter, then the page index, then one page
     /// (the next one too when the key's versions continue across the boundary), then a binary
     /// search in it.
     pub(crate) fn get(
         &self,
         key: &[u8],
+        hash: u64,
         snapshot: SeqNo,
         cache: &BlockCache,
         counters: &Counters,
@@ -223,7 +224,6 @@ impl OpenTable {
             Counters::add(&counters.range_negatives, 1);
             return Ok(None);
         }
-        let hash = BloomFilter::key_hash(key);
         let mut filtered = false;
         for rg_idx in first..self.row_groups.len() {
             let rg = &self.row_groups[rg_idx];
