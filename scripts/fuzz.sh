@@ -3,6 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 600 s, all six targets)
 #   FUZZ_JOBS=2 scripts/fuzz.sh 600           (targets run this many at a time; default 2)
+#   FUZZ_PROFILE=dev scripts/fuzz.sh 30       (unoptimized build: minutes faster to build, fewer
+#                                              executions per second; for CI's smoke run)
 #
 # Builds without a sanitizer (`-s none`), which works on stable Rust. New inputs libFuzzer
 # finds go to target/fuzz-corpus/<target>/, not to the committed seeds in fuzz/corpus/, so a
@@ -19,6 +21,12 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets=(memtable_ops table_bytes filter_bytes wal_record manifest engine_ops)
 fi
 jobs=${FUZZ_JOBS:-2}
+profile=()
+case ${FUZZ_PROFILE:-release} in
+    release) ;;
+    dev) profile=(--dev) ;;
+    *) echo "FUZZ_PROFILE must be release or dev" >&2; exit 2 ;;
+esac
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz"
@@ -26,8 +34,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 cd fuzz
-echo "building the fuzz targets (release, no sanitizer)"
-cargo fuzz build -s none
+echo "building the fuzz targets (${FUZZ_PROFILE:-release}, no sanitizer)"
+cargo fuzz build -s none "${profile[@]}"
 logs="$root/target/fuzz-logs"
 mkdir -p "$logs"
 
@@ -35,7 +43,7 @@ run_one() {
     local target=$1
     local scratch="$root/target/fuzz-corpus/$target"
     mkdir -p "$scratch"
-    if cargo fuzz run -s none "$target" "$scratch" "corpus/$target" -- \
+    if cargo fuzz run -s none "${profile[@]}" "$target" "$scratch" "corpus/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 >"$logs/$target.log" 2>&1; then
         echo "ok" >"$logs/$target.status"
     else

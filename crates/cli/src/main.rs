@@ -1,7 +1,8 @@
 //! `strata`: benchmarks and tools for Strata stores.
 //!
 //! ```text
-//! strata bench                                   db_bench-style workloads on Strata
+//! strata bench                                   db_bench-style workloads on Strata (about 2 minutes)
+//! strata bench --full                            the same at full length (--reads = --num)
 //! strata bench --engines strata,rocksdb,fjall    the same, side by side (needs the features)
 //! strata bench --memtables                       compare the eight memtable variants
 //! strata put|get|delete DIR KEY [VALUE]          single operations
@@ -15,7 +16,7 @@ mod bench;
 mod commands;
 mod sim;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -121,17 +122,24 @@ struct BenchArgs {
     /// Comma-separated engines: strata, rocksdb, fjall (peers need the cargo features of the same names).
     #[arg(long, value_delimiter = ',', default_value = "strata")]
     engines: Vec<String>,
-    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readseq, seekrandom,
-    /// deleterandom, readwhilewriting, ycsb-a ... ycsb-f, and compact (a timed full compaction).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,deleterandom"
-    )]
-    benchmarks: Vec<String>,
-    /// Number of keys (and of operations per workload).
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing (point
+    /// reads of absent keys inside the loaded key range), readseq, seekrandom, deleterandom,
+    /// readwhilewriting, ycsb-a ... ycsb-f, and compact (a timed full compaction). Default:
+    /// all of them but compact, in that order with deleterandom last.
+    #[arg(long, value_delimiter = ',')]
+    benchmarks: Option<Vec<String>>,
+    /// Run at full length: --reads defaults to --num (1,000,000 operations per workload: about
+    /// half an hour on 2 cores) instead of 20,000 (the whole run in about two minutes).
+    #[arg(long)]
+    full: bool,
+    /// Number of keys loaded, and of operations of the loads, overwrite, readseq and deleterandom.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
+    /// Operations of each workload on the loaded keys: readrandom, readmissing, seekrandom,
+    /// readwhilewriting and ycsb-a ... ycsb-f (ycsb-e runs a tenth of it: each of its scans reads
+    /// many entries). Default: 20000 (or --num if smaller), and --num with --full.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    reads: Option<u64>,
     /// Entry counts of the memtable comparison.
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000,1000000")]
     sizes: Vec<usize>,
@@ -188,6 +196,10 @@ struct BenchArgs {
     #[arg(long)]
     plot: Option<PathBuf>,
 }
+
+/// `--reads` unless `--full`: enough operations for p50 and p99 to settle, few enough that the
+/// whole default run takes about two minutes on two shared cores, not half an hour.
+const DEFAULT_READS: u64 = 20_000;
 
 fn parse_kind(name: &str) -> Result<MemtableKind, String> {
     name.parse().map_err(|e: strata_memtable::Error| e.to_string())
@@ -270,7 +282,11 @@ fn bench_memtables(args: &BenchArgs) -> Result<(), String> {
 fn bench_engines(args: &BenchArgs) -> Result<(), String> {
     use bench::engines::{EngineConfig, EngineKind};
     let engines = args.engines.iter().map(|e| EngineKind::parse(e)).collect::<Result<Vec<_>, _>>()?;
-    for w in &args.benchmarks {
+    let workloads: Vec<String> = match &args.benchmarks {
+        Some(list) => list.clone(),
+        None => bench::engine::SUITE.iter().map(|&w| w.to_owned()).collect(),
+    };
+    for w in &workloads {
         if !bench::engine::WORKLOADS.contains(&w.as_str()) {
             return Err(format!("unknown benchmark {w:?}; valid: {}", bench::engine::WORKLOADS.join(", ")));
         }
@@ -278,6 +294,7 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
     if args.num == 0 {
         return Err("--num must be at least 1".into());
     }
+    let reads = args.reads.unwrap_or(if args.full { args.num } else { args.num.min(DEFAULT_READS) });
     let memtable = match args.kinds.as_slice() {
         [] => MemtableKind::default(),
         [one] => *one,
@@ -310,8 +327,9 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
     };
     let config = bench::engine::Config {
         engines,
-        workloads: args.benchmarks.clone(),
+        workloads,
         num: args.num,
+        reads,
         key_size: args.key_size as usize,
         value_size: args.value_size as usize,
         threads: args.threads as usize,
@@ -326,8 +344,30 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
         seed: args.seed,
         progress: std::io::stderr().is_terminal(),
     };
-    let report = bench::engine::run(&config)?;
-    print!("{}", bench::report::table(&report));
+    // The table goes to standard output as it is made, unless the JSON goes there.
+    let mut out: Box<dyn Write> = if args.json.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let mut emit = |text: &str| -> Result<(), String> {
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("writing the table: {e}"))
+    };
+    emit(&bench::report::header(
+        config.num,
+        config.reads,
+        config.key_size,
+        config.value_size,
+        config.threads,
+        config.sync,
+    ))?;
+    let report = bench::engine::run(&config, &mut |row, earlier| {
+        emit(&bench::report::row_line(row, bench::report::strata_ops(earlier, &row.workload)))
+    })?;
+    if report.engines.len() > 1 {
+        emit(&bench::report::side_by_side(&report))?;
+    }
+    emit(&bench::report::summary(&report))?;
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }

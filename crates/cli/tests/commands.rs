@@ -163,6 +163,26 @@ fn engine_bench_runs_writes_json_and_plots() {
 }
 
 #[test]
+fn engine_bench_prints_rows_as_it_goes_and_reads_missing_keys() {
+    // Not a terminal: the header and every row still come out, in order, before the summary.
+    let out = strata(&["bench", "--num", "500", "--reads", "300", "--benchmarks", "fillrandom,readmissing,readrandom"]);
+    let table = ok(&out);
+    let at = |needle: &str| table.find(needle).unwrap_or_else(|| panic!("table lacks {needle}: {table}"));
+    assert!(at("500 keys") < at("workload"));
+    assert!(at("workload") < at("fillrandom") && at("fillrandom") < at("readmissing"));
+    assert!(at("readmissing") < at("readrandom") && at("readrandom") < at("write amp"));
+
+    // With the JSON on standard output, the table moves to standard error.
+    let out = strata(&["bench", "--num", "200", "--benchmarks", "fillseq,readmissing", "--json", "-"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("standard output is the JSON alone");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows[1]["workload"], "readmissing");
+    assert_eq!(rows[1]["ops"], 200, "reads default to --num when it is below 20000");
+    assert_eq!(rows[1]["mb_per_sec"], 0.0, "a missing key reads no bytes");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("readmissing"));
+}
+
+#[test]
 fn an_engine_left_out_of_the_build_says_how_to_add_it() {
     if cfg!(feature = "rocksdb") {
         return;

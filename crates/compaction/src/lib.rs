@@ -10,7 +10,7 @@
 //!   merges the inputs, keeps only versions a reader can still see (the newest, and the newest
 //!   at each live snapshot), drops tombstones at the bottom of the tree, splits the output
 //!   into tables of a target size, and returns one manifest edit ([`CompactionOutput`]).
-//! * [`testing::conformance`] (feature `testing`): the promises every policy keeps,
+//! * `testing::conformance` (feature `testing`): the promises every policy keeps,
 //!   as a suite a user's policy runs with one line.
 //!
 //! # Example

@@ -10,7 +10,7 @@ use crate::{CompactionTask, LevelState};
 /// marking the inputs of each task as [`LevelState::compacting`] until the task's manifest
 /// edit is applied.
 ///
-/// Every implementation promises, and [`testing::conformance`](crate::testing) (feature
+/// Every implementation promises, and `testing::conformance` (feature
 /// `testing`) checks:
 ///
 /// * a task's inputs exist at the levels it states, are listed once, and none is compacting;

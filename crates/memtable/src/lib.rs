@@ -17,7 +17,7 @@
 //! | `hash_linked_list` | [`HashLinkedListMemtable`]: prefix buckets of lists | few keys per prefix, lowest overhead |
 //!
 //! Each variant's module documents the cost of insert, get and scan. Every variant passes
-//! the same conformance suite ([`testing::conformance`], feature `testing`), which your own
+//! the same conformance suite (`testing::conformance`, feature `testing`), which your own
 //! memtable can run too.
 //!
 //! # Example

@@ -26,7 +26,7 @@ use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 ///   structure's own overhead, within 25% of what the allocator handed out. The engine
 ///   calls it after every write to decide when to flush, so it must be O(1).
 ///
-/// The [`crate::testing`] module (feature `testing`) holds the conformance suite every
+/// The `testing` module (feature `testing`) holds the conformance suite every
 /// implementation runs: `strata_memtable::testing::conformance(|| MyMemtable::new())`.
 pub trait Memtable: Send + Sync {
     /// The iterator [`Memtable::range`] returns.

@@ -2,7 +2,7 @@
 //!
 //! * [`SsTableStore`]: the contract of a table store — write a table from a sorted stream,
 //!   open it, point lookups at a snapshot, streaming range scans, delete — with a
-//!   conformance suite every implementation runs ([`testing::conformance`], feature
+//!   conformance suite every implementation runs (`testing::conformance`, feature
 //!   `testing`).
 //! * [`TableMeta`]: a table's id, size, entry and tombstone counts, key and sequence bounds.
 //! * `ParquetStore` (default cargo feature `parquet`): tables as Apache Parquet files (columns `key`, `seq`, `kind`, `value`,

@@ -11,7 +11,7 @@ use crate::{Result, StoreStats, TableId, TableMeta};
 /// Every method takes `&self`; implementations synchronize inside, so one store is shared by
 /// the engine's readers, flush thread and compaction threads.
 ///
-/// [`crate::testing::conformance`] (feature `testing`) checks these promises for any
+/// `testing::conformance` (feature `testing`) checks these promises for any
 /// implementation.
 pub trait SsTableStore: Send + Sync {
     /// The iterator [`scan`](Self::scan) returns. It owns what it needs (`'static`), so the

@@ -15,11 +15,12 @@ use super::workload::Rng;
 use super::zipf::Zipf;
 
 /// The workloads, by the names `--benchmarks` takes.
-pub(crate) const WORKLOADS: [&str; 15] = [
+pub(crate) const WORKLOADS: [&str; 16] = [
     "fillseq",
     "fillrandom",
     "overwrite",
     "readrandom",
+    "readmissing",
     "readseq",
     "seekrandom",
     "deleterandom",
@@ -33,12 +34,47 @@ pub(crate) const WORKLOADS: [&str; 15] = [
     "compact",
 ];
 
+/// What `strata bench` runs without `--benchmarks`, short or (`--full`) at full length: every
+/// workload but `compact`, in an order where each finds the data it needs (fills first,
+/// deletes last).
+pub(crate) const SUITE: &[&str] = &[
+    "fillseq",
+    "fillrandom",
+    "overwrite",
+    "readrandom",
+    "readmissing",
+    "readseq",
+    "seekrandom",
+    "readwhilewriting",
+    "ycsb-a",
+    "ycsb-b",
+    "ycsb-c",
+    "ycsb-d",
+    "ycsb-e",
+    "ycsb-f",
+    "deleterandom",
+];
+
+/// How many operations a workload runs: the loads, overwrites and deletes touch every key
+/// (`num`); the workloads on loaded data run `reads`, except YCSB E, whose scans are a
+/// hundred times the work of a point read, which runs a tenth of that.
+pub(crate) fn planned_ops(name: &str, num: u64, reads: u64) -> u64 {
+    match name {
+        "fillseq" | "fillrandom" | "overwrite" | "deleterandom" | "readseq" => num,
+        "compact" => 1,
+        "ycsb-e" => (reads / 10).max(1),
+        _ => reads,
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) engines: Vec<EngineKind>,
     pub(crate) workloads: Vec<String>,
     pub(crate) num: u64,
+    /// Operations of each workload on loaded data (see [`planned_ops`]).
+    pub(crate) reads: u64,
     pub(crate) key_size: usize,
     pub(crate) value_size: usize,
     pub(crate) threads: usize,
@@ -65,6 +101,9 @@ pub(crate) struct Row {
     pub(crate) p999_us: f64,
 }
 
+/// Called with each finished row and the rows before it (to compare engines).
+pub(crate) type OnRow<'a> = dyn FnMut(&Row, &[Row]) -> Result<(), String> + 'a;
+
 /// Per engine, after its workloads: sizes and amplification.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct EngineSummary {
@@ -88,6 +127,7 @@ pub(crate) struct EngineSummary {
 pub(crate) struct Report {
     pub(crate) benchmark: &'static str,
     pub(crate) num: u64,
+    pub(crate) reads: u64,
     pub(crate) key_size: usize,
     pub(crate) value_size: usize,
     pub(crate) threads: usize,
@@ -108,6 +148,19 @@ impl Keys {
         buf.extend_from_slice(&index.to_be_bytes());
         buf.resize(self.key_size.max(8), b'k');
     }
+
+    /// A key no workload writes that sorts right after key `index` and before key
+    /// `index + 1`: key `index` with its last padding byte changed (or, for 8-byte keys, one
+    /// byte appended). Inside every table's key range, so only a Bloom filter can skip it.
+    fn missing_key(&self, index: u64, buf: &mut Vec<u8>) {
+        self.key(index, buf);
+        if buf.len() > 8 {
+            let last = buf.len() - 1;
+            buf[last] = b'm';
+        } else {
+            buf.push(0);
+        }
+    }
 }
 
 /// Value bytes: half random, half repeated, so compression sees db_bench's 0.5 ratio.
@@ -127,6 +180,8 @@ fn value_pool(seed: u64) -> Vec<u8> {
 enum Op {
     Put,
     Get,
+    /// A point read of [`Keys::missing_key`]; finding it is an error.
+    GetMissing,
     Delete,
     Seek,
     /// YCSB F: read a key, then write it, timed as one operation.
@@ -154,7 +209,11 @@ impl Shared<'_> {
     }
 
     fn run(&self, op: Op, index: u64, kbuf: &mut Vec<u8>) -> Result<u64, String> {
-        self.keys.key(index, kbuf);
+        if let Op::GetMissing = op {
+            self.keys.missing_key(index, kbuf);
+        } else {
+            self.keys.key(index, kbuf);
+        }
         match op {
             Op::Put => {
                 self.engine.put(kbuf, self.value(index), self.sync)?;
@@ -163,6 +222,10 @@ impl Shared<'_> {
                 Ok(bytes)
             }
             Op::Get => Ok(self.engine.get(kbuf)?.map_or(0, |len| (kbuf.len() + len) as u64)),
+            Op::GetMissing => match self.engine.get(kbuf)? {
+                None => Ok(0),
+                Some(_) => Err(format!("readmissing found key {kbuf:02x?}, which no workload writes")),
+            },
             Op::Delete => {
                 self.engine.delete(kbuf, self.sync)?;
                 self.user_bytes.fetch_add(kbuf.len() as u64, Ordering::Relaxed);
@@ -253,19 +316,21 @@ fn measure(
     })
 }
 
-/// Runs every workload on every engine.
+/// Runs every workload on every engine, calling `on_row(row, earlier_rows)` the moment each
+/// workload finishes (with the progress bar out of the way), so a caller can print it.
 ///
 /// # Errors
 ///
-/// When an engine fails an operation or cannot be opened.
-pub(crate) fn run(config: &Config) -> Result<Report, String> {
+/// When an engine fails an operation or cannot be opened, or `on_row` fails.
+pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, String> {
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
     for &kind in &config.engines {
         kind.available()?;
     }
     let bar = if config.progress {
-        let bar = ProgressBar::new(config.num * (config.workloads.len() * config.engines.len()) as u64);
+        let per_engine: u64 = config.workloads.iter().map(|w| planned_ops(w, config.num, config.reads)).sum();
+        let bar = ProgressBar::new(per_engine * config.engines.len() as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed_precise} {msg}")
                 .map_err(|e| e.to_string())?,
@@ -278,8 +343,7 @@ pub(crate) fn run(config: &Config) -> Result<Report, String> {
         let dir = config.dir.join(kind.name());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let (engine_rows, summary) = run_engine(kind, &dir, config, &bar)?;
-        rows.extend(engine_rows);
+        let summary = run_engine(kind, &dir, config, &bar, &mut rows, on_row)?;
         summaries.push(summary);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -287,6 +351,7 @@ pub(crate) fn run(config: &Config) -> Result<Report, String> {
     Ok(Report {
         benchmark: "engines",
         num: config.num,
+        reads: config.reads,
         key_size: config.key_size,
         value_size: config.value_size,
         threads: config.threads,
@@ -296,14 +361,17 @@ pub(crate) fn run(config: &Config) -> Result<Report, String> {
     })
 }
 
+/// Runs the workloads on one engine, appending a row to `rows` (and reporting it) as each
+/// finishes.
 fn run_engine(
     kind: EngineKind,
     dir: &std::path::Path,
     config: &Config,
     bar: &ProgressBar,
-) -> Result<(Vec<Row>, EngineSummary), String> {
+    rows: &mut Vec<Row>,
+    on_row: &mut OnRow<'_>,
+) -> Result<EngineSummary, String> {
     let mut engine = engines::open(kind, dir, &config.engine)?;
-    let mut rows = Vec::new();
     let mut user_bytes = 0;
     let num = config.num;
     let mut live: std::collections::HashSet<u64> = std::collections::HashSet::new();
@@ -335,6 +403,7 @@ fn run_engine(
         let row = run_workload(&shared, name, kind.name(), config, bar, &mut live)?;
         inserted_total = shared.inserted.load(Ordering::Relaxed);
         user_bytes += shared.user_bytes.load(Ordering::Relaxed);
+        bar.suspend(|| on_row(&row, rows))?;
         rows.push(row);
     }
     engine.flush()?;
@@ -345,19 +414,16 @@ fn run_engine(
     let disk_after = engines::disk_bytes(dir);
     let live_bytes = live.len() as u64 * (config.key_size + config.value_size) as u64;
     drop(engine);
-    Ok((
-        rows,
-        EngineSummary {
-            engine: kind.name().to_owned(),
-            user_bytes,
-            table_bytes_written: written,
-            write_amplification: written.map(|w| w as f64 / user_bytes.max(1) as f64),
-            disk_bytes: disk,
-            disk_bytes_after_compact: disk_after,
-            live_bytes,
-            space_amplification: (live_bytes > 0).then(|| disk as f64 / live_bytes as f64),
-        },
-    ))
+    Ok(EngineSummary {
+        engine: kind.name().to_owned(),
+        user_bytes,
+        table_bytes_written: written,
+        write_amplification: written.map(|w| w as f64 / user_bytes.max(1) as f64),
+        disk_bytes: disk,
+        disk_bytes_after_compact: disk_after,
+        live_bytes,
+        space_amplification: (live_bytes > 0).then(|| disk as f64 / live_bytes as f64),
+    })
 }
 
 fn run_workload(
@@ -369,6 +435,7 @@ fn run_workload(
     live: &mut std::collections::HashSet<u64>,
 ) -> Result<Row, String> {
     let num = config.num;
+    let ops = planned_ops(name, num, config.reads);
     let threads = config.threads.max(1);
     let seed = config.seed ^ name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     // A random permutation of 0..num, by a bijective mix, for "each key once, random order".
@@ -398,8 +465,9 @@ fn run_workload(
         "fillseq" => run(num, threads, &|_, i| (Op::Put, i))?,
         "fillrandom" => run(num, threads, &|_, i| (Op::Put, permute(i)))?,
         "overwrite" => run(num, threads, &|r, _| (Op::Put, r.below(num as usize) as u64))?,
-        "readrandom" => run(num, threads, &|r, _| (Op::Get, r.below(num as usize) as u64))?,
-        "seekrandom" => run(num, threads, &|r, _| (Op::Seek, r.below(num as usize) as u64))?,
+        "readrandom" => run(ops, threads, &|r, _| (Op::Get, r.below(num as usize) as u64))?,
+        "readmissing" => run(ops, threads, &|r, _| (Op::GetMissing, r.below(num as usize) as u64))?,
+        "seekrandom" => run(ops, threads, &|r, _| (Op::Seek, r.below(num as usize) as u64))?,
         "deleterandom" => run(num, threads, &|_, i| (Op::Delete, permute(i)))?,
         "readseq" => {
             let started = Instant::now();
@@ -423,7 +491,7 @@ fn run_workload(
             let started = Instant::now();
             shared.engine.compact()?;
             shared.engine.flush()?;
-            bar.inc(num);
+            bar.inc(1);
             let secs = started.elapsed().as_secs_f64();
             Row {
                 engine: engine.to_owned(),
@@ -451,7 +519,7 @@ fn run_workload(
                     Ok::<(), String>(())
                 });
                 let readers = threads.max(1);
-                result = run(num, readers, &|r, _| (Op::Get, r.below(num as usize) as u64)).map(Some);
+                result = run(ops, readers, &|r, _| (Op::Get, r.below(num as usize) as u64)).map(Some);
                 stop.store(true, Ordering::Relaxed);
                 if let Ok(Err(e)) = writer.join() {
                     result = Err(e);
@@ -470,19 +538,19 @@ fn run_workload(
                 let key = zipf.scrambled(r);
                 if r.below(100) < reads_percent { (Op::Get, key) } else { (write, key) }
             };
-            run(num, threads, &pick)?
+            run(ops, threads, &pick)?
         }
         "ycsb-d" => {
             let pick = |r: &mut Rng, _: u64| {
                 if r.below(100) < 95 { (Op::Get, latest(r, shared)) } else { (Op::Put, ycsb_insert(shared)) }
             };
-            run(num, threads, &pick)?
+            run(ops, threads, &pick)?
         }
         "ycsb-e" => {
             let pick = |r: &mut Rng, _: u64| {
                 if r.below(100) < 95 { (Op::Seek, zipf.scrambled(r)) } else { (Op::Put, ycsb_insert(shared)) }
             };
-            run(num / 10, threads, &pick)?
+            run(ops, threads, &pick)?
         }
         other => return Err(format!("unknown workload {other:?}; valid: {}", WORKLOADS.join(", "))),
     };
@@ -494,4 +562,36 @@ fn run_workload(
         _ => {}
     }
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_fall_between_loaded_keys() {
+        for key_size in [8, 9, 16, 64] {
+            let keys = Keys { key_size };
+            let (mut k, mut missing, mut next) = (Vec::new(), Vec::new(), Vec::new());
+            for i in [0, 1, 255, 256, 999_999] {
+                keys.key(i, &mut k);
+                keys.missing_key(i, &mut missing);
+                keys.key(i + 1, &mut next);
+                assert!(k < missing && missing < next, "key size {key_size}, index {i}: {missing:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn read_workloads_run_reads_and_loads_run_num() {
+        assert_eq!(planned_ops("fillrandom", 1000, 10), 1000);
+        assert_eq!(planned_ops("deleterandom", 1000, 10), 1000);
+        assert_eq!(planned_ops("readmissing", 1000, 10), 10);
+        assert_eq!(planned_ops("ycsb-a", 1000, 10), 10);
+        assert_eq!(planned_ops("ycsb-e", 1000, 100), 10);
+        assert_eq!(planned_ops("ycsb-e", 1000, 5), 1, "at least one operation");
+        for w in SUITE {
+            assert!(WORKLOADS.contains(w), "{w} is not a workload");
+        }
+    }
 }

@@ -1,9 +1,11 @@
-//! Printing an engine benchmark: one table per workload with every engine side by side,
-//! Strata's ratio to each peer, and the size and amplification summary.
+//! Printing an engine benchmark: a header, then one line per workload the moment it
+//! finishes (with Strata's ratio to a peer once both have run it), then, when several
+//! engines ran, every workload with the engines side by side, and the size and
+//! amplification summary.
 
 use std::fmt::Write;
 
-use super::engine::Report;
+use super::engine::{Report, Row};
 
 fn rate(x: f64) -> String {
     if x >= 1e6 { format!("{:.2}M", x / 1e6) } else { format!("{:.1}k", x / 1e3) }
@@ -13,16 +15,54 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-pub(crate) fn table(report: &Report) -> String {
+/// What the run is, then the column names of [`row_line`].
+pub(crate) fn header(num: u64, reads: u64, key_size: usize, value_size: usize, threads: usize, sync: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} keys of {} B, values of {} B, {} thread(s), sync={}",
-        report.num, report.key_size, report.value_size, report.threads, report.sync
+        "{num} keys of {key_size} B, values of {value_size} B, {reads} operations per workload on loaded keys, \
+         {threads} thread(s), sync={sync}"
     );
     let _ = writeln!(
         out,
         "\n{:<17} {:<8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>12}",
+        "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "strata/this"
+    );
+    out
+}
+
+/// One finished workload; `strata_ops` is Strata's ops/s on the same workload, when known
+/// and this row is a peer's.
+pub(crate) fn row_line(r: &Row, strata_ops: Option<f64>) -> String {
+    let ratio = match strata_ops {
+        Some(s) if r.engine != "strata" => format!("{:.2}x", s / r.ops_per_sec.max(1e-9)),
+        _ => String::new(),
+    };
+    format!(
+        "{:<17} {:<8} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12}\n",
+        r.workload,
+        r.engine,
+        rate(r.ops_per_sec),
+        r.mb_per_sec,
+        r.p50_us,
+        r.p99_us,
+        r.p999_us,
+        ratio
+    )
+}
+
+/// Strata's ops/s on `workload` among `rows`.
+pub(crate) fn strata_ops(rows: &[Row], workload: &str) -> Option<f64> {
+    rows.iter().find(|r| r.engine == "strata" && r.workload == workload).map(|r| r.ops_per_sec)
+}
+
+/// Every workload with the engines side by side (worth printing only when several ran,
+/// since the rows were printed one by one as they finished).
+pub(crate) fn side_by_side(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nside by side:\n{:<17} {:<8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>12}",
         "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "strata/this"
     );
     let mut workloads: Vec<&str> = Vec::new();
@@ -32,27 +72,17 @@ pub(crate) fn table(report: &Report) -> String {
         }
     }
     for w in workloads {
-        let rows: Vec<_> = report.rows.iter().filter(|r| r.workload == w).collect();
-        let strata = rows.iter().find(|r| r.engine == "strata").map(|r| r.ops_per_sec);
-        for r in rows {
-            let ratio = match strata {
-                Some(s) if r.engine != "strata" => format!("{:.2}x", s / r.ops_per_sec.max(1e-9)),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "{:<17} {:<8} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12}",
-                r.workload,
-                r.engine,
-                rate(r.ops_per_sec),
-                r.mb_per_sec,
-                r.p50_us,
-                r.p99_us,
-                r.p999_us,
-                ratio
-            );
+        let strata = strata_ops(&report.rows, w);
+        for r in report.rows.iter().filter(|r| r.workload == w) {
+            out.push_str(&row_line(r, strata));
         }
     }
+    out
+}
+
+/// Sizes and amplification per engine, and what the columns mean.
+pub(crate) fn summary(report: &Report) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n{:<8} {:>12} {:>12} {:>12} {:>14} {:>10} {:>10}",

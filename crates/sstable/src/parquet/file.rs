@@ -128,6 +128,7 @@ thread_local! {
 
 /// Whether this thread is inside [`guard_decoder`], so a panic now will be caught and
 /// reported as corruption. For fuzz harnesses whose panic hook would otherwise abort.
+#[cfg(feature = "testing")]
 pub(crate) fn inside_decoder_guard() -> bool {
     GUARD_DEPTH.with(|d| d.get() > 0)
 }
