@@ -39,6 +39,7 @@
 mod codec;
 mod error;
 mod filter;
+mod monkey;
 mod policy;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -46,6 +47,7 @@ pub mod testing;
 pub use codec::FORMAT_VERSION;
 pub use error::Error;
 pub use filter::{BloomFilter, SEED_V1};
+pub use monkey::monkey_bits_per_key;
 pub use policy::FilterPolicy;
 
 /// The result type of this crate.

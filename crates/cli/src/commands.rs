@@ -118,9 +118,31 @@ pub(crate) fn stats(dir: &Path, base: &Options) -> Result<String, String> {
         db.options().memtable_type,
         serde_json::to_string(&db.options().compaction).unwrap_or_default()
     );
+    let planned = db.options().filter_bits_per_level();
     for (level, ts) in tables.iter().enumerate() {
         let bytes: u64 = ts.iter().map(|t| t.file_size).sum();
-        let _ = writeln!(out, "L{level}: {} tables, {}", ts.len(), mib(bytes));
+        // Filter bits per key from the tables' filter sizes, and the false-positive rate
+        // measured by probing each table's filters with 4,096 random hashes.
+        let (mut filter_bytes, mut entries, mut fp_weighted) = (0u64, 0u64, 0.0);
+        for t in ts {
+            let d = db.store().describe(t.id).map_err(|e| e.to_string())?;
+            filter_bytes += d.filter_bytes as u64;
+            entries += t.entries;
+            let fp = db.store().measure_filter_false_positives(t.id, 4096).map_err(|e| e.to_string())?;
+            fp_weighted += fp * t.entries as f64;
+        }
+        let filters = if entries == 0 {
+            String::new()
+        } else {
+            let target =
+                planned.get(level).or(planned.last()).copied().unwrap_or(db.options().table.bloom_bits_per_key);
+            format!(
+                ", filters {:.1} bits/key (configured {target:.1}), measured false positives {:.2}%",
+                filter_bytes as f64 * 8.0 / entries as f64,
+                100.0 * fp_weighted / entries as f64
+            )
+        };
+        let _ = writeln!(out, "L{level}: {} tables, {}{filters}", ts.len(), mib(bytes));
         for t in ts {
             let _ = writeln!(
                 out,

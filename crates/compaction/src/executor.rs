@@ -142,9 +142,7 @@ fn merge<S: SsTableStore>(
     ctx: &ExecContext<'_>,
 ) -> Result<Vec<TableMeta>, Error> {
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.
-    inputs.sort_by(|(la, a), (lb, b)| {
-        la.cmp(lb).then_with(|| if *la == 0 { b.max_seq.cmp(&a.max_seq) } else { a.min_key.cmp(&b.min_key) })
-    });
+    inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
     let scans = inputs.iter().map(|(_, t)| store.scan(t.id, &KeyRange::all())).collect::<Result<Vec<_>, _>>()?;
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
@@ -155,7 +153,7 @@ fn merge<S: SsTableStore>(
     while stream.peek().is_some() {
         let id = (ctx.next_table_id)();
         let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None };
-        match store.write_table(id, &mut chunk) {
+        match store.write_table_at(id, task.output_level, &mut chunk) {
             Ok(meta) => written.push(meta),
             Err(e) => {
                 for meta in &written {

@@ -26,7 +26,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         } else {
             let id = self.allocate_file_number();
             let mut entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
-            let meta = self.store.write_table(id, &mut entries)?;
+            let meta = self.store.write_table_at(id, 0, &mut entries)?;
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             self.stats.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
             Some(meta)

@@ -89,8 +89,23 @@ pub struct TableOptions {
     pub page_rows: usize,
     /// Rows per Parquet row group. Default 131,072.
     pub row_group_rows: usize,
-    /// Bloom filter bits per key. Default 10 (about 1% false positives).
+    /// Bloom filter bits per key. Default 10 (about 1% false positives). With
+    /// `monkey_filters`, the average over all levels instead.
     pub bloom_bits_per_key: f64,
+    /// Bits per key by the level a table is written for: entry `i` for level `i`, the last
+    /// for every deeper level (RocksDB users know this as per-level filter settings).
+    /// Empty (the default): `bloom_bits_per_key` everywhere. Each in 1 to 64.
+    pub bloom_bits_per_level: Vec<f64>,
+    /// Spread the filter memory of `bloom_bits_per_key` per key across the levels by the
+    /// Monkey rule (`strata_bloom::monkey_bits_per_key`): each level's false-positive rate
+    /// proportional to its size, so the small upper levels get more bits, the large bottom
+    /// level fewer, and a lookup that misses pays fewer false positives in total for the
+    /// same memory. Uses the leveled policy's `num_levels` and `level_multiplier`, and
+    /// assumes a tree that fills all `num_levels` levels: a shallower tree spends more than
+    /// `bloom_bits_per_key` per key on average, so set `num_levels` to the depth the data
+    /// reaches (or give `bloom_bits_per_level` yourself). Ignored when
+    /// `bloom_bits_per_level` is set. Default `false`.
+    pub monkey_filters: bool,
 }
 
 impl Default for TableOptions {
@@ -102,6 +117,8 @@ impl Default for TableOptions {
             page_rows: p.page_rows,
             row_group_rows: p.row_group_rows,
             bloom_bits_per_key: 10.0,
+            bloom_bits_per_level: Vec::new(),
+            monkey_filters: false,
         }
     }
 }
@@ -321,6 +338,22 @@ impl Options {
         self.parquet_options(true)
     }
 
+    /// Filter bits per key by level: `bloom_bits_per_level`, or the Monkey allocation of
+    /// `bloom_bits_per_key` when `monkey_filters` is on, or empty (uniform).
+    #[must_use]
+    pub fn filter_bits_per_level(&self) -> Vec<f64> {
+        if !self.table.bloom_bits_per_level.is_empty() || !self.table.monkey_filters {
+            return self.table.bloom_bits_per_level.clone();
+        }
+        let (levels, ratio) = match &self.compaction {
+            strata_compaction::PolicyConfig::Leveled { num_levels, level_multiplier, .. } => {
+                (*num_levels, *level_multiplier as f64)
+            }
+            _ => (1, 1.0),
+        };
+        strata_bloom::monkey_bits_per_key(self.table.bloom_bits_per_key, levels, ratio, 1.0)
+    }
+
     pub(crate) fn parquet_options(&self, sync: bool) -> ParquetOptions {
         let compression = match self.table.compression {
             CompressionName::None => Compression::None,
@@ -333,6 +366,11 @@ impl Options {
             page_rows: self.table.page_rows,
             row_group_rows: self.table.row_group_rows,
             filter: strata_bloom::FilterPolicy::BitsPerKey(self.table.bloom_bits_per_key),
+            filter_per_level: self
+                .filter_bits_per_level()
+                .into_iter()
+                .map(strata_bloom::FilterPolicy::BitsPerKey)
+                .collect(),
             block_cache_bytes: self.block_cache_bytes,
             table_cache_bytes: self.table_cache_bytes,
             sync,

@@ -73,7 +73,7 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
             return Ok(());
         }
         let mut entries = mem.iter().map(Ok::<Entry, strata_sstable::Error>);
-        flushed.push(store.write_table(allocate(), &mut entries)?);
+        flushed.push(store.write_table_at(allocate(), 0, &mut entries)?);
         Ok(())
     };
     let replay = wal::replay(fs, dir, &live, options.wal_recovery, |first_seq: SeqNo, batch| {

@@ -43,6 +43,11 @@ pub struct ParquetOptions {
     pub row_group_max_bytes: usize,
     /// How each row group's Bloom filter is sized. Default 10 bits per key.
     pub filter: FilterPolicy,
+    /// Filter sizing by the level a table is written for (`SsTableStore::write_table_at`):
+    /// entry `i` for level `i`, the last entry for every deeper level, [`Self::filter`] when
+    /// empty (the default). Fill it with `strata_bloom::monkey_bits_per_key` to spend a
+    /// filter-memory budget where it lowers the summed false-positive rate most.
+    pub filter_per_level: Vec<FilterPolicy>,
     /// Byte budget of the cache of decoded pages. Default 64 MiB; 0 disables caching.
     pub block_cache_bytes: usize,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
@@ -66,6 +71,7 @@ impl Default for ParquetOptions {
             row_group_rows: 128 * 1024,
             row_group_max_bytes: 64 * 1024 * 1024,
             filter: FilterPolicy::default(),
+            filter_per_level: Vec::new(),
             block_cache_bytes: 64 * 1024 * 1024,
             table_cache_bytes: 256 * 1024 * 1024,
             parquet_bloom_filter: true,
@@ -102,7 +108,18 @@ impl ParquetOptions {
         if let Err(e) = self.filter.validate() {
             return bad("filter", e.to_string());
         }
+        for (level, policy) in self.filter_per_level.iter().enumerate() {
+            if let Err(e) = policy.validate() {
+                return bad("filter_per_level", format!("level {level}: {e}"));
+            }
+        }
         Ok(())
+    }
+
+    /// The filter sizing for a table written for `level`.
+    #[must_use]
+    pub fn filter_for_level(&self, level: usize) -> FilterPolicy {
+        self.filter_per_level.get(level).or(self.filter_per_level.last()).copied().unwrap_or(self.filter)
     }
 }
 

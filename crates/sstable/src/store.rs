@@ -36,6 +36,27 @@ pub trait SsTableStore: Send + Sync {
     /// * [`Error::Io`](crate::Error::Io) when writing or syncing fails.
     fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta>;
 
+    /// [`write_table`](Self::write_table) for a table that will sit on `level` of the tree
+    /// (0 for a flush, the output level for a compaction). A store may size its filters or
+    /// choose its compression by level (the Parquet store gives deeper, larger levels fewer
+    /// filter bits per key when asked to, see `ParquetOptions::filter_per_level`). The
+    /// level is a hint for the table's layout only: the manifest, not the table, records
+    /// where a table sits, and a table may later move to another level unchanged. The
+    /// default ignores the hint.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_table`](Self::write_table).
+    fn write_table_at(
+        &self,
+        id: TableId,
+        level: usize,
+        entries: &mut dyn Iterator<Item = Result<Entry>>,
+    ) -> Result<TableMeta> {
+        let _ = level;
+        self.write_table(id, entries)
+    }
+
     /// Opens table `id` (or finds it already open) and returns its summary. Opening checks the
     /// table's structure and checksums of its metadata; later reads check the data they touch.
     ///

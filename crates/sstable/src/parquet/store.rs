@@ -120,6 +120,17 @@ impl ParquetStore {
         Ok(self.table(id)?.describe())
     }
 
+    /// The measured false-positive rate of table `id`'s Bloom filters: the fraction of
+    /// `probes` pseudo-random key hashes (what absent keys look like to a filter) that its
+    /// row groups' filters let through, weighted by row-group size.
+    ///
+    /// # Errors
+    ///
+    /// As [`SsTableStore::open`].
+    pub fn measure_filter_false_positives(&self, id: TableId, probes: u32) -> Result<f64> {
+        Ok(self.table(id)?.filter_false_positive_rate(probes, id))
+    }
+
     /// The file system the store does its I/O through.
     #[must_use]
     pub fn fs(&self) -> &Arc<dyn FileSystem> {
@@ -151,15 +162,40 @@ impl ParquetStore {
     }
 }
 
+impl ParquetStore {
+    fn write_with(
+        &self,
+        id: TableId,
+        options: &ParquetOptions,
+        entries: &mut dyn Iterator<Item = Result<Entry>>,
+    ) -> Result<TableMeta> {
+        // A table cached under this id (deleted and now rewritten) must not answer for the new one.
+        self.shared.tables.remove(id);
+        let meta = write_table(&*self.shared.fs, &self.table_path(id), id, options, entries)?;
+        Counters::add(&self.shared.counters.tables_written, 1);
+        Ok(meta)
+    }
+}
+
 impl SsTableStore for ParquetStore {
     type Scan = ParquetScan;
 
     fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta> {
-        // A table cached under this id (deleted and now rewritten) must not answer for the new one.
-        self.shared.tables.remove(id);
-        let meta = write_table(&*self.shared.fs, &self.table_path(id), id, &self.shared.options, entries)?;
-        Counters::add(&self.shared.counters.tables_written, 1);
-        Ok(meta)
+        self.write_with(id, &self.shared.options, entries)
+    }
+
+    fn write_table_at(
+        &self,
+        id: TableId,
+        level: usize,
+        entries: &mut dyn Iterator<Item = Result<Entry>>,
+    ) -> Result<TableMeta> {
+        if self.shared.options.filter_per_level.is_empty() {
+            return self.write_with(id, &self.shared.options, entries);
+        }
+        let options =
+            ParquetOptions { filter: self.shared.options.filter_for_level(level), ..self.shared.options.clone() };
+        self.write_with(id, &options, entries)
     }
 
     fn open(&self, id: TableId) -> Result<TableMeta> {

@@ -318,6 +318,34 @@ impl OpenTable {
     }
 }
 
+impl OpenTable {
+    /// The fraction of `probes` pseudo-random hashes (seeded by `seed`) that pass the row
+    /// groups' filters, each row group weighted by its rows.
+    pub(crate) fn filter_false_positive_rate(&self, probes: u32, seed: u64) -> f64 {
+        let rows: Vec<u64> = self.row_groups.iter().map(|rg| rg.pages.iter().map(|p| p.rows).sum()).collect();
+        let total: u64 = rows.iter().sum();
+        if total == 0 || probes == 0 {
+            return 0.0;
+        }
+        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut weighted = 0.0;
+        for (filter, &n) in self.filters.iter().zip(&rows) {
+            let passed = (0..probes)
+                .filter(|_| {
+                    // SplitMix64: uniform 64-bit hashes, like those of keys the filter never saw.
+                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    filter.may_contain_hash(z ^ (z >> 31))
+                })
+                .count();
+            weighted += passed as f64 / f64::from(probes) * n as f64;
+        }
+        weighted / total as f64
+    }
+}
+
 /// Extracts key bounds and page boundaries from the footer and page index, checking them.
 fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGroupSpan>, String> {
     let index = metadata.page_index().ok_or("the page index is missing")?;
