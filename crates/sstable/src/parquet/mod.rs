@@ -26,6 +26,8 @@
 //! page indexes by the block CRCs, checked on every read, so flipped bits become
 //! [`crate::Error::Corruption`] and never wrong answers.
 
+mod chunk;
+pub(crate) mod decode;
 mod file;
 pub(crate) mod layout;
 mod names;
@@ -34,6 +36,7 @@ mod scan;
 mod schema;
 mod store;
 pub(crate) mod table;
+mod thrift;
 mod writer;
 
 #[cfg(feature = "testing")]
