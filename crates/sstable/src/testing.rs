@@ -9,14 +9,16 @@
 //! ```
 //!
 //! Also here: [`MemFs`], an in-memory [`strata_core::fs::FileSystem`] for tests (wrap it to
-//! count or fail operations), and [`fuzz_table_bytes`], the logic of the `table_bytes` fuzz
-//! target, callable from ordinary tests.
+//! count or fail operations), and [`fuzz_table_bytes`] and [`fuzz_page_bytes`], the logic of
+//! the `table_bytes` and `page_bytes` fuzz targets, callable from ordinary tests.
 
 mod fuzz;
 mod mem_fs;
+mod page_fuzz;
 
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
 pub use mem_fs::MemFs;
+pub use page_fuzz::{fuzz_page_bytes, fuzz_page_seeds};
 
 /// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,
 /// where a panic is caught and reported as [`Error::Corruption`]. A fuzz harness whose
