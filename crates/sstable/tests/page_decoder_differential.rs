@@ -185,7 +185,7 @@ fn check(case: &Case) {
 proptest! {
     // NOTE: few cases, each a whole table written and read back, so the suite stays quick in
     // debug builds; a failing case is shrunk and replayed from proptest-regressions.
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     #[test]
     fn page_decoder_answers_like_the_arrow_reader(case in case()) {

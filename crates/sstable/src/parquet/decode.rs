@@ -5,7 +5,7 @@
 //! encodings Strata's writer uses (see `schema::writer_properties`):
 //!
 //! * `key`: `DELTA_BYTE_ARRAY` (also `PLAIN`);
-//! * `seq`: `PLAIN` `INT64` (also `DELTA_BINARY_PACKED`);
+//! * `seq`: `DELTA_BINARY_PACKED` `INT64` (`PLAIN` in tables written before that change);
 //! * `kind`: dictionary-encoded `INT32` (`RLE_DICTIONARY`/`PLAIN_DICTIONARY`, its dictionary
 //!   `PLAIN`), also `PLAIN`;
 //! * `value`: `PLAIN` `BYTE_ARRAY`.
