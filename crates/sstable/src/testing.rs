@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Also here: [`MemFs`], an in-memory [`strata_core::fs::FileSystem`] for tests (wrap it to
-//! count or fail operations), and [`fuzz_table_bytes`], the logic of the `table_bytes` fuzz
-//! target, callable from ordinary tests.
+//! count or fail operations), and `fuzz_table_bytes` and `fuzz_page_bytes` (feature
+//! `parquet`), the logic of the `table_bytes` and `page_bytes` fuzz targets, callable from
+//! ordinary tests.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,9 +21,13 @@
 
 #[cfg(feature = "parquet")]
 mod fuzz;
+#[cfg(feature = "parquet")]
+mod page_fuzz;
 
 #[cfg(feature = "parquet")]
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
+#[cfg(feature = "parquet")]
+pub use page_fuzz::{fuzz_page_bytes, fuzz_page_seeds};
 pub use strata_core::testing::MemFs;
 
 /// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,

@@ -1,5 +1,5 @@
-//! Replays the `table_bytes` fuzz corpus on stable Rust, so every input the fuzzer ever kept
-//! (and every regression input) is checked by plain `cargo test`.
+//! Replays the `table_bytes` and `page_bytes` fuzz corpora on stable Rust, so every input the
+//! fuzzer ever kept (and every regression input) is checked by plain `cargo test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
@@ -7,6 +7,30 @@ use std::path::Path;
 #[test]
 fn replay_table_bytes_corpus() {
     strata_core::testing::replay_corpus("table_bytes", 8, strata_sstable::testing::fuzz_table_bytes);
+}
+
+#[test]
+fn replay_page_bytes_corpus() {
+    strata_core::testing::replay_corpus("page_bytes", 16, strata_sstable::testing::fuzz_page_bytes);
+}
+
+/// Writes the `page_bytes` seed corpus: real pages of every column in every codec, and a few
+/// damaged ones (run with `--ignored` after changing the table format).
+#[test]
+#[ignore = "regenerates fuzz/corpus/page_bytes"]
+fn write_page_bytes_seed_corpus() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/page_bytes");
+    std::fs::create_dir_all(&dir).expect("corpus directory");
+    let seeds = strata_sstable::testing::fuzz_page_seeds();
+    for (name, data) in &seeds {
+        assert!(data.len() < 64 * 1024, "{name} is {} bytes", data.len());
+        std::fs::write(dir.join(name), data).expect("write seed");
+        // The same page with its row count off by one, and with its body cut short.
+        let mut wrong_rows = data.clone();
+        wrong_rows[1] = wrong_rows[1].wrapping_add(1);
+        std::fs::write(dir.join(format!("{name}-wrong-rows")), wrong_rows).expect("write seed");
+        std::fs::write(dir.join(format!("{name}-truncated")), &data[..data.len() - 1]).expect("write seed");
+    }
 }
 
 /// Writes the seed corpus (run with `--ignored` after changing the table format).

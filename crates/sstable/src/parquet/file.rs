@@ -58,6 +58,11 @@ impl TableFile {
         &self.0.path
     }
 
+    /// [`Error::Corruption`] naming this file.
+    pub(crate) fn corruption(&self, reason: String) -> Error {
+        Error::corruption(&self.0.path, reason)
+    }
+
     pub(crate) fn memory_size(&self) -> usize {
         self.0.block_crcs.len() * 4 + self.0.path.as_os_str().len() + size_of::<Inner>()
     }
@@ -94,9 +99,7 @@ impl TableFile {
     }
 }
 
-/// Turns an error from parquet or arrow back into ours: errors this module raised inside the
-/// decoder come back as they were; anything else the decoder found wrong is corruption.
-/// Runs a call into the Parquet or Arrow decoders, turning a panic inside them into
+/// Runs a call into the parquet crate's metadata decoders, turning a panic inside them into
 /// [`Error::Corruption`] naming the file.
 ///
 /// Our block checksums keep random damage away from the decoders, but a file whose checksums
@@ -133,6 +136,8 @@ pub(crate) fn inside_decoder_guard() -> bool {
     GUARD_DEPTH.with(|d| d.get() > 0)
 }
 
+/// Turns an error from parquet back into ours: errors this module raised inside the decoder
+/// come back as they were; anything else the decoder found wrong is corruption.
 pub(crate) fn from_parquet(path: &Path, e: ParquetError) -> Error {
     match e {
         ParquetError::External(inner) => match inner.downcast::<Error>() {
@@ -140,20 +145,6 @@ pub(crate) fn from_parquet(path: &Path, e: ParquetError) -> Error {
             Err(other) => Error::corruption(path, format!("parquet: {other}")),
         },
         other => Error::corruption(path, format!("parquet: {other}")),
-    }
-}
-
-/// [`from_parquet`] for the errors of the Arrow record batch reader.
-pub(crate) fn from_arrow(path: &Path, e: arrow_schema::ArrowError) -> Error {
-    match e {
-        arrow_schema::ArrowError::ExternalError(inner) => match inner.downcast::<ParquetError>() {
-            Ok(pe) => from_parquet(path, *pe),
-            Err(inner) => match inner.downcast::<Error>() {
-                Ok(ours) => *ours,
-                Err(other) => Error::corruption(path, format!("arrow: {other}")),
-            },
-        },
-        other => Error::corruption(path, format!("arrow: {other}")),
     }
 }
 

@@ -25,7 +25,18 @@
 //! uses is checksummed: the footer by the trailer, the section by itself, and data pages and
 //! page indexes by the block CRCs, checked on every read, so flipped bits become
 //! [`crate::Error::Corruption`] and never wrong answers.
+//!
+//! # Reading
+//!
+//! Files are written with the parquet crate's `ArrowWriter`, but read with Strata's own page
+//! path, no arrow reader: the offset index of each column (`chunk`) locates the pages holding
+//! a key page's rows, each is read with one checksummed `pread`, its Thrift header parsed
+//! (`thrift`), its body decompressed and decoded (`decode`) into a compact [`page`]: the
+//! decompressed bytes plus offsets, handing out zero-copy `Bytes`. Point lookups and scans
+//! share these pages through the sharded block cache.
 
+mod chunk;
+pub(crate) mod decode;
 mod file;
 pub(crate) mod layout;
 mod names;
@@ -34,6 +45,7 @@ mod scan;
 mod schema;
 mod store;
 pub(crate) mod table;
+mod thrift;
 mod writer;
 
 #[cfg(feature = "testing")]

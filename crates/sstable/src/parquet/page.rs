@@ -1,69 +1,50 @@
-//! Decoded rows of a table: a page for point lookups, a batch for scans.
+//! A decoded page: the rows of one page of the key column, with the same rows of the other
+//! three columns, in internal key order.
 
 use std::cmp::Ordering;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt64Type};
-use arrow_array::{Array, BinaryArray, RecordBatch};
-use arrow_buffer::{Buffer, ScalarBuffer};
-use strata_core::{Bytes, Entry, SeqNo, ValueKind, VersionedValue};
+use strata_core::{Entry, SeqNo, ValueKind, VersionedValue};
 
-use super::schema::{KEY, KIND, SEQ, VALUE};
+use super::decode::BinaryColumn;
 
-/// Lets an Arrow buffer back `Bytes`, so keys and values are handed out without copying.
-struct ArrowOwned(Buffer);
-
-impl AsRef<[u8]> for ArrowOwned {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice()
-    }
+/// Rows decoded from a table, compact: the binary columns stay the decompressed page bytes
+/// plus a `u32` offset per row (keys and values are handed out as zero-copy `Bytes` slices of
+/// them), sequence numbers and kinds are plain arrays.
+#[derive(Debug)]
+pub(crate) struct DecodedPage {
+    keys: BinaryColumn,
+    values: BinaryColumn,
+    seqs: Vec<u64>,
+    kinds: Vec<ValueKind>,
 }
 
-/// Rows decoded from a table, in internal key order.
-pub(crate) struct DecodedRows {
-    keys: BinaryArray,
-    values: BinaryArray,
-    seqs: ScalarBuffer<u64>,
-    kinds: Box<[ValueKind]>,
-    key_data: Bytes,
-    value_data: Bytes,
-}
-
-impl DecodedRows {
-    /// Checks the batch's shape and values; `Err` says what is wrong.
-    pub(crate) fn from_batch(batch: &RecordBatch) -> Result<Self, String> {
-        if batch.num_columns() != 4 {
-            return Err(format!("batch has {} columns, expected 4", batch.num_columns()));
+impl DecodedPage {
+    /// Puts the four columns of the same rows together; `Err` if their lengths differ.
+    pub(crate) fn new(
+        keys: BinaryColumn,
+        seqs: Vec<u64>,
+        kinds: Vec<ValueKind>,
+        values: BinaryColumn,
+    ) -> Result<Self, String> {
+        let n = keys.len();
+        if seqs.len() != n || kinds.len() != n || values.len() != n {
+            return Err(format!(
+                "columns disagree on the page's rows: {n} keys, {} seqs, {} kinds, {} values",
+                seqs.len(),
+                kinds.len(),
+                values.len()
+            ));
         }
-        for (i, c) in batch.columns().iter().enumerate() {
-            if c.null_count() != 0 {
-                return Err(format!("column {i} holds nulls"));
-            }
-        }
-        let keys = batch.column(KEY).as_binary_opt::<i32>().ok_or("key column is not Binary")?.clone();
-        let values = batch.column(VALUE).as_binary_opt::<i32>().ok_or("value column is not Binary")?.clone();
-        let seqs =
-            batch.column(SEQ).as_primitive_opt::<UInt64Type>().ok_or("seq column is not UInt64")?.values().clone();
-        let kinds = batch
-            .column(KIND)
-            .as_primitive_opt::<UInt8Type>()
-            .ok_or("kind column is not UInt8")?
-            .values()
-            .iter()
-            .map(|&b| ValueKind::from_u8(b).map_err(|e| e.to_string()))
-            .collect::<Result<Box<[ValueKind]>, String>>()?;
-        let key_data = Bytes::from_owner(ArrowOwned(keys.values().clone()));
-        let value_data = Bytes::from_owner(ArrowOwned(values.values().clone()));
-        Ok(Self { keys, values, seqs, kinds, key_data, value_data })
+        Ok(Self { keys, values, seqs, kinds })
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.kinds.len()
+        self.seqs.len()
     }
 
     #[inline]
     pub(crate) fn key(&self, i: usize) -> &[u8] {
-        self.keys.value(i)
+        self.keys.get(i)
     }
 
     #[inline]
@@ -102,30 +83,20 @@ impl DecodedRows {
         lo
     }
 
-    fn slice(data: &Bytes, array: &BinaryArray, i: usize) -> Bytes {
-        let offsets = array.value_offsets();
-        data.slice(offsets[i] as usize..offsets[i + 1] as usize)
-    }
-
     pub(crate) fn version(&self, i: usize) -> VersionedValue {
-        VersionedValue { seq: self.seq(i), kind: self.kinds[i], value: Self::slice(&self.value_data, &self.values, i) }
+        VersionedValue { seq: self.seqs[i], kind: self.kinds[i], value: self.values.get_bytes(i) }
     }
 
     pub(crate) fn entry(&self, i: usize) -> Entry {
-        Entry {
-            key: Self::slice(&self.key_data, &self.keys, i),
-            seq: self.seq(i),
-            kind: self.kinds[i],
-            value: Self::slice(&self.value_data, &self.values, i),
-        }
+        Entry { key: self.keys.get_bytes(i), seq: self.seqs[i], kind: self.kinds[i], value: self.values.get_bytes(i) }
     }
 
     /// Heap bytes held, for the block cache's budget.
     pub(crate) fn memory_size(&self) -> usize {
-        self.keys.get_array_memory_size()
-            + self.values.get_array_memory_size()
-            + self.seqs.len() * 8
-            + self.kinds.len()
+        self.keys.memory_size()
+            + self.values.memory_size()
+            + self.seqs.capacity() * 8
+            + self.kinds.capacity()
             + size_of::<Self>()
     }
 }

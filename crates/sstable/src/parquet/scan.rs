@@ -10,11 +10,10 @@
 //! * The first [`CACHED_PAGES`] pages a scan reads go through the block cache like a point
 //!   lookup's page: a hit is used, a miss is decoded and inserted. Short scans (seeks) thus
 //!   share their pages with point lookups and with each other.
-//! * Past those, the scan still uses a page the cache holds, but on a miss it streams the
-//!   following pages with Parquet's batch reader in windows that double in size (from
-//!   [`CACHED_PAGES`] pages up to the rest of the row group), without inserting anything. A
-//!   long scan therefore neither evicts the point-lookup working set nor pays a reader's setup
-//!   per page, and the work done past the cached pages stays proportional to the rows read.
+//! * Past those, the scan still uses a page the cache holds, but on a miss it decodes the page
+//!   with the same decoder and does not insert it. A long scan therefore does not evict the
+//!   point-lookup working set, and pages are decoded one at a time, only when the iterator
+//!   reaches them, so the work done stays proportional to the rows read.
 //!
 //! Every byte decoded comes through [`TableFile`](super::file::TableFile)'s checksummed reads,
 //! cached or not.
@@ -22,27 +21,24 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use strata_core::{Entry, KeyRange};
 
-use super::file::{from_arrow, guard_decoder};
-use super::page::{DecodedRows, cmp_keys};
+use super::page::{DecodedPage, cmp_keys};
 use super::table::OpenTable;
+use crate::Result;
 use crate::cache::block_cache::BlockCache;
 use crate::stats::Counters;
-use crate::{Error, Result};
 
-/// Pages a scan reads through the block cache (inserting what it decodes) before it streams.
+/// Pages a scan reads through the block cache (inserting what it decodes) before it stops
+/// inserting.
 const CACHED_PAGES: usize = 4;
-/// The most rows per decoded batch while streaming.
-const STREAM_BATCH_ROWS: usize = 8192;
 
 /// Every version of every key in a range of one table, in internal key order.
 ///
 /// It owns an `Arc` of the open table, so it stays valid after the store drops the table from
 /// its cache (or deletes the file, on Unix). Pages outside the range are never read. The first
 /// few pages a scan reads go through the block cache (so a seek costs about what a point lookup
-/// does); past them it streams the rest without inserting, so a long scan does not evict the
+/// does); past them it decodes pages without inserting them, so a long scan does not evict the
 /// pages point lookups need.
 pub struct ParquetScan {
     table: Arc<OpenTable>,
@@ -53,10 +49,8 @@ pub struct ParquetScan {
     next_page: Option<(usize, usize)>,
     /// Pages read so far, from the cache or from disk.
     pages: usize,
-    /// Streams the rows of a window of pages after the first [`CACHED_PAGES`].
-    stream: Option<ParquetRecordBatchReader>,
-    /// The current page or streamed batch, its next row, and the end of the range's rows in it.
-    rows: Option<Arc<DecodedRows>>,
+    /// The current page, its next row, and the end of the range's rows in it.
+    rows: Option<Arc<DecodedPage>>,
     pos: usize,
     end: usize,
     /// Until a row at or after the start bound is found, new rows are searched for it.
@@ -84,7 +78,6 @@ impl ParquetScan {
             range: range.clone(),
             next_page,
             pages: 0,
-            stream: None,
             rows: None,
             pos: 0,
             end: 0,
@@ -93,28 +86,9 @@ impl ParquetScan {
         }
     }
 
-    /// Loads the next page or batch of rows; `Ok(false)` when the range has no more.
+    /// Loads the next page of rows; `Ok(false)` when the range has no more.
     fn load_rows(&mut self) -> Result<bool> {
         loop {
-            if let Some(stream) = &mut self.stream {
-                let next = match guard_decoder(self.table.path(), || Ok(stream.next())) {
-                    Ok(next) => next,
-                    Err(e) => {
-                        self.stream = None;
-                        return Err(e);
-                    }
-                };
-                match next {
-                    Some(Ok(batch)) => {
-                        let rows =
-                            DecodedRows::from_batch(&batch).map_err(|r| Error::corruption(self.table.path(), r))?;
-                        self.set_rows(Arc::new(rows));
-                        return Ok(true);
-                    }
-                    Some(Err(e)) => return Err(from_arrow(self.table.path(), e)),
-                    None => self.stream = None,
-                }
-            }
             let Some((rg_idx, page_idx)) = self.next_page else { return Ok(false) };
             let Some(rg) = self.table.row_groups.get(rg_idx) else {
                 self.next_page = None;
@@ -131,34 +105,21 @@ impl ParquetScan {
                 return Ok(false);
             }
             let rows = if self.pages < CACHED_PAGES {
-                Some(self.table.page(rg_idx, page_idx, &self.cache, &self.counters)?)
+                self.table.page(rg_idx, page_idx, &self.cache, &self.counters)?
+            } else if let Some(rows) = self.table.cached_page(rg_idx, page_idx, &self.cache) {
+                rows
             } else {
-                self.table.cached_page(rg_idx, page_idx, &self.cache)
+                Arc::new(self.table.decode_page(rg_idx, page_idx, &self.counters)?)
             };
-            if let Some(rows) = rows {
-                self.pages += 1;
-                self.next_page = Some((rg_idx, page_idx + 1));
-                self.set_rows(rows);
-                return Ok(true);
-            }
-            // Stream a window as large as what was read so far (doubling), cut at the last page
-            // the range reaches in this row group.
-            let reachable = page_idx + rg.pages[page_idx..].partition_point(|p| !self.range.is_past_end(&p.min));
-            let end_page = reachable.min(page_idx + self.pages.max(CACHED_PAGES));
-            let first_row = span.first_row;
-            let last = &rg.pages[end_page - 1];
-            let rows = last.first_row + last.rows - first_row;
-            let batch = (rows as usize).min(STREAM_BATCH_ROWS);
-            let table = &self.table;
-            self.stream = Some(guard_decoder(table.path(), || table.reader(rg_idx, first_row, rows, batch))?);
-            Counters::add(&self.counters.pages_read, (end_page - page_idx) as u64);
-            self.pages += end_page - page_idx;
-            self.next_page = Some((rg_idx, end_page));
+            self.pages += 1;
+            self.next_page = Some((rg_idx, page_idx + 1));
+            self.set_rows(rows);
+            return Ok(true);
         }
     }
 
     /// Makes `rows` current: finds the range's start in it (while still seeking) and its end.
-    fn set_rows(&mut self, rows: Arc<DecodedRows>) {
+    fn set_rows(&mut self, rows: Arc<DecodedPage>) {
         self.pos = 0;
         if self.seeking {
             self.pos = match self.range.start() {
@@ -177,7 +138,6 @@ impl ParquetScan {
         };
         if self.end < rows.len() {
             self.next_page = None;
-            self.stream = None;
         }
         self.rows = Some(rows);
     }
@@ -220,7 +180,6 @@ impl Iterator for ParquetScan {
                 }
                 Err(e) => {
                     self.done = true;
-                    self.stream = None;
                     return Some(Err(e));
                 }
             }

@@ -66,6 +66,10 @@ pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
         .set_column_dictionary_enabled(col(KIND), true)
         // Sorted keys share prefixes: delta encoding stores each key's suffix only.
         .set_column_encoding(col(KEY), Encoding::DELTA_BYTE_ARRAY)
+        // Sequence numbers of neighbouring rows are close (often consecutive): their deltas
+        // bit-pack to a few bits each, where PLAIN takes 8 bytes (see the measurements in the
+        // commit that made this change).
+        .set_column_encoding(col(SEQ), Encoding::DELTA_BINARY_PACKED)
         .set_sorting_columns(Some(vec![
             SortingColumn { column_idx: KEY as i32, descending: false, nulls_first: false },
             SortingColumn { column_idx: SEQ as i32, descending: true, nulls_first: false },

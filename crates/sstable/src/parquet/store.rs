@@ -149,6 +149,12 @@ impl ParquetStore {
         &self.shared.options
     }
 
+    /// The open table `id`, for the test helpers in [`crate::testing`].
+    #[cfg(feature = "testing")]
+    pub(crate) fn open_table_for_tests(&self, id: TableId) -> Result<Arc<OpenTable>> {
+        self.table(id)
+    }
+
     fn table(&self, id: TableId) -> Result<Arc<OpenTable>> {
         let s = &*self.shared;
         if let Some(t) = s.tables.get(id) {

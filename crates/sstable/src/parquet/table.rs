@@ -3,21 +3,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
-};
+use parquet::basic::Type as PhysicalType;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_bloom::BloomFilter;
 use strata_core::fs::FileSystem;
 use strata_core::{Bytes, SeqNo, VersionedValue};
 
-use super::file::{TableFile, from_arrow, from_parquet, guard_decoder, read_at};
+use super::chunk::ColumnChunk;
+use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
-use super::page::{DecodedRows, cmp_keys};
-use super::schema::{KEY, NAMES, schema};
+use super::page::{DecodedPage, cmp_keys};
+use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use crate::cache::block_cache::BlockCache;
 use crate::stats::Counters;
 use crate::{Error, Result, TableId, TableMeta};
@@ -61,8 +58,10 @@ pub(crate) struct OpenTable {
     /// Unique per opening; names this table's pages in the block cache.
     pub(crate) cache_id: u64,
     pub(crate) file: TableFile,
-    pub(crate) reader_meta: ArrowReaderMetadata,
+    metadata: Arc<ParquetMetaData>,
     pub(crate) row_groups: Vec<RowGroupSpan>,
+    /// Per row group, where the pages of each column are.
+    chunks: Vec<[ColumnChunk; 4]>,
     filters: Vec<BloomFilter>,
     memory: usize,
 }
@@ -156,30 +155,23 @@ impl OpenTable {
         if filters.len() != metadata.num_row_groups() {
             return Err(corrupt(format!("{} filters for {} row groups", filters.len(), metadata.num_row_groups())));
         }
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
-        let reader_meta = guard_decoder(path, || {
-            ArrowReaderMetadata::try_new(Arc::clone(&metadata), options).map_err(|e| from_parquet(path, e))
-        })?;
-        let fields: Vec<_> =
-            reader_meta.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-        let expected: Vec<_> = schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-        if fields != expected {
-            return Err(corrupt(format!("schema {fields:?} is not the Strata schema {NAMES:?}")));
-        }
+        check_schema(&metadata).map_err(corrupt)?;
         let row_groups = row_group_spans(&metadata).map_err(corrupt)?;
+        let chunks = ColumnChunk::all(&metadata, trailer.data_end).map_err(corrupt)?;
         let memory = metadata.memory_size()
+            + chunks.iter().flatten().map(ColumnChunk::memory_size).sum::<usize>()
             + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
             + row_groups
                 .iter()
                 .map(|rg| rg.pages.iter().map(|p| p.min.len() + p.max.len() + 48).sum::<usize>())
                 .sum::<usize>()
             + file.memory_size();
-        Ok(Self { meta, cache_id, file, reader_meta, row_groups, filters, memory })
+        Ok(Self { meta, cache_id, file, metadata, row_groups, chunks, filters, memory })
     }
 
     /// What `strata inspect` shows of the table.
     pub(crate) fn describe(&self) -> TableDescription {
-        let metadata = self.reader_meta.metadata();
+        let metadata = &self.metadata;
         let codec = metadata
             .row_groups()
             .first()
@@ -261,7 +253,7 @@ impl OpenTable {
         page: usize,
         cache: &BlockCache,
         counters: &Counters,
-    ) -> Result<Arc<DecodedRows>> {
+    ) -> Result<Arc<DecodedPage>> {
         if let Some(p) = self.cached_page(rg, page, cache) {
             return Ok(p);
         }
@@ -271,22 +263,24 @@ impl OpenTable {
     }
 
     /// Page `page` of row group `rg` if the block cache holds it.
-    pub(crate) fn cached_page(&self, rg: usize, page: usize, cache: &BlockCache) -> Option<Arc<DecodedRows>> {
+    pub(crate) fn cached_page(&self, rg: usize, page: usize, cache: &BlockCache) -> Option<Arc<DecodedPage>> {
         cache.get(&(self.cache_id, rg as u32, page as u32))
     }
 
-    /// Decodes page `page` of row group `rg` from disk (checksummed reads), without caching it.
-    fn decode_page(&self, rg: usize, page: usize, counters: &Counters) -> Result<DecodedRows> {
+    /// Decodes page `page` of row group `rg` from disk (checksummed reads), without caching it:
+    /// the key page, then the pages of the other columns holding the same rows (normally one
+    /// each; when a column cut its pages elsewhere, every page overlapping the rows).
+    pub(crate) fn decode_page(&self, rg: usize, page: usize, counters: &Counters) -> Result<DecodedPage> {
         let span = &self.row_groups[rg].pages[page];
-        let batch = guard_decoder(self.path(), || {
-            let mut reader = self.reader(rg, span.first_row, span.rows, span.rows as usize)?;
-            match reader.next() {
-                Some(Ok(b)) => Ok(b),
-                Some(Err(e)) => Err(from_arrow(self.path(), e)),
-                None => Err(Error::corruption(self.path(), format!("row group {rg} page {page} decoded no rows"))),
-            }
-        })?;
-        let rows = DecodedRows::from_batch(&batch).map_err(|r| Error::corruption(self.path(), r))?;
+        let (from, to) = (span.first_row, span.first_row + span.rows);
+        let chunks = &self.chunks[rg];
+        let file = &self.file;
+        let keys = chunks[KEY].binary_rows(file, from, to)?;
+        let seqs = chunks[SEQ].u64_rows(file, from, to)?;
+        let kinds = chunks[KIND].kind_rows(file, from, to)?;
+        let values = chunks[VALUE].binary_rows(file, from, to)?;
+        let rows = DecodedPage::new(keys, seqs, kinds, values)
+            .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: {r}")))?;
         if rows.len() as u64 != span.rows {
             return Err(Error::corruption(
                 self.path(),
@@ -296,26 +290,32 @@ impl OpenTable {
         Counters::add(&counters.pages_read, 1);
         Ok(rows)
     }
+}
 
-    /// A reader of rows `[first_row, first_row + rows)` of row group `rg`; Parquet skips the
-    /// pages outside using the offset index.
-    pub(crate) fn reader(
-        &self,
-        rg: usize,
-        first_row: u64,
-        rows: u64,
-        batch_size: usize,
-    ) -> Result<ParquetRecordBatchReader> {
-        let selection =
-            RowSelection::from(vec![RowSelector::skip(first_row as usize), RowSelector::select(rows as usize)]);
-        ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.reader_meta.clone())
-            .with_row_groups(vec![rg])
-            .with_row_selection(selection)
-            .with_projection(ProjectionMask::all())
-            .with_batch_size(batch_size.max(1))
-            .build()
-            .map_err(|e| from_parquet(self.path(), e))
+#[cfg(feature = "testing")]
+impl OpenTable {
+    /// The raw bytes of page `p` of column `col` in row group `rg`, and its rows.
+    pub(crate) fn page_bytes_for_tests(&self, rg: usize, col: usize, p: usize) -> Result<(usize, Bytes)> {
+        self.chunks[rg][col].page_bytes(&self.file, p)
     }
+
+    /// The raw bytes of the dictionary page of column `col` in row group `rg`, if any.
+    pub(crate) fn dictionary_bytes_for_tests(&self, rg: usize, col: usize) -> Option<Bytes> {
+        self.chunks[rg][col].dictionary_bytes(&self.file)
+    }
+}
+
+/// Checks that the file's columns are Strata's: names, physical types, and required (a page
+/// of a required column holds no level bytes, which the page decoder relies on).
+fn check_schema(metadata: &ParquetMetaData) -> std::result::Result<(), String> {
+    let schema = metadata.file_metadata().schema_descr();
+    let expected = [PhysicalType::BYTE_ARRAY, PhysicalType::INT64, PhysicalType::INT32, PhysicalType::BYTE_ARRAY];
+    let found: Vec<_> = schema.columns().iter().map(|c| (c.name().to_owned(), c.physical_type())).collect();
+    let ok = found.len() == 4
+        && schema.columns().iter().zip(NAMES.iter().zip(expected)).all(|(c, (name, ty))| {
+            c.name() == *name && c.physical_type() == ty && c.max_def_level() == 0 && c.max_rep_level() == 0
+        });
+    if ok { Ok(()) } else { Err(format!("columns {found:?} are not the Strata columns {NAMES:?}, all required")) }
 }
 
 impl OpenTable {

@@ -1,0 +1,242 @@
+//! Column chunks: where each column's pages are (from the offset index), and reading the rows
+//! of a row range from them through Strata's own page decoder.
+
+use std::sync::{Arc, OnceLock};
+
+use parquet::basic::Compression as Codec;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use strata_core::ValueKind;
+
+use super::decode::{
+    BinaryColumn, MAX_PAGE_ROWS, RawPage, decode_binary, decode_i32, decode_i32_dictionary, decode_u64, read_page,
+};
+use super::file::TableFile;
+use super::schema::KIND;
+use crate::Result;
+
+/// One data page of a column chunk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLoc {
+    /// Where the page (header included) starts in the file, and its length.
+    pub(crate) offset: u64,
+    pub(crate) len: u32,
+    /// Its first row within the row group.
+    pub(crate) first_row: u64,
+}
+
+/// One column of one row group: its codec, its data pages, its dictionary page.
+#[derive(Debug)]
+pub(crate) struct ColumnChunk {
+    pub(crate) codec: Codec,
+    pub(crate) pages: Vec<PageLoc>,
+    /// Rows in the row group (the end of the last page).
+    pub(crate) num_rows: u64,
+    /// The dictionary page's offset and length, if the chunk has one.
+    dict: Option<(u64, u32)>,
+    /// The decoded dictionary (`INT32` columns), read on first use.
+    dict_values: OnceLock<Arc<[i32]>>,
+    /// Per data page: the single value every row holds, when the column index says the page's
+    /// minimum and maximum are equal (only kept for `kind`: it saves reading the page at all).
+    uniform: Vec<Option<i32>>,
+}
+
+impl ColumnChunk {
+    /// The column chunks of every row group, checked; `Err` says what is wrong.
+    pub(crate) fn all(metadata: &ParquetMetaData, data_end: u64) -> Result<Vec<[ColumnChunk; 4]>, String> {
+        let index = metadata.page_index().ok_or("the page index is missing")?;
+        let mut out = Vec::with_capacity(metadata.num_row_groups());
+        for (rg_idx, rg) in metadata.row_groups().iter().enumerate() {
+            let num_rows =
+                u64::try_from(rg.num_rows()).map_err(|_| format!("row group {rg_idx}: negative row count"))?;
+            let chunk = |col: usize| -> Result<ColumnChunk, String> {
+                let ctx = |what: &str| format!("row group {rg_idx} column {col}: {what}");
+                let meta = rg.columns().get(col).ok_or_else(|| ctx("missing"))?;
+                let locations = index.offset_index(rg_idx, col).ok_or_else(|| ctx("no offset index"))?;
+                let mut pages = Vec::with_capacity(locations.page_locations().len());
+                for (p, loc) in locations.page_locations().iter().enumerate() {
+                    let offset = u64::try_from(loc.offset).map_err(|_| ctx("negative page offset"))?;
+                    let len = u32::try_from(loc.compressed_page_size).map_err(|_| ctx("negative page size"))?;
+                    let first_row = u64::try_from(loc.first_row_index).map_err(|_| ctx("negative first row"))?;
+                    let prev_end = pages.last().map_or(0, |l: &PageLoc| l.first_row);
+                    let ok_start = if p == 0 { first_row == 0 } else { first_row > prev_end };
+                    if !ok_start || first_row >= num_rows || offset.saturating_add(u64::from(len)) > data_end {
+                        return Err(ctx(&format!("page {p} is out of order or out of bounds")));
+                    }
+                    if first_row - prev_end > MAX_PAGE_ROWS as u64 && p > 0 {
+                        return Err(ctx(&format!("page {} holds more rows than any Strata page", p - 1)));
+                    }
+                    pages.push(PageLoc { offset, len, first_row });
+                }
+                let last = pages.last().ok_or_else(|| ctx("no pages"))?;
+                if num_rows - last.first_row > MAX_PAGE_ROWS as u64 {
+                    return Err(ctx("the last page holds more rows than any Strata page"));
+                }
+                let dict = match meta.dictionary_page_offset() {
+                    None => None,
+                    Some(d) => {
+                        let d = u64::try_from(d).map_err(|_| ctx("negative dictionary offset"))?;
+                        let len = pages[0].offset.checked_sub(d).and_then(|l| u32::try_from(l).ok());
+                        Some((d, len.filter(|&l| l > 0).ok_or_else(|| ctx("dictionary page out of place"))?))
+                    }
+                };
+                let mut uniform = Vec::new();
+                if col == KIND
+                    && let Some(ColumnIndexMetaData::INT32(ci)) = index.column_index(rg_idx, col)
+                {
+                    uniform = (0..pages.len())
+                        .map(|p| match (ci.min_value(p), ci.max_value(p)) {
+                            (Some(lo), Some(hi)) if lo == hi => Some(*lo),
+                            _ => None,
+                        })
+                        .collect();
+                }
+                Ok(ColumnChunk {
+                    codec: meta.compression(),
+                    pages,
+                    num_rows,
+                    dict,
+                    dict_values: OnceLock::new(),
+                    uniform,
+                })
+            };
+            out.push([chunk(0)?, chunk(1)?, chunk(2)?, chunk(3)?]);
+        }
+        Ok(out)
+    }
+
+    /// Rows of page `p`: from its first row to the next page's (or the row group's end).
+    fn page_rows(&self, p: usize) -> (u64, u64) {
+        let start = self.pages[p].first_row;
+        let end = self.pages.get(p + 1).map_or(self.num_rows, |n| n.first_row);
+        (start, end)
+    }
+
+    /// Reads page `p` (checksummed) and decompresses it.
+    fn raw_page(&self, file: &TableFile, p: usize) -> Result<(RawPage, usize)> {
+        let loc = self.pages[p];
+        let bytes = file.read_verified(loc.offset, loc.len as usize)?;
+        let page =
+            read_page(&bytes, self.codec).map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
+        let (start, end) = self.page_rows(p);
+        Ok((page, (end - start) as usize))
+    }
+
+    /// The pages overlapping rows `[from, to)`, each with the part of it in range as
+    /// `(page, first row in page, end row in page)`.
+    fn overlapping(&self, from: u64, to: u64) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let first = self.pages.partition_point(|p| p.first_row <= from).saturating_sub(1);
+        (first..self.pages.len()).map_while(move |p| {
+            let (start, end) = self.page_rows(p);
+            (start < to).then(|| (p, (from.max(start) - start) as usize, (to.min(end) - start) as usize))
+        })
+    }
+
+    /// Whether rows `[from, to)` are exactly page `p`, so it can be used as it is.
+    fn exact_page(&self, from: u64, to: u64) -> Option<usize> {
+        let p = self.pages.partition_point(|p| p.first_row <= from).checked_sub(1)?;
+        (self.page_rows(p) == (from, to)).then_some(p)
+    }
+
+    /// Rows `[from, to)` of a binary column: the page itself when it covers exactly those rows
+    /// (zero-copy), else the overlapping pages' rows copied together.
+    pub(crate) fn binary_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<BinaryColumn> {
+        let decode = |p: usize| -> Result<BinaryColumn> {
+            let (page, rows) = self.raw_page(file, p)?;
+            decode_binary(&page, rows).map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
+        };
+        if let Some(p) = self.exact_page(from, to) {
+            return decode(p);
+        }
+        let parts: Vec<(BinaryColumn, usize, usize)> =
+            self.overlapping(from, to).map(|(p, a, b)| Ok((decode(p)?, a, b))).collect::<Result<_>>()?;
+        let refs: Vec<_> = parts.iter().map(|(c, a, b)| (c, *a, *b)).collect();
+        BinaryColumn::gather(&refs).map_err(|r| file.corruption(r))
+    }
+
+    /// Rows `[from, to)` of the `seq` column.
+    pub(crate) fn u64_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity((to - from) as usize);
+        let mut buf = Vec::new();
+        for (p, a, b) in self.overlapping(from, to) {
+            let (page, rows) = self.raw_page(file, p)?;
+            let bad = |r: String| file.corruption(format!("page at {}: {r}", self.pages[p].offset));
+            if (a, b) == (0, rows) {
+                // The usual case, the page holds exactly the rows wanted: no staging copy.
+                decode_u64(&page, rows, &mut out).map_err(bad)?;
+                continue;
+            }
+            buf.clear();
+            decode_u64(&page, rows, &mut buf).map_err(bad)?;
+            out.extend_from_slice(&buf[a..b]);
+        }
+        Ok(out)
+    }
+
+    /// Rows `[from, to)` of the `kind` column. A page whose column index says every row holds
+    /// the same kind is not read at all.
+    pub(crate) fn kind_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<Vec<ValueKind>> {
+        let kind = |v: i32| {
+            u8::try_from(v)
+                .ok()
+                .and_then(|b| ValueKind::from_u8(b).ok())
+                .ok_or_else(|| file.corruption(format!("impossible kind {v}")))
+        };
+        let mut out = Vec::with_capacity((to - from) as usize);
+        let mut buf = Vec::new();
+        for (p, a, b) in self.overlapping(from, to) {
+            if let Some(Some(v)) = self.uniform.get(p) {
+                out.extend(std::iter::repeat_n(kind(*v)?, b - a));
+                continue;
+            }
+            let (page, rows) = self.raw_page(file, p)?;
+            let dict = match self.dict {
+                Some(_) => Some(self.dictionary(file)?),
+                None => None,
+            };
+            buf.clear();
+            decode_i32(&page, rows, dict.as_deref(), &mut buf)
+                .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))?;
+            for &v in &buf[a..b] {
+                out.push(kind(v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chunk's dictionary, read and decoded on first use, then kept.
+    fn dictionary(&self, file: &TableFile) -> Result<Arc<[i32]>> {
+        if let Some(d) = self.dict_values.get() {
+            return Ok(Arc::clone(d));
+        }
+        let Some((offset, len)) = self.dict else {
+            return Err(file.corruption("dictionary-encoded column without a dictionary page".into()));
+        };
+        let bytes = file.read_verified(offset, len as usize)?;
+        let bad = |r: String| file.corruption(format!("dictionary page at {offset}: {r}"));
+        let page = read_page(&bytes, self.codec).map_err(bad)?;
+        let values: Arc<[i32]> = decode_i32_dictionary(&page).map_err(bad)?.into();
+        // NOTE: two threads may decode it at once; both results are the same.
+        Ok(Arc::clone(self.dict_values.get_or_init(|| values)))
+    }
+
+    /// The raw bytes of data page `p` (header included) and its row count, for fuzz seeds.
+    #[cfg(feature = "testing")]
+    pub(crate) fn page_bytes(&self, file: &TableFile, p: usize) -> Result<(usize, bytes::Bytes)> {
+        let loc = self.pages.get(p).ok_or_else(|| file.corruption(format!("no page {p}")))?;
+        let (start, end) = self.page_rows(p);
+        Ok(((end - start) as usize, file.read_verified(loc.offset, loc.len as usize)?))
+    }
+
+    /// The raw bytes of the dictionary page, if any, for fuzz seeds.
+    #[cfg(feature = "testing")]
+    pub(crate) fn dictionary_bytes(&self, file: &TableFile) -> Option<bytes::Bytes> {
+        let (offset, len) = self.dict?;
+        file.read_verified(offset, len as usize).ok()
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * 8 + 64
+    }
+}

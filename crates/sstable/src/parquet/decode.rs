@@ -1,0 +1,597 @@
+//! Decoding one Parquet data page straight from its bytes, without the arrow reader.
+//!
+//! Strata writes its tables with the parquet crate but reads them with this: a page is parsed
+//! ([`super::thrift`]), decompressed with its column chunk's codec, then decoded from the few
+//! encodings Strata's writer uses (see `schema::writer_properties`):
+//!
+//! * `key`: `DELTA_BYTE_ARRAY` (also `PLAIN`);
+//! * `seq`: `DELTA_BINARY_PACKED` `INT64` (`PLAIN` in tables written before that change);
+//! * `kind`: dictionary-encoded `INT32` (`RLE_DICTIONARY`/`PLAIN_DICTIONARY`, its dictionary
+//!   `PLAIN`), also `PLAIN`;
+//! * `value`: `PLAIN` `BYTE_ARRAY`.
+//!
+//! Only data page V1 of required (non-null, non-repeated) columns is read: such a page holds
+//! no level bytes, its body is the values alone.
+//!
+//! Every function here takes untrusted bytes: lengths and counts are bounded by the bytes at
+//! hand before anything is allocated or indexed, and malformed input is an `Err` saying what is
+//! wrong (the caller turns it into [`crate::Error::Corruption`] naming the file), never a panic.
+
+use bytes::Bytes;
+use parquet::basic::Compression as Codec;
+
+use super::thrift::{DATA_PAGE, DICTIONARY_PAGE, PageHeader, parse_page_header};
+
+/// Parquet encodings (`Encoding` in parquet.thrift).
+const PLAIN: i32 = 0;
+const PLAIN_DICTIONARY: i32 = 2;
+const DELTA_BINARY_PACKED: i32 = 5;
+const DELTA_BYTE_ARRAY: i32 = 7;
+const RLE_DICTIONARY: i32 = 8;
+
+/// The largest decompressed page accepted, so a damaged size cannot ask for a huge buffer.
+///
+/// NOTE: a page holds at most `data_page_size` (≤ 16 MiB) plus the rows of one encoder batch
+/// past it; with `MAX_VALUE_LEN` values (256 MiB) that stays far below 1 GiB in practice.
+const MAX_PAGE_BYTES: usize = 1 << 30;
+
+/// The most rows a page may hold (the largest `page_rows` option), which bounds what a
+/// damaged row count can make a decoder allocate.
+pub(crate) const MAX_PAGE_ROWS: usize = 1 << 20;
+
+type R<T> = Result<T, String>;
+
+/// A decompressed page: its header and its body (the encoded values).
+#[derive(Debug)]
+pub(crate) struct RawPage {
+    pub(crate) header: PageHeader,
+    pub(crate) body: Bytes,
+}
+
+/// Parses the page at the start of `bytes` (header then compressed body) and decompresses its
+/// body with `codec`. `bytes` must hold exactly one page.
+pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
+    let (header, header_len) = parse_page_header(bytes)?;
+    let compressed = header.compressed_size as usize;
+    if header_len + compressed != bytes.len() {
+        return Err(format!(
+            "page header ({header_len} bytes) and body ({compressed} bytes) do not fill the page's {} bytes",
+            bytes.len()
+        ));
+    }
+    let input = bytes.slice(header_len..);
+    let size = header.uncompressed_size as usize;
+    if size > MAX_PAGE_BYTES {
+        return Err(format!("page claims {size} uncompressed bytes"));
+    }
+    let body = decompress(codec, input, size)?;
+    Ok(RawPage { header, body })
+}
+
+/// Decompresses `input` into exactly `size` bytes.
+fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
+    let exact = |n: usize, out: Vec<u8>| {
+        if n == size {
+            Ok(Bytes::from(out))
+        } else {
+            Err(format!("page decompressed to {n} bytes, header says {size}"))
+        }
+    };
+    match codec {
+        Codec::UNCOMPRESSED => {
+            if input.len() != size {
+                return Err(format!("uncompressed page of {} bytes, header says {size}", input.len()));
+            }
+            Ok(input)
+        }
+        Codec::LZ4_RAW => {
+            // An LZ4 sequence expands at most 255-fold, so a larger claim is damage.
+            if size > input.len().saturating_mul(255).saturating_add(16) {
+                return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
+            }
+            let mut out = vec![0u8; size];
+            let n = lz4_flex::block::decompress_into(&input, &mut out).map_err(|e| format!("LZ4: {e}"))?;
+            exact(n, out)
+        }
+        Codec::SNAPPY => {
+            let claimed = snap::raw::decompress_len(&input).map_err(|e| format!("snappy: {e}"))?;
+            if claimed != size {
+                return Err(format!("snappy page holds {claimed} bytes, header says {size}"));
+            }
+            let mut out = vec![0u8; size];
+            let n = snap::raw::Decoder::new().decompress(&input, &mut out).map_err(|e| format!("snappy: {e}"))?;
+            exact(n, out)
+        }
+        Codec::ZSTD(_) => {
+            let mut out = vec![0u8; size];
+            let n = zstd::bulk::decompress_to_buffer(&input, &mut out[..]).map_err(|e| format!("zstd: {e}"))?;
+            exact(n, out)
+        }
+        other => Err(format!("unsupported page codec {other:?}")),
+    }
+}
+
+/// Checks that `page` is a data page of `rows` values and returns its encoding.
+pub(crate) fn data_page_encoding(page: &RawPage, rows: usize) -> R<i32> {
+    let h = &page.header;
+    if h.page_type != DATA_PAGE {
+        return Err(format!("expected a data page (V1), found page type {}", h.page_type));
+    }
+    if rows > MAX_PAGE_ROWS {
+        return Err(format!("a page of {rows} rows is more than any Strata page holds"));
+    }
+    if h.num_values as usize != rows {
+        return Err(format!("data page holds {} values, the offset index says {rows} rows", h.num_values));
+    }
+    Ok(h.encoding)
+}
+
+/// A binary column of a page: value `i` is `data[offsets[i] + skip .. offsets[i + 1]]`.
+///
+/// NOTE: `skip` lets a `PLAIN` page be used as it is, zero-copy: its values are
+/// `(u32 length, bytes)` pairs, so with `skip = 4` the offsets are the positions of the
+/// length prefixes and the next prefix ends each value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BinaryColumn {
+    pub(crate) data: Bytes,
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) skip: u32,
+}
+
+impl BinaryColumn {
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Value `i`; `i < len()`.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        &self.data[(self.offsets[i] + self.skip) as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Value `i` as a zero-copy slice of the page's bytes; `i < len()`.
+    pub(crate) fn get_bytes(&self, i: usize) -> Bytes {
+        self.data.slice((self.offsets[i] + self.skip) as usize..self.offsets[i + 1] as usize)
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.data.len() + self.offsets.capacity() * 4
+    }
+
+    /// Rows `[from, to)` copied into a column of their own (for pages that do not align).
+    pub(crate) fn gather(parts: &[(&BinaryColumn, usize, usize)]) -> R<Self> {
+        let total: usize = parts.iter().map(|(c, a, b)| (*a..*b).map(|i| c.get(i).len()).sum::<usize>()).sum();
+        let rows: usize = parts.iter().map(|(_, a, b)| b - a).sum();
+        u32::try_from(total).map_err(|_| "rows too large for one page".to_owned())?;
+        let mut data = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        for (c, a, b) in parts {
+            for i in *a..*b {
+                data.extend_from_slice(c.get(i));
+                offsets.push(data.len() as u32);
+            }
+        }
+        Ok(Self { data: Bytes::from(data), offsets, skip: 0 })
+    }
+}
+
+/// Decodes a binary data page of `rows` values (`PLAIN` or `DELTA_BYTE_ARRAY`).
+pub(crate) fn decode_binary(page: &RawPage, rows: usize) -> R<BinaryColumn> {
+    match data_page_encoding(page, rows)? {
+        PLAIN => plain_binary(&page.body, rows),
+        DELTA_BYTE_ARRAY => delta_byte_array(&page.body, rows),
+        e => Err(format!("unsupported encoding {e} for a binary column")),
+    }
+}
+
+/// `PLAIN` `BYTE_ARRAY`: `(u32 LE length, bytes)` per value, used in place.
+fn plain_binary(body: &Bytes, rows: usize) -> R<BinaryColumn> {
+    if u32::try_from(body.len()).is_err() {
+        return Err("page too large".into());
+    }
+    // Each value takes at least its 4-byte length.
+    if rows > body.len() / 4 {
+        return Err(format!("{rows} values cannot fit in {} bytes", body.len()));
+    }
+    let mut offsets = Vec::with_capacity(rows + 1);
+    let mut at = 0usize;
+    for _ in 0..rows {
+        let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        offsets.push(at as u32);
+        at = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+    }
+    if at != body.len() {
+        return Err(format!("PLAIN values end at {at}, the page at {}", body.len()));
+    }
+    offsets.push(at as u32);
+    Ok(BinaryColumn { data: body.clone(), offsets, skip: 4 })
+}
+
+/// `DELTA_BYTE_ARRAY`: prefix lengths (`DELTA_BINARY_PACKED`), then the suffixes as
+/// `DELTA_LENGTH_BYTE_ARRAY` (their lengths `DELTA_BINARY_PACKED`, then their bytes). Each
+/// value is a prefix of the previous one plus its suffix, so values are rebuilt into a buffer.
+fn delta_byte_array(body: &[u8], rows: usize) -> R<BinaryColumn> {
+    let mut prefixes = Vec::new();
+    let at = delta_binary_packed(body, rows, &mut prefixes)?;
+    let mut suffixes = Vec::new();
+    let at2 = delta_binary_packed(&body[at..], rows, &mut suffixes)?;
+    let mut tail = &body[at + at2..];
+    let suffix_total: u64 = suffixes.iter().try_fold(0u64, |acc, &l| {
+        u64::try_from(l).ok().and_then(|l| acc.checked_add(l)).ok_or("negative or huge suffix length")
+    })?;
+    if suffix_total != tail.len() as u64 {
+        return Err(format!("suffix lengths add up to {suffix_total}, {} bytes are left", tail.len()));
+    }
+    let mut data: Vec<u8> = Vec::with_capacity(tail.len() + rows * 8);
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(0u32);
+    let mut prev_start = 0usize;
+    for (&p, &s) in prefixes.iter().zip(&suffixes) {
+        let start = data.len();
+        let prev_len = start - prev_start;
+        let p = usize::try_from(p).ok().filter(|&p| p <= prev_len).ok_or("key prefix longer than the previous key")?;
+        // `s` was checked non-negative and within `tail` by the sum above.
+        let (suffix, rest) = tail.split_at(s as usize);
+        // Shared prefixes could rebuild far more bytes than the page holds: bound them.
+        if start + p + suffix.len() > MAX_PAGE_BYTES {
+            return Err("decoded page too large".into());
+        }
+        data.extend_from_within(prev_start..prev_start + p);
+        data.extend_from_slice(suffix);
+        tail = rest;
+        prev_start = start;
+        offsets.push(u32::try_from(data.len()).map_err(|_| "decoded page too large")?);
+    }
+    Ok(BinaryColumn { data: Bytes::from(data), offsets, skip: 0 })
+}
+
+/// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`
+/// (Strata's `seq` is an unsigned 64-bit column stored in Parquet's signed `INT64`).
+pub(crate) fn decode_u64(page: &RawPage, rows: usize, out: &mut Vec<u64>) -> R<()> {
+    match data_page_encoding(page, rows)? {
+        PLAIN => {
+            if Some(page.body.len()) != rows.checked_mul(8) {
+                return Err(format!("PLAIN INT64 page of {} bytes for {rows} values", page.body.len()));
+            }
+            out.extend(page.body.chunks_exact(8).map(le_u64));
+            Ok(())
+        }
+        DELTA_BINARY_PACKED => {
+            let mut v = Vec::with_capacity(rows);
+            let used = delta_binary_packed(&page.body, rows, &mut v)?;
+            if used != page.body.len() {
+                return Err("DELTA_BINARY_PACKED page has trailing bytes".into());
+            }
+            out.extend(v.into_iter().map(|x| x as u64));
+            Ok(())
+        }
+        e => Err(format!("unsupported encoding {e} for an INT64 column")),
+    }
+}
+
+/// Decodes a dictionary page of `INT32` values (always `PLAIN`).
+pub(crate) fn decode_i32_dictionary(page: &RawPage) -> R<Vec<i32>> {
+    let h = &page.header;
+    if h.page_type != DICTIONARY_PAGE || !(h.encoding == PLAIN || h.encoding == PLAIN_DICTIONARY) {
+        return Err(format!("expected a PLAIN dictionary page, found type {} encoding {}", h.page_type, h.encoding));
+    }
+    let n = h.num_values as usize;
+    if Some(page.body.len()) != n.checked_mul(4) {
+        return Err(format!("dictionary of {n} INT32 values in {} bytes", page.body.len()));
+    }
+    Ok(page.body.chunks_exact(4).map(le_i32).collect())
+}
+
+/// Decodes an `INT32` data page of `rows` values: `PLAIN`, or dictionary indices into `dict`
+/// (`None` when the column chunk has no dictionary page).
+pub(crate) fn decode_i32(page: &RawPage, rows: usize, dict: Option<&[i32]>, out: &mut Vec<i32>) -> R<()> {
+    match data_page_encoding(page, rows)? {
+        PLAIN => {
+            if Some(page.body.len()) != rows.checked_mul(4) {
+                return Err(format!("PLAIN INT32 page of {} bytes for {rows} values", page.body.len()));
+            }
+            out.extend(page.body.chunks_exact(4).map(le_i32));
+            Ok(())
+        }
+        RLE_DICTIONARY | PLAIN_DICTIONARY => {
+            let dict = dict.ok_or("dictionary-encoded page in a column chunk without a dictionary")?;
+            let (&width, runs) = page.body.split_first().ok_or("dictionary page body is empty")?;
+            let start = out.len();
+            rle_bit_packed_hybrid(runs, width, rows, out)?;
+            for v in &mut out[start..] {
+                *v = *usize::try_from(*v).ok().and_then(|i| dict.get(i)).ok_or("dictionary index out of range")?;
+            }
+            Ok(())
+        }
+        e => Err(format!("unsupported encoding {e} for an INT32 column")),
+    }
+}
+
+/// An unsigned LEB128 varint at `buf[*at..]`.
+fn uvarint(buf: &[u8], at: &mut usize) -> R<u64> {
+    let mut out = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*at).ok_or("varint overruns the page")?;
+        *at += 1;
+        out |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(out);
+        }
+    }
+    Err("varint longer than 10 bytes".into())
+}
+
+fn zigzag(buf: &[u8], at: &mut usize) -> R<i64> {
+    let v = uvarint(buf, at)?;
+    Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+}
+
+/// `width` bits (≤ 64) at bit `bit` of `buf`, least significant bit first; bits past the end
+/// of `buf` read as zero (callers check that the bits they use lie inside).
+#[inline]
+fn bits_at(buf: &[u8], bit: usize, width: u32) -> u64 {
+    if width == 0 {
+        return 0;
+    }
+    let byte = bit / 8;
+    let shift = (bit % 8) as u32;
+    let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    // NOTE: the common case (width ≤ 56) needs one 8-byte load; only wider values can span
+    // nine bytes, and only the last few values of a buffer lack eight bytes to load.
+    if width <= 56
+        && let Some(w) = buf.get(byte..byte + 8)
+    {
+        return (le_u64(w) >> shift) & mask;
+    }
+    let mut w = [0u8; 16];
+    let tail = buf.get(byte..).unwrap_or_default();
+    let n = tail.len().min(16);
+    w[..n].copy_from_slice(&tail[..n]);
+    ((u128::from_le_bytes(w) >> shift) as u64) & mask
+}
+
+/// `DELTA_BINARY_PACKED`: decodes `count` values into `out` (checking the header's count) and
+/// returns the bytes used (so a following stream can be found).
+///
+/// Header: block size, miniblocks per block, value count (uvarints), first value (zigzag).
+/// Each block: its minimum delta (zigzag), one bit width per miniblock, then the miniblocks,
+/// each `block_size / miniblocks` deltas bit-packed; a value is the previous plus the minimum
+/// delta plus its packed delta (wrapping, as the format specifies). Miniblocks past the last
+/// value are not written.
+fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize> {
+    let mut at = 0usize;
+    let block_size = uvarint(buf, &mut at)?;
+    let miniblocks = uvarint(buf, &mut at)?;
+    let total = uvarint(buf, &mut at)?;
+    let mut value = zigzag(buf, &mut at)?;
+    if total != count as u64 {
+        return Err(format!("DELTA_BINARY_PACKED holds {total} values, expected {count}"));
+    }
+    if block_size == 0 || block_size % 128 != 0 || block_size > 1 << 20 {
+        return Err(format!("DELTA_BINARY_PACKED block size {block_size} is not a multiple of 128"));
+    }
+    if miniblocks == 0 || block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0 {
+        return Err(format!("DELTA_BINARY_PACKED: {miniblocks} miniblocks do not divide a block of {block_size}"));
+    }
+    let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
+    let per_mini = block_size / miniblocks;
+    if count == 0 {
+        return Ok(at);
+    }
+    // NOTE: callers bound `count` by `MAX_PAGE_ROWS`.
+    out.reserve(count);
+    out.push(value);
+    let mut left = count - 1;
+    while left > 0 {
+        let min_delta = zigzag(buf, &mut at)?;
+        let widths = buf.get(at..at + miniblocks).ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
+        at += miniblocks;
+        for &w in widths {
+            if left == 0 {
+                break;
+            }
+            if w > 64 {
+                return Err(format!("DELTA_BINARY_PACKED bit width {w}"));
+            }
+            let bytes = per_mini * usize::from(w) / 8;
+            let mini = buf.get(at..at + bytes).ok_or("DELTA_BINARY_PACKED miniblock overruns the page")?;
+            at += bytes;
+            let n = left.min(per_mini);
+            for j in 0..n {
+                let d = bits_at(mini, j * usize::from(w), u32::from(w));
+                value = value.wrapping_add(min_delta).wrapping_add(d as i64);
+                out.push(value);
+            }
+            left -= n;
+        }
+    }
+    Ok(at)
+}
+
+/// The RLE/bit-packed hybrid of dictionary indices: runs, each a uvarint header whose low bit
+/// says bit-packed (`header >> 1` groups of 8 values, `width` bits each) or repeated
+/// (`header >> 1` copies of one value in `ceil(width / 8)` bytes). Decodes exactly `count`.
+fn rle_bit_packed_hybrid(buf: &[u8], width: u8, count: usize, out: &mut Vec<i32>) -> R<()> {
+    if width > 32 {
+        return Err(format!("dictionary index bit width {width}"));
+    }
+    let w = usize::from(width);
+    let mut at = 0usize;
+    let mut left = count;
+    out.reserve(count);
+    while left > 0 {
+        let header = uvarint(buf, &mut at)?;
+        let n = usize::try_from(header >> 1).map_err(|_| "run too long")?;
+        if header & 1 == 1 {
+            let values = n.checked_mul(8).ok_or("bit-packed run too long")?;
+            let bytes = n.checked_mul(w).ok_or("bit-packed run too long")?;
+            let run = buf.get(at..at.saturating_add(bytes)).ok_or("bit-packed run overruns the page")?;
+            at += bytes;
+            let take = values.min(left);
+            out.extend((0..take).map(|j| bits_at(run, j * w, u32::from(width)) as i32));
+            left -= take;
+        } else {
+            if n == 0 {
+                return Err("empty RLE run".into());
+            }
+            let bytes = w.div_ceil(8);
+            let v = buf.get(at..at + bytes).ok_or("RLE run value overruns the page")?;
+            at += bytes;
+            let mut word = [0u8; 4];
+            word[..bytes].copy_from_slice(v);
+            let take = n.min(left);
+            out.extend(std::iter::repeat_n(i32::from_le_bytes(word), take));
+            left -= take;
+        }
+    }
+    Ok(())
+}
+
+/// The little-endian `u64` in `b`, which is 8 bytes long (a `chunks_exact(8)` chunk).
+fn le_u64(b: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(b);
+    u64::from_le_bytes(word)
+}
+
+/// The little-endian `i32` in `b`, which is 4 bytes long (a `chunks_exact(4)` chunk).
+fn le_i32(b: &[u8]) -> i32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(b);
+    i32::from_le_bytes(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uv(mut u: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (u & 0x7f) as u8;
+            u >>= 7;
+            if u == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A simple DELTA_BINARY_PACKED encoder (one miniblock width per block: the widest), for
+    /// round-trip tests.
+    fn dbp(values: &[i64]) -> Vec<u8> {
+        let (block, minis) = (128usize, 4usize);
+        let mut out = Vec::new();
+        uv(block as u64, &mut out);
+        uv(minis as u64, &mut out);
+        uv(values.len() as u64, &mut out);
+        let zz = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+        uv(zz(values.first().copied().unwrap_or(0)), &mut out);
+        let deltas: Vec<i64> = values.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        for chunk in deltas.chunks(block) {
+            let min = *chunk.iter().min().unwrap();
+            uv(zz(min), &mut out);
+            let rel: Vec<u64> = chunk.iter().map(|d| d.wrapping_sub(min) as u64).collect();
+            let w = rel.iter().map(|r| 64 - r.leading_zeros()).max().unwrap() as usize;
+            let used = chunk.len().div_ceil(block / minis);
+            out.extend(std::iter::repeat_n(w as u8, minis));
+            for m in 0..used {
+                let mut bits = vec![0u8; block / minis * w / 8 + 16];
+                for j in 0..block / minis {
+                    let r = rel.get(m * (block / minis) + j).copied().unwrap_or(0);
+                    for b in 0..w {
+                        if r >> b & 1 == 1 {
+                            let bit = j * w + b;
+                            bits[bit / 8] |= 1 << (bit % 8);
+                        }
+                    }
+                }
+                out.extend_from_slice(&bits[..block / minis * w / 8]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn delta_binary_packed_round_trips_extremes() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![],
+            vec![5],
+            (0..300).collect(),
+            (0..129).map(|i| i * i * 1000 - 7).collect(),
+            vec![i64::MIN, i64::MAX, 0, -1, i64::MAX, i64::MIN, 3],
+            (0..1000).map(|i| (i * 7919 % 1013) - 500).collect(),
+        ];
+        for values in cases {
+            let enc = dbp(&values);
+            let mut out = Vec::new();
+            let used = delta_binary_packed(&enc, values.len(), &mut out).unwrap();
+            assert_eq!(out, values);
+            assert_eq!(used, enc.len());
+            for cut in 0..enc.len() {
+                let _ = delta_binary_packed(&enc[..cut], values.len(), &mut Vec::new());
+            }
+        }
+    }
+
+    #[test]
+    fn delta_byte_array_rebuilds_prefixes_and_rejects_bad_prefixes() {
+        let keys: [&[u8]; 5] = [b"apple", b"applesauce", b"apply", b"b", b""];
+        let mut prefixes = vec![0i64];
+        for w in keys.windows(2) {
+            prefixes.push(w[0].iter().zip(w[1]).take_while(|(a, b)| a == b).count() as i64);
+        }
+        let suffixes: Vec<&[u8]> = keys.iter().zip(&prefixes).map(|(k, &p)| &k[p as usize..]).collect();
+        let mut body = dbp(&prefixes);
+        body.extend(dbp(&suffixes.iter().map(|s| s.len() as i64).collect::<Vec<_>>()));
+        for s in &suffixes {
+            body.extend_from_slice(s);
+        }
+        let col = delta_byte_array(&body, keys.len()).unwrap();
+        assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), keys);
+
+        let mut bad = dbp(&[0, 9]);
+        bad.extend(dbp(&[1, 1]));
+        bad.extend_from_slice(b"ab");
+        assert!(delta_byte_array(&bad, 2).unwrap_err().contains("prefix"));
+        let mut neg = dbp(&[0, 0]);
+        neg.extend(dbp(&[-1, 3]));
+        neg.extend_from_slice(b"ab");
+        assert!(delta_byte_array(&neg, 2).is_err());
+    }
+
+    #[test]
+    fn rle_hybrid_mixes_runs_and_bit_packed_groups() {
+        // Width 1: an RLE run of 3 ones, then one bit-packed group of 8: 0b1010_0101.
+        let buf = [3 << 1, 1, (1 << 1) | 1, 0b1010_0101];
+        let mut out = Vec::new();
+        rle_bit_packed_hybrid(&buf, 1, 9, &mut out).unwrap();
+        assert_eq!(out, [1, 1, 1, 1, 0, 1, 0, 0, 1]);
+        assert!(rle_bit_packed_hybrid(&buf, 1, 12, &mut Vec::new()).is_err());
+        assert!(rle_bit_packed_hybrid(&[0], 1, 1, &mut Vec::new()).is_err());
+        assert!(rle_bit_packed_hybrid(&buf, 33, 1, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn plain_binary_is_zero_copy_and_bounded() {
+        let body = Bytes::from_static(b"\x02\0\0\0hi\0\0\0\0\x03\0\0\0abc");
+        let col = plain_binary(&body, 3).unwrap();
+        assert_eq!([col.get(0), col.get(1), col.get(2)], [&b"hi"[..], b"", b"abc"]);
+        assert_eq!(col.get_bytes(2).as_ptr(), body[14..].as_ptr());
+        assert!(plain_binary(&body, 2).is_err());
+        assert!(plain_binary(&body, 4).is_err());
+        assert!(plain_binary(&Bytes::from_static(b"\xff\xff\xff\xffx"), 1).is_err());
+    }
+
+    #[test]
+    fn bits_at_reads_across_bytes_and_at_the_end() {
+        let buf = [0xffu8, 0x00, 0xff, 0x0f];
+        assert_eq!(bits_at(&buf, 4, 8), 0x0f);
+        assert_eq!(bits_at(&buf, 0, 32), 0x0fff00ff);
+        assert_eq!(bits_at(&buf, 28, 4), 0);
+        assert_eq!(bits_at(&[0xff; 9], 3, 64), u64::MAX);
+    }
+}
