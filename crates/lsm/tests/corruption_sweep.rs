@@ -263,7 +263,14 @@ fn sweep(files: &Files, changes: &[Change], clean_close: bool) -> Outcomes {
                     out.compacted += 1;
                 }
                 Err(e) => {
-                    check_error(&e, path, &format!("{what}: compact_range"));
+                    // A background worker may take compact_range's task; its failure then
+                    // turns the database read-only, with the corruption as the cause.
+                    let cause = match &e {
+                        Error::ReadOnly(cause) => cause,
+                        other => other,
+                    };
+                    assert!(e.is_corruption(), "{what}: compact_range: {e:?}");
+                    check_error(cause, path, &format!("{what}: compact_range"));
                     out.compaction_corrupt += 1;
                 }
             }
