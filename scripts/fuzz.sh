@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target for a while and prints executions, time and crashes per target.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 600 s, all six targets)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 600 s, all seven targets)
 #   FUZZ_JOBS=2 scripts/fuzz.sh 600           (targets run this many at a time; default 2)
 #   FUZZ_PROFILE=dev scripts/fuzz.sh 30       (unoptimized build: minutes faster to build, fewer
 #                                              executions per second; for CI's smoke run)
@@ -18,7 +18,7 @@ seconds=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(memtable_ops table_bytes filter_bytes wal_record manifest engine_ops)
+    targets=(memtable_ops table_bytes page_bytes filter_bytes wal_record manifest engine_ops)
 fi
 jobs=${FUZZ_JOBS:-2}
 profile=()

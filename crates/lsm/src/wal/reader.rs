@@ -83,7 +83,8 @@ pub(crate) fn replay(
                     &path,
                     format!(
                         "{reason} at offset {offset} in a log closed cleanly after sequence {} \
-                         (a clean close leaves no torn write, so this is damage)",
+                         (a clean close leaves no torn write, so this is damage); opening with \
+                         wal_recovery = \"point_in_time\" drops the log from offset {offset} on",
                         seal.last_seq
                     ),
                 ));
