@@ -68,6 +68,68 @@ pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
     Ok(RawPage { header, body })
 }
 
+/// A page borrowed from a read buffer: its header and its (decompressed) body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageRef<'a> {
+    pub(crate) header: PageHeader,
+    pub(crate) body: &'a [u8],
+}
+
+impl RawPage {
+    /// The page, borrowed.
+    pub(crate) fn as_ref(&self) -> PageRef<'_> {
+        PageRef { header: self.header, body: &self.body }
+    }
+}
+
+/// [`read_page`] for a point lookup: the body is decompressed into `scratch`, a buffer reused
+/// across pages (grown when too small, never zeroed again), instead of a new allocation; an
+/// uncompressed body is used in place.
+pub(crate) fn read_page_in<'a>(bytes: &'a [u8], codec: Codec, scratch: &'a mut Vec<u8>) -> R<PageRef<'a>> {
+    let (header, header_len) = parse_page_header(bytes)?;
+    let compressed = header.compressed_size as usize;
+    if header_len + compressed != bytes.len() {
+        return Err(format!(
+            "page header ({header_len} bytes) and body ({compressed} bytes) do not fill the page's {} bytes",
+            bytes.len()
+        ));
+    }
+    let input = &bytes[header_len..];
+    let size = header.uncompressed_size as usize;
+    if size > MAX_PAGE_BYTES {
+        return Err(format!("page claims {size} uncompressed bytes"));
+    }
+    if codec == Codec::UNCOMPRESSED {
+        if input.len() != size {
+            return Err(format!("uncompressed page of {} bytes, header says {size}", input.len()));
+        }
+        return Ok(PageRef { header, body: input });
+    }
+    if codec == Codec::LZ4_RAW && size > input.len().saturating_mul(255).saturating_add(16) {
+        return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
+    }
+    if let Codec::SNAPPY = codec {
+        let claimed = snap::raw::decompress_len(input).map_err(|e| format!("snappy: {e}"))?;
+        if claimed != size {
+            return Err(format!("snappy page holds {claimed} bytes, header says {size}"));
+        }
+    }
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let out = &mut scratch[..size];
+    let n = match codec {
+        Codec::LZ4_RAW => lz4_flex::block::decompress_into(input, out).map_err(|e| format!("LZ4: {e}"))?,
+        Codec::SNAPPY => snap::raw::Decoder::new().decompress(input, out).map_err(|e| format!("snappy: {e}"))?,
+        Codec::ZSTD(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}"))?,
+        other => return Err(format!("unsupported page codec {other:?}")),
+    };
+    if n != size {
+        return Err(format!("page decompressed to {n} bytes, header says {size}"));
+    }
+    Ok(PageRef { header, body: &scratch[..size] })
+}
+
 /// Decompresses `input` into exactly `size` bytes.
 fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
     let exact = |n: usize, out: Vec<u8>| {
@@ -113,7 +175,11 @@ fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
 
 /// Checks that `page` is a data page of `rows` values and returns its encoding.
 pub(crate) fn data_page_encoding(page: &RawPage, rows: usize) -> R<i32> {
-    let h = &page.header;
+    header_encoding(&page.header, rows)
+}
+
+/// [`data_page_encoding`] from the header alone.
+fn header_encoding(h: &PageHeader, rows: usize) -> R<i32> {
     if h.page_type != DATA_PAGE {
         return Err(format!("expected a data page (V1), found page type {}", h.page_type));
     }
@@ -248,6 +314,128 @@ fn delta_byte_array(body: &[u8], rows: usize) -> R<BinaryColumn> {
     Ok(BinaryColumn { data: Bytes::from(data), offsets, skip: 0 })
 }
 
+/// Where the rows holding `key` are in a binary page of `rows` sorted values (`PLAIN` or
+/// `DELTA_BYTE_ARRAY`), for a point lookup that does not want every value materialized:
+/// `(first row >= key, first row > key)`, both `rows` when every value sorts before `key`.
+///
+/// Values are rebuilt one at a time into one buffer and the walk stops at the first value
+/// greater than `key` (`DELTA_BYTE_ARRAY` has no random access: each value extends a prefix
+/// of the one before). The length streams are still checked whole, as [`decode_binary`] does.
+pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, usize)> {
+    use std::cmp::Ordering;
+    let mut lo = rows;
+    let mut step = |i: usize, value: &[u8]| -> Option<(usize, usize)> {
+        match super::page::cmp_keys(value, key) {
+            Ordering::Less => None,
+            Ordering::Equal => {
+                lo = lo.min(i);
+                None
+            }
+            Ordering::Greater => Some((lo.min(i), i)),
+        }
+    };
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {
+            let body = page.body;
+            if rows > body.len() / 4 {
+                return Err(format!("{rows} values cannot fit in {} bytes", body.len()));
+            }
+            let mut at = 0usize;
+            for i in 0..rows {
+                let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+                let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+                let end =
+                    at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+                if let Some(found) = step(i, &body[at + 4..end]) {
+                    return Ok(found);
+                }
+                at = end;
+            }
+            if at != body.len() {
+                return Err(format!("PLAIN values end at {at}, the page at {}", body.len()));
+            }
+        }
+        DELTA_BYTE_ARRAY => {
+            let body = page.body;
+            let mut prefixes = Vec::new();
+            let at = delta_binary_packed(body, rows, &mut prefixes)?;
+            let mut suffixes = Vec::new();
+            let at2 = delta_binary_packed(&body[at..], rows, &mut suffixes)?;
+            let mut tail = &body[at + at2..];
+            let suffix_total: u64 = suffixes.iter().try_fold(0u64, |acc, &l| {
+                u64::try_from(l).ok().and_then(|l| acc.checked_add(l)).ok_or("negative or huge suffix length")
+            })?;
+            if suffix_total != tail.len() as u64 {
+                return Err(format!("suffix lengths add up to {suffix_total}, {} bytes are left", tail.len()));
+            }
+            let mut cur: Vec<u8> = Vec::with_capacity(64);
+            for (i, (&p, &s)) in prefixes.iter().zip(&suffixes).enumerate() {
+                let p = usize::try_from(p)
+                    .ok()
+                    .filter(|&p| p <= cur.len())
+                    .ok_or("key prefix longer than the previous key")?;
+                // `s` was checked non-negative and within `tail` by the sum above.
+                let (suffix, rest) = tail.split_at(s as usize);
+                if p + suffix.len() > MAX_PAGE_BYTES {
+                    return Err("decoded page too large".into());
+                }
+                cur.truncate(p);
+                cur.extend_from_slice(suffix);
+                tail = rest;
+                if let Some(found) = step(i, &cur) {
+                    return Ok(found);
+                }
+            }
+        }
+        e => return Err(format!("unsupported encoding {e} for a binary column")),
+    }
+    Ok((lo, rows))
+}
+
+/// The first `limit` values of an `INT64` data page of `rows` values, as [`decode_u64`]
+/// decodes them, without decoding the rest (`limit <= rows`).
+pub(crate) fn decode_u64_prefix(page: PageRef<'_>, rows: usize, limit: usize, out: &mut Vec<u64>) -> R<()> {
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {
+            if Some(page.body.len()) != rows.checked_mul(8) {
+                return Err(format!("PLAIN INT64 page of {} bytes for {rows} values", page.body.len()));
+            }
+            out.extend(page.body.chunks_exact(8).take(limit).map(le_u64));
+            Ok(())
+        }
+        DELTA_BINARY_PACKED => {
+            let mut v = Vec::with_capacity(limit.min(rows));
+            delta_binary_packed_upto(page.body, rows, limit, &mut v)?;
+            out.extend(v.into_iter().map(|x| x as u64));
+            Ok(())
+        }
+        e => Err(format!("unsupported encoding {e} for an INT64 column")),
+    }
+}
+
+/// Value `row` of a `PLAIN` binary page of `rows` values, borrowed from the page: the length
+/// prefixes are walked up to it, no offsets are built.
+pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<&'a [u8]> {
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {}
+        e => return Err(format!("unsupported encoding {e} for a value page")),
+    }
+    let body = page.body;
+    if row >= rows || rows > body.len() / 4 {
+        return Err(format!("row {row} of {rows} values in {} bytes", body.len()));
+    }
+    let mut at = 0usize;
+    for _ in 0..row {
+        let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        at = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+    }
+    let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let end = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+    Ok(&body[at + 4..end])
+}
+
 /// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`
 /// (Strata's `seq` is an unsigned 64-bit column stored in Parquet's signed `INT64`).
 pub(crate) fn decode_u64(page: &RawPage, rows: usize, out: &mut Vec<u64>) -> R<()> {
@@ -362,6 +550,13 @@ fn bits_at(buf: &[u8], bit: usize, width: u32) -> u64 {
 /// delta plus its packed delta (wrapping, as the format specifies). Miniblocks past the last
 /// value are not written.
 fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize> {
+    delta_binary_packed_upto(buf, count, count, out)
+}
+
+/// [`delta_binary_packed`] of a stream of `count` values that stops after the first `limit`
+/// (`limit <= count`): the bytes used it returns are those of the values decoded, so only a
+/// full decode (`limit == count`) says where a following stream starts.
+fn delta_binary_packed_upto(buf: &[u8], count: usize, limit: usize, out: &mut Vec<i64>) -> R<usize> {
     let mut at = 0usize;
     let block_size = uvarint(buf, &mut at)?;
     let miniblocks = uvarint(buf, &mut at)?;
@@ -378,13 +573,14 @@ fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize>
     }
     let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
     let per_mini = block_size / miniblocks;
-    if count == 0 {
+    let limit = limit.min(count);
+    if limit == 0 {
         return Ok(at);
     }
     // NOTE: callers bound `count` by `MAX_PAGE_ROWS`.
-    out.reserve(count);
+    out.reserve(limit);
     out.push(value);
-    let mut left = count - 1;
+    let mut left = limit - 1;
     while left > 0 {
         let min_delta = zigzag(buf, &mut at)?;
         let widths = buf.get(at..at + miniblocks).ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
