@@ -356,26 +356,24 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             }
         }
         DELTA_BYTE_ARRAY => {
+            // NOTE: both length streams are read lazily, up to the row the walk stops at; the
+            // second one starts where the first one's block headers say it ends.
             let body = page.body;
-            let mut prefixes = Vec::new();
-            let at = delta_binary_packed(body, rows, &mut prefixes)?;
-            let mut suffixes = Vec::new();
-            let at2 = delta_binary_packed(&body[at..], rows, &mut suffixes)?;
-            let mut tail = &body[at + at2..];
-            let suffix_total: u64 = suffixes.iter().try_fold(0u64, |acc, &l| {
-                u64::try_from(l).ok().and_then(|l| acc.checked_add(l)).ok_or("negative or huge suffix length")
-            })?;
-            if suffix_total != tail.len() as u64 {
-                return Err(format!("suffix lengths add up to {suffix_total}, {} bytes are left", tail.len()));
-            }
+            let mut prefixes = DeltaReader::new(body, rows)?;
+            let at = delta_binary_packed_len(body, rows)?;
+            let mut suffixes = DeltaReader::new(&body[at..], rows)?;
+            let mut tail = &body[at + delta_binary_packed_len(&body[at..], rows)?..];
             let mut cur: Vec<u8> = Vec::with_capacity(64);
-            for (i, (&p, &s)) in prefixes.iter().zip(&suffixes).enumerate() {
-                let p = usize::try_from(p)
+            for i in 0..rows {
+                let p = usize::try_from(prefixes.next_value()?)
                     .ok()
                     .filter(|&p| p <= cur.len())
                     .ok_or("key prefix longer than the previous key")?;
-                // `s` was checked non-negative and within `tail` by the sum above.
-                let (suffix, rest) = tail.split_at(s as usize);
+                let s = usize::try_from(suffixes.next_value()?)
+                    .ok()
+                    .filter(|&s| s <= tail.len())
+                    .ok_or("key suffix overruns the page")?;
+                let (suffix, rest) = tail.split_at(s);
                 if p + suffix.len() > MAX_PAGE_BYTES {
                     return Err("decoded page too large".into());
                 }
@@ -557,22 +555,7 @@ fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize>
 /// (`limit <= count`): the bytes used it returns are those of the values decoded, so only a
 /// full decode (`limit == count`) says where a following stream starts.
 fn delta_binary_packed_upto(buf: &[u8], count: usize, limit: usize, out: &mut Vec<i64>) -> R<usize> {
-    let mut at = 0usize;
-    let block_size = uvarint(buf, &mut at)?;
-    let miniblocks = uvarint(buf, &mut at)?;
-    let total = uvarint(buf, &mut at)?;
-    let mut value = zigzag(buf, &mut at)?;
-    if total != count as u64 {
-        return Err(format!("DELTA_BINARY_PACKED holds {total} values, expected {count}"));
-    }
-    if block_size == 0 || block_size % 128 != 0 || block_size > 1 << 20 {
-        return Err(format!("DELTA_BINARY_PACKED block size {block_size} is not a multiple of 128"));
-    }
-    if miniblocks == 0 || block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0 {
-        return Err(format!("DELTA_BINARY_PACKED: {miniblocks} miniblocks do not divide a block of {block_size}"));
-    }
-    let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
-    let per_mini = block_size / miniblocks;
+    let DeltaHeader { per_mini, miniblocks, first: mut value, len: mut at } = DeltaHeader::parse(buf, count)?;
     let limit = limit.min(count);
     if limit == 0 {
         return Ok(at);
@@ -605,6 +588,176 @@ fn delta_binary_packed_upto(buf: &[u8], count: usize, limit: usize, out: &mut Ve
         }
     }
     Ok(at)
+}
+
+/// The header of a `DELTA_BINARY_PACKED` stream, checked.
+struct DeltaHeader {
+    /// Values per miniblock, and miniblocks per block.
+    per_mini: usize,
+    miniblocks: usize,
+    /// The first value.
+    first: i64,
+    /// The header's bytes.
+    len: usize,
+}
+
+impl DeltaHeader {
+    /// Parses the header at the start of `buf`, which must announce `count` values.
+    fn parse(buf: &[u8], count: usize) -> R<Self> {
+        let mut at = 0usize;
+        let block_size = uvarint(buf, &mut at)?;
+        let miniblocks = uvarint(buf, &mut at)?;
+        let total = uvarint(buf, &mut at)?;
+        let first = zigzag(buf, &mut at)?;
+        if total != count as u64 {
+            return Err(format!("DELTA_BINARY_PACKED holds {total} values, expected {count}"));
+        }
+        if block_size == 0 || block_size % 128 != 0 || block_size > 1 << 20 {
+            return Err(format!("DELTA_BINARY_PACKED block size {block_size} is not a multiple of 128"));
+        }
+        if miniblocks == 0 || block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0 {
+            return Err(format!("DELTA_BINARY_PACKED: {miniblocks} miniblocks do not divide a block of {block_size}"));
+        }
+        let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
+        Ok(Self { per_mini: block_size / miniblocks, miniblocks, first, len: at })
+    }
+}
+
+/// The length in bytes of the `DELTA_BINARY_PACKED` stream of `count` values at the start of
+/// `buf`, found from its block headers without unpacking a value.
+fn delta_binary_packed_len(buf: &[u8], count: usize) -> R<usize> {
+    let DeltaHeader { per_mini, miniblocks, len: mut at, .. } = DeltaHeader::parse(buf, count)?;
+    let mut left = count.saturating_sub(1);
+    while left > 0 {
+        zigzag(buf, &mut at)?;
+        let widths = buf.get(at..at + miniblocks).ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
+        at += miniblocks;
+        for &w in widths {
+            if left == 0 {
+                break;
+            }
+            if w > 64 {
+                return Err(format!("DELTA_BINARY_PACKED bit width {w}"));
+            }
+            at = at
+                .checked_add(per_mini * usize::from(w) / 8)
+                .filter(|&e| e <= buf.len())
+                .ok_or("DELTA_BINARY_PACKED miniblock overruns the page")?;
+            left -= left.min(per_mini);
+        }
+    }
+    Ok(at)
+}
+
+/// A `DELTA_BINARY_PACKED` stream decoded one value at a time, for a walk that may stop early.
+///
+/// NOTE: values are unpacked 32 at a time (a run of one miniblock) into a small array, so the
+/// per-value step is an array read; the block and miniblock bookkeeping runs once per run.
+struct DeltaReader<'a> {
+    buf: &'a [u8],
+    /// The next unread byte: a block header or a miniblock.
+    at: usize,
+    per_mini: usize,
+    miniblocks: usize,
+    /// Values not yet unpacked.
+    left: usize,
+    /// The last value unpacked (before the first run: the first value, not yet returned).
+    value: i64,
+    started: bool,
+    /// The current block's minimum delta and the bit widths of its miniblocks not yet begun.
+    min_delta: i64,
+    widths: &'a [u8],
+    /// The current miniblock, its bit width, and the index of its next packed delta.
+    mini: &'a [u8],
+    width: u8,
+    next: usize,
+    /// The current run: `run[pos..filled]` are still to be returned.
+    run: [i64; 32],
+    pos: usize,
+    filled: usize,
+}
+
+impl<'a> DeltaReader<'a> {
+    /// A reader of the stream of `count` values at the start of `buf`.
+    fn new(buf: &'a [u8], count: usize) -> R<Self> {
+        let h = DeltaHeader::parse(buf, count)?;
+        Ok(Self {
+            buf,
+            at: h.len,
+            per_mini: h.per_mini,
+            miniblocks: h.miniblocks,
+            left: count,
+            value: h.first,
+            started: false,
+            min_delta: 0,
+            widths: &[],
+            mini: &[],
+            width: 0,
+            next: h.per_mini,
+            run: [0; 32],
+            pos: 0,
+            filled: 0,
+        })
+    }
+
+    /// The next value; `Err` past the last one or on malformed bytes.
+    #[inline(always)]
+    fn next_value(&mut self) -> R<i64> {
+        if self.pos == self.filled {
+            self.unpack_run()?;
+        }
+        let v = self.run[self.pos];
+        self.pos += 1;
+        Ok(v)
+    }
+
+    /// Unpacks the next run of values (at most 32, never past a miniblock) into `run`.
+    #[inline(never)]
+    fn unpack_run(&mut self) -> R<()> {
+        if self.left == 0 {
+            return Err("DELTA_BINARY_PACKED read past its last value".into());
+        }
+        (self.pos, self.filled) = (0, 0);
+        if !self.started {
+            self.started = true;
+            self.left -= 1;
+            self.run[0] = self.value;
+            self.filled = 1;
+            return Ok(());
+        }
+        if self.next == self.per_mini {
+            if self.widths.is_empty() {
+                self.min_delta = zigzag(self.buf, &mut self.at)?;
+                self.widths = self
+                    .buf
+                    .get(self.at..self.at + self.miniblocks)
+                    .ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
+                self.at += self.miniblocks;
+            }
+            let (&w, rest) = self.widths.split_first().ok_or("DELTA_BINARY_PACKED: no miniblock")?;
+            if w > 64 {
+                return Err(format!("DELTA_BINARY_PACKED bit width {w}"));
+            }
+            let bytes = self.per_mini * usize::from(w) / 8;
+            self.mini =
+                self.buf.get(self.at..self.at + bytes).ok_or("DELTA_BINARY_PACKED miniblock overruns the page")?;
+            self.at += bytes;
+            (self.widths, self.width, self.next) = (rest, w, 0);
+        }
+        let n = self.left.min(self.per_mini - self.next).min(32);
+        let w = usize::from(self.width);
+        let (mut value, min_delta) = (self.value, self.min_delta);
+        for (k, slot) in self.run[..n].iter_mut().enumerate() {
+            let d = bits_at(self.mini, (self.next + k) * w, u32::from(self.width));
+            value = value.wrapping_add(min_delta).wrapping_add(d as i64);
+            *slot = value;
+        }
+        self.value = value;
+        self.next += n;
+        self.left -= n;
+        self.filled = n;
+        Ok(())
+    }
 }
 
 /// The RLE/bit-packed hybrid of dictionary indices: runs, each a uvarint header whose low bit
@@ -734,6 +887,33 @@ mod tests {
     }
 
     #[test]
+    fn delta_reader_and_len_agree_with_the_full_decoder() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![5],
+            (0..300).collect(),
+            (0..129).map(|i| i * i * 1000 - 7).collect(),
+            vec![i64::MIN, i64::MAX, 0, -1, i64::MAX, i64::MIN, 3],
+            (0..1000).map(|i| (i * 7919 % 1013) - 500).collect(),
+        ];
+        for values in cases {
+            let enc = dbp(&values);
+            assert_eq!(delta_binary_packed_len(&enc, values.len()).unwrap(), enc.len());
+            let mut r = DeltaReader::new(&enc, values.len()).unwrap();
+            let read: Vec<i64> = (0..values.len()).map(|_| r.next_value().unwrap()).collect();
+            assert_eq!(read, values);
+            assert!(r.next_value().is_err(), "a read past the last value is an error");
+            for cut in 0..enc.len() {
+                let _ = delta_binary_packed_len(&enc[..cut], values.len());
+                if let Ok(mut r) = DeltaReader::new(&enc[..cut], values.len()) {
+                    for _ in 0..values.len() {
+                        let _ = r.next_value();
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn delta_byte_array_rebuilds_prefixes_and_rejects_bad_prefixes() {
         let keys: [&[u8]; 5] = [b"apple", b"applesauce", b"apply", b"b", b""];
         let mut prefixes = vec![0i64];
@@ -748,6 +928,31 @@ mod tests {
         }
         let col = delta_byte_array(&body, keys.len()).unwrap();
         assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), keys);
+
+        // The point-lookup walk over sorted keys: where each probe's rows are.
+        let sorted: [&[u8]; 5] = [b"", b"apple", b"apple", b"applesauce", b"b"];
+        let mut prefixes = vec![0i64];
+        for w in sorted.windows(2) {
+            prefixes.push(w[0].iter().zip(w[1]).take_while(|(a, b)| a == b).count() as i64);
+        }
+        let suffixes: Vec<&[u8]> = sorted.iter().zip(&prefixes).map(|(k, &p)| &k[p as usize..]).collect();
+        let mut body = dbp(&prefixes);
+        body.extend(dbp(&suffixes.iter().map(|s| s.len() as i64).collect::<Vec<_>>()));
+        for s in &suffixes {
+            body.extend_from_slice(s);
+        }
+        let header = PageHeader {
+            page_type: DATA_PAGE,
+            num_values: 5,
+            encoding: DELTA_BYTE_ARRAY,
+            has_page_header: true,
+            ..PageHeader::default()
+        };
+        let page = PageRef { header, body: &body };
+        for (probe, want) in [(&b""[..], (0, 1)), (b"a", (1, 1)), (b"apple", (1, 3)), (b"b", (4, 5)), (b"c", (5, 5))] {
+            assert_eq!(find_key(page, 5, probe).unwrap(), want, "{probe:?}");
+        }
+        assert!(find_key(PageRef { header, body: &body[..body.len() - 1] }, 5, b"c").is_err());
 
         let mut bad = dbp(&[0, 9]);
         bad.extend(dbp(&[1, 1]));
