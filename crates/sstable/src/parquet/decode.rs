@@ -324,8 +324,8 @@ fn delta_byte_array(body: &[u8], rows: usize) -> R<BinaryColumn> {
 pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, usize)> {
     use std::cmp::Ordering;
     let mut lo = rows;
-    let mut step = |i: usize, value: &[u8]| -> Option<(usize, usize)> {
-        match super::page::cmp_keys(value, key) {
+    let mut step = |i: usize, order: Ordering| -> Option<(usize, usize)> {
+        match order {
             Ordering::Less => None,
             Ordering::Equal => {
                 lo = lo.min(i);
@@ -346,7 +346,7 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
                 let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
                 let end =
                     at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
-                if let Some(found) = step(i, &body[at + 4..end]) {
+                if let Some(found) = step(i, super::page::cmp_keys(&body[at + 4..end], key)) {
                     return Ok(found);
                 }
                 at = end;
@@ -363,24 +363,42 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             let at = delta_binary_packed_len(body, rows)?;
             let mut suffixes = DeltaReader::new(&body[at..], rows)?;
             let mut tail = &body[at + delta_binary_packed_len(&body[at..], rows)?..];
-            let mut cur: Vec<u8> = Vec::with_capacity(64);
+            // NOTE: keys are compared with `key` without being rebuilt. `matched` is the length
+            // of the common prefix of the previous key and `key`. A key sharing `p` bytes with
+            // the previous one: when `p > matched`, it differs from `key` where the previous
+            // key did (the walk goes on only past smaller keys, or an equal one, whose
+            // `matched` is its whole length, so `p > matched` cannot follow it), so it sorts
+            // before `key` too; otherwise its first `p` bytes are `key`'s and its suffix
+            // decides.
+            let (mut prev_len, mut matched) = (0usize, 0usize);
             for i in 0..rows {
                 let p = usize::try_from(prefixes.next_value()?)
                     .ok()
-                    .filter(|&p| p <= cur.len())
+                    .filter(|&p| p <= prev_len)
                     .ok_or("key prefix longer than the previous key")?;
                 let s = usize::try_from(suffixes.next_value()?)
                     .ok()
                     .filter(|&s| s <= tail.len())
                     .ok_or("key suffix overruns the page")?;
                 let (suffix, rest) = tail.split_at(s);
-                if p + suffix.len() > MAX_PAGE_BYTES {
-                    return Err("decoded page too large".into());
-                }
-                cur.truncate(p);
-                cur.extend_from_slice(suffix);
                 tail = rest;
-                if let Some(found) = step(i, &cur) {
+                prev_len = p + s;
+                if prev_len > MAX_PAGE_BYTES {
+                    return Err("decoded key too large".into());
+                }
+                let order = if p > matched {
+                    Ordering::Less
+                } else {
+                    // `p <= matched <= key.len()`.
+                    let want = &key[p..];
+                    let common = suffix.iter().zip(want).take_while(|(a, b)| a == b).count();
+                    matched = p + common;
+                    match (suffix.get(common), want.get(common)) {
+                        (Some(a), Some(b)) => a.cmp(b),
+                        _ => suffix.len().cmp(&want.len()),
+                    }
+                };
+                if let Some(found) = step(i, order) {
                     return Ok(found);
                 }
             }

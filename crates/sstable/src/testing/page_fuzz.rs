@@ -58,6 +58,13 @@ pub fn fuzz_page_bytes(data: &[u8]) {
             let probe = full.as_ref().ok().filter(|c| c.len() > 0).map_or(&b"key"[..], |c| c.get(c.len() / 2));
             if let Ok((lo, hi)) = find_key(raw.as_ref(), rows, probe) {
                 assert!(lo <= hi && hi <= rows, "find_key: {lo}..{hi} of {rows} rows");
+                if let Ok(col) = &full {
+                    let keys: Vec<&[u8]> = (0..rows).map(|i| col.get(i)).collect();
+                    if keys.is_sorted() {
+                        let want = (keys.partition_point(|k| *k < probe), keys.partition_point(|k| *k <= probe));
+                        assert_eq!((lo, hi), want, "find_key on sorted values");
+                    }
+                }
             } else {
                 assert!(full.is_err(), "find_key failed on a page decode_binary takes");
             }
