@@ -43,6 +43,11 @@ impl BlockCache {
         &self.shards[(h >> 58) as usize & (self.shards.len() - 1)]
     }
 
+    /// The budget in bytes; 0 when the store runs without a block cache.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn get(&self, key: &PageKey) -> Option<Arc<DecodedPage>> {
         self.shard(key).get(key)
     }

@@ -9,7 +9,8 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, RawPage, decode_binary, decode_i32, decode_i32_dictionary, decode_u64, read_page,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, RawPage, decode_binary, decode_i32, decode_i32_dictionary, decode_u64,
+    read_page, read_page_in,
 };
 use super::file::TableFile;
 use super::schema::KIND;
@@ -113,11 +114,28 @@ impl ColumnChunk {
     }
 
     /// Reads page `p` (checksummed) and decompresses it.
-    fn raw_page(&self, file: &TableFile, p: usize) -> Result<(RawPage, usize)> {
+    pub(crate) fn raw_page(&self, file: &TableFile, p: usize) -> Result<(RawPage, usize)> {
         let loc = self.pages[p];
         let bytes = file.read_verified(loc.offset, loc.len as usize)?;
         let page =
             read_page(&bytes, self.codec).map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
+        let (start, end) = self.page_rows(p);
+        Ok((page, (end - start) as usize))
+    }
+
+    /// [`Self::raw_page`] through reused buffers: page `p` is read into `read` and, when
+    /// compressed, decompressed into `scratch`; the page borrows them.
+    pub(crate) fn page_in<'a>(
+        &self,
+        file: &TableFile,
+        p: usize,
+        read: &'a mut Vec<u8>,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<(PageRef<'a>, usize)> {
+        let loc = self.pages[p];
+        let at = file.read_verified_into(loc.offset, loc.len as usize, read)?;
+        let page = read_page_in(&read[at], self.codec, scratch)
+            .map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
         let (start, end) = self.page_rows(p);
         Ok((page, (end - start) as usize))
     }
@@ -133,7 +151,7 @@ impl ColumnChunk {
     }
 
     /// Whether rows `[from, to)` are exactly page `p`, so it can be used as it is.
-    fn exact_page(&self, from: u64, to: u64) -> Option<usize> {
+    pub(crate) fn exact_page(&self, from: u64, to: u64) -> Option<usize> {
         let p = self.pages.partition_point(|p| p.first_row <= from).checked_sub(1)?;
         (self.page_rows(p) == (from, to)).then_some(p)
     }

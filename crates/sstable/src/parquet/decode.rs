@@ -68,6 +68,68 @@ pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
     Ok(RawPage { header, body })
 }
 
+/// A page borrowed from a read buffer: its header and its (decompressed) body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageRef<'a> {
+    pub(crate) header: PageHeader,
+    pub(crate) body: &'a [u8],
+}
+
+impl RawPage {
+    /// The page, borrowed.
+    pub(crate) fn as_ref(&self) -> PageRef<'_> {
+        PageRef { header: self.header, body: &self.body }
+    }
+}
+
+/// [`read_page`] for a point lookup: the body is decompressed into `scratch`, a buffer reused
+/// across pages (grown when too small, never zeroed again), instead of a new allocation; an
+/// uncompressed body is used in place.
+pub(crate) fn read_page_in<'a>(bytes: &'a [u8], codec: Codec, scratch: &'a mut Vec<u8>) -> R<PageRef<'a>> {
+    let (header, header_len) = parse_page_header(bytes)?;
+    let compressed = header.compressed_size as usize;
+    if header_len + compressed != bytes.len() {
+        return Err(format!(
+            "page header ({header_len} bytes) and body ({compressed} bytes) do not fill the page's {} bytes",
+            bytes.len()
+        ));
+    }
+    let input = &bytes[header_len..];
+    let size = header.uncompressed_size as usize;
+    if size > MAX_PAGE_BYTES {
+        return Err(format!("page claims {size} uncompressed bytes"));
+    }
+    if codec == Codec::UNCOMPRESSED {
+        if input.len() != size {
+            return Err(format!("uncompressed page of {} bytes, header says {size}", input.len()));
+        }
+        return Ok(PageRef { header, body: input });
+    }
+    if codec == Codec::LZ4_RAW && size > input.len().saturating_mul(255).saturating_add(16) {
+        return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
+    }
+    if let Codec::SNAPPY = codec {
+        let claimed = snap::raw::decompress_len(input).map_err(|e| format!("snappy: {e}"))?;
+        if claimed != size {
+            return Err(format!("snappy page holds {claimed} bytes, header says {size}"));
+        }
+    }
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let out = &mut scratch[..size];
+    let n = match codec {
+        Codec::LZ4_RAW => lz4_flex::block::decompress_into(input, out).map_err(|e| format!("LZ4: {e}"))?,
+        Codec::SNAPPY => snap::raw::Decoder::new().decompress(input, out).map_err(|e| format!("snappy: {e}"))?,
+        Codec::ZSTD(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}"))?,
+        other => return Err(format!("unsupported page codec {other:?}")),
+    };
+    if n != size {
+        return Err(format!("page decompressed to {n} bytes, header says {size}"));
+    }
+    Ok(PageRef { header, body: &scratch[..size] })
+}
+
 /// Decompresses `input` into exactly `size` bytes.
 fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
     let exact = |n: usize, out: Vec<u8>| {
@@ -113,7 +175,11 @@ fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
 
 /// Checks that `page` is a data page of `rows` values and returns its encoding.
 pub(crate) fn data_page_encoding(page: &RawPage, rows: usize) -> R<i32> {
-    let h = &page.header;
+    header_encoding(&page.header, rows)
+}
+
+/// [`data_page_encoding`] from the header alone.
+fn header_encoding(h: &PageHeader, rows: usize) -> R<i32> {
     if h.page_type != DATA_PAGE {
         return Err(format!("expected a data page (V1), found page type {}", h.page_type));
     }
@@ -248,6 +314,144 @@ fn delta_byte_array(body: &[u8], rows: usize) -> R<BinaryColumn> {
     Ok(BinaryColumn { data: Bytes::from(data), offsets, skip: 0 })
 }
 
+/// Where the rows holding `key` are in a binary page of `rows` sorted values (`PLAIN` or
+/// `DELTA_BYTE_ARRAY`), for a point lookup that does not want every value materialized:
+/// `(first row >= key, first row > key)`, both `rows` when every value sorts before `key`.
+///
+/// Values are rebuilt one at a time into one buffer and the walk stops at the first value
+/// greater than `key` (`DELTA_BYTE_ARRAY` has no random access: each value extends a prefix
+/// of the one before). The length streams are still checked whole, as [`decode_binary`] does.
+pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, usize)> {
+    use std::cmp::Ordering;
+    let mut lo = rows;
+    let mut step = |i: usize, order: Ordering| -> Option<(usize, usize)> {
+        match order {
+            Ordering::Less => None,
+            Ordering::Equal => {
+                lo = lo.min(i);
+                None
+            }
+            Ordering::Greater => Some((lo.min(i), i)),
+        }
+    };
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {
+            let body = page.body;
+            if rows > body.len() / 4 {
+                return Err(format!("{rows} values cannot fit in {} bytes", body.len()));
+            }
+            let mut at = 0usize;
+            for i in 0..rows {
+                let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+                let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+                let end =
+                    at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+                if let Some(found) = step(i, super::page::cmp_keys(&body[at + 4..end], key)) {
+                    return Ok(found);
+                }
+                at = end;
+            }
+            if at != body.len() {
+                return Err(format!("PLAIN values end at {at}, the page at {}", body.len()));
+            }
+        }
+        DELTA_BYTE_ARRAY => {
+            // NOTE: both length streams are read lazily, up to the row the walk stops at; the
+            // second one starts where the first one's block headers say it ends.
+            let body = page.body;
+            let mut prefixes = DeltaReader::new(body, rows)?;
+            let at = delta_binary_packed_len(body, rows)?;
+            let mut suffixes = DeltaReader::new(&body[at..], rows)?;
+            let mut tail = &body[at + delta_binary_packed_len(&body[at..], rows)?..];
+            // NOTE: keys are compared with `key` without being rebuilt. `matched` is the length
+            // of the common prefix of the previous key and `key`. A key sharing `p` bytes with
+            // the previous one: when `p > matched`, it differs from `key` where the previous
+            // key did (the walk goes on only past smaller keys, or an equal one, whose
+            // `matched` is its whole length, so `p > matched` cannot follow it), so it sorts
+            // before `key` too; otherwise its first `p` bytes are `key`'s and its suffix
+            // decides.
+            let (mut prev_len, mut matched) = (0usize, 0usize);
+            for i in 0..rows {
+                let p = usize::try_from(prefixes.next_value()?)
+                    .ok()
+                    .filter(|&p| p <= prev_len)
+                    .ok_or("key prefix longer than the previous key")?;
+                let s = usize::try_from(suffixes.next_value()?)
+                    .ok()
+                    .filter(|&s| s <= tail.len())
+                    .ok_or("key suffix overruns the page")?;
+                let (suffix, rest) = tail.split_at(s);
+                tail = rest;
+                prev_len = p + s;
+                if prev_len > MAX_PAGE_BYTES {
+                    return Err("decoded key too large".into());
+                }
+                let order = if p > matched {
+                    Ordering::Less
+                } else {
+                    // `p <= matched <= key.len()`.
+                    let want = &key[p..];
+                    let common = suffix.iter().zip(want).take_while(|(a, b)| a == b).count();
+                    matched = p + common;
+                    match (suffix.get(common), want.get(common)) {
+                        (Some(a), Some(b)) => a.cmp(b),
+                        _ => suffix.len().cmp(&want.len()),
+                    }
+                };
+                if let Some(found) = step(i, order) {
+                    return Ok(found);
+                }
+            }
+        }
+        e => return Err(format!("unsupported encoding {e} for a binary column")),
+    }
+    Ok((lo, rows))
+}
+
+/// The first `limit` values of an `INT64` data page of `rows` values, as [`decode_u64`]
+/// decodes them, without decoding the rest (`limit <= rows`).
+pub(crate) fn decode_u64_prefix(page: PageRef<'_>, rows: usize, limit: usize, out: &mut Vec<u64>) -> R<()> {
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {
+            if Some(page.body.len()) != rows.checked_mul(8) {
+                return Err(format!("PLAIN INT64 page of {} bytes for {rows} values", page.body.len()));
+            }
+            out.extend(page.body.chunks_exact(8).take(limit).map(le_u64));
+            Ok(())
+        }
+        DELTA_BINARY_PACKED => {
+            let mut v = Vec::with_capacity(limit.min(rows));
+            delta_binary_packed_upto(page.body, rows, limit, &mut v)?;
+            out.extend(v.into_iter().map(|x| x as u64));
+            Ok(())
+        }
+        e => Err(format!("unsupported encoding {e} for an INT64 column")),
+    }
+}
+
+/// Value `row` of a `PLAIN` binary page of `rows` values, borrowed from the page: the length
+/// prefixes are walked up to it, no offsets are built.
+pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<&'a [u8]> {
+    match header_encoding(&page.header, rows)? {
+        PLAIN => {}
+        e => return Err(format!("unsupported encoding {e} for a value page")),
+    }
+    let body = page.body;
+    if row >= rows || rows > body.len() / 4 {
+        return Err(format!("row {row} of {rows} values in {} bytes", body.len()));
+    }
+    let mut at = 0usize;
+    for _ in 0..row {
+        let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        at = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+    }
+    let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let end = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
+    Ok(&body[at + 4..end])
+}
+
 /// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`
 /// (Strata's `seq` is an unsigned 64-bit column stored in Parquet's signed `INT64`).
 pub(crate) fn decode_u64(page: &RawPage, rows: usize, out: &mut Vec<u64>) -> R<()> {
@@ -362,29 +566,22 @@ fn bits_at(buf: &[u8], bit: usize, width: u32) -> u64 {
 /// delta plus its packed delta (wrapping, as the format specifies). Miniblocks past the last
 /// value are not written.
 fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize> {
-    let mut at = 0usize;
-    let block_size = uvarint(buf, &mut at)?;
-    let miniblocks = uvarint(buf, &mut at)?;
-    let total = uvarint(buf, &mut at)?;
-    let mut value = zigzag(buf, &mut at)?;
-    if total != count as u64 {
-        return Err(format!("DELTA_BINARY_PACKED holds {total} values, expected {count}"));
-    }
-    if block_size == 0 || block_size % 128 != 0 || block_size > 1 << 20 {
-        return Err(format!("DELTA_BINARY_PACKED block size {block_size} is not a multiple of 128"));
-    }
-    if miniblocks == 0 || block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0 {
-        return Err(format!("DELTA_BINARY_PACKED: {miniblocks} miniblocks do not divide a block of {block_size}"));
-    }
-    let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
-    let per_mini = block_size / miniblocks;
-    if count == 0 {
+    delta_binary_packed_upto(buf, count, count, out)
+}
+
+/// [`delta_binary_packed`] of a stream of `count` values that stops after the first `limit`
+/// (`limit <= count`): the bytes used it returns are those of the values decoded, so only a
+/// full decode (`limit == count`) says where a following stream starts.
+fn delta_binary_packed_upto(buf: &[u8], count: usize, limit: usize, out: &mut Vec<i64>) -> R<usize> {
+    let DeltaHeader { per_mini, miniblocks, first: mut value, len: mut at } = DeltaHeader::parse(buf, count)?;
+    let limit = limit.min(count);
+    if limit == 0 {
         return Ok(at);
     }
     // NOTE: callers bound `count` by `MAX_PAGE_ROWS`.
-    out.reserve(count);
+    out.reserve(limit);
     out.push(value);
-    let mut left = count - 1;
+    let mut left = limit - 1;
     while left > 0 {
         let min_delta = zigzag(buf, &mut at)?;
         let widths = buf.get(at..at + miniblocks).ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
@@ -409,6 +606,176 @@ fn delta_binary_packed(buf: &[u8], count: usize, out: &mut Vec<i64>) -> R<usize>
         }
     }
     Ok(at)
+}
+
+/// The header of a `DELTA_BINARY_PACKED` stream, checked.
+struct DeltaHeader {
+    /// Values per miniblock, and miniblocks per block.
+    per_mini: usize,
+    miniblocks: usize,
+    /// The first value.
+    first: i64,
+    /// The header's bytes.
+    len: usize,
+}
+
+impl DeltaHeader {
+    /// Parses the header at the start of `buf`, which must announce `count` values.
+    fn parse(buf: &[u8], count: usize) -> R<Self> {
+        let mut at = 0usize;
+        let block_size = uvarint(buf, &mut at)?;
+        let miniblocks = uvarint(buf, &mut at)?;
+        let total = uvarint(buf, &mut at)?;
+        let first = zigzag(buf, &mut at)?;
+        if total != count as u64 {
+            return Err(format!("DELTA_BINARY_PACKED holds {total} values, expected {count}"));
+        }
+        if block_size == 0 || block_size % 128 != 0 || block_size > 1 << 20 {
+            return Err(format!("DELTA_BINARY_PACKED block size {block_size} is not a multiple of 128"));
+        }
+        if miniblocks == 0 || block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0 {
+            return Err(format!("DELTA_BINARY_PACKED: {miniblocks} miniblocks do not divide a block of {block_size}"));
+        }
+        let (block_size, miniblocks) = (block_size as usize, miniblocks as usize);
+        Ok(Self { per_mini: block_size / miniblocks, miniblocks, first, len: at })
+    }
+}
+
+/// The length in bytes of the `DELTA_BINARY_PACKED` stream of `count` values at the start of
+/// `buf`, found from its block headers without unpacking a value.
+fn delta_binary_packed_len(buf: &[u8], count: usize) -> R<usize> {
+    let DeltaHeader { per_mini, miniblocks, len: mut at, .. } = DeltaHeader::parse(buf, count)?;
+    let mut left = count.saturating_sub(1);
+    while left > 0 {
+        zigzag(buf, &mut at)?;
+        let widths = buf.get(at..at + miniblocks).ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
+        at += miniblocks;
+        for &w in widths {
+            if left == 0 {
+                break;
+            }
+            if w > 64 {
+                return Err(format!("DELTA_BINARY_PACKED bit width {w}"));
+            }
+            at = at
+                .checked_add(per_mini * usize::from(w) / 8)
+                .filter(|&e| e <= buf.len())
+                .ok_or("DELTA_BINARY_PACKED miniblock overruns the page")?;
+            left -= left.min(per_mini);
+        }
+    }
+    Ok(at)
+}
+
+/// A `DELTA_BINARY_PACKED` stream decoded one value at a time, for a walk that may stop early.
+///
+/// NOTE: values are unpacked 32 at a time (a run of one miniblock) into a small array, so the
+/// per-value step is an array read; the block and miniblock bookkeeping runs once per run.
+struct DeltaReader<'a> {
+    buf: &'a [u8],
+    /// The next unread byte: a block header or a miniblock.
+    at: usize,
+    per_mini: usize,
+    miniblocks: usize,
+    /// Values not yet unpacked.
+    left: usize,
+    /// The last value unpacked (before the first run: the first value, not yet returned).
+    value: i64,
+    started: bool,
+    /// The current block's minimum delta and the bit widths of its miniblocks not yet begun.
+    min_delta: i64,
+    widths: &'a [u8],
+    /// The current miniblock, its bit width, and the index of its next packed delta.
+    mini: &'a [u8],
+    width: u8,
+    next: usize,
+    /// The current run: `run[pos..filled]` are still to be returned.
+    run: [i64; 32],
+    pos: usize,
+    filled: usize,
+}
+
+impl<'a> DeltaReader<'a> {
+    /// A reader of the stream of `count` values at the start of `buf`.
+    fn new(buf: &'a [u8], count: usize) -> R<Self> {
+        let h = DeltaHeader::parse(buf, count)?;
+        Ok(Self {
+            buf,
+            at: h.len,
+            per_mini: h.per_mini,
+            miniblocks: h.miniblocks,
+            left: count,
+            value: h.first,
+            started: false,
+            min_delta: 0,
+            widths: &[],
+            mini: &[],
+            width: 0,
+            next: h.per_mini,
+            run: [0; 32],
+            pos: 0,
+            filled: 0,
+        })
+    }
+
+    /// The next value; `Err` past the last one or on malformed bytes.
+    #[inline(always)]
+    fn next_value(&mut self) -> R<i64> {
+        if self.pos == self.filled {
+            self.unpack_run()?;
+        }
+        let v = self.run[self.pos];
+        self.pos += 1;
+        Ok(v)
+    }
+
+    /// Unpacks the next run of values (at most 32, never past a miniblock) into `run`.
+    #[inline(never)]
+    fn unpack_run(&mut self) -> R<()> {
+        if self.left == 0 {
+            return Err("DELTA_BINARY_PACKED read past its last value".into());
+        }
+        (self.pos, self.filled) = (0, 0);
+        if !self.started {
+            self.started = true;
+            self.left -= 1;
+            self.run[0] = self.value;
+            self.filled = 1;
+            return Ok(());
+        }
+        if self.next == self.per_mini {
+            if self.widths.is_empty() {
+                self.min_delta = zigzag(self.buf, &mut self.at)?;
+                self.widths = self
+                    .buf
+                    .get(self.at..self.at + self.miniblocks)
+                    .ok_or("DELTA_BINARY_PACKED bit widths overrun the page")?;
+                self.at += self.miniblocks;
+            }
+            let (&w, rest) = self.widths.split_first().ok_or("DELTA_BINARY_PACKED: no miniblock")?;
+            if w > 64 {
+                return Err(format!("DELTA_BINARY_PACKED bit width {w}"));
+            }
+            let bytes = self.per_mini * usize::from(w) / 8;
+            self.mini =
+                self.buf.get(self.at..self.at + bytes).ok_or("DELTA_BINARY_PACKED miniblock overruns the page")?;
+            self.at += bytes;
+            (self.widths, self.width, self.next) = (rest, w, 0);
+        }
+        let n = self.left.min(self.per_mini - self.next).min(32);
+        let w = usize::from(self.width);
+        let (mut value, min_delta) = (self.value, self.min_delta);
+        for (k, slot) in self.run[..n].iter_mut().enumerate() {
+            let d = bits_at(self.mini, (self.next + k) * w, u32::from(self.width));
+            value = value.wrapping_add(min_delta).wrapping_add(d as i64);
+            *slot = value;
+        }
+        self.value = value;
+        self.next += n;
+        self.left -= n;
+        self.filled = n;
+        Ok(())
+    }
 }
 
 /// The RLE/bit-packed hybrid of dictionary indices: runs, each a uvarint header whose low bit
@@ -538,6 +905,33 @@ mod tests {
     }
 
     #[test]
+    fn delta_reader_and_len_agree_with_the_full_decoder() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![5],
+            (0..300).collect(),
+            (0..129).map(|i| i * i * 1000 - 7).collect(),
+            vec![i64::MIN, i64::MAX, 0, -1, i64::MAX, i64::MIN, 3],
+            (0..1000).map(|i| (i * 7919 % 1013) - 500).collect(),
+        ];
+        for values in cases {
+            let enc = dbp(&values);
+            assert_eq!(delta_binary_packed_len(&enc, values.len()).unwrap(), enc.len());
+            let mut r = DeltaReader::new(&enc, values.len()).unwrap();
+            let read: Vec<i64> = (0..values.len()).map(|_| r.next_value().unwrap()).collect();
+            assert_eq!(read, values);
+            assert!(r.next_value().is_err(), "a read past the last value is an error");
+            for cut in 0..enc.len() {
+                let _ = delta_binary_packed_len(&enc[..cut], values.len());
+                if let Ok(mut r) = DeltaReader::new(&enc[..cut], values.len()) {
+                    for _ in 0..values.len() {
+                        let _ = r.next_value();
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn delta_byte_array_rebuilds_prefixes_and_rejects_bad_prefixes() {
         let keys: [&[u8]; 5] = [b"apple", b"applesauce", b"apply", b"b", b""];
         let mut prefixes = vec![0i64];
@@ -552,6 +946,31 @@ mod tests {
         }
         let col = delta_byte_array(&body, keys.len()).unwrap();
         assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), keys);
+
+        // The point-lookup walk over sorted keys: where each probe's rows are.
+        let sorted: [&[u8]; 5] = [b"", b"apple", b"apple", b"applesauce", b"b"];
+        let mut prefixes = vec![0i64];
+        for w in sorted.windows(2) {
+            prefixes.push(w[0].iter().zip(w[1]).take_while(|(a, b)| a == b).count() as i64);
+        }
+        let suffixes: Vec<&[u8]> = sorted.iter().zip(&prefixes).map(|(k, &p)| &k[p as usize..]).collect();
+        let mut body = dbp(&prefixes);
+        body.extend(dbp(&suffixes.iter().map(|s| s.len() as i64).collect::<Vec<_>>()));
+        for s in &suffixes {
+            body.extend_from_slice(s);
+        }
+        let header = PageHeader {
+            page_type: DATA_PAGE,
+            num_values: 5,
+            encoding: DELTA_BYTE_ARRAY,
+            has_page_header: true,
+            ..PageHeader::default()
+        };
+        let page = PageRef { header, body: &body };
+        for (probe, want) in [(&b""[..], (0, 1)), (b"a", (1, 1)), (b"apple", (1, 3)), (b"b", (4, 5)), (b"c", (5, 5))] {
+            assert_eq!(find_key(page, 5, probe).unwrap(), want, "{probe:?}");
+        }
+        assert!(find_key(PageRef { header, body: &body[..body.len() - 1] }, 5, b"c").is_err());
 
         let mut bad = dbp(&[0, 9]);
         bad.extend(dbp(&[1, 1]));

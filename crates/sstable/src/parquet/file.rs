@@ -1,6 +1,7 @@
 //! Positioned, checksum-verified reads of a table file.
 
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,6 +68,59 @@ impl TableFile {
         self.0.block_crcs.len() * 4 + self.0.path.as_os_str().len() + size_of::<Inner>()
     }
 
+    /// [`Self::read_verified`] into `buf`, a buffer reused across reads (grown when too small,
+    /// never zeroed again): where the `len` bytes at `start` are in it.
+    pub(crate) fn read_verified_into(&self, start: u64, len: usize, buf: &mut Vec<u8>) -> Result<Range<usize>> {
+        let inner = &*self.0;
+        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
+            Error::corruption(
+                &inner.path,
+                format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
+            )
+        })?;
+        if len == 0 {
+            return Ok(0..0);
+        }
+        let first_block = start / BLOCK_SIZE;
+        let aligned_start = first_block * BLOCK_SIZE;
+        let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
+        let n = (aligned_end - aligned_start) as usize;
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        let blocks = &mut buf[..n];
+        match inner.file.read_exact_at(blocks, aligned_start) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(Error::corruption(
+                    &inner.path,
+                    format!("truncated: cannot read {n} bytes at offset {aligned_start}"),
+                ));
+            }
+            Err(e) => return Err(Error::io(&inner.path)(e)),
+        }
+        Counters::add(&inner.counters.bytes_read, n as u64);
+        self.check_blocks(first_block, blocks)?;
+        let from = (start - aligned_start) as usize;
+        Ok(from..from + len)
+    }
+
+    /// Checks `blocks`, read from block `first_block` on, against their CRCs.
+    fn check_blocks(&self, first_block: u64, blocks: &[u8]) -> Result<()> {
+        let inner = &*self.0;
+        for (i, block) in blocks.chunks(BLOCK_SIZE as usize).enumerate() {
+            let index = first_block as usize + i;
+            let expected = inner.block_crcs.get(index).copied();
+            if expected != Some(crc32fast::hash(block)) {
+                return Err(Error::corruption(
+                    &inner.path,
+                    format!("checksum mismatch in block {index} (bytes {}..)", index as u64 * BLOCK_SIZE),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `len` bytes at `start`, every covering block checked against its CRC.
     pub(crate) fn read_verified(&self, start: u64, len: usize) -> Result<Bytes> {
         let inner = &*self.0;
@@ -84,16 +138,7 @@ impl TableFile {
         let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
         let buf = read_at(&*inner.file, &inner.path, aligned_start, (aligned_end - aligned_start) as usize)?;
         Counters::add(&inner.counters.bytes_read, buf.len() as u64);
-        for (i, block) in buf.chunks(BLOCK_SIZE as usize).enumerate() {
-            let index = first_block as usize + i;
-            let expected = inner.block_crcs.get(index).copied();
-            if expected != Some(crc32fast::hash(block)) {
-                return Err(Error::corruption(
-                    &inner.path,
-                    format!("checksum mismatch in block {index} (bytes {}..)", index as u64 * BLOCK_SIZE),
-                ));
-            }
-        }
+        self.check_blocks(first_block, &buf)?;
         let from = (start - aligned_start) as usize;
         Ok(Bytes::from(buf).slice(from..from + len))
     }

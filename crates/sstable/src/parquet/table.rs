@@ -1,5 +1,6 @@
 //! An open table: its file, footer, page index and filters, and point lookups in it.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use strata_core::fs::FileSystem;
 use strata_core::{Bytes, SeqNo, VersionedValue};
 
 use super::chunk::ColumnChunk;
+use super::decode;
 use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
 use super::page::{DecodedPage, cmp_keys};
@@ -33,6 +35,27 @@ pub(crate) struct RowGroupSpan {
     pub(crate) min: Bytes,
     pub(crate) max: Bytes,
     pub(crate) pages: Vec<PageSpan>,
+}
+
+/// The largest read or decompression buffer a thread keeps between point lookups without a
+/// block cache; a larger one (a page of huge values) is freed after its lookup.
+const MAX_KEPT_BUFFER: usize = 1 << 20;
+
+thread_local! {
+    /// Per thread, the read and the decompression buffer of point lookups without a block
+    /// cache (at most `2 * MAX_KEPT_BUFFER` bytes kept), so a cold lookup allocates nothing
+    /// but its answer.
+    static LOOKUP_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// What a point lookup found in one page.
+enum InPage {
+    /// The answer: the newest visible version of the key, or none.
+    Answer(Option<VersionedValue>),
+    /// Every row of the page sorts before `(key, snapshot)`: the answer, if any, is further on.
+    Further,
+    /// The columns' pages do not align with the key page's rows: decode the whole page instead.
+    Unaligned,
 }
 
 /// A summary of one table file, for tools.
@@ -231,6 +254,13 @@ impl OpenTable {
                 if cmp_keys(&rg.pages[page_idx].min, key).is_gt() {
                     break;
                 }
+                if cache.capacity() == 0 {
+                    match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
+                        InPage::Answer(found) => return Ok(found),
+                        InPage::Further => continue,
+                        InPage::Unaligned => {}
+                    }
+                }
                 let page = self.page(rg_idx, page_idx, cache, counters)?;
                 let i = page.seek(key, snapshot);
                 if i < page.len() {
@@ -243,6 +273,93 @@ impl OpenTable {
         let counter = if filtered { &counters.filter_negatives } else { &counters.range_negatives };
         Counters::add(counter, 1);
         Ok(None)
+    }
+
+    /// A point lookup in page `page` of row group `rg` for a store without a block cache, which
+    /// would throw a decoded page away: reads the key page and finds `key`'s rows by walking it
+    /// only up to the first greater key, decodes the `seq` page only up to the row wanted, and
+    /// takes the value from the `PLAIN` value page without building offsets for every row.
+    ///
+    fn lookup_uncached(
+        &self,
+        rg: usize,
+        page: usize,
+        key: &[u8],
+        snapshot: SeqNo,
+        counters: &Counters,
+    ) -> Result<InPage> {
+        LOOKUP_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let (read, scratch) = &mut *buffers;
+                let found = self.lookup_in(rg, page, key, snapshot, counters, read, scratch);
+                for b in [read, scratch] {
+                    if b.capacity() > MAX_KEPT_BUFFER {
+                        *b = Vec::new();
+                    }
+                }
+                found
+            }
+            // NOTE: not reached (a lookup does not start another on its thread); fresh buffers
+            // keep it correct if it ever is.
+            Err(_) => self.lookup_in(rg, page, key, snapshot, counters, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the lookup's inputs plus its two reused buffers")]
+    fn lookup_in(
+        &self,
+        rg: usize,
+        page: usize,
+        key: &[u8],
+        snapshot: SeqNo,
+        counters: &Counters,
+        read: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<InPage> {
+        let span = &self.row_groups[rg].pages[page];
+        let (from, to) = (span.first_row, span.first_row + span.rows);
+        let chunks = &self.chunks[rg];
+        let file = &self.file;
+        let (Some(kp), Some(sp), Some(vp)) =
+            (chunks[KEY].exact_page(from, to), chunks[SEQ].exact_page(from, to), chunks[VALUE].exact_page(from, to))
+        else {
+            return Ok(InPage::Unaligned);
+        };
+        let rows = span.rows as usize;
+        let bad = |what: &str, p: usize, r: String| {
+            Error::corruption(self.path(), format!("row group {rg} page {page}: {what} page {p}: {r}"))
+        };
+        let (raw, n) = chunks[KEY].page_in(file, kp, read, scratch)?;
+        if n != rows {
+            return Ok(InPage::Unaligned);
+        }
+        let (lo, hi) = decode::find_key(raw, rows, key).map_err(|r| bad("key", kp, r))?;
+        Counters::add(&counters.pages_read, 1);
+        if lo == rows {
+            // Every key sorts before `key`: the answer, if any, is further on.
+            return Ok(InPage::Further);
+        }
+        if lo == hi {
+            // The first key past `key` is in this page, so `key` is not in the table.
+            return Ok(InPage::Answer(None));
+        }
+        let (raw, _) = chunks[SEQ].page_in(file, sp, read, scratch)?;
+        let mut seqs = Vec::with_capacity(hi);
+        decode::decode_u64_prefix(raw, rows, hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
+        // Versions of a key are newest first: the first one visible at `snapshot`.
+        let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
+            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None) });
+        };
+        let seq = seqs[row];
+        let r = from + row as u64;
+        let kind =
+            *chunks[KIND].kind_rows(file, r, r + 1)?.first().ok_or_else(|| bad("kind", 0, format!("no row {row}")))?;
+        let (raw, _) = chunks[VALUE].page_in(file, vp, read, scratch)?;
+        let value = decode::plain_binary_value(raw, rows, row).map_err(|r| bad("value", vp, r))?;
+        // NOTE: a copy of the value (the page lives in a reused buffer); no larger than the
+        // decompression that produced it.
+        let value = Bytes::copy_from_slice(value);
+        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
     /// A page of the key column with the matching rows of the other columns, from the block

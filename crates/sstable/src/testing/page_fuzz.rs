@@ -8,7 +8,10 @@ use parquet::basic::{Compression as Codec, ZstdLevel};
 use strata_core::Entry;
 
 use super::MemFs;
-use crate::parquet::decode::{MAX_PAGE_ROWS, decode_binary, decode_i32, decode_i32_dictionary, decode_u64, read_page};
+use crate::parquet::decode::{
+    MAX_PAGE_ROWS, decode_binary, decode_i32, decode_i32_dictionary, decode_u64, decode_u64_prefix, find_key,
+    plain_binary_value, read_page, read_page_in,
+};
 use crate::{Compression, ParquetOptions, ParquetStore, SsTableStore};
 
 /// The codec a fuzz input names (its first byte's low two bits).
@@ -34,20 +37,56 @@ pub fn fuzz_page_bytes(data: &[u8]) {
     let [mode, r0, r1, page @ ..] = data else { return };
     let rows = usize::from(u16::from_le_bytes([*r0, *r1])).min(MAX_PAGE_ROWS);
     let bytes = Bytes::copy_from_slice(page);
-    let Ok(raw) = read_page(&bytes, codec(*mode)) else { return };
+    let mut scratch = vec![7u8; usize::from(*r0)];
+    let borrowed = read_page_in(page, codec(*mode), &mut scratch).map(|p| (p.header, p.body.to_vec()));
+    let Ok(raw) = read_page(&bytes, codec(*mode)) else {
+        assert!(borrowed.is_err(), "read_page_in took a page read_page refuses");
+        return;
+    };
+    assert_eq!(borrowed, Ok((raw.header, raw.body.to_vec())), "read_page_in and read_page disagree");
     match (mode >> 2) & 3 {
         0 => {
-            if let Ok(col) = decode_binary(&raw, rows) {
+            let full = decode_binary(&raw, rows);
+            if let Ok(col) = &full {
                 assert_eq!(col.len(), rows);
                 // Every value must be a valid slice of the page.
                 let total: usize = (0..rows).map(|i| col.get(i).len() + col.get_bytes(i).len()).sum();
                 std::hint::black_box(total);
             }
+            // The point-lookup decoders: never a panic, and on a page the full decoder takes,
+            // the same values.
+            let probe = full.as_ref().ok().filter(|c| c.len() > 0).map_or(&b"key"[..], |c| c.get(c.len() / 2));
+            if let Ok((lo, hi)) = find_key(raw.as_ref(), rows, probe) {
+                assert!(lo <= hi && hi <= rows, "find_key: {lo}..{hi} of {rows} rows");
+                if let Ok(col) = &full {
+                    let keys: Vec<&[u8]> = (0..rows).map(|i| col.get(i)).collect();
+                    if keys.is_sorted() {
+                        let want = (keys.partition_point(|k| *k < probe), keys.partition_point(|k| *k <= probe));
+                        assert_eq!((lo, hi), want, "find_key on sorted values");
+                    }
+                }
+            } else {
+                assert!(full.is_err(), "find_key failed on a page decode_binary takes");
+            }
+            for row in [0, rows / 2, rows.saturating_sub(1)] {
+                if let (Ok(v), Ok(col)) = (plain_binary_value(raw.as_ref(), rows, row), &full) {
+                    assert_eq!(v, col.get(row), "plain_binary_value of row {row}");
+                }
+            }
         }
         1 => {
             let mut out = Vec::new();
-            if decode_u64(&raw, rows, &mut out).is_ok() {
+            let full = decode_u64(&raw, rows, &mut out).is_ok();
+            if full {
                 assert_eq!(out.len(), rows);
+            }
+            for limit in [1, rows / 2, rows] {
+                let mut prefix = Vec::new();
+                let ok = decode_u64_prefix(raw.as_ref(), rows, limit.min(rows), &mut prefix).is_ok();
+                if full {
+                    assert!(ok, "decode_u64_prefix failed on a page decode_u64 takes");
+                    assert_eq!(prefix, out[..limit.min(rows)], "decode_u64_prefix of {limit} rows");
+                }
             }
         }
         2 => {
