@@ -76,7 +76,8 @@ pub(crate) struct PageRef<'a> {
 }
 
 impl RawPage {
-    /// The page, borrowed.
+    /// The page, borrowed (the fuzz harness feeds it to the lookup decoders).
+    #[cfg(feature = "testing")]
     pub(crate) fn as_ref(&self) -> PageRef<'_> {
         PageRef { header: self.header, body: &self.body }
     }

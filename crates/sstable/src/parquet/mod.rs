@@ -31,7 +31,7 @@
 //! Files are written with the parquet crate's `ArrowWriter`, but read with Strata's own page
 //! path, no arrow reader: the offset index of each column (`chunk`) locates the pages holding
 //! a key page's rows, each is read with one checksummed `pread`, its Thrift header parsed
-//! (`thrift`), its body decompressed and decoded (`decode`) into a compact [`page`]: the
+//! (`thrift`), its body decompressed and decoded (`decode`) into a compact page (`page`): the
 //! decompressed bytes plus offsets, handing out zero-copy `Bytes`. Point lookups and scans
 //! share these pages through the sharded block cache.
 
