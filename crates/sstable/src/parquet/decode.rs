@@ -932,9 +932,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn delta_byte_array_rebuilds_prefixes_and_rejects_bad_prefixes() {
-        let keys: [&[u8]; 5] = [b"apple", b"applesauce", b"apply", b"b", b""];
+    /// `keys` encoded as a DELTA_BYTE_ARRAY page body: prefix lengths, suffix lengths, suffixes.
+    fn delta_byte_array_body(keys: &[&[u8]]) -> Vec<u8> {
         let mut prefixes = vec![0i64];
         for w in keys.windows(2) {
             prefixes.push(w[0].iter().zip(w[1]).take_while(|(a, b)| a == b).count() as i64);
@@ -945,21 +944,19 @@ mod tests {
         for s in &suffixes {
             body.extend_from_slice(s);
         }
+        body
+    }
+
+    #[test]
+    fn delta_byte_array_rebuilds_prefixes_and_rejects_bad_prefixes() {
+        let keys: [&[u8]; 5] = [b"apple", b"applesauce", b"apply", b"b", b""];
+        let body = delta_byte_array_body(&keys);
         let col = delta_byte_array(&body, keys.len()).unwrap();
         assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), keys);
 
         // The point-lookup walk over sorted keys: where each probe's rows are.
         let sorted: [&[u8]; 5] = [b"", b"apple", b"apple", b"applesauce", b"b"];
-        let mut prefixes = vec![0i64];
-        for w in sorted.windows(2) {
-            prefixes.push(w[0].iter().zip(w[1]).take_while(|(a, b)| a == b).count() as i64);
-        }
-        let suffixes: Vec<&[u8]> = sorted.iter().zip(&prefixes).map(|(k, &p)| &k[p as usize..]).collect();
-        let mut body = dbp(&prefixes);
-        body.extend(dbp(&suffixes.iter().map(|s| s.len() as i64).collect::<Vec<_>>()));
-        for s in &suffixes {
-            body.extend_from_slice(s);
-        }
+        let body = delta_byte_array_body(&sorted);
         let header = PageHeader {
             page_type: DATA_PAGE,
             num_values: 5,

@@ -123,24 +123,9 @@ impl TableFile {
 
     /// `len` bytes at `start`, every covering block checked against its CRC.
     pub(crate) fn read_verified(&self, start: u64, len: usize) -> Result<Bytes> {
-        let inner = &*self.0;
-        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
-            Error::corruption(
-                &inner.path,
-                format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
-            )
-        })?;
-        if len == 0 {
-            return Ok(Bytes::new());
-        }
-        let first_block = start / BLOCK_SIZE;
-        let aligned_start = first_block * BLOCK_SIZE;
-        let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
-        let buf = read_at(&*inner.file, &inner.path, aligned_start, (aligned_end - aligned_start) as usize)?;
-        Counters::add(&inner.counters.bytes_read, buf.len() as u64);
-        self.check_blocks(first_block, &buf)?;
-        let from = (start - aligned_start) as usize;
-        Ok(Bytes::from(buf).slice(from..from + len))
+        let mut buf = Vec::new();
+        let range = self.read_verified_into(start, len, &mut buf)?;
+        Ok(Bytes::from(buf).slice(range))
     }
 }
 
