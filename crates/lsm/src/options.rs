@@ -85,7 +85,9 @@ pub struct TableOptions {
     pub compression: CompressionName,
     /// Zstandard level, 1 to 22, used when `compression = "zstd"`. Default 3.
     pub zstd_level: i32,
-    /// Rows per data page; a cold point lookup decodes one page. Default 256.
+    /// Rows per data page; a cold point lookup decodes one page. Default 64 (about a 4 KiB
+    /// block of 16-byte keys and 100-byte values after LZ4: four times fewer bytes per cache
+    /// miss than 256 rows, for tables about 7 % larger).
     pub page_rows: usize,
     /// Rows per Parquet row group. Default 131,072.
     pub row_group_rows: usize,

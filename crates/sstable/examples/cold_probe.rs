@@ -14,7 +14,9 @@ fn main() {
     let batches: u64 = std::env::args().nth(3).map_or(200, |a| a.parse().unwrap());
     let cache: usize = std::env::args().nth(4).map_or(0, |a| a.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..ParquetOptions::default() };
+    // Sixth argument: rows per page (the default when absent).
+    let page_rows = std::env::args().nth(6).map_or(ParquetOptions::default().page_rows, |a| a.parse().unwrap());
+    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, page_rows, ..ParquetOptions::default() };
     let w = ParquetStore::open(dir.path(), opts.clone()).unwrap();
     w.write_table(1, &mut (0..n).map(|i| Ok(Entry::put(key(i), i + 1, format!("value-{i:026}"))))).unwrap();
     let s = ParquetStore::open(dir.path(), ParquetOptions { block_cache_bytes: cache, ..opts }).unwrap();

@@ -31,7 +31,9 @@ pub struct ParquetOptions {
     /// Rows per data page, in every column. A cold point lookup decodes one page of the key
     /// column and the pages of the other columns that overlap its rows; with the same row limit
     /// on every column those are exactly one page each (unless `data_page_size` cut a page of
-    /// large values earlier). Default 256; allowed 1 to 1,048,576.
+    /// large values earlier). Default 64: about a 4 KiB block after LZ4 for 100-byte values,
+    /// RocksDB's block size; 256 makes tables about 7 % smaller and a cache miss about four
+    /// times the bytes. Allowed 1 to 1,048,576.
     pub page_rows: usize,
     /// Upper bound on the size of a data page before compression; it cuts pages of large
     /// values before `page_rows` is reached. Default 16 KiB; allowed 512 B to 16 MiB.
@@ -57,6 +59,12 @@ pub struct ParquetOptions {
     /// Spark, Trino) can skip row groups on key equality. Strata's lookups use their own
     /// filter either way. Costs about 1.2 bytes per key. Default `true`.
     pub parquet_bloom_filter: bool,
+    /// Bytes covered by one CRC32 of the table's data (a power of two, 512 B to 1 MiB). A read
+    /// fetches and checks the whole blocks around the bytes it needs, so smaller blocks read
+    /// less around a small page (a point lookup's key page is often under 1 KiB) for 4 bytes of
+    /// checksum per block, kept in memory while the table is open. Default 1 KiB (0.4 %).
+    /// Tables keep the size they were written with; any size is read.
+    pub checksum_block_size: usize,
     /// Whether a written table is fsynced (and its directory) before `write_table` returns.
     /// Default `true`; turn off only for throwaway data.
     pub sync: bool,
@@ -66,7 +74,7 @@ impl Default for ParquetOptions {
     fn default() -> Self {
         Self {
             compression: Compression::default(),
-            page_rows: 256,
+            page_rows: 64,
             data_page_size: 16 * 1024,
             row_group_rows: 128 * 1024,
             row_group_max_bytes: 64 * 1024 * 1024,
@@ -75,6 +83,7 @@ impl Default for ParquetOptions {
             block_cache_bytes: 64 * 1024 * 1024,
             table_cache_bytes: 256 * 1024 * 1024,
             parquet_bloom_filter: true,
+            checksum_block_size: 1024,
             sync: true,
         }
     }
@@ -101,6 +110,13 @@ impl ParquetOptions {
         }
         if !(1..=1 << 31).contains(&self.row_group_rows) {
             return bad("row_group_rows", format!("{} is outside 1..=2147483648", self.row_group_rows));
+        }
+        let block = self.checksum_block_size as u64;
+        if !block.is_power_of_two() || !crate::parquet::layout::BLOCK_SIZES.contains(&block) {
+            return bad(
+                "checksum_block_size",
+                format!("{} is not a power of two in 512..=1048576", self.checksum_block_size),
+            );
         }
         if self.row_group_max_bytes < 64 * 1024 {
             return bad("row_group_max_bytes", format!("{} is below 65536", self.row_group_max_bytes));
@@ -130,11 +146,13 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_field() {
         assert!(ParquetOptions::default().validate().is_ok());
-        let cases: [(ParquetOptions, &str); 4] = [
+        let cases: [(ParquetOptions, &str); 6] = [
             (ParquetOptions { compression: Compression::Zstd(0), ..Default::default() }, "compression"),
             (ParquetOptions { data_page_size: 10, ..Default::default() }, "data_page_size"),
             (ParquetOptions { row_group_rows: 0, ..Default::default() }, "row_group_rows"),
             (ParquetOptions { filter: FilterPolicy::BitsPerKey(0.0), ..Default::default() }, "filter"),
+            (ParquetOptions { checksum_block_size: 1000, ..Default::default() }, "checksum_block_size"),
+            (ParquetOptions { checksum_block_size: 256, ..Default::default() }, "checksum_block_size"),
         ];
         for (opts, field) in cases {
             let e = opts.validate().unwrap_err();

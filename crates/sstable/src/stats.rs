@@ -27,9 +27,12 @@ pub struct StoreStats {
     pub filter_negatives: u64,
     /// Lookups answered "absent" by the table's key range or the row-group and page statistics.
     pub range_negatives: u64,
-    /// Data pages decoded from disk (by point lookups and scans); a cold point lookup reads
-    /// one, a warm one none.
+    /// Data pages decoded from disk (by point lookups and scans): their keys, sequence numbers
+    /// and kinds. A cold point lookup reads one, a warm one none.
     pub pages_read: u64,
+    /// Value parts of data pages decoded from disk. A point lookup reads one only when it finds
+    /// its key (as a put) and the page's values are not cached; a scan reads one per page.
+    pub value_pages_read: u64,
     /// Bytes read from table files after opening them (page data, page indexes).
     pub bytes_read: u64,
     /// Tables opened (footer, page index and filters loaded).
@@ -50,6 +53,7 @@ pub(crate) struct Counters {
     pub(crate) filter_negatives: AtomicU64,
     pub(crate) range_negatives: AtomicU64,
     pub(crate) pages_read: AtomicU64,
+    pub(crate) value_pages_read: AtomicU64,
     pub(crate) bytes_read: AtomicU64,
     pub(crate) tables_opened: AtomicU64,
     pub(crate) tables_written: AtomicU64,
@@ -68,6 +72,7 @@ impl Counters {
             filter_negatives: r(&self.filter_negatives),
             range_negatives: r(&self.range_negatives),
             pages_read: r(&self.pages_read),
+            value_pages_read: r(&self.value_pages_read),
             bytes_read: r(&self.bytes_read),
             tables_opened: r(&self.tables_opened),
             tables_written: r(&self.tables_written),

@@ -29,15 +29,17 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
         assert_eq!(got.seq, u64::from(i) + 1);
         let after = store.stats();
         assert_eq!(after.pages_read - before.pages_read, 1, "cold get of key {i} must decode exactly one page");
+        assert_eq!(after.value_pages_read - before.value_pages_read, 1, "and that page's values");
         let read = after.bytes_read - before.bytes_read;
         assert!(read < 64 * 1024, "cold get read {read} bytes of a {}-byte file", meta.file_size);
-        assert_eq!(after.block_cache.misses - before.block_cache.misses, 1);
+        // The page's key part and its value part, each a miss.
+        assert_eq!(after.block_cache.misses - before.block_cache.misses, 2);
 
         store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
         let warm = store.stats();
         assert_eq!(warm.pages_read, after.pages_read, "warm get must not decode");
         assert_eq!(warm.bytes_read, after.bytes_read, "warm get must not read the file");
-        assert_eq!(warm.block_cache.hits - after.block_cache.hits, 1);
+        assert_eq!(warm.block_cache.hits - after.block_cache.hits, 2);
     }
 
     // Keys between stored keys (odd numbers): the Bloom filter answers nearly all of them.
@@ -51,6 +53,7 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
     let filtered = after.filter_negatives - before.filter_negatives;
     assert!(filtered >= 970, "only {filtered} of {misses} misses were answered by the filter");
     assert!(after.pages_read - before.pages_read <= u64::from(misses) - filtered);
+    assert_eq!(after.value_pages_read, before.value_pages_read, "an absent key never reads values");
     assert_eq!(after.tables_opened, s0.tables_opened, "the table stays in the table cache");
     assert!(after.table_cache.hits > s0.table_cache.hits);
 }
@@ -61,7 +64,8 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
 #[test]
 fn scan_from_mid_table_reads_only_the_pages_it_needs() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
+    // 256-row pages, which the entry counts below are chosen for.
+    let opts = ParquetOptions { sync: false, page_rows: 256, ..ParquetOptions::default() };
     let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
     store
         .write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, format!("value{i:020}")))))
@@ -79,15 +83,17 @@ fn scan_from_mid_table_reads_only_the_pages_it_needs() {
     let cold = store.stats();
     let decoded = cold.pages_read - before.pages_read;
     assert!((1..=2).contains(&decoded), "100 entries are on one or two pages, {decoded} were decoded");
-    assert_eq!(cold.block_cache.misses - before.block_cache.misses, decoded);
-    assert_eq!(cold.block_cache.entries - before.block_cache.entries, decoded, "the seek caches its pages");
+    assert_eq!(cold.value_pages_read - before.value_pages_read, decoded);
+    // Each page is two cache entries: its key part and its value part.
+    assert_eq!(cold.block_cache.misses - before.block_cache.misses, 2 * decoded);
+    assert_eq!(cold.block_cache.entries - before.block_cache.entries, 2 * decoded, "the seek caches its pages");
     let read = cold.bytes_read - before.bytes_read;
     assert!(read < 2 * 64 * 1024, "the seek read {read} bytes");
 
     assert_eq!(seek(N / 2, 100), want);
     let warm = store.stats();
     assert_eq!((warm.pages_read, warm.bytes_read), (cold.pages_read, cold.bytes_read), "a warm seek reads nothing");
-    assert_eq!(warm.block_cache.hits - cold.block_cache.hits, decoded);
+    assert_eq!(warm.block_cache.hits - cold.block_cache.hits, 2 * decoded);
 
     // A bounded range ends inside its last page and reads no page after it.
     let range = KeyRange::from_range(key(1000)..=key(1299));
@@ -105,5 +111,71 @@ fn scan_from_mid_table_reads_only_the_pages_it_needs() {
     let decoded = long.pages_read - bounded.pages_read;
     assert!(decoded <= pages * 3 / 4 + 2, "the long scan decoded {decoded} of {pages} pages");
     let cached = long.block_cache.entries - bounded.block_cache.entries;
-    assert!(cached <= 4, "a long scan cached {cached} pages");
+    assert!(cached <= 2 * 4, "a long scan cached {cached} page parts");
+}
+
+/// A lookup that finds a deletion, or a key absent from the page it lands on, reads no values;
+/// with a block cache smaller than the data, key parts stay cached while value parts come and go.
+#[test]
+fn deletions_and_absent_keys_read_no_values_and_key_parts_outlive_value_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for every key part of the table but for few of its value parts.
+    let opts = ParquetOptions { sync: false, block_cache_bytes: 8 << 20, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    let entry = |i: u32| {
+        if i.is_multiple_of(10) {
+            Entry::delete(key(i), u64::from(i) + 1)
+        } else {
+            Entry::put(key(i), u64::from(i) + 1, vec![b'v'; 200])
+        }
+    };
+    store.write_table(1, &mut (0..N).map(|i| Ok(entry(i)))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let pages = store.describe(1).unwrap().pages as u64;
+
+    let before = store.stats();
+    for i in (0..N).step_by(10) {
+        let got = store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+        assert_eq!((got.seq, got.kind), (u64::from(i) + 1, strata_core::ValueKind::Delete));
+        assert!(got.value.is_empty());
+    }
+    let after = store.stats();
+    assert_eq!(after.pages_read - before.pages_read, pages, "every page's keys were read once");
+    assert_eq!(after.value_pages_read, before.value_pages_read, "deletions read no values");
+
+    // Every put, twice over: the value parts (about 20 MiB) churn through the 8 MiB cache, the
+    // key parts stay, so the second pass decodes no key part again.
+    for _ in 0..2 {
+        for i in (0..N).filter(|i| !i.is_multiple_of(10)) {
+            let got = store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+            assert_eq!(got.value.len(), 200);
+        }
+    }
+    let end = store.stats();
+    assert_eq!(end.pages_read, after.pages_read, "key parts stayed in the cache");
+    assert!(end.value_pages_read - after.value_pages_read >= 2 * pages - 20, "value parts were evicted and reread");
+}
+
+/// Tables written with any checksum block size read back the same (4 KiB was the only size
+/// before 1 KiB became the default), and a smaller block reads fewer bytes for a cold lookup.
+#[test]
+fn every_checksum_block_size_reads_and_smaller_blocks_read_less() {
+    let mut cold_bytes = Vec::new();
+    for block in [512, 1024, 4096, 65536] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ParquetOptions { sync: false, checksum_block_size: block, ..ParquetOptions::default() };
+        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+        store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, format!("v{i}"))))).unwrap();
+        let store = ParquetStore::open(dir.path(), opts).unwrap();
+        store.open(1).unwrap();
+        let before = store.stats();
+        for i in (0..N).step_by(997) {
+            let got = store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+            assert_eq!(got.value, format!("v{i}").as_bytes(), "block size {block}");
+        }
+        cold_bytes.push(store.stats().bytes_read - before.bytes_read);
+        let all: Vec<u64> = store.scan(1, &KeyRange::all()).unwrap().map(|e| e.unwrap().seq).collect();
+        assert_eq!(all, (1..=u64::from(N)).collect::<Vec<_>>(), "block size {block}");
+    }
+    assert!(cold_bytes.windows(2).all(|w| w[0] < w[1]), "bytes read by cold lookups: {cold_bytes:?}");
 }

@@ -5,6 +5,11 @@
 //! up lazily when evicting: an entry whose stamp is newer than its place in the order was
 //! used since, so it is moved to its new place instead of being evicted. Eviction is still
 //! exactly least-recently-used, and the hot path of a point lookup never takes a write lock.
+//!
+//! Entries are inserted at a priority. High-priority entries (the block cache gives them the
+//! small key, sequence and kind part of a page, which every lookup in the page needs) are
+//! evicted only once they hold more than their pool's share of the budget, or when nothing of
+//! low priority is left: like RocksDB's high-priority pool for index and filter blocks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -46,38 +51,73 @@ impl Hasher for IntHasher {
     }
 }
 
-struct Slot<V> {
+struct Slot<V: ?Sized> {
     value: Arc<V>,
     charge: usize,
+    high: bool,
     /// The tick of the last use, stamped under the shared lock.
     used_at: AtomicU64,
     /// The tick under which the entry sits in `Inner::order`.
     ordered_at: u64,
 }
 
-struct Inner<K, V> {
+struct Inner<K, V: ?Sized> {
     map: HashMap<K, Slot<V>, BuildHasherDefault<IntHasher>>,
-    /// Recency order by `ordered_at`: the smallest is the least recently used, unless its
-    /// `used_at` says it was used since.
+    /// Recency order of the low-priority entries by `ordered_at`: the smallest is the least
+    /// recently used, unless its `used_at` says it was used since.
     order: BTreeMap<u64, K>,
+    /// The same for the high-priority entries.
+    order_high: BTreeMap<u64, K>,
     used: usize,
+    /// Bytes charged to high-priority entries (part of `used`).
+    used_high: usize,
+}
+
+impl<K: Hash + Eq + Clone, V: ?Sized> Inner<K, V> {
+    fn order_of(&mut self, high: bool) -> &mut BTreeMap<u64, K> {
+        if high { &mut self.order_high } else { &mut self.order }
+    }
+
+    fn forget(&mut self, slot: &Slot<V>) {
+        self.order_of(slot.high).remove(&slot.ordered_at);
+        self.used -= slot.charge;
+        if slot.high {
+            self.used_high -= slot.charge;
+        }
+    }
 }
 
 /// A byte-bounded LRU cache; values are shared (`Arc`) so an evicted value stays valid for
 /// whoever still holds it.
-pub(crate) struct Lru<K, V> {
+pub(crate) struct Lru<K, V: ?Sized> {
     capacity: usize,
+    /// The bytes high-priority entries may hold before they are evicted ahead of low ones.
+    high_capacity: usize,
     inner: RwLock<Inner<K, V>>,
     clock: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-impl<K: Hash + Eq + Clone, V> Lru<K, V> {
+impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
+    /// A cache of `capacity` bytes with no high-priority pool (every entry evicted in use order).
     pub(crate) fn new(capacity: usize) -> Self {
-        let inner = Inner { map: HashMap::default(), order: BTreeMap::new(), used: 0 };
+        Self::with_high_pool(capacity, 0)
+    }
+
+    /// A cache of `capacity` bytes in which high-priority entries are evicted first only once
+    /// they hold more than `high_capacity` bytes.
+    pub(crate) fn with_high_pool(capacity: usize, high_capacity: usize) -> Self {
+        let inner = Inner {
+            map: HashMap::default(),
+            order: BTreeMap::new(),
+            order_high: BTreeMap::new(),
+            used: 0,
+            used_high: 0,
+        };
         Self {
             capacity,
+            high_capacity,
             inner: RwLock::new(inner),
             clock: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -113,34 +153,48 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         Some(value)
     }
 
-    /// Caches `value` unless it alone exceeds the budget, evicting the least recently used.
+    /// Caches `value` at low priority unless it alone exceeds the budget, evicting the least
+    /// recently used.
     pub(crate) fn insert(&self, key: K, value: Arc<V>, charge: usize) {
+        self.insert_at(key, value, charge, false);
+    }
+
+    /// Caches `value` at the given priority unless it alone exceeds the budget. Evicts the least
+    /// recently used low-priority entry, or high-priority one while those hold more than their
+    /// pool (or nothing of low priority is left).
+    pub(crate) fn insert_at(&self, key: K, value: Arc<V>, charge: usize, high: bool) {
         if charge > self.capacity {
             return;
         }
         let mut guard = self.write();
         let inner = &mut *guard;
         let tick = self.tick();
-        let slot = Slot { value, charge, used_at: AtomicU64::new(tick), ordered_at: tick };
+        let slot = Slot { value, charge, high, used_at: AtomicU64::new(tick), ordered_at: tick };
         if let Some(old) = inner.map.insert(key.clone(), slot) {
-            inner.order.remove(&old.ordered_at);
-            inner.used -= old.charge;
+            inner.forget(&old);
         }
-        inner.order.insert(tick, key);
+        inner.order_of(high).insert(tick, key);
         inner.used += charge;
+        if high {
+            inner.used_high += charge;
+        }
         while inner.used > self.capacity {
-            let Some((ordered_at, victim)) = inner.order.pop_first() else { break };
+            let from_high = inner.used_high > self.high_capacity || inner.order.is_empty();
+            let Some((ordered_at, victim)) = inner.order_of(from_high).pop_first() else { break };
             let Some(slot) = inner.map.get_mut(&victim) else { continue };
             let used_at = slot.used_at.load(Ordering::Relaxed);
             if used_at != ordered_at {
                 // Used since it was ordered: move it to its place instead of evicting it. Under
                 // the write lock no lookup stamps it again, so this ends.
                 slot.ordered_at = used_at;
-                inner.order.insert(used_at, victim);
+                inner.order_of(from_high).insert(used_at, victim);
                 continue;
             }
             if let Some(slot) = inner.map.remove(&victim) {
                 inner.used -= slot.charge;
+                if slot.high {
+                    inner.used_high -= slot.charge;
+                }
             }
         }
     }
@@ -149,8 +203,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         let mut guard = self.write();
         let inner = &mut *guard;
         if let Some(slot) = inner.map.remove(key) {
-            inner.order.remove(&slot.ordered_at);
-            inner.used -= slot.charge;
+            inner.forget(&slot);
         }
     }
 
@@ -213,5 +266,36 @@ mod tests {
         }
         assert!((0..10).step_by(2).all(|k| lru.get(&k).is_some()));
         assert_eq!(lru.stats().bytes, 10);
+    }
+
+    #[test]
+    fn high_priority_entries_outlive_low_ones_within_their_pool() {
+        let lru: Lru<u32, u32> = Lru::with_high_pool(10, 4);
+        for k in 0..4 {
+            lru.insert_at(k, Arc::new(k), 1, true);
+        }
+        // Low-priority entries churn through the rest of the budget without evicting the pool.
+        for k in 10..30 {
+            lru.insert(k, Arc::new(k), 1);
+        }
+        assert!((0..4).all(|k| lru.get(&k).is_some()));
+        assert!((10..24).all(|k| lru.get(&k).is_none()) && (24..30).all(|k| lru.get(&k).is_some()));
+        // Past its share, the pool gives up its own least recently used entries first.
+        lru.insert_at(4, Arc::new(4), 1, true);
+        assert!(lru.get(&0).is_none() && (1..5).all(|k| lru.get(&k).is_some()));
+        assert_eq!(lru.stats().bytes, 10);
+        // With nothing of low priority left, high-priority entries go in use order.
+        let lru: Lru<u32, u32> = Lru::with_high_pool(3, 1);
+        for k in 0..4 {
+            lru.insert_at(k, Arc::new(k), 1, true);
+        }
+        assert!(lru.get(&0).is_none() && (1..4).all(|k| lru.get(&k).is_some()));
+        // Replacing an entry moves its charge between the pools: with 3 now of low priority the
+        // budget is exceeded, the high-priority pool (1 and 2) is past its share, so 1 goes.
+        lru.insert(3, Arc::new(3), 2);
+        assert!(lru.get(&1).is_none() && lru.get(&2).is_some());
+        assert_eq!(lru.stats().bytes, 3);
+        lru.remove(&2);
+        assert_eq!(lru.stats().bytes, 2);
     }
 }

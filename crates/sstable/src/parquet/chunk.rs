@@ -140,43 +140,58 @@ impl ColumnChunk {
         Ok((page, (end - start) as usize))
     }
 
+    /// The page holding row `row`: `near` if it does (the caller's guess, normally the key
+    /// column's page of the same rows, which other columns' pages line up with), else found by
+    /// a binary search.
+    fn page_of(&self, row: u64, near: usize) -> usize {
+        let holds = |p: usize| {
+            self.pages.get(p).is_some_and(|l| l.first_row <= row)
+                && self.pages.get(p + 1).is_none_or(|n| n.first_row > row)
+        };
+        if holds(near) {
+            return near;
+        }
+        self.pages.partition_point(|p| p.first_row <= row).saturating_sub(1)
+    }
+
     /// The pages overlapping rows `[from, to)`, each with the part of it in range as
-    /// `(page, first row in page, end row in page)`.
-    fn overlapping(&self, from: u64, to: u64) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let first = self.pages.partition_point(|p| p.first_row <= from).saturating_sub(1);
+    /// `(page, first row in page, end row in page)`; `near` as in [`Self::page_of`].
+    fn overlapping(&self, from: u64, to: u64, near: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let first = self.page_of(from, near);
         (first..self.pages.len()).map_while(move |p| {
             let (start, end) = self.page_rows(p);
             (start < to).then(|| (p, (from.max(start) - start) as usize, (to.min(end) - start) as usize))
         })
     }
 
-    /// Whether rows `[from, to)` are exactly page `p`, so it can be used as it is.
-    pub(crate) fn exact_page(&self, from: u64, to: u64) -> Option<usize> {
-        let p = self.pages.partition_point(|p| p.first_row <= from).checked_sub(1)?;
-        (self.page_rows(p) == (from, to)).then_some(p)
+    /// The page that is exactly rows `[from, to)`, if one is, so it can be used as it is;
+    /// `near` as in [`Self::page_of`].
+    pub(crate) fn exact_page(&self, from: u64, to: u64, near: usize) -> Option<usize> {
+        let p = self.page_of(from, near);
+        (p < self.pages.len() && self.page_rows(p) == (from, to)).then_some(p)
     }
 
     /// Rows `[from, to)` of a binary column: the page itself when it covers exactly those rows
     /// (zero-copy), else the overlapping pages' rows copied together.
-    pub(crate) fn binary_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<BinaryColumn> {
+    pub(crate) fn binary_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<BinaryColumn> {
         let decode = |p: usize| -> Result<BinaryColumn> {
             let (page, rows) = self.raw_page(file, p)?;
             decode_binary(&page, rows).map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
         };
-        if let Some(p) = self.exact_page(from, to) {
+        if let Some(p) = self.exact_page(from, to, near) {
             return decode(p);
         }
         let parts: Vec<(BinaryColumn, usize, usize)> =
-            self.overlapping(from, to).map(|(p, a, b)| Ok((decode(p)?, a, b))).collect::<Result<_>>()?;
+            self.overlapping(from, to, near).map(|(p, a, b)| Ok((decode(p)?, a, b))).collect::<Result<_>>()?;
         let refs: Vec<_> = parts.iter().map(|(c, a, b)| (c, *a, *b)).collect();
         BinaryColumn::gather(&refs).map_err(|r| file.corruption(r))
     }
 
     /// Rows `[from, to)` of the `seq` column.
-    pub(crate) fn u64_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<Vec<u64>> {
+    pub(crate) fn u64_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Vec<u64>> {
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
-        for (p, a, b) in self.overlapping(from, to) {
+        for (p, a, b) in self.overlapping(from, to, near) {
             let (page, rows) = self.raw_page(file, p)?;
             let bad = |r: String| file.corruption(format!("page at {}: {r}", self.pages[p].offset));
             if (a, b) == (0, rows) {
@@ -193,7 +208,7 @@ impl ColumnChunk {
 
     /// Rows `[from, to)` of the `kind` column. A page whose column index says every row holds
     /// the same kind is not read at all.
-    pub(crate) fn kind_rows(&self, file: &TableFile, from: u64, to: u64) -> Result<Vec<ValueKind>> {
+    pub(crate) fn kind_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Vec<ValueKind>> {
         let kind = |v: i32| {
             u8::try_from(v)
                 .ok()
@@ -202,7 +217,7 @@ impl ColumnChunk {
         };
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
-        for (p, a, b) in self.overlapping(from, to) {
+        for (p, a, b) in self.overlapping(from, to, near) {
             if let Some(Some(v)) = self.uniform.get(p) {
                 out.extend(std::iter::repeat_n(kind(*v)?, b - a));
                 continue;

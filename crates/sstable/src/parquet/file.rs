@@ -10,7 +10,6 @@ use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 use strata_core::fs::ReadableFile;
 
-use super::layout::BLOCK_SIZE;
 use crate::stats::Counters;
 use crate::{Error, Result};
 
@@ -30,8 +29,9 @@ struct Inner {
     file: Arc<dyn ReadableFile>,
     path: PathBuf,
     len: u64,
-    /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `BLOCK_SIZE` bytes.
+    /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `block_size` bytes.
     data_end: u64,
+    block_size: u64,
     block_crcs: Box<[u32]>,
     counters: Arc<Counters>,
 }
@@ -49,10 +49,11 @@ impl TableFile {
         path: PathBuf,
         len: u64,
         data_end: u64,
+        block_size: u64,
         block_crcs: Box<[u32]>,
         counters: Arc<Counters>,
     ) -> Self {
-        Self(Arc::new(Inner { file, path, len, data_end, block_crcs, counters }))
+        Self(Arc::new(Inner { file, path, len, data_end, block_size, block_crcs, counters }))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -81,9 +82,10 @@ impl TableFile {
         if len == 0 {
             return Ok(0..0);
         }
-        let first_block = start / BLOCK_SIZE;
-        let aligned_start = first_block * BLOCK_SIZE;
-        let aligned_end = end.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE).min(inner.data_end);
+        let block_size = inner.block_size;
+        let first_block = start / block_size;
+        let aligned_start = first_block * block_size;
+        let aligned_end = end.div_ceil(block_size).saturating_mul(block_size).min(inner.data_end);
         let n = (aligned_end - aligned_start) as usize;
         if buf.len() < n {
             buf.resize(n, 0);
@@ -108,13 +110,13 @@ impl TableFile {
     /// Checks `blocks`, read from block `first_block` on, against their CRCs.
     fn check_blocks(&self, first_block: u64, blocks: &[u8]) -> Result<()> {
         let inner = &*self.0;
-        for (i, block) in blocks.chunks(BLOCK_SIZE as usize).enumerate() {
+        for (i, block) in blocks.chunks(inner.block_size as usize).enumerate() {
             let index = first_block as usize + i;
             let expected = inner.block_crcs.get(index).copied();
             if expected != Some(crc32fast::hash(block)) {
                 return Err(Error::corruption(
                     &inner.path,
-                    format!("checksum mismatch in block {index} (bytes {}..)", index as u64 * BLOCK_SIZE),
+                    format!("checksum mismatch in block {index} (bytes {}..)", index as u64 * inner.block_size),
                 ));
             }
         }

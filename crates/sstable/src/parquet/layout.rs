@@ -5,8 +5,9 @@ use strata_core::Bytes;
 
 use crate::TableMeta;
 
-/// Bytes covered by one block CRC.
-pub(crate) const BLOCK_SIZE: u64 = 4096;
+/// The block sizes (bytes covered by one block CRC) a table may have:
+/// [`crate::ParquetOptions::checksum_block_size`] picks one, a power of two.
+pub(crate) const BLOCK_SIZES: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
 /// Length of the trailer that ends the Strata section.
 pub(crate) const TRAILER_LEN: usize = 48;
 const TRAILER_MAGIC: &[u8; 8] = b"STRATAT1";
@@ -23,11 +24,13 @@ pub(crate) struct Trailer {
     pub(crate) filters_len: u64,
     pub(crate) num_filters: u32,
     pub(crate) footer_crc: u32,
+    /// Bytes covered by one block CRC (a power of two).
+    pub(crate) block_size: u64,
 }
 
 impl Trailer {
     pub(crate) fn num_blocks(&self) -> u64 {
-        self.data_end.div_ceil(BLOCK_SIZE)
+        self.data_end.div_ceil(self.block_size)
     }
 
     /// Length of the whole section, trailer included; `None` on overflow (a damaged trailer).
@@ -43,7 +46,7 @@ impl Trailer {
         let mut t = [0u8; TRAILER_LEN];
         t[0..8].copy_from_slice(TRAILER_MAGIC);
         t[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        t[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
+        t[12..16].copy_from_slice(&(self.block_size as u32).to_le_bytes());
         t[16..24].copy_from_slice(&self.data_end.to_le_bytes());
         t[24..32].copy_from_slice(&self.filters_len.to_le_bytes());
         t[32..36].copy_from_slice(&self.num_filters.to_le_bytes());
@@ -65,10 +68,17 @@ impl Trailer {
         if u32_at(8) != FORMAT_VERSION {
             return Err(format!("unsupported table format version {} (this build reads {FORMAT_VERSION})", u32_at(8)));
         }
-        if u64::from(u32_at(12)) != BLOCK_SIZE {
-            return Err(format!("unsupported checksum block size {}", u32_at(12)));
+        let block_size = u64::from(u32_at(12));
+        if !block_size.is_power_of_two() || !BLOCK_SIZES.contains(&block_size) {
+            return Err(format!("unsupported checksum block size {block_size}"));
         }
-        Ok(Self { data_end: u64_at(16), filters_len: u64_at(24), num_filters: u32_at(32), footer_crc: u32_at(36) })
+        Ok(Self {
+            data_end: u64_at(16),
+            filters_len: u64_at(24),
+            num_filters: u32_at(32),
+            footer_crc: u32_at(36),
+            block_size,
+        })
     }
 }
 
@@ -175,7 +185,8 @@ mod tests {
 
     #[test]
     fn trailer_round_trips_and_rejects_damage() {
-        let t = Trailer { data_end: 123_456, filters_len: 789, num_filters: 3, footer_crc: 0xdead_beef };
+        let t =
+            Trailer { data_end: 123_456, filters_len: 789, num_filters: 3, footer_crc: 0xdead_beef, block_size: 4096 };
         let bytes = t.encode();
         assert_eq!(Trailer::decode(&bytes), Ok(t));
         let mut bad = bytes;

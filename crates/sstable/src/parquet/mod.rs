@@ -35,6 +35,7 @@
 //! decompressed bytes plus offsets, handing out zero-copy `Bytes`. Point lookups and scans
 //! share these pages through the sharded block cache.
 
+mod bounds;
 mod chunk;
 pub(crate) mod decode;
 mod file;

@@ -1,41 +1,36 @@
 //! A decoded page: the rows of one page of the key column, with the same rows of the other
-//! three columns, in internal key order.
+//! three columns, in internal key order, as two separately cached parts.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use strata_core::{Entry, SeqNo, ValueKind, VersionedValue};
 
 use super::decode::BinaryColumn;
+use crate::cache::block_cache::CachedPart;
 
-/// Rows decoded from a table, compact: the binary columns stay the decompressed page bytes
-/// plus a `u32` offset per row (keys and values are handed out as zero-copy `Bytes` slices of
-/// them), sequence numbers and kinds are plain arrays.
+/// The key part of a page: its keys (the decompressed page bytes plus a `u32` offset per row,
+/// handed out as zero-copy `Bytes`), sequence numbers and kinds. Small next to the values, and
+/// all a lookup needs to find its row or learn the key is absent.
 #[derive(Debug)]
-pub(crate) struct DecodedPage {
+pub(crate) struct KeyPart {
     keys: BinaryColumn,
-    values: BinaryColumn,
     seqs: Vec<u64>,
     kinds: Vec<ValueKind>,
 }
 
-impl DecodedPage {
-    /// Puts the four columns of the same rows together; `Err` if their lengths differ.
-    pub(crate) fn new(
-        keys: BinaryColumn,
-        seqs: Vec<u64>,
-        kinds: Vec<ValueKind>,
-        values: BinaryColumn,
-    ) -> Result<Self, String> {
+impl KeyPart {
+    /// Puts the three columns of the same rows together; `Err` if their lengths differ.
+    pub(crate) fn new(keys: BinaryColumn, seqs: Vec<u64>, kinds: Vec<ValueKind>) -> Result<Self, String> {
         let n = keys.len();
-        if seqs.len() != n || kinds.len() != n || values.len() != n {
+        if seqs.len() != n || kinds.len() != n {
             return Err(format!(
-                "columns disagree on the page's rows: {n} keys, {} seqs, {} kinds, {} values",
+                "columns disagree on the page's rows: {n} keys, {} seqs, {} kinds",
                 seqs.len(),
-                kinds.len(),
-                values.len()
+                kinds.len()
             ));
         }
-        Ok(Self { keys, values, seqs, kinds })
+        Ok(Self { keys, seqs, kinds })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -50,6 +45,11 @@ impl DecodedPage {
     #[inline]
     pub(crate) fn seq(&self, i: usize) -> SeqNo {
         self.seqs[i]
+    }
+
+    #[inline]
+    pub(crate) fn kind(&self, i: usize) -> ValueKind {
+        self.kinds[i]
     }
 
     /// The first row at or after `(key, snapshot)` in internal key order: if it holds `key`, it
@@ -82,23 +82,55 @@ impl DecodedPage {
         }
         lo
     }
+}
 
-    pub(crate) fn version(&self, i: usize) -> VersionedValue {
-        VersionedValue { seq: self.seqs[i], kind: self.kinds[i], value: self.values.get_bytes(i) }
+impl CachedPart for KeyPart {
+    fn memory_size(&self) -> usize {
+        self.keys.memory_size() + self.seqs.capacity() * 8 + self.kinds.capacity() + size_of::<Self>()
+    }
+}
+
+impl CachedPart for BinaryColumn {
+    fn memory_size(&self) -> usize {
+        BinaryColumn::memory_size(self) + size_of::<Self>()
+    }
+}
+
+/// A whole page: its key part and its values, for scans.
+#[derive(Debug)]
+pub(crate) struct DecodedPage {
+    head: Arc<KeyPart>,
+    values: Arc<BinaryColumn>,
+}
+
+impl DecodedPage {
+    /// Puts a page's two parts together; `Err` if their row counts differ.
+    pub(crate) fn new(head: Arc<KeyPart>, values: Arc<BinaryColumn>) -> Result<Self, String> {
+        if values.len() != head.len() {
+            return Err(format!("columns disagree on the page's rows: {} keys, {} values", head.len(), values.len()));
+        }
+        Ok(Self { head, values })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.head.len()
+    }
+
+    /// See [`KeyPart::seek_key`].
+    pub(crate) fn seek_key(&self, key: &[u8], after: bool) -> usize {
+        self.head.seek_key(key, after)
     }
 
     pub(crate) fn entry(&self, i: usize) -> Entry {
-        Entry { key: self.keys.get_bytes(i), seq: self.seqs[i], kind: self.kinds[i], value: self.values.get_bytes(i) }
+        let h = &*self.head;
+        Entry { key: h.keys.get_bytes(i), seq: h.seqs[i], kind: h.kinds[i], value: self.values.get_bytes(i) }
     }
+}
 
-    /// Heap bytes held, for the block cache's budget.
-    pub(crate) fn memory_size(&self) -> usize {
-        self.keys.memory_size()
-            + self.values.memory_size()
-            + self.seqs.capacity() * 8
-            + self.kinds.capacity()
-            + size_of::<Self>()
-    }
+/// Version `i` of a page from its key part and, for a put, its value part (`None` for a
+/// deletion, whose value is empty and never read from disk).
+pub(crate) fn version(head: &KeyPart, values: Option<&BinaryColumn>, i: usize) -> VersionedValue {
+    VersionedValue { seq: head.seqs[i], kind: head.kinds[i], value: values.map(|v| v.get_bytes(i)).unwrap_or_default() }
 }
 
 /// Orders user keys like `<[u8] as Ord>::cmp`, faster for the short keys point lookups compare

@@ -104,13 +104,9 @@ impl ParquetScan {
                 self.next_page = None;
                 return Ok(false);
             }
-            let rows = if self.pages < CACHED_PAGES {
-                self.table.page(rg_idx, page_idx, &self.cache, &self.counters)?
-            } else if let Some(rows) = self.table.cached_page(rg_idx, page_idx, &self.cache) {
-                rows
-            } else {
-                Arc::new(self.table.decode_page(rg_idx, page_idx, &self.counters)?)
-            };
+            // Past the first pages, cached parts are used but nothing decoded is inserted.
+            let insert = self.pages < CACHED_PAGES;
+            let rows = Arc::new(self.table.page(rg_idx, page_idx, &self.cache, &self.counters, insert)?);
             self.pages += 1;
             self.next_page = Some((rg_idx, page_idx + 1));
             self.set_rows(rows);
@@ -152,7 +148,7 @@ fn first_page(table: &OpenTable, range: &KeyRange) -> Option<(usize, usize)> {
     };
     let rg_idx = table.row_groups.partition_point(|rg| cmp_keys(&rg.max, start).is_lt());
     let rg = table.row_groups.get(rg_idx)?;
-    Some((rg_idx, rg.pages.partition_point(|p| cmp_keys(&p.max, start).is_lt())))
+    Some((rg_idx, rg.first_page(start)))
 }
 
 impl Iterator for ParquetScan {

@@ -9,15 +9,17 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_bloom::BloomFilter;
 use strata_core::fs::FileSystem;
-use strata_core::{Bytes, SeqNo, VersionedValue};
+use strata_core::{Bytes, SeqNo, ValueKind, VersionedValue};
 
+use super::bounds::MaxKeys;
 use super::chunk::ColumnChunk;
 use super::decode;
+use super::decode::BinaryColumn;
 use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
-use super::page::{DecodedPage, cmp_keys};
+use super::page::{DecodedPage, KeyPart, cmp_keys, version};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
-use crate::cache::block_cache::BlockCache;
+use crate::cache::block_cache::{BlockCache, Part};
 use crate::stats::Counters;
 use crate::{Error, Result, TableId, TableMeta};
 
@@ -35,6 +37,15 @@ pub(crate) struct RowGroupSpan {
     pub(crate) min: Bytes,
     pub(crate) max: Bytes,
     pub(crate) pages: Vec<PageSpan>,
+    /// The pages' maximums, for the search of [`Self::first_page`].
+    maxes: MaxKeys,
+}
+
+impl RowGroupSpan {
+    /// The first page whose maximum key is at or after `key` (`pages.len()` if none is).
+    pub(crate) fn first_page(&self, key: &[u8]) -> usize {
+        self.maxes.first_not_below(key, |p| cmp_keys(&self.pages[p].max, key))
+    }
 }
 
 /// The largest read or decompression buffer a thread keeps between point lookups without a
@@ -157,7 +168,8 @@ impl OpenTable {
         }
         let block_crcs: Box<[u32]> =
             section[lens_end..section.len() - TRAILER_LEN].chunks_exact(4).map(u32_le).collect();
-        let file = TableFile::new(file, path.to_owned(), len, trailer.data_end, block_crcs, counters);
+        let file =
+            TableFile::new(file, path.to_owned(), len, trailer.data_end, trailer.block_size, block_crcs, counters);
 
         let metadata = guard_decoder(path, || {
             let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
@@ -186,7 +198,9 @@ impl OpenTable {
             + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
             + row_groups
                 .iter()
-                .map(|rg| rg.pages.iter().map(|p| p.min.len() + p.max.len() + 48).sum::<usize>())
+                .map(|rg| {
+                    rg.maxes.memory_size() + rg.pages.iter().map(|p| p.min.len() + p.max.len() + 48).sum::<usize>()
+                })
                 .sum::<usize>()
             + file.memory_size();
         Ok(Self { meta, cache_id, file, metadata, row_groups, chunks, filters, memory })
@@ -249,7 +263,7 @@ impl OpenTable {
                 filtered = true;
                 continue;
             }
-            let first_page = rg.pages.partition_point(|p| cmp_keys(&p.max, key).is_lt());
+            let first_page = rg.first_page(key);
             for page_idx in first_page..rg.pages.len() {
                 if cmp_keys(&rg.pages[page_idx].min, key).is_gt() {
                     break;
@@ -261,10 +275,18 @@ impl OpenTable {
                         InPage::Unaligned => {}
                     }
                 }
-                let page = self.page(rg_idx, page_idx, cache, counters)?;
-                let i = page.seek(key, snapshot);
-                if i < page.len() {
-                    return Ok((page.key(i) == key).then(|| page.version(i)));
+                let head = self.key_part(rg_idx, page_idx, cache, counters, true)?;
+                let i = head.seek(key, snapshot);
+                if i < head.len() {
+                    if head.key(i) != key {
+                        return Ok(None);
+                    }
+                    // A deletion's value is empty: only a put reads the value part.
+                    let values = match head.kind(i) {
+                        ValueKind::Put => Some(self.value_part(rg_idx, page_idx, cache, counters, true)?),
+                        ValueKind::Delete => None,
+                    };
+                    return Ok(Some(version(&head, values.as_deref(), i)));
                 }
                 // Every row of this page sorts before (key, snapshot): the answer, if any, is
                 // further on.
@@ -320,9 +342,11 @@ impl OpenTable {
         let (from, to) = (span.first_row, span.first_row + span.rows);
         let chunks = &self.chunks[rg];
         let file = &self.file;
-        let (Some(kp), Some(sp), Some(vp)) =
-            (chunks[KEY].exact_page(from, to), chunks[SEQ].exact_page(from, to), chunks[VALUE].exact_page(from, to))
-        else {
+        let (Some(kp), Some(sp), Some(vp)) = (
+            chunks[KEY].exact_page(from, to, page),
+            chunks[SEQ].exact_page(from, to, page),
+            chunks[VALUE].exact_page(from, to, page),
+        ) else {
             return Ok(InPage::Unaligned);
         };
         let rows = span.rows as usize;
@@ -352,8 +376,10 @@ impl OpenTable {
         };
         let seq = seqs[row];
         let r = from + row as u64;
-        let kind =
-            *chunks[KIND].kind_rows(file, r, r + 1)?.first().ok_or_else(|| bad("kind", 0, format!("no row {row}")))?;
+        let kind = *chunks[KIND]
+            .kind_rows(file, r, r + 1, page)?
+            .first()
+            .ok_or_else(|| bad("kind", 0, format!("no row {row}")))?;
         let (raw, _) = chunks[VALUE].page_in(file, vp, read, scratch)?;
         let value = decode::plain_binary_value(raw, rows, row).map_err(|r| bad("value", vp, r))?;
         // NOTE: a copy of the value (the page lives in a reused buffer); no larger than the
@@ -362,50 +388,100 @@ impl OpenTable {
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
-    /// A page of the key column with the matching rows of the other columns, from the block
-    /// cache, or decoded from disk and then cached.
+    /// A page of the key column with the matching rows of the other columns: each part from
+    /// the block cache, or decoded from disk and, if `insert`, then cached.
     pub(crate) fn page(
         &self,
         rg: usize,
         page: usize,
         cache: &BlockCache,
         counters: &Counters,
-    ) -> Result<Arc<DecodedPage>> {
-        if let Some(p) = self.cached_page(rg, page, cache) {
-            return Ok(p);
+        insert: bool,
+    ) -> Result<DecodedPage> {
+        let head = self.key_part(rg, page, cache, counters, insert)?;
+        let values = self.value_part(rg, page, cache, counters, insert)?;
+        DecodedPage::new(head, values)
+            .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: {r}")))
+    }
+
+    fn cache_key(&self, rg: usize, page: usize, part: Part) -> (u64, u32, u32, Part) {
+        (self.cache_id, rg as u32, page as u32, part)
+    }
+
+    /// The keys, sequence numbers and kinds of page `page` of row group `rg`, from the block
+    /// cache, or decoded from disk and, if `insert`, then cached.
+    fn key_part(
+        &self,
+        rg: usize,
+        page: usize,
+        cache: &BlockCache,
+        counters: &Counters,
+        insert: bool,
+    ) -> Result<Arc<KeyPart>> {
+        let key = self.cache_key(rg, page, Part::Keys);
+        if let Some(head) = cache.get::<KeyPart>(&key) {
+            return Ok(head);
         }
-        let rows = Arc::new(self.decode_page(rg, page, counters)?);
-        cache.insert((self.cache_id, rg as u32, page as u32), Arc::clone(&rows));
-        Ok(rows)
+        let head = Arc::new(self.decode_key_part(rg, page, counters)?);
+        if insert {
+            cache.insert(key, Arc::clone(&head));
+        }
+        Ok(head)
     }
 
-    /// Page `page` of row group `rg` if the block cache holds it.
-    pub(crate) fn cached_page(&self, rg: usize, page: usize, cache: &BlockCache) -> Option<Arc<DecodedPage>> {
-        cache.get(&(self.cache_id, rg as u32, page as u32))
+    /// The values of page `page` of row group `rg`, from the block cache, or decoded from disk
+    /// and, if `insert`, then cached.
+    fn value_part(
+        &self,
+        rg: usize,
+        page: usize,
+        cache: &BlockCache,
+        counters: &Counters,
+        insert: bool,
+    ) -> Result<Arc<BinaryColumn>> {
+        let key = self.cache_key(rg, page, Part::Values);
+        if let Some(values) = cache.get::<BinaryColumn>(&key) {
+            return Ok(values);
+        }
+        let span = &self.row_groups[rg].pages[page];
+        let (from, to) = (span.first_row, span.first_row + span.rows);
+        let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
+        if values.len() as u64 != span.rows {
+            return Err(Error::corruption(
+                self.path(),
+                format!("row group {rg} page {page}: {} values, index says {} rows", values.len(), span.rows),
+            ));
+        }
+        Counters::add(&counters.value_pages_read, 1);
+        let values = Arc::new(values);
+        if insert {
+            cache.insert(key, Arc::clone(&values));
+        }
+        Ok(values)
     }
 
-    /// Decodes page `page` of row group `rg` from disk (checksummed reads), without caching it:
-    /// the key page, then the pages of the other columns holding the same rows (normally one
-    /// each; when a column cut its pages elsewhere, every page overlapping the rows).
-    pub(crate) fn decode_page(&self, rg: usize, page: usize, counters: &Counters) -> Result<DecodedPage> {
+    /// Decodes the key part of page `page` of row group `rg` from disk (checksummed reads),
+    /// without caching it: the key page, then the `seq` and `kind` pages holding the same rows
+    /// (normally one each; when a column cut its pages elsewhere, every page overlapping the
+    /// rows).
+    fn decode_key_part(&self, rg: usize, page: usize, counters: &Counters) -> Result<KeyPart> {
         let span = &self.row_groups[rg].pages[page];
         let (from, to) = (span.first_row, span.first_row + span.rows);
         let chunks = &self.chunks[rg];
         let file = &self.file;
-        let keys = chunks[KEY].binary_rows(file, from, to)?;
-        let seqs = chunks[SEQ].u64_rows(file, from, to)?;
-        let kinds = chunks[KIND].kind_rows(file, from, to)?;
-        let values = chunks[VALUE].binary_rows(file, from, to)?;
-        let rows = DecodedPage::new(keys, seqs, kinds, values)
+        let keys = chunks[KEY].binary_rows(file, from, to, page)?;
+        let seqs = chunks[SEQ].u64_rows(file, from, to, page)?;
+        let kinds = chunks[KIND].kind_rows(file, from, to, page)?;
+        let head = KeyPart::new(keys, seqs, kinds)
             .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: {r}")))?;
-        if rows.len() as u64 != span.rows {
+        if head.len() as u64 != span.rows {
             return Err(Error::corruption(
                 self.path(),
-                format!("row group {rg} page {page}: {} rows, index says {}", rows.len(), span.rows),
+                format!("row group {rg} page {page}: {} rows, index says {}", head.len(), span.rows),
             ));
         }
         Counters::add(&counters.pages_read, 1);
-        Ok(rows)
+        Ok(head)
     }
 }
 
@@ -501,7 +577,8 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
                 rows: end - first_row,
             });
         }
-        out.push(RowGroupSpan { min: Bytes::copy_from_slice(min), max: Bytes::copy_from_slice(max), pages });
+        let maxes = MaxKeys::new(pages.iter().map(|p| &p.max[..]));
+        out.push(RowGroupSpan { min: Bytes::copy_from_slice(min), max: Bytes::copy_from_slice(max), pages, maxes });
     }
     Ok(out)
 }

@@ -18,7 +18,7 @@ use strata_bloom::BloomFilter;
 use strata_core::fs::{FileSystem, WritableFile};
 use strata_core::{Bytes, Entry, SeqNo, compare_internal};
 
-use super::layout::{BLOCK_SIZE, PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
+use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
 use super::names::temp_path;
 use super::schema::{schema, writer_properties};
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -52,6 +52,8 @@ impl Drop for TempFile<'_> {
 /// without reading the file back.
 struct ChecksummingSink<W> {
     inner: W,
+    /// Bytes per checksummed block.
+    block: usize,
     /// CRC32 of every complete block passed on so far.
     crcs: Vec<u32>,
     /// The bytes after the last complete block: under one block before `retain`, everything
@@ -62,8 +64,8 @@ struct ChecksummingSink<W> {
 }
 
 impl<W: Write> ChecksummingSink<W> {
-    fn new(inner: W) -> Self {
-        Self { inner, crcs: Vec::new(), pending: Vec::with_capacity(BLOCK_SIZE as usize), passed_on: None }
+    fn new(inner: W, block: usize) -> Self {
+        Self { inner, block, crcs: Vec::new(), pending: Vec::with_capacity(block), passed_on: None }
     }
 
     /// Holds back everything written from now on.
@@ -73,7 +75,7 @@ impl<W: Write> ChecksummingSink<W> {
 
     /// Where the held-back bytes start in the file.
     fn pending_start(&self) -> u64 {
-        self.crcs.len() as u64 * BLOCK_SIZE
+        (self.crcs.len() * self.block) as u64
     }
 
     /// Writes the held-back page index, then the Strata section made from `filters` and the
@@ -99,7 +101,7 @@ impl<W: Write> ChecksummingSink<W> {
             .ok_or_else(|| bad("footer not held back"))?;
         let (index, footer) = held.split_at(split);
         let data_end = start + index.len() as u64;
-        for block in index.chunks(BLOCK_SIZE as usize) {
+        for block in index.chunks(self.block) {
             self.crcs.push(crc32fast::hash(block));
         }
 
@@ -109,6 +111,7 @@ impl<W: Write> ChecksummingSink<W> {
             filters_len,
             num_filters: u32::try_from(filters.len()).map_err(|_| bad("too many row groups"))?,
             footer_crc: crc32fast::hash(&footer[..meta_len]),
+            block_size: self.block as u64,
         };
         debug_assert_eq!(trailer.num_blocks(), self.crcs.len() as u64);
         let section_len = trailer.section_len().ok_or_else(|| bad("section too large"))? as usize;
@@ -148,13 +151,13 @@ impl<W: Write> Write for ChecksummingSink<W> {
         self.inner.write_all(buf)?;
         let mut rest = buf;
         while !rest.is_empty() {
-            let take = (BLOCK_SIZE as usize - self.pending.len()).min(rest.len());
+            let take = (self.block - self.pending.len()).min(rest.len());
             // A whole block straight from `buf` needs no copy.
-            if self.pending.is_empty() && take == BLOCK_SIZE as usize {
+            if self.pending.is_empty() && take == self.block {
                 self.crcs.push(crc32fast::hash(&rest[..take]));
             } else {
                 self.pending.extend_from_slice(&rest[..take]);
-                if self.pending.len() == BLOCK_SIZE as usize {
+                if self.pending.len() == self.block {
                     self.crcs.push(crc32fast::hash(&self.pending));
                     self.pending.clear();
                 }
@@ -229,7 +232,7 @@ pub(crate) fn write_table(
     let mut guard = TempFile { fs, path: tmp_path.clone(), armed: true };
     let parquet_err =
         |source: parquet::errors::ParquetError| Error::Encode { file: path.to_owned(), source: Box::new(source) };
-    let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file));
+    let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file), opts.checksum_block_size);
     let mut writer = ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts))).map_err(parquet_err)?;
 
     let mut batch = Batch::new();

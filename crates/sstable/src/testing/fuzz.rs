@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use strata_core::{Entry, KeyRange, MAX_SEQNO, VersionedValue};
 
 use super::MemFs;
-use crate::parquet::layout::{BLOCK_SIZE, TRAILER_LEN, Trailer, seal_section};
+use crate::parquet::layout::{TRAILER_LEN, Trailer, seal_section};
 use crate::{Compression, Error, ParquetOptions, ParquetStore, Result, SsTableStore, table_file_name};
 
 const DIR: &str = "/fuzz";
@@ -98,7 +98,7 @@ fn reseal(bytes: &mut [u8], t: &Trailer) {
     let (data, rest) = bytes.split_at_mut(data_end);
     let section = &mut rest[..section_len as usize];
     let crcs_at = t.filters_len as usize + 4 * t.num_filters as usize;
-    for (i, block) in data.chunks(BLOCK_SIZE as usize).enumerate() {
+    for (i, block) in data.chunks(t.block_size as usize).enumerate() {
         section[crcs_at + 4 * i..crcs_at + 4 * i + 4].copy_from_slice(&crc32fast::hash(block).to_le_bytes());
     }
     let trailer_at = section.len() - TRAILER_LEN;
