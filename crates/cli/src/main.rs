@@ -152,6 +152,13 @@ struct BenchArgs {
     /// Table compression of Strata: lz4, zstd, snappy or none.
     #[arg(long, default_value = "lz4")]
     compression: String,
+    /// Strata's compression by level, comma-separated (level 0 first; the last also for every
+    /// deeper level), for example `none,lz4,lz4,zstd`. Overrides --compression.
+    #[arg(long, value_delimiter = ',')]
+    compression_per_level: Vec<String>,
+    /// Bytes per second Strata's flushes and compactions may write together (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    compaction_rate: u64,
     /// Rows per Parquet data page in Strata's tables (the unit a cold point read decodes);
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
@@ -301,15 +308,22 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
         _ => return Err("engine benchmarks take one --memtable".into()),
     };
     let compaction = strata::PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
-    let compression = match args.compression.as_str() {
-        "lz4" => strata::CompressionName::Lz4,
-        "zstd" => strata::CompressionName::Zstd,
-        "snappy" => strata::CompressionName::Snappy,
-        "none" => strata::CompressionName::None,
-        other => return Err(format!("unknown compression {other:?}; valid: lz4, zstd, snappy, none")),
+    let codec = |name: &str| match name {
+        "lz4" => Ok(strata::CompressionName::Lz4),
+        "zstd" => Ok(strata::CompressionName::Zstd),
+        "snappy" => Ok(strata::CompressionName::Snappy),
+        "none" => Ok(strata::CompressionName::None),
+        other => Err(format!("unknown compression {other:?}; valid: lz4, zstd, snappy, none")),
     };
-    let mut strata_options =
-        strata::Options { memtable_type: memtable, compaction, ..strata::Options::default() }.compression(compression);
+    let mut strata_options = strata::Options {
+        memtable_type: memtable,
+        compaction,
+        compaction_rate_bytes_per_sec: args.compaction_rate,
+        ..strata::Options::default()
+    }
+    .compression(codec(&args.compression)?);
+    strata_options.table.compression_per_level =
+        args.compression_per_level.iter().map(|c| codec(c)).collect::<Result<_, _>>()?;
     if let Some(rows) = args.page_rows {
         strata_options.table.page_rows = rows as usize;
     }

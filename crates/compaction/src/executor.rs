@@ -4,7 +4,8 @@ use std::collections::{HashSet, VecDeque};
 use std::iter::Peekable;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, SeqNo, ValueKind};
+use strata_core::rate::Throttled;
+use strata_core::{Entry, KeyRange, MergeIter, Priority, RateLimiter, SeqNo, ValueKind};
 use strata_sstable::{SsTableStore, TableMeta};
 
 use crate::state::key_hull;
@@ -24,6 +25,9 @@ pub struct ExecContext<'a> {
     pub bottommost: bool,
     /// Hands out a fresh table id for each output table.
     pub next_table_id: &'a (dyn Fn() -> TableId + Sync),
+    /// Limits the bytes the merge writes per second, at low priority (flushes go first);
+    /// `None` writes as fast as it can.
+    pub rate_limiter: Option<&'a RateLimiter>,
 }
 
 impl std::fmt::Debug for ExecContext<'_> {
@@ -31,6 +35,7 @@ impl std::fmt::Debug for ExecContext<'_> {
         f.debug_struct("ExecContext")
             .field("snapshots", &self.snapshots)
             .field("bottommost", &self.bottommost)
+            .field("rate_limiter", &self.rate_limiter.map(RateLimiter::bytes_per_sec))
             .finish_non_exhaustive()
     }
 }
@@ -147,7 +152,8 @@ fn merge<S: SsTableStore>(
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
     snapshots.dedup();
-    let mut stream = GcIter::new(MergeIter::new(scans), snapshots, ctx.bottommost).peekable();
+    let merged = GcIter::new(MergeIter::new(scans), snapshots, ctx.bottommost);
+    let mut stream = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
     let target = task.target_table_size.max(1);
     let mut written: Vec<TableMeta> = Vec::new();
     while stream.peek().is_some() {

@@ -48,6 +48,7 @@
 //!     snapshots: &[],
 //!     bottommost: is_bottommost(&state, &task),
 //!     next_table_id: &|| next_id.fetch_add(1, Ordering::Relaxed),
+//!     rate_limiter: None,
 //! };
 //! let edit = execute(&store, &task, &state, &ctx)?;
 //! assert_eq!(edit.removed.len(), 4);

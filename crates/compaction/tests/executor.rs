@@ -49,8 +49,12 @@ fn merge_splits_outputs_by_size_at_key_boundaries() {
     let task = merge_task(vec![(0, vec![3, 2, 1])], 1, 4096);
     let next = AtomicU64::new(100);
     // A snapshot between the second and third table keeps two versions of every key.
-    let ctx =
-        ExecContext { snapshots: &[1500], bottommost: true, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst) };
+    let ctx = ExecContext {
+        snapshots: &[1500],
+        bottommost: true,
+        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+        rate_limiter: None,
+    };
     let out = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(out.removed, vec![(0, 3), (0, 2), (0, 1)]);
     assert!(out.added.len() > 5, "expected several outputs, got {}", out.added.len());
@@ -86,10 +90,10 @@ fn tombstones_stay_unless_bottommost() {
     assert!(is_bottommost(&state, &both));
     let next = AtomicU64::new(10);
     let ids = || next.fetch_add(1, Ordering::SeqCst);
-    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &ids };
+    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &ids, rate_limiter: None };
     let kept = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(scan(&store, kept.added[0].1.id).len(), 2);
-    let ctx = ExecContext { snapshots: &[], bottommost: true, next_table_id: &ids };
+    let ctx = ExecContext { snapshots: &[], bottommost: true, next_table_id: &ids, rate_limiter: None };
     let gone = execute(&store, &both, &state, &ctx).unwrap();
     assert_eq!(scan(&store, gone.added[0].1.id), [Entry::put("b", 11, "b")]);
 }
@@ -99,7 +103,12 @@ fn move_and_drop_do_no_data_io() {
     let (_dir, store) = store();
     let t = write(&store, 1, vec![Entry::put("a", 1, "x")]);
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
-    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &|| unreachable!("no table is written") };
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: false,
+        next_table_id: &|| unreachable!("no table is written"),
+        rate_limiter: None,
+    };
     let before = store.stats();
     let moved = CompactionTask { kind: TaskKind::Move, ..merge_task(vec![(0, vec![1])], 1, 1) };
     let out = execute(&store, &moved, &state, &ctx).unwrap();
@@ -117,7 +126,7 @@ fn bad_tasks_are_rejected_before_any_io() {
     let (_dir, store) = store();
     let t = write(&store, 1, vec![Entry::put("a", 1, "x")]);
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
-    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &|| 99 };
+    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &|| 99, rate_limiter: None };
     let err = execute(&store, &merge_task(vec![(1, vec![1])], 1, 10), &state, &ctx).unwrap_err();
     assert!(matches!(err, Error::TableNotInState { id: 1, level: 1 }), "{err}");
     let err = execute(&store, &merge_task(vec![(0, vec![1, 1])], 1, 10), &state, &ctx).unwrap_err();
@@ -178,7 +187,12 @@ fn a_failed_write_leaves_no_output_behind() {
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
     let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 3 };
     let next = AtomicU64::new(10);
-    let ctx = ExecContext { snapshots: &[], bottommost: true, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst) };
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: true,
+        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+        rate_limiter: None,
+    };
     let err = execute(&store, &merge_task(vec![(0, vec![1])], 1, 4096), &state, &ctx).unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
     for id in 10..next.load(Ordering::SeqCst) {
@@ -236,7 +250,7 @@ proptest! {
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(100);
-        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst) };
+        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None };
         let out = execute(&store, &task, &state, &ctx).unwrap();
         let mut outputs: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
         for w in out.added.windows(2) {

@@ -38,6 +38,7 @@ pub mod fs;
 mod key;
 mod merge;
 mod range;
+pub mod rate;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod visible;
@@ -48,6 +49,7 @@ pub use error::Error;
 pub use key::{MAX_SEQNO, SeqNo, ValueKind, compare_internal};
 pub use merge::MergeIter;
 pub use range::{KeyRange, prefix_successor};
+pub use rate::{Priority, RateLimiter};
 pub use visible::VisibleIter;
 
 /// The result type of this crate.

@@ -69,6 +69,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             snapshots: &snapshots,
             bottommost: strata_compaction::is_bottommost(&state, task),
             next_table_id: &next_id,
+            rate_limiter: self.rate_limiter.as_ref(),
         };
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
         let edit = VersionEdit {

@@ -168,6 +168,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             bg_cv: Condvar::new(),
             bg_error: Mutex::new(None),
             stats: crate::stats::Counters::default(),
+            rate_limiter: (options.compaction_rate_bytes_per_sec > 0)
+                .then(|| strata_core::RateLimiter::new(options.compaction_rate_bytes_per_sec)),
             deleter,
             _lock: lock,
             options,
@@ -318,6 +320,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             compactions: load(&c.compactions),
             compaction_bytes_read: load(&c.compaction_bytes_read),
             compaction_bytes_written: load(&c.compaction_bytes_written),
+            compaction_throttled_micros: self
+                .inner
+                .rate_limiter
+                .as_ref()
+                .map_or(0, |r| u64::try_from(r.waited().as_micros()).unwrap_or(u64::MAX)),
             active_memtable_bytes: sv.active.mem.approximate_memory_usage(),
             immutable_memtables: sv.immutables.len(),
             levels: sv

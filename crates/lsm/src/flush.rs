@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use strata_compaction::CompactionPolicy;
-use strata_core::Entry;
+use strata_core::rate::Throttled;
+use strata_core::{Entry, Priority};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -25,7 +26,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             None
         } else {
             let id = self.allocate_file_number();
-            let mut entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
+            let entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
+            let mut entries = Throttled::new(entries, self.rate_limiter.as_ref(), Priority::High);
             let meta = self.store.write_table_at(id, 0, &mut entries)?;
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             self.stats.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);

@@ -98,6 +98,11 @@ pub struct TableOptions {
     /// for every deeper level (RocksDB users know this as per-level filter settings).
     /// Empty (the default): `bloom_bits_per_key` everywhere. Each in 1 to 64.
     pub bloom_bits_per_level: Vec<f64>,
+    /// Compression by the level a table is written for: entry `i` for level `i`, the last for
+    /// every deeper level, `compression` when empty (the default). For example
+    /// `["none", "lz4", "lz4", "zstd"]`: nothing for L0, whose tables are rewritten soonest,
+    /// zstd from L3 down, where most bytes live (zstd at `zstd_level`).
+    pub compression_per_level: Vec<CompressionName>,
     /// Spread the filter memory of `bloom_bits_per_key` per key across the levels by the
     /// Monkey rule (`strata_bloom::monkey_bits_per_key`): each level's false-positive rate
     /// proportional to its size, so the small upper levels get more bits, the large bottom
@@ -120,6 +125,7 @@ impl Default for TableOptions {
             row_group_rows: p.row_group_rows,
             bloom_bits_per_key: 10.0,
             bloom_bits_per_level: Vec::new(),
+            compression_per_level: Vec::new(),
             monkey_filters: false,
         }
     }
@@ -189,6 +195,12 @@ pub struct Options {
     pub enable_background_compaction: bool,
     /// Background compaction threads. Default 2; allowed 1 to 64.
     pub max_background_jobs: usize,
+    /// Bytes per second that flushes and compactions together may write (entries' keys and
+    /// values before compression), as a token bucket shared by both: flushes take their bytes
+    /// at once and never wait (a waiting flush would stall writers), compactions wait until
+    /// the bucket has paid for everything taken before them. Bounds how much disk bandwidth a
+    /// compaction burst takes from the foreground. Default 0: no limit.
+    pub compaction_rate_bytes_per_sec: u64,
     /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
     pub compaction: PolicyConfig,
     /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
@@ -219,6 +231,7 @@ impl Default for Options {
             wal_recovery: WalRecovery::TornTail,
             enable_background_compaction: true,
             max_background_jobs: 2,
+            compaction_rate_bytes_per_sec: 0,
             compaction: PolicyConfig::default(),
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
@@ -357,14 +370,15 @@ impl Options {
     }
 
     pub(crate) fn parquet_options(&self, sync: bool) -> ParquetOptions {
-        let compression = match self.table.compression {
+        let codec = |name: CompressionName| match name {
             CompressionName::None => Compression::None,
             CompressionName::Snappy => Compression::Snappy,
             CompressionName::Lz4 => Compression::Lz4,
             CompressionName::Zstd => Compression::Zstd(self.table.zstd_level),
         };
         ParquetOptions {
-            compression,
+            compression: codec(self.table.compression),
+            compression_per_level: self.table.compression_per_level.iter().copied().map(codec).collect(),
             page_rows: self.table.page_rows,
             row_group_rows: self.table.row_group_rows,
             filter: strata_bloom::FilterPolicy::BitsPerKey(self.table.bloom_bits_per_key),

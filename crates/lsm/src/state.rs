@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
-use strata_core::SeqNo;
 use strata_core::fs::{FileLock, FileSystem};
+use strata_core::{RateLimiter, SeqNo};
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableId};
 
@@ -96,6 +96,8 @@ pub(crate) struct Inner<M, S, C> {
     pub(crate) bg_cv: Condvar,
     pub(crate) bg_error: Mutex<Option<Error>>,
     pub(crate) stats: Counters,
+    /// `Options::compaction_rate_bytes_per_sec`, when set.
+    pub(crate) rate_limiter: Option<RateLimiter>,
     pub(crate) deleter: Deleter,
     pub(crate) _lock: Box<dyn FileLock>,
 }

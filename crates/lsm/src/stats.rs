@@ -64,6 +64,8 @@ pub struct Stats {
     pub compaction_bytes_read: u64,
     /// Bytes of tables compactions wrote.
     pub compaction_bytes_written: u64,
+    /// Time compactions waited for `Options::compaction_rate_bytes_per_sec`, in µs.
+    pub compaction_throttled_micros: u64,
     /// Bytes held by the active memtable.
     pub active_memtable_bytes: usize,
     /// Sealed memtables awaiting flush.

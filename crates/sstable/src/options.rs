@@ -50,6 +50,12 @@ pub struct ParquetOptions {
     /// empty (the default). Fill it with `strata_bloom::monkey_bits_per_key` to spend a
     /// filter-memory budget where it lowers the summed false-positive rate most.
     pub filter_per_level: Vec<FilterPolicy>,
+    /// Compression by the level a table is written for (`SsTableStore::write_table_at`):
+    /// entry `i` for level `i`, the last entry for every deeper level, [`Self::compression`]
+    /// when empty (the default). RocksDB's usual advice fits here too: a fast codec (or none)
+    /// for the small upper levels, which are rewritten often, and zstd for the deep levels,
+    /// which hold most of the bytes.
+    pub compression_per_level: Vec<Compression>,
     /// Byte budget of the cache of decoded pages. Default 64 MiB; 0 disables caching.
     pub block_cache_bytes: usize,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
@@ -80,6 +86,7 @@ impl Default for ParquetOptions {
             row_group_max_bytes: 64 * 1024 * 1024,
             filter: FilterPolicy::default(),
             filter_per_level: Vec::new(),
+            compression_per_level: Vec::new(),
             block_cache_bytes: 64 * 1024 * 1024,
             table_cache_bytes: 256 * 1024 * 1024,
             parquet_bloom_filter: true,
@@ -97,10 +104,12 @@ impl ParquetOptions {
     /// [`Error::InvalidOptions`] naming the first field outside its allowed range.
     pub fn validate(&self) -> Result<()> {
         let bad = |field, reason: String| Err(Error::InvalidOptions { field, reason });
-        if let Compression::Zstd(level) = self.compression
-            && !(1..=22).contains(&level)
-        {
-            return bad("compression", format!("zstd level {level} is outside 1..=22"));
+        let zstd_level_ok = |c: &Compression| !matches!(c, Compression::Zstd(level) if !(1..=22).contains(level));
+        if !zstd_level_ok(&self.compression) {
+            return bad("compression", format!("{:?}: the zstd level is outside 1..=22", self.compression));
+        }
+        if let Some((level, c)) = self.compression_per_level.iter().enumerate().find(|(_, c)| !zstd_level_ok(c)) {
+            return bad("compression_per_level", format!("level {level}: {c:?}: the zstd level is outside 1..=22"));
         }
         if !(1..=1 << 20).contains(&self.page_rows) {
             return bad("page_rows", format!("{} is outside 1..=1048576", self.page_rows));
@@ -130,6 +139,12 @@ impl ParquetOptions {
             }
         }
         Ok(())
+    }
+
+    /// The compression of a table written for `level`.
+    #[must_use]
+    pub fn compression_for_level(&self, level: usize) -> Compression {
+        self.compression_per_level.get(level).or(self.compression_per_level.last()).copied().unwrap_or(self.compression)
     }
 
     /// The filter sizing for a table written for `level`.

@@ -196,11 +196,15 @@ impl SsTableStore for ParquetStore {
         level: usize,
         entries: &mut dyn Iterator<Item = Result<Entry>>,
     ) -> Result<TableMeta> {
-        if self.shared.options.filter_per_level.is_empty() {
-            return self.write_with(id, &self.shared.options, entries);
+        let o = &self.shared.options;
+        if o.filter_per_level.is_empty() && o.compression_per_level.is_empty() {
+            return self.write_with(id, o, entries);
         }
-        let options =
-            ParquetOptions { filter: self.shared.options.filter_for_level(level), ..self.shared.options.clone() };
+        let options = ParquetOptions {
+            filter: o.filter_for_level(level),
+            compression: o.compression_for_level(level),
+            ..o.clone()
+        };
         self.write_with(id, &options, entries)
     }
 
