@@ -159,6 +159,10 @@ struct BenchArgs {
     /// Bytes per second Strata's flushes and compactions may write together (0: no limit).
     #[arg(long, default_value_t = 0)]
     compaction_rate: u64,
+    /// Key ranges one Strata compaction is split into and merged in parallel (1: no split);
+    /// the engine's default when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    subcompactions: Option<u32>,
     /// Rows per Parquet data page in Strata's tables (the unit a cold point read decodes);
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
@@ -322,6 +326,9 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
         ..strata::Options::default()
     }
     .compression(codec(&args.compression)?);
+    if let Some(n) = args.subcompactions {
+        strata_options.max_subcompactions = n as usize;
+    }
     strata_options.table.compression_per_level =
         args.compression_per_level.iter().map(|c| codec(c)).collect::<Result<_, _>>()?;
     if let Some(rows) = args.page_rows {

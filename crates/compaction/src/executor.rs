@@ -2,6 +2,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::iter::Peekable;
+use std::ops::Bound;
 
 use bytes::Bytes;
 use strata_core::rate::Throttled;
@@ -28,6 +29,9 @@ pub struct ExecContext<'a> {
     /// Limits the bytes the merge writes per second, at low priority (flushes go first);
     /// `None` writes as fast as it can.
     pub rate_limiter: Option<&'a RateLimiter>,
+    /// The most key ranges one merge is split into, merged in parallel on their own threads
+    /// (1: no split). See [`execute`].
+    pub max_subcompactions: usize,
 }
 
 impl std::fmt::Debug for ExecContext<'_> {
@@ -36,6 +40,7 @@ impl std::fmt::Debug for ExecContext<'_> {
             .field("snapshots", &self.snapshots)
             .field("bottommost", &self.bottommost)
             .field("rate_limiter", &self.rate_limiter.map(RateLimiter::bytes_per_sec))
+            .field("max_subcompactions", &self.max_subcompactions)
             .finish_non_exhaustive()
     }
 }
@@ -64,7 +69,11 @@ pub struct CompactionOutput {
 ///   tables of about `task.target_table_size` payload bytes are written with ids from
 ///   `ctx.next_table_id`, streamed; the versions of one user key never straddle two tables.
 ///   If a write fails, the tables already written by this task are deleted before the error
-///   is returned.
+///   is returned. A merge of at least 4 MiB of input (or four target tables) is split into up to
+///   `ctx.max_subcompactions` key ranges of about equal input bytes, cut at input tables'
+///   first keys (so one user key's versions stay in one range), merged on their own threads;
+///   the outputs come back in key order as one edit, exactly as one merge would write them
+///   but for where tables are cut.
 /// * [`TaskKind::Move`]: no data I/O; the inputs' metadata (from [`SsTableStore::open`]) is
 ///   returned as added at `task.output_level`.
 /// * [`TaskKind::Drop`]: no I/O; the inputs are returned as removed.
@@ -139,7 +148,12 @@ fn resolve_inputs<'s>(task: &CompactionTask, state: &'s LevelState) -> Result<Ve
     Ok(inputs)
 }
 
-/// Merges the inputs into new tables; on error deletes what it wrote.
+/// The least input bytes a merge needs before it is split into subcompactions (or four output
+/// tables' worth, if less): below it, threads cost more than they save.
+const MIN_SUBCOMPACTION_BYTES: u64 = 4 << 20;
+
+/// Merges the inputs into new tables, in up to `ctx.max_subcompactions` key ranges at once;
+/// on error deletes what it wrote.
 fn merge<S: SsTableStore>(
     store: &S,
     task: &CompactionTask,
@@ -148,7 +162,86 @@ fn merge<S: SsTableStore>(
 ) -> Result<Vec<TableMeta>, Error> {
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.
     inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
-    let scans = inputs.iter().map(|(_, t)| store.scan(t.id, &KeyRange::all())).collect::<Result<Vec<_>, _>>()?;
+    let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
+    let ranges = split_ranges(&inputs, ctx.max_subcompactions, min_bytes);
+    if ranges.len() == 1 {
+        return merge_range(store, task, &inputs, &KeyRange::all(), ctx);
+    }
+    let results: Vec<Result<Vec<TableMeta>, Error>> = std::thread::scope(|scope| {
+        let inputs = &inputs;
+        let handles: Vec<_> =
+            ranges[1..].iter().map(|range| scope.spawn(move || merge_range(store, task, inputs, range, ctx))).collect();
+        let mut results = vec![merge_range(store, task, inputs, &ranges[0], ctx)];
+        for h in handles {
+            results.push(h.join().unwrap_or_else(|_| Err(Error::invalid_task("a subcompaction panicked"))));
+        }
+        results
+    });
+    let mut written = Vec::new();
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(tables) => written.extend(tables),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if let Some(e) = first_error {
+        for meta in &written {
+            // NOTE: best effort, as in `merge_range`.
+            let _ = store.delete(meta.id);
+        }
+        return Err(e);
+    }
+    Ok(written)
+}
+
+/// Cuts the inputs' key space into up to `max` ranges of about equal input bytes, at input
+/// tables' first keys; one range (everything) when the input is under `min_bytes` or
+/// `max <= 1`.
+fn split_ranges(inputs: &[(usize, &TableMeta)], max: usize, min_bytes: u64) -> Vec<KeyRange> {
+    let total: u64 = inputs.iter().map(|(_, t)| t.file_size).sum();
+    if max <= 1 || total < min_bytes {
+        return vec![KeyRange::all()];
+    }
+    let mut by_start: Vec<&TableMeta> = inputs.iter().map(|(_, t)| *t).collect();
+    by_start.sort_by(|a, b| a.min_key.cmp(&b.min_key));
+    let mut cuts: Vec<Bytes> = Vec::new();
+    let mut passed = 0u64;
+    for t in &by_start {
+        // A cut at this table's first key leaves `passed` bytes (the tables starting before
+        // it) to the ranges before; cut when that reaches the next share.
+        let share = total * (cuts.len() as u64 + 1) / max as u64;
+        // A cut must start after the first key of all (a range before it would be empty) and
+        // after the previous cut.
+        let after = cuts.last().unwrap_or(&by_start[0].min_key);
+        if passed >= share && cuts.len() + 1 < max && *after < t.min_key {
+            cuts.push(t.min_key.clone());
+        }
+        passed += t.file_size;
+    }
+    let mut ranges = Vec::with_capacity(cuts.len() + 1);
+    let mut start = Bound::Unbounded;
+    for cut in cuts {
+        ranges.push(KeyRange::new(start, Bound::Excluded(cut.clone())));
+        start = Bound::Included(cut);
+    }
+    ranges.push(KeyRange::new(start, Bound::Unbounded));
+    ranges
+}
+
+/// Merges the inputs' entries in `range` into new tables; on error deletes what it wrote.
+fn merge_range<S: SsTableStore>(
+    store: &S,
+    task: &CompactionTask,
+    inputs: &[(usize, &TableMeta)],
+    range: &KeyRange,
+    ctx: &ExecContext<'_>,
+) -> Result<Vec<TableMeta>, Error> {
+    let scans = inputs
+        .iter()
+        .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key))
+        .map(|(_, t)| store.scan(t.id, range))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
     snapshots.dedup();
@@ -307,6 +400,49 @@ mod tests {
     use strata_core::{MAX_SEQNO, VisibleIter};
 
     use super::*;
+
+    fn meta(id: TableId, min: &str, max: &str, size: u64) -> TableMeta {
+        TableMeta {
+            id,
+            file_size: size,
+            min_key: Bytes::copy_from_slice(min.as_bytes()),
+            max_key: Bytes::copy_from_slice(max.as_bytes()),
+            entries: 1,
+            tombstones: 0,
+            min_seq: 1,
+            max_seq: 1,
+            created_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn splits_cut_at_first_keys_into_ranges_of_about_equal_bytes() {
+        let l1 = [meta(1, "a", "c", 10), meta(2, "d", "f", 10), meta(3, "g", "i", 10), meta(4, "j", "l", 10)];
+        let l0 = meta(5, "b", "k", 8);
+        let inputs: Vec<(usize, &TableMeta)> = std::iter::once((0, &l0)).chain(l1.iter().map(|t| (1, t))).collect();
+        let starts = |ranges: &[KeyRange]| -> Vec<Option<Vec<u8>>> {
+            ranges
+                .iter()
+                .map(|r| match r.start() {
+                    Bound::Included(k) => Some(k.to_vec()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // 48 bytes in two: the cut goes where 24 bytes lie before it (a, b, d start before g).
+        let two = split_ranges(&inputs, 2, 0);
+        assert_eq!(starts(&two), vec![None, Some(b"g".to_vec())]);
+        assert!(two[0].contains(b"f") && !two[0].contains(b"g") && two[1].contains(b"g"));
+        let four = split_ranges(&inputs, 4, 0);
+        assert_eq!(starts(&four), vec![None, Some(b"d".to_vec()), Some(b"g".to_vec()), Some(b"j".to_vec())]);
+        // Too small, or one allowed: no split.
+        assert_eq!(split_ranges(&inputs, 4, 49).len(), 1);
+        assert_eq!(split_ranges(&inputs, 1, 0).len(), 1);
+        // Every table starting at the same key: nowhere to cut.
+        let same = [meta(1, "a", "z", 10), meta(2, "a", "y", 10)];
+        let inputs: Vec<(usize, &TableMeta)> = same.iter().map(|t| (0, t)).collect();
+        assert_eq!(split_ranges(&inputs, 2, 0).len(), 1);
+    }
 
     fn gc(entries: &[Entry], snapshots: &[SeqNo], bottommost: bool) -> Vec<Entry> {
         let source = entries.iter().cloned().map(Ok::<_, Infallible>);

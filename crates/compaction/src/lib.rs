@@ -49,6 +49,7 @@
 //!     bottommost: is_bottommost(&state, &task),
 //!     next_table_id: &|| next_id.fetch_add(1, Ordering::Relaxed),
 //!     rate_limiter: None,
+//!     max_subcompactions: 1,
 //! };
 //! let edit = execute(&store, &task, &state, &ctx)?;
 //! assert_eq!(edit.removed.len(), 4);

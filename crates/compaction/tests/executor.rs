@@ -54,6 +54,7 @@ fn merge_splits_outputs_by_size_at_key_boundaries() {
         bottommost: true,
         next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
         rate_limiter: None,
+        max_subcompactions: 1,
     };
     let out = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(out.removed, vec![(0, 3), (0, 2), (0, 1)]);
@@ -90,10 +91,22 @@ fn tombstones_stay_unless_bottommost() {
     assert!(is_bottommost(&state, &both));
     let next = AtomicU64::new(10);
     let ids = || next.fetch_add(1, Ordering::SeqCst);
-    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &ids, rate_limiter: None };
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: false,
+        next_table_id: &ids,
+        rate_limiter: None,
+        max_subcompactions: 1,
+    };
     let kept = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(scan(&store, kept.added[0].1.id).len(), 2);
-    let ctx = ExecContext { snapshots: &[], bottommost: true, next_table_id: &ids, rate_limiter: None };
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: true,
+        next_table_id: &ids,
+        rate_limiter: None,
+        max_subcompactions: 1,
+    };
     let gone = execute(&store, &both, &state, &ctx).unwrap();
     assert_eq!(scan(&store, gone.added[0].1.id), [Entry::put("b", 11, "b")]);
 }
@@ -108,6 +121,7 @@ fn move_and_drop_do_no_data_io() {
         bottommost: false,
         next_table_id: &|| unreachable!("no table is written"),
         rate_limiter: None,
+        max_subcompactions: 1,
     };
     let before = store.stats();
     let moved = CompactionTask { kind: TaskKind::Move, ..merge_task(vec![(0, vec![1])], 1, 1) };
@@ -126,7 +140,13 @@ fn bad_tasks_are_rejected_before_any_io() {
     let (_dir, store) = store();
     let t = write(&store, 1, vec![Entry::put("a", 1, "x")]);
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
-    let ctx = ExecContext { snapshots: &[], bottommost: false, next_table_id: &|| 99, rate_limiter: None };
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: false,
+        next_table_id: &|| 99,
+        rate_limiter: None,
+        max_subcompactions: 1,
+    };
     let err = execute(&store, &merge_task(vec![(1, vec![1])], 1, 10), &state, &ctx).unwrap_err();
     assert!(matches!(err, Error::TableNotInState { id: 1, level: 1 }), "{err}");
     let err = execute(&store, &merge_task(vec![(0, vec![1, 1])], 1, 10), &state, &ctx).unwrap_err();
@@ -192,6 +212,7 @@ fn a_failed_write_leaves_no_output_behind() {
         bottommost: true,
         next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
         rate_limiter: None,
+        max_subcompactions: 1,
     };
     let err = execute(&store, &merge_task(vec![(0, vec![1])], 1, 4096), &state, &ctx).unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
@@ -213,6 +234,7 @@ proptest! {
         below in prop::collection::vec(0u8..8, 0..6),
         snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
         target in 20u64..400,
+        subcompactions in 1usize..4,
     ) {
         let (_dir, store) = store();
         let entry = |key: u8, seq: SeqNo, del: bool| {
@@ -250,7 +272,7 @@ proptest! {
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(100);
-        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None };
+        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None, max_subcompactions: subcompactions };
         let out = execute(&store, &task, &state, &ctx).unwrap();
         let mut outputs: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
         for w in out.added.windows(2) {
@@ -268,5 +290,69 @@ proptest! {
                 prop_assert!(scan(&store, m.id).iter().all(|e| e.kind == ValueKind::Put));
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// A merge split into subcompactions (L1 in four tables, so there are first keys to cut at)
+    /// writes tables that answer exactly as one merge's do, in key order, without overlap.
+    #[test]
+    fn subcompactions_answer_as_one_merge_does(
+        ops in prop::collection::vec((0u16..400, prop::bool::weighted(0.2)), 50..400),
+        snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+        subcompactions in 2usize..5,
+    ) {
+        let (_dir, store) = store();
+        let entry = |key: u16, seq: SeqNo, del: bool| {
+            let key = format!("key{key:05}");
+            if del { Entry::delete(key, seq) } else { Entry::put(key, seq, format!("v{seq}")) }
+        };
+        let log: Vec<Entry> = ops.iter().enumerate().map(|(i, &(k, del))| entry(k, i as u64 + 1, del)).collect();
+        let half = log.len() / 2;
+        // The older half in L1 as four tables of disjoint key ranges, the newer half in L0.
+        let mut state = LevelState { levels: vec![Vec::new(); 2], ..Default::default() };
+        let mut l1_ids = Vec::new();
+        for (i, part) in (0u16..4).map(|q| (q * 100, q * 100 + 100)).enumerate() {
+            let seg: Vec<Entry> = log[..half].iter().filter(|e| {
+                let k: u16 = std::str::from_utf8(&e.key[3..]).unwrap().parse().unwrap();
+                (part.0..part.1).contains(&k)
+            }).cloned().collect();
+            if seg.is_empty() { continue; }
+            let id = 10 + i as u64;
+            state.levels[1].push(write(&store, id, seg));
+            l1_ids.push(id);
+        }
+        state.levels[0].push(write(&store, 1, log[half..].to_vec()));
+        let task = merge_task(vec![(0, vec![1]), (1, l1_ids.clone())], 1, 256);
+        let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(log.len() + 1) as SeqNo).collect();
+        snapshots.sort_unstable();
+        let next = AtomicU64::new(1000);
+        let run = |subs: usize| {
+            let ctx = ExecContext {
+                snapshots: &snapshots,
+                bottommost: true,
+                next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+                rate_limiter: None,
+                max_subcompactions: subs,
+            };
+            execute(&store, &task, &state, &ctx).unwrap()
+        };
+        let (one, split) = (run(1), run(subcompactions));
+        for out in [&one, &split] {
+            for w in out.added.windows(2) {
+                prop_assert!(w[0].1.max_key < w[1].1.min_key, "outputs in key order without overlap");
+            }
+        }
+        let ids = |out: &strata_compaction::CompactionOutput| out.added.iter().map(|(_, m)| m.id).collect::<Vec<_>>();
+        let mut inputs = vec![1];
+        inputs.extend(&l1_ids);
+        for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
+            let want = view(&store, &inputs, snap);
+            prop_assert_eq!(&view(&store, &ids(&one), snap), &want, "one merge, snapshot {}", snap);
+            prop_assert_eq!(&view(&store, &ids(&split), snap), &want, "{} subcompactions, snapshot {}", subcompactions, snap);
+        }
+        let entries = |out: &strata_compaction::CompactionOutput| out.added.iter().map(|(_, m)| m.entries).sum::<u64>();
+        prop_assert_eq!(entries(&one), entries(&split), "the same versions kept");
     }
 }

@@ -70,6 +70,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             bottommost: strata_compaction::is_bottommost(&state, task),
             next_table_id: &next_id,
             rate_limiter: self.rate_limiter.as_ref(),
+            max_subcompactions: self.options.max_subcompactions,
         };
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
         let edit = VersionEdit {

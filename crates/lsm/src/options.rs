@@ -201,6 +201,10 @@ pub struct Options {
     /// the bucket has paid for everything taken before them. Bounds how much disk bandwidth a
     /// compaction burst takes from the foreground. Default 0: no limit.
     pub compaction_rate_bytes_per_sec: u64,
+    /// The most key ranges one compaction is split into, merged in parallel (RocksDB's
+    /// subcompactions): a compaction of at least 4 MiB is cut at input tables' first keys into
+    /// ranges of about equal input bytes. Default 2; allowed 1 (no split) to 64.
+    pub max_subcompactions: usize,
     /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
     pub compaction: PolicyConfig,
     /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
@@ -232,6 +236,7 @@ impl Default for Options {
             enable_background_compaction: true,
             max_background_jobs: 2,
             compaction_rate_bytes_per_sec: 0,
+            max_subcompactions: 2,
             compaction: PolicyConfig::default(),
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
@@ -324,6 +329,9 @@ impl Options {
                 format!("{} is outside 1..=64", self.max_immutable_memtables),
             ));
         }
+        if !(1..=64).contains(&self.max_subcompactions) {
+            return Err(invalid("max_subcompactions", format!("{} is outside 1..=64", self.max_subcompactions)));
+        }
         if !(1..=64).contains(&self.max_background_jobs) {
             return Err(invalid("max_background_jobs", format!("{} is outside 1..=64", self.max_background_jobs)));
         }
@@ -410,6 +418,7 @@ mod tests {
             (Options { max_memtable_size: 10, ..Options::default() }, "max_memtable_size"),
             (Options { max_immutable_memtables: 0, ..Options::default() }, "max_immutable_memtables"),
             (Options { max_background_jobs: 0, ..Options::default() }, "max_background_jobs"),
+            (Options { max_subcompactions: 0, ..Options::default() }, "max_subcompactions"),
             (Options { l0_stop_trigger: 5, ..Options::default() }, "l0_stop_trigger"),
             (Options { memtable_prefix_len: 0, ..Options::default() }, "memtable_prefix_len"),
             (

