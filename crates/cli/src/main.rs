@@ -10,6 +10,7 @@
 //! strata stats DIR                               levels, tables, caches, amplification
 //! strata inspect FILE.parquet                    one table's metadata, filter and rows
 //! strata compact DIR                             compact everything
+//! strata checkpoint DIR DEST                     an openable copy at one sequence number
 //! ```
 
 mod bench;
@@ -108,6 +109,14 @@ enum Command {
     Compact {
         /// The database directory.
         dir: PathBuf,
+    },
+    /// Make DEST an openable copy of the database at one sequence number (tables are
+    /// hard-linked where possible). DEST must not exist or must be empty.
+    Checkpoint {
+        /// The database directory.
+        dir: PathBuf,
+        /// The checkpoint's directory.
+        dest: PathBuf,
     },
     /// Simulate a compaction policy on a synthetic write stream (no I/O): write and space
     /// amplification and sorted runs as the data grows.
@@ -227,6 +236,7 @@ fn main() -> ExitCode {
         Command::Stats { dir } => commands::stats(&dir, &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
         Command::Compact { dir } => commands::compact(&dir, &base).map(|s| println!("{s}")),
+        Command::Checkpoint { dir, dest } => commands::checkpoint(&dir, &base, &dest).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),
     };
     match result {

@@ -190,3 +190,18 @@ fn an_engine_left_out_of_the_build_says_how_to_add_it() {
     fails_with(&strata(&["bench", "--engines", "strata,rocksdb", "--num", "10"]), "--features rocksdb");
     fails_with(&strata(&["bench", "--engines", "leveldb", "--num", "10"]), "unknown engine");
 }
+
+#[test]
+fn checkpoint_makes_an_openable_copy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    let cp = dir.path().join("cp");
+    for (k, v) in [("a", "1"), ("b", "2")] {
+        ok(&strata(&["put", s(&db), k, v]));
+    }
+    let out = ok(&strata(&["checkpoint", s(&db), s(&cp)]));
+    assert!(out.starts_with("checkpoint at sequence 2 in"), "{out}");
+    ok(&strata(&["put", s(&db), "c", "3"]));
+    assert_eq!(ok(&strata(&["scan", s(&cp)])), "a\t1\nb\t2\n");
+    fails_with(&strata(&["checkpoint", s(&db), s(&cp)]), "empty directory");
+}

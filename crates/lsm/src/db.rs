@@ -297,6 +297,28 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         }
     }
 
+    /// Makes `dest` an openable copy of the database as of one sequence number (returned
+    /// in [`CheckpointInfo::seq`]): every write up to it, none after. Writes and reads go on
+    /// meanwhile; only the memtables are flushed first.
+    ///
+    /// Tables are hard-linked into `dest` where the file system allows (the same device),
+    /// so a checkpoint costs little space until the source compacts those tables away, and
+    /// copied otherwise. The checkpoint is independent of the source: deleting or
+    /// compacting either leaves the other intact. Open it with [`Db::open`] like any
+    /// database (its log is empty).
+    ///
+    /// `dest` must not exist or must be an empty directory. If the call fails, what it
+    /// put in `dest` is removed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `dest` is not empty; [`Error::Io`] when creating,
+    /// linking, copying or syncing fails; a flush failure; [`Error::Table`] with
+    /// `Unsupported` for a custom table store that cannot export its tables.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<crate::CheckpointInfo> {
+        self.inner.checkpoint(dest.as_ref())
+    }
+
     /// Counters and the shape of the tree.
     #[must_use]
     pub fn stats(&self) -> Stats {

@@ -56,6 +56,7 @@
 
 mod background;
 mod batch;
+mod checkpoint;
 mod codec;
 mod compact;
 mod db;
@@ -78,6 +79,7 @@ mod write;
 pub mod testing;
 
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
+pub use checkpoint::CheckpointInfo;
 pub use db::{Components, Db};
 pub use error::{Error, ErrorKind};
 pub use iter::DbIter;

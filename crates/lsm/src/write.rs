@@ -16,7 +16,7 @@ use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
 use crate::batch::WriteBatch;
-use crate::state::{Inner, MemHandle, SuperVersion, lock};
+use crate::state::{Inner, MemHandle, SuperVersion, WalState, lock};
 use crate::wal::WalWriter;
 use crate::{Result, WalSync, WriteOptions};
 
@@ -232,6 +232,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
     /// segment is synced first: only the newest segment may end torn.
     pub(crate) fn rotate_memtable(&self) -> Result<()> {
         let mut wal = lock(&self.wal);
+        self.rotate_memtable_locked(&mut wal)
+    }
+
+    /// [`Inner::rotate_memtable`] for a caller that already holds the log lock (so no write
+    /// group can commit between its decision to seal and the seal).
+    pub(crate) fn rotate_memtable_locked(&self, wal: &mut WalState) -> Result<()> {
         if let Err(e) = wal.writer.sync() {
             self.set_bg_error(e.clone());
             return Err(e);
@@ -253,7 +259,6 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             immutables.extend(sv.immutables.iter().cloned());
             SuperVersion { active: fresh, immutables, version: Arc::clone(&sv.version) }
         });
-        drop(wal);
         self.stats.memtables_sealed.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
