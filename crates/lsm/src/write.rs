@@ -140,6 +140,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             return Err(e);
         }
         wal.last_seq = seq;
+        wal.logged_seq = seq;
         let sv = self.current();
         let mut bytes = 0;
         for (w, first) in group.iter().zip(firsts) {
@@ -224,8 +225,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             return Ok(());
         }
         let mut wal = lock(&self.wal);
-        let last_seq = wal.last_seq;
-        wal.writer.seal(last_seq)
+        let logged_seq = wal.logged_seq;
+        wal.writer.seal(logged_seq)
     }
 
     /// Seals the active memtable and starts a new one with a new log segment. The sealed
