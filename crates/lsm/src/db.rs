@@ -298,7 +298,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     /// Makes `dest` an openable copy of the database as of one sequence number (returned
-    /// in [`CheckpointInfo::seq`]): every write up to it, none after. Writes and reads go on
+    /// in [`CheckpointInfo::seq`](crate::CheckpointInfo::seq)): every write up to it, none after. Writes and reads go on
     /// meanwhile; only the memtables are flushed first.
     ///
     /// Tables are hard-linked into `dest` where the file system allows (the same device),
@@ -321,11 +321,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
 
     /// Ingests Parquet files written by any tool (pyarrow, DuckDB, Spark, ...): each needs a
     /// binary or string key column and value column (named in `options`, `key` and `value`
-    /// by default). Rows may come in any order and repeat keys ([`IngestOptions::duplicates`]
+    /// by default). Rows may come in any order and repeat keys ([`IngestOptions::duplicates`](crate::IngestOptions::duplicates)
     /// says whether the last row wins or the ingest fails).
     ///
     /// The rows become tables that every later read sees at once, as if they were one
-    /// write batch: all at one new sequence number ([`IngestSummary::seq`]), newer than
+    /// write batch: all at one new sequence number ([`IngestSummary::seq`](crate::IngestSummary::seq)), newer than
     /// every earlier write, so they replace earlier values of their keys, and a snapshot
     /// taken before the call does not see them. The tables go to the deepest level where
     /// they overlap no existing table (after a flush if the memtables hold keys in their
@@ -333,7 +333,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     ///
     /// It is atomic: on any error nothing is ingested and the tables written so far are
     /// deleted. Sorted input is streamed; unsorted input is sorted with at most
-    /// [`IngestOptions::sort_memory`] bytes in memory, spilling sorted runs to temporary
+    /// [`IngestOptions::sort_memory`](crate::IngestOptions::sort_memory) bytes in memory, spilling sorted runs to temporary
     /// tables. Reads go on throughout; writes go on while the input is checked and sorted,
     /// and wait while the final tables are written and committed.
     ///

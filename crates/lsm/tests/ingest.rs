@@ -314,7 +314,7 @@ fn damaged_files_are_corruption_naming_the_file_and_nothing_is_ingested() {
 
     // The database still works and takes the good file.
     db.ingest([&good], &IngestOptions::default()).unwrap();
-    assert_eq!(db.get(key(29_999)).unwrap().is_some(), true);
+    assert!(db.get(key(29_999)).unwrap().is_some());
 }
 
 #[test]

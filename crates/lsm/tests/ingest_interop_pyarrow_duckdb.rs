@@ -98,7 +98,8 @@ fn ingests_files_written_by_pyarrow_and_duckdb() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(err.to_string().contains("strict5") && err.to_string().contains("duckdb_repeat.parquet"), "{err}");
     // Small sort memory, so DuckDB's unsorted file is sorted in spilled runs.
-    let unsorted = db.ingest([file("duckdb_unsorted.parquet")], &IngestOptions::default().sort_memory(1 << 20)).unwrap();
+    let unsorted =
+        db.ingest([file("duckdb_unsorted.parquet")], &IngestOptions::default().sort_memory(1 << 20)).unwrap();
     assert!(!unsorted.sorted_input);
     assert_eq!((unsorted.input_rows, unsorted.rows), (30_000, 20_000));
     // Renamed columns and an extra one: refused by default, taken when asked.

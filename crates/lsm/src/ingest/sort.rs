@@ -392,7 +392,7 @@ impl<'a, S: SsTableStore> MergedRuns<'a, S> {
                 continue;
             }
             self.done += 1;
-            if self.done % 8192 == 0 {
+            if self.done.is_multiple_of(8192) {
                 self.progress.report(IngestPhase::Writing, self.done);
             }
             self.last = Some((entry.key.clone(), file));
