@@ -1,4 +1,5 @@
-//! The data subcommands: `put`, `get`, `delete`, `scan`, `stats`, `inspect`, `compact`.
+//! The data subcommands: `put`, `get`, `delete`, `scan`, `stats`, `inspect`, `compact`,
+//! `checkpoint`.
 
 use std::io::Write;
 use std::path::Path;
@@ -237,4 +238,16 @@ pub(crate) fn compact(dir: &Path, base: &Options) -> Result<String, String> {
     let msg = format!("compacted: {} -> {} of tables; {}", mib(before), mib(s.table_bytes()), shape.join(", "));
     db.close().map_err(|e| e.to_string())?;
     Ok(msg)
+}
+
+pub(crate) fn checkpoint(dir: &Path, base: &Options, dest: &Path) -> Result<String, String> {
+    let db = open_existing(dir, base)?;
+    let info = db.checkpoint(dest).map_err(|e| e.to_string())?;
+    db.close().map_err(|e| e.to_string())?;
+    let how = if info.copied_bytes == 0 {
+        format!("{} hard-linked", info.linked)
+    } else {
+        format!("{} hard-linked, {} copied ({})", info.linked, info.tables - info.linked, mib(info.copied_bytes))
+    };
+    Ok(format!("checkpoint at sequence {} in {}: {} tables ({how})", info.seq, dest.display(), info.tables))
 }

@@ -10,6 +10,8 @@
 //! strata stats DIR                               levels, tables, caches, amplification
 //! strata inspect FILE.parquet                    one table's metadata, filter and rows
 //! strata compact DIR                             compact everything
+//! strata checkpoint DIR DEST                     an openable copy at one sequence number
+//! strata ingest DIR FILE.parquet...              bulk-load Parquet files (key and value columns)
 //! ```
 
 mod bench;
@@ -109,9 +111,51 @@ enum Command {
         /// The database directory.
         dir: PathBuf,
     },
+    /// Make DEST an openable copy of the database at one sequence number (tables are
+    /// hard-linked where possible). DEST must not exist or must be empty.
+    Checkpoint {
+        /// The database directory.
+        dir: PathBuf,
+        /// The checkpoint's directory.
+        dest: PathBuf,
+    },
+    /// Ingest Parquet files written by any tool: a binary or string key column and value
+    /// column, rows in any order. All rows become visible at once, at one sequence number.
+    Ingest(IngestArgs),
     /// Simulate a compaction policy on a synthetic write stream (no I/O): write and space
     /// amplification and sorted runs as the data grows.
     Sim(sim::SimArgs),
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// The database directory (created if missing).
+    dir: PathBuf,
+    /// The Parquet files; with repeated keys, later files win over earlier ones.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The key column.
+    #[arg(long, default_value = "key")]
+    key_column: String,
+    /// The value column.
+    #[arg(long, default_value = "value")]
+    value_column: String,
+    /// Repeated keys: the last row wins, or the ingest fails.
+    #[arg(long, value_enum, default_value_t = Duplicates::LastWins)]
+    duplicates: Duplicates,
+    /// Ignore columns other than the key and value columns (by default they are an error).
+    #[arg(long)]
+    ignore_extra_columns: bool,
+    /// MiB of rows sorted in memory at a time when the input is not sorted.
+    #[arg(long, default_value_t = 64)]
+    sort_memory_mib: usize,
+}
+
+/// [`strata::DuplicateKeys`] as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Duplicates {
+    LastWins,
+    Error,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +282,8 @@ fn main() -> ExitCode {
         Command::Stats { dir } => commands::stats(&dir, &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
         Command::Compact { dir } => commands::compact(&dir, &base).map(|s| println!("{s}")),
+        Command::Checkpoint { dir, dest } => commands::checkpoint(&dir, &base, &dest).map(|s| println!("{s}")),
+        Command::Ingest(args) => ingest(&args, &base).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),
     };
     match result {
@@ -247,6 +293,65 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn ingest(args: &IngestArgs, base: &strata::Options) -> Result<String, String> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {pos}/{len} rows {elapsed_precise} {msg}")
+            .map_err(|e| e.to_string())?;
+        bar.set_style(style);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let options = strata::IngestOptions::default()
+        .key_column(args.key_column.as_str())
+        .value_column(args.value_column.as_str())
+        .duplicates(match args.duplicates {
+            Duplicates::LastWins => strata::DuplicateKeys::LastWins,
+            Duplicates::Error => strata::DuplicateKeys::Error,
+        })
+        .extra_columns(if args.ignore_extra_columns {
+            strata::ExtraColumns::Ignore
+        } else {
+            strata::ExtraColumns::Reject
+        })
+        .sort_memory(args.sort_memory_mib.saturating_mul(1 << 20));
+    let progress = bar.clone();
+    let options = options.progress(move |p| {
+        progress.set_length(p.total);
+        progress.set_position(p.done);
+        progress.set_message(match p.phase {
+            strata::IngestPhase::Checking => "checking keys",
+            strata::IngestPhase::Sorting => "sorting",
+            _ => "writing tables",
+        });
+    });
+    let db = strata::Db::open(&args.dir, base.clone()).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let summary = db.ingest(&args.files, &options).map_err(|e| e.to_string());
+    bar.finish_and_clear();
+    let summary = summary?;
+    db.close().map_err(|e| e.to_string())?;
+    let placed = match (summary.level, summary.seq) {
+        (Some(level), Some(seq)) => format!(" into L{level} at sequence {seq}"),
+        _ => String::new(),
+    };
+    let how = if summary.sorted_input {
+        "input already sorted".to_owned()
+    } else {
+        format!("input sorted, {} runs spilled", summary.spilled_runs)
+    };
+    Ok(format!(
+        "ingested {} keys ({} rows) as {} tables ({:.1} MiB){placed} in {:.2} s; {how}",
+        summary.rows,
+        summary.input_rows,
+        summary.tables,
+        summary.bytes as f64 / (1 << 20) as f64,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 fn write_json(path: &PathBuf, value: &impl serde::Serialize) -> Result<(), String> {

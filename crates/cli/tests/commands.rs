@@ -190,3 +190,45 @@ fn an_engine_left_out_of_the_build_says_how_to_add_it() {
     fails_with(&strata(&["bench", "--engines", "strata,rocksdb", "--num", "10"]), "--features rocksdb");
     fails_with(&strata(&["bench", "--engines", "leveldb", "--num", "10"]), "unknown engine");
 }
+
+#[test]
+fn checkpoint_makes_an_openable_copy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    let cp = dir.path().join("cp");
+    for (k, v) in [("a", "1"), ("b", "2")] {
+        ok(&strata(&["put", s(&db), k, v]));
+    }
+    let out = ok(&strata(&["checkpoint", s(&db), s(&cp)]));
+    assert!(out.starts_with("checkpoint at sequence 2 in"), "{out}");
+    ok(&strata(&["put", s(&db), "c", "3"]));
+    assert_eq!(ok(&strata(&["scan", s(&cp)])), "a\t1\nb\t2\n");
+    fails_with(&strata(&["checkpoint", s(&db), s(&cp)]), "empty directory");
+}
+
+#[test]
+fn ingest_loads_a_parquet_file_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    ok(&strata(&["put", s(&db), "a", "old"]));
+    // A Strata table is a Parquet file with extra columns (seq, kind): a handy input.
+    let src = dir.path().join("src");
+    for (k, v) in [("b", "2"), ("a", "1"), ("c", "3")] {
+        ok(&strata(&["put", s(&src), k, v]));
+    }
+    ok(&strata(&["compact", s(&src)]));
+    let table = std::fs::read_dir(&src)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .expect("a table");
+    fails_with(&strata(&["ingest", s(&db), s(&table)]), "columns other than key and value: seq, kind");
+    let out = ok(&strata(&["ingest", s(&db), s(&table), "--ignore-extra-columns"]));
+    assert!(out.starts_with("ingested 3 keys (3 rows) as 1 tables"), "{out}");
+    assert_eq!(ok(&strata(&["scan", s(&db)])), "a\t1\nb\t2\nc\t3\n");
+    let bogus = dir.path().join("bogus.parquet");
+    std::fs::write(&bogus, "nope").expect("write");
+    fails_with(&strata(&["ingest", s(&db), s(&bogus)]), "bogus.parquet");
+    let out = strata(&["ingest", s(&db), s(&table), "--duplicates", "sometimes"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("last-wins, error"));
+}

@@ -124,6 +124,20 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// The OS error, [`io::ErrorKind::NotFound`] included.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
 
+    /// Makes `to` a second name (a hard link) for the existing file `from`, so the file's
+    /// data lives on while either name does. Checkpoints use it to share immutable tables
+    /// instead of copying them. The default, for file systems without links, fails with
+    /// [`io::ErrorKind::Unsupported`], and callers fall back to copying.
+    ///
+    /// # Errors
+    ///
+    /// The OS error (`to` already exists, `from` and `to` on different devices, ...), or
+    /// [`io::ErrorKind::Unsupported`].
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = (from, to);
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this file system has no hard links"))
+    }
+
     /// The names of the entries of `dir`, in no particular order.
     ///
     /// # Errors
@@ -257,6 +271,10 @@ impl FileSystem for StdFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::hard_link(from, to)
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {

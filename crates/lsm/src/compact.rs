@@ -21,13 +21,17 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// there is nothing to do.
     pub(crate) fn claim_compaction(&self, background: bool) -> Option<CompactionTask> {
         let mut bg = lock(&self.bg);
+        if bg.ingesting {
+            // The ingest wakes every waiter when it is done.
+            return None;
+        }
         let version = Arc::clone(&self.current().version);
         let state = version.level_state(&bg.compacting, now_ms());
-        let task = match bg.forced.pop_front() {
-            Some(task) => Some(task),
-            None if background => self.policy.pick(&state),
-            None => None,
-        }?;
+        let (task, forced) = match bg.forced.pop_front() {
+            Some(task) => (task, true),
+            None if background => (self.policy.pick(&state)?, false),
+            None => return None,
+        };
         let ids: Vec<_> = task.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
         // NOTE: each input must still be at the level the task names, not merely exist: a
         // background move can push a table down between compact_range planning its task and
@@ -35,11 +39,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let in_place = |level: usize, id: &TableId| {
             version.levels.get(level).is_some_and(|tables| tables.iter().any(|t| t.meta.id == *id))
         };
-        let stale = task.inputs.iter().any(|(level, ids)| ids.iter().any(|id| !in_place(*level, id)));
+        let stale = task.inputs.iter().any(|(level, ids)| ids.iter().any(|id| !in_place(*level, id)))
+            || (forced && output_level_gained_overlap(&version, &task));
         if stale || ids.iter().any(|id| bg.compacting.contains(id)) {
-            // A forced task raced with another compaction; the caller will ask again.
+            // A forced task raced with another compaction or an ingest; the caller will ask
+            // again.
             return None;
         }
+        bg.running.push((task.output_level, ids.clone()));
         bg.compacting.extend(ids);
         bg.running_compactions += 1;
         Some(task)
@@ -53,6 +60,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             for id in ids {
                 bg.compacting.remove(id);
             }
+        }
+        let first = task.input_ids().next();
+        if let Some(i) = bg.running.iter().position(|(_, ids)| ids.first().copied() == first) {
+            bg.running.swap_remove(i);
         }
         bg.running_compactions -= 1;
         drop(bg);
@@ -93,4 +104,21 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.stats.compaction_bytes_written.fetch_add(output.bytes_written, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Whether a table that is not an input of `task` now sits on its output level inside the
+/// inputs' key span. A forced task is planned (`compact_range`) before it is claimed; an
+/// ingest committed in between may have put tables there, and merging over them would
+/// leave two overlapping tables on one level. (A planned task takes every table of the
+/// output level in its span, so this is never true of a fresh one.)
+fn output_level_gained_overlap(version: &crate::version::Version, task: &CompactionTask) -> bool {
+    if task.output_level == 0 || task.kind == strata_compaction::TaskKind::Drop {
+        return false;
+    }
+    let inputs: std::collections::HashSet<TableId> = task.input_ids().collect();
+    let metas = version.levels.iter().flatten().filter(|t| inputs.contains(&t.meta.id)).map(|t| &t.meta);
+    let (Some(lo), Some(hi)) = (metas.clone().map(|m| &m.min_key).min(), metas.map(|m| &m.max_key).max()) else {
+        return false;
+    };
+    version.level(task.output_level).iter().any(|t| !inputs.contains(&t.meta.id) && t.meta.overlaps(lo, hi))
 }

@@ -161,7 +161,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             visible_seq: AtomicU64::new(last_seq),
             next_file: AtomicU64::new(recovered.next_file),
             writers: Mutex::default(),
-            wal: Mutex::new(WalState { writer, last_seq }),
+            wal: Mutex::new(WalState { writer, last_seq, logged_seq: last_seq }),
             manifest: Mutex::new(ManifestState { manifest: recovered.manifest, tree: recovered.tree }),
             snapshots: Mutex::default(),
             bg: Mutex::new(BgState::default()),
@@ -297,6 +297,63 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
             self.inner.check_bg_error()?;
         }
+    }
+
+    /// Makes `dest` an openable copy of the database as of one sequence number (returned
+    /// in [`CheckpointInfo::seq`](crate::CheckpointInfo::seq)): every write up to it, none after. Writes and reads go on
+    /// meanwhile; only the memtables are flushed first.
+    ///
+    /// Tables are hard-linked into `dest` where the file system allows (the same device),
+    /// so a checkpoint costs little space until the source compacts those tables away, and
+    /// copied otherwise. The checkpoint is independent of the source: deleting or
+    /// compacting either leaves the other intact. Open it with [`Db::open`] like any
+    /// database (its log is empty).
+    ///
+    /// `dest` must not exist or must be an empty directory. If the call fails, what it
+    /// put in `dest` is removed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `dest` is not empty; [`Error::Io`] when creating,
+    /// linking, copying or syncing fails; a flush failure; [`Error::Table`] with
+    /// `Unsupported` for a custom table store that cannot export its tables.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<crate::CheckpointInfo> {
+        self.inner.checkpoint(dest.as_ref())
+    }
+
+    /// Ingests Parquet files written by any tool (pyarrow, DuckDB, Spark, ...): each needs a
+    /// binary or string key column and value column (named in `options`, `key` and `value`
+    /// by default). Rows may come in any order and repeat keys ([`IngestOptions::duplicates`](crate::IngestOptions::duplicates)
+    /// says whether the last row wins or the ingest fails).
+    ///
+    /// The rows become tables that every later read sees at once, as if they were one
+    /// write batch: all at one new sequence number ([`IngestSummary::seq`](crate::IngestSummary::seq)), newer than
+    /// every earlier write, so they replace earlier values of their keys, and a snapshot
+    /// taken before the call does not see them. The tables go to the deepest level where
+    /// they overlap no existing table (after a flush if the memtables hold keys in their
+    /// range), as RocksDB's `IngestExternalFile` places files.
+    ///
+    /// It is atomic: on any error nothing is ingested and the tables written so far are
+    /// deleted. Sorted input is streamed; unsorted input is sorted with at most
+    /// [`IngestOptions::sort_memory`](crate::IngestOptions::sort_memory) bytes in memory, spilling sorted runs to temporary
+    /// tables. Reads go on throughout; writes go on while the input is checked and sorted,
+    /// and wait while the final tables are written and committed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the file for a missing or non-binary key or value
+    /// column, a column that is neither (unless [`ExtraColumns::Ignore`](crate::ExtraColumns)),
+    /// a null key or value, a key or value over the size limits, or a repeated key with
+    /// [`DuplicateKeys::Error`](crate::DuplicateKeys); [`Error::Corruption`] naming the file
+    /// when it is not readable Parquet; [`Error::InvalidOption`] for bad `options`;
+    /// [`Error::Io`]; [`Error::ReadOnly`] after a background failure.
+    pub fn ingest<P: AsRef<Path>>(
+        &self,
+        files: impl IntoIterator<Item = P>,
+        options: &crate::IngestOptions,
+    ) -> Result<crate::IngestSummary> {
+        let files: Vec<PathBuf> = files.into_iter().map(|p| p.as_ref().to_owned()).collect();
+        self.inner.ingest(&files, options)
     }
 
     /// Counters and the shape of the tree.

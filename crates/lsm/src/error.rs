@@ -69,6 +69,16 @@ pub enum Error {
         /// The batch's payload bytes.
         bytes: usize,
     },
+    /// A file or directory given to the engine is not acceptable: an input of
+    /// [`Db::ingest`](crate::Db::ingest) with the wrong columns or a duplicate key, or a
+    /// checkpoint destination that is not empty.
+    #[error("{}: {reason}", file.display())]
+    InvalidInput {
+        /// The file or directory.
+        file: PathBuf,
+        /// What is wrong with it, and what is expected.
+        reason: String,
+    },
     /// A table-store error other than corruption.
     #[error(transparent)]
     Table(Arc<strata_sstable::Error>),
@@ -125,6 +135,7 @@ impl Error {
             | Self::KeyTooLarge { .. }
             | Self::ValueTooLarge { .. }
             | Self::BatchTooLarge { .. }
+            | Self::InvalidInput { .. }
             | Self::Memtable(_) => ErrorKind::InvalidArgument,
             Self::Locked { .. } => ErrorKind::Locked,
             Self::NotFound { .. } => ErrorKind::NotFound,
@@ -157,6 +168,10 @@ impl Error {
         Self::Io { file: file.into(), source: Arc::new(source) }
     }
 
+    pub(crate) fn invalid_input(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput { file: file.into(), reason: reason.into() }
+    }
+
     pub(crate) fn corruption(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Self::Corruption { file: file.into(), reason: reason.into() }
     }
@@ -173,7 +188,8 @@ fn table_kind(e: &strata_sstable::Error) -> ErrorKind {
         | T::EmptyTable { .. }
         | T::EntryTooLarge { .. }
         | T::InvalidOptions { .. }
-        | T::TableExists { .. } => ErrorKind::InvalidArgument,
+        | T::TableExists { .. }
+        | T::Unsupported { .. } => ErrorKind::InvalidArgument,
         _ => ErrorKind::Other,
     }
 }

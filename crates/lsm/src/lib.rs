@@ -56,11 +56,13 @@
 
 mod background;
 mod batch;
+mod checkpoint;
 mod codec;
 mod compact;
 mod db;
 mod error;
 mod flush;
+mod ingest;
 mod iter;
 mod manifest;
 mod options;
@@ -78,8 +80,10 @@ mod write;
 pub mod testing;
 
 pub use batch::{MAX_KEY_LEN, MAX_VALUE_LEN, WriteBatch};
+pub use checkpoint::CheckpointInfo;
 pub use db::{Components, Db};
 pub use error::{Error, ErrorKind};
+pub use ingest::{DuplicateKeys, ExtraColumns, IngestOptions, IngestPhase, IngestProgress, IngestSummary, ProgressFn};
 pub use iter::DbIter;
 pub use options::{CompressionName, Options, TableOptions, WalRecovery, WalSync, WriteOptions};
 pub use snapshot::Snapshot;

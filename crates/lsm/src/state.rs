@@ -51,6 +51,9 @@ pub(crate) struct WalState {
     pub(crate) writer: WalWriter,
     /// The last sequence number assigned.
     pub(crate) last_seq: SeqNo,
+    /// The last sequence number written to the log: below `last_seq` after an ingest, whose
+    /// sequence number is in the manifest, not the log. The close seal records this one.
+    pub(crate) logged_seq: SeqNo,
 }
 
 /// The manifest file and the tree state it describes.
@@ -73,6 +76,11 @@ pub(crate) struct BgState {
     pub(crate) epoch: u64,
     /// Forced compactions (`compact_range`) waiting for a worker.
     pub(crate) forced: VecDeque<strata_compaction::CompactionTask>,
+    /// The running compactions' output levels and input tables: an ingest must not place
+    /// its tables on a level where a running compaction will put overlapping outputs.
+    pub(crate) running: Vec<(usize, Vec<TableId>)>,
+    /// An ingest is choosing its level and committing: no compaction may start meanwhile.
+    pub(crate) ingesting: bool,
 }
 
 pub(crate) struct Inner<M, S, C> {

@@ -16,7 +16,7 @@ use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
 use crate::batch::WriteBatch;
-use crate::state::{Inner, MemHandle, SuperVersion, lock};
+use crate::state::{Inner, MemHandle, SuperVersion, WalState, lock};
 use crate::wal::WalWriter;
 use crate::{Result, WalSync, WriteOptions};
 
@@ -140,6 +140,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             return Err(e);
         }
         wal.last_seq = seq;
+        wal.logged_seq = seq;
         let sv = self.current();
         let mut bytes = 0;
         for (w, first) in group.iter().zip(firsts) {
@@ -224,14 +225,20 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             return Ok(());
         }
         let mut wal = lock(&self.wal);
-        let last_seq = wal.last_seq;
-        wal.writer.seal(last_seq)
+        let logged_seq = wal.logged_seq;
+        wal.writer.seal(logged_seq)
     }
 
     /// Seals the active memtable and starts a new one with a new log segment. The sealed
     /// segment is synced first: only the newest segment may end torn.
     pub(crate) fn rotate_memtable(&self) -> Result<()> {
         let mut wal = lock(&self.wal);
+        self.rotate_memtable_locked(&mut wal)
+    }
+
+    /// [`Inner::rotate_memtable`] for a caller that already holds the log lock (so no write
+    /// group can commit between its decision to seal and the seal).
+    pub(crate) fn rotate_memtable_locked(&self, wal: &mut WalState) -> Result<()> {
         if let Err(e) = wal.writer.sync() {
             self.set_bg_error(e.clone());
             return Err(e);
@@ -253,7 +260,6 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             immutables.extend(sv.immutables.iter().cloned());
             SuperVersion { active: fresh, immutables, version: Arc::clone(&sv.version) }
         });
-        drop(wal);
         self.stats.memtables_sealed.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The engine against a `BTreeMap` model: random puts, deletes, batches, gets, scans,
 //! snapshot reads (checked against a copy of the model taken when the snapshot was),
-//! flushes, `compact_range` and reopens. It runs for several memtable variants and for all
+//! flushes, `compact_range`, reopens, ingests of Parquet files and checkpoints (each
+//! opened and compared with the model). It runs for several memtable variants and for all
 //! three compaction policies. Policies are tuned small so background compactions run
 //! often and data reaches deep levels; snapshots make compaction keep old versions, and
 //! tombstones must hide keys in deeper levels until they are dropped at the bottom.
@@ -30,6 +31,11 @@ enum Op {
     CompactAll,
     CompactRange(Vec<u8>, Vec<u8>),
     Reopen,
+    /// `Db::ingest` of a Parquet file holding these rows, in this order (repeats: the last
+    /// row wins).
+    Ingest(Vec<(Vec<u8>, Vec<u8>)>),
+    /// `Db::checkpoint`, then the checkpoint opened and compared with the model.
+    Checkpoint,
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
@@ -62,7 +68,23 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::CompactAll),
         2 => (key(), key()).prop_map(|(a, b)| if a <= b { Op::CompactRange(a, b) } else { Op::CompactRange(b, a) }),
         1 => Just(Op::Reopen),
+        2 => prop::collection::vec((key(), value()), 1..60).prop_map(Op::Ingest),
+        1 => Just(Op::Checkpoint),
     ]
+}
+
+/// Writes `rows` as a Parquet file with `key` and `value` binary columns.
+fn write_parquet(path: &std::path::Path, rows: &[(Vec<u8>, Vec<u8>)]) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, BinaryArray, RecordBatch};
+    let keys: ArrayRef = Arc::new(BinaryArray::from_iter_values(rows.iter().map(|(k, _)| k)));
+    let values: ArrayRef = Arc::new(BinaryArray::from_iter_values(rows.iter().map(|(_, v)| v)));
+    let batch = RecordBatch::try_from_iter([("key", keys), ("value", values)]).expect("batch");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
 }
 
 fn options(kind: MemtableKind, policy: &PolicyConfig) -> Options {
@@ -107,7 +129,8 @@ fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op]) -> Result<(), Test
     let mut db = Some(Db::open(dir.path(), options(kind, policy)).expect("open"));
     let mut model = Model::new();
     let mut snapshots: Vec<(strata::Snapshot<_, _, _>, Model)> = Vec::new();
-    for op in ops {
+    let side = tempfile::tempdir().expect("temp dir for inputs and checkpoints");
+    for (step, op) in ops.iter().enumerate() {
         let d = db.as_ref().expect("open");
         match op {
             Op::Put(k, v) => {
@@ -160,6 +183,21 @@ fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op]) -> Result<(), Test
             Op::Flush => d.flush().expect("flush"),
             Op::CompactAll => d.compact_range(..).expect("compact_range(..)"),
             Op::CompactRange(a, b) => d.compact_range(a.clone()..=b.clone()).expect("compact_range"),
+            Op::Ingest(rows) => {
+                let path = side.path().join(format!("input{step}.parquet"));
+                write_parquet(&path, rows);
+                d.ingest([&path], &strata::IngestOptions::default()).expect("ingest");
+                for (k, v) in rows {
+                    model.insert(k.clone(), v.clone());
+                }
+            }
+            Op::Checkpoint => {
+                let dest = side.path().join(format!("checkpoint{step}"));
+                d.checkpoint(&dest).expect("checkpoint");
+                let cp = Db::open(&dest, options(kind, policy)).expect("open the checkpoint");
+                prop_assert_eq!(collect(cp.iter(..)), scan_model(&model, &KeyRange::all()), "checkpoint scan");
+                cp.close().expect("close the checkpoint");
+            }
             Op::Reopen => {
                 snapshots.clear();
                 db.take().expect("open").close().expect("close");

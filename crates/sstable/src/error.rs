@@ -85,6 +85,12 @@ pub enum Error {
         /// The encoder's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The store cannot do what was asked (a store without files to export, for example).
+    #[error("the table store does not support {what}")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+    },
     /// The input stream of `write_table` failed; the table was not written.
     #[error("the entry stream for {} failed: {source}", file.display())]
     Source {

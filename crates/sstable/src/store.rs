@@ -1,5 +1,7 @@
 //! The contract of a table store.
 
+use std::path::Path;
+
 use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
 
 use crate::{Result, StoreStats, TableId, TableMeta};
@@ -113,6 +115,27 @@ pub trait SsTableStore: Send + Sync {
     /// [`Error::Io`](crate::Error::Io) when removing it fails.
     fn delete(&self, id: TableId) -> Result<()>;
 
+    /// Puts a durable copy of table `id` into `dest_dir`, under the name a store of the same
+    /// kind opened on `dest_dir` would look for it, sharing the file (a hard link) where the
+    /// file system allows, else copying it. Checkpoints use it: tables are immutable, so a
+    /// link is as good as a copy, and outlives the deletion of the original name.
+    ///
+    /// After `Ok` the file is synced (the caller syncs `dest_dir`); after `Err` no file of
+    /// that name was left in `dest_dir` by this call.
+    ///
+    /// The default fails with [`Error::Unsupported`](crate::Error::Unsupported), for stores
+    /// whose tables are not files.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no table `id`;
+    /// [`Error::Io`](crate::Error::Io) when linking and copying both fail;
+    /// [`Error::Unsupported`](crate::Error::Unsupported) as above.
+    fn export_table(&self, id: TableId, dest_dir: &Path) -> Result<TableExport> {
+        let _ = (id, dest_dir);
+        Err(crate::Error::Unsupported { what: "exporting tables (checkpoints)" })
+    }
+
     /// The ids of every table the store holds, ascending: the engine deletes, at open, the
     /// tables no manifest names (outputs of a flush or compaction a crash interrupted), and
     /// never hands out a new table id at or below the highest one found.
@@ -124,4 +147,14 @@ pub trait SsTableStore: Send + Sync {
 
     /// Counters since the store was created.
     fn stats(&self) -> StoreStats;
+}
+
+/// How [`SsTableStore::export_table`] put a table into the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableExport {
+    /// A hard link: no bytes were copied, and the file is shared with the source.
+    Linked,
+    /// A full copy of this many bytes (the file system has no hard links, or the
+    /// destination is on another device).
+    Copied(u64),
 }

@@ -52,7 +52,7 @@ type Check<S> = fn(&dyn Fn(&Path) -> S);
 /// Runs every check against stores made by `open`, which opens (or reopens) a store in the
 /// given directory. Each check gets a fresh directory. Panics on the first failed promise.
 pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
-    let checks: [(&str, Check<S>); 10] = [
+    let checks: [(&str, Check<S>); 11] = [
         ("get_answers_at_every_snapshot", get_answers_at_every_snapshot),
         ("tombstone_is_an_answer", tombstone_is_an_answer),
         ("misses_below_between_and_above", misses_below_between_and_above),
@@ -63,10 +63,13 @@ pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
         ("meta_describes_the_table", meta_describes_the_table),
         ("tables_survive_reopen_and_delete_removes", tables_survive_reopen_and_delete_removes),
         ("many_entries_and_concurrent_readers", many_entries_and_concurrent_readers),
+        ("an_exported_table_is_independent", an_exported_table_is_independent),
     ];
     for (name, check) in checks {
         let dir = tempfile::tempdir().expect("a temporary directory for the conformance suite");
-        let open_in = |_: &Path| open(dir.path());
+        // An empty path stands for the check's own directory; a check that needs a second
+        // store (an export's destination) passes its directory.
+        let open_in = |p: &Path| open(if p.as_os_str().is_empty() { dir.path() } else { p });
         eprintln!("sstable conformance: {name}");
         check(&open_in);
     }
@@ -248,4 +251,24 @@ fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> 
     });
     let mid = KeyRange::from_range("key00010000".."key00010010");
     assert_eq!(scan_all(&store, 1, &mid).len(), 20);
+}
+
+/// `export_table` either says the store cannot export, or leaves in the destination a table
+/// that a store opened there reads exactly like the original, and that outlives the
+/// original's deletion.
+fn an_exported_table_is_independent<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let meta = write(&store, 7, &sample()).expect("write");
+    let dest = tempfile::tempdir().expect("a destination directory");
+    match store.export_table(7, dest.path()) {
+        Err(Error::Unsupported { .. }) => return,
+        Err(e) => panic!("export_table failed: {e}"),
+        Ok(_) => {}
+    }
+    assert!(matches!(store.export_table(8, dest.path()), Err(Error::NotFound { .. })), "export of a missing table");
+    store.delete(7).expect("delete the original");
+    drop(store);
+    let copy = open(dest.path());
+    assert_eq!(copy.open(7).expect("the exported table opens"), meta);
+    assert_eq!(scan_all(&copy, 7, &KeyRange::all()), sample());
 }

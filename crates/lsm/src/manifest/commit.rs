@@ -20,7 +20,20 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         edit: &VersionEdit,
         rebuild: impl FnOnce(&SuperVersion<M>, Arc<Version>) -> SuperVersion<M>,
     ) -> Result<()> {
+        self.log_and_install_with(|_| Ok(edit.clone()), rebuild).map(|_| ())
+    }
+
+    /// [`Inner::log_and_install`] with the edit made from the live version under the
+    /// manifest lock, so no other edit lands between the decision and the commit (an ingest
+    /// chooses its level this way). Returns the edit.
+    pub(crate) fn log_and_install_with(
+        &self,
+        make_edit: impl FnOnce(&Version) -> Result<VersionEdit>,
+        rebuild: impl FnOnce(&SuperVersion<M>, Arc<Version>) -> SuperVersion<M>,
+    ) -> Result<VersionEdit> {
         let mut manifest = lock(&self.manifest);
+        let edit = make_edit(&self.current().version)?;
+        let edit = &edit;
         manifest.manifest.append(edit)?;
         manifest.tree.apply(edit).map_err(|reason| Error::corruption(&self.dir, reason))?;
         self.install(|sv| {
@@ -35,6 +48,6 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             manifest.manifest = super::Manifest::create(&self.fs, &self.dir, number, &tree)?;
             let _ = self.fs.remove_file(&self.dir.join(super::manifest_name(old)));
         }
-        Ok(())
+        Ok(edit.clone())
     }
 }

@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use strata_core::fs::{FileSystem, StdFs};
 use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
 
-use super::names::{is_temp_file, table_file_name, table_id_from_file_name};
+use super::names::{is_temp_file, table_file_name, table_id_from_file_name, temp_path};
 use super::scan::ParquetScan;
 use super::table::OpenTable;
 use super::writer::{sync_dir, write_table};
 use crate::cache::block_cache::BlockCache;
 use crate::cache::table_cache::TableCache;
 use crate::stats::Counters;
-use crate::{Error, ParquetOptions, Result, SsTableStore, StoreStats, TableId, TableMeta};
+use crate::{Error, ParquetOptions, Result, SsTableStore, StoreStats, TableExport, TableId, TableMeta};
+
+/// The chunk size of a table copy.
+const COPY_CHUNK: usize = 1 << 20;
 
 struct Shared {
     fs: Arc<dyn FileSystem>,
@@ -244,6 +247,31 @@ impl SsTableStore for ParquetStore {
         Ok(())
     }
 
+    fn export_table(&self, id: TableId, dest_dir: &Path) -> Result<TableExport> {
+        let fs = &*self.shared.fs;
+        let src = self.table_path(id);
+        if !fs.exists(&src) {
+            return Err(Error::NotFound { file: src });
+        }
+        let dest = dest_dir.join(table_file_name(id));
+        // A table file is synced before it is renamed into place, and a link shares its
+        // inode, so a link needs no sync of its own (the caller syncs the directory).
+        if fs.hard_link(&src, &dest).is_ok() {
+            return Ok(TableExport::Linked);
+        }
+        // Copy under the temporary name, so a crash or failure never leaves a partial file
+        // under a table's name (the store deletes temporary files at open).
+        let tmp = temp_path(&dest);
+        let copied = copy_file(fs, &src, &tmp).and_then(|bytes| {
+            fs.rename(&tmp, &dest).map_err(Error::io(&dest))?;
+            Ok(bytes)
+        });
+        if copied.is_err() {
+            let _ = fs.remove_file(&tmp);
+        }
+        copied.map(TableExport::Copied)
+    }
+
     fn list_tables(&self) -> Result<Vec<TableId>> {
         Self::list_tables(self)
     }
@@ -251,4 +279,22 @@ impl SsTableStore for ParquetStore {
     fn stats(&self) -> StoreStats {
         self.shared.counters.snapshot(self.shared.tables.stats(), self.shared.blocks.stats())
     }
+}
+
+/// Copies `src` to a new file `dest` and syncs it; returns the bytes copied.
+fn copy_file(fs: &dyn FileSystem, src: &Path, dest: &Path) -> Result<u64> {
+    use std::io::Write;
+    let input = fs.open_read(src).map_err(Error::io(src))?;
+    let len = input.len().map_err(Error::io(src))?;
+    let mut output = fs.create(dest).map_err(Error::io(dest))?;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = usize::try_from(len - offset).map_or(COPY_CHUNK, |rest| rest.min(COPY_CHUNK));
+        input.read_exact_at(&mut buf[..n], offset).map_err(Error::io(src))?;
+        output.write_all(&buf[..n]).map_err(Error::io(dest))?;
+        offset += n as u64;
+    }
+    output.sync().map_err(Error::io(dest))?;
+    Ok(len)
 }
