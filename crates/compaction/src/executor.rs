@@ -163,7 +163,7 @@ fn merge<S: SsTableStore>(
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.
     inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
     let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
-    let ranges = split_ranges(&inputs, ctx.max_subcompactions, min_bytes);
+    let ranges = split_ranges(&inputs, task.output_level, ctx.max_subcompactions, min_bytes);
     if ranges.len() == 1 {
         return merge_range(store, task, &inputs, &KeyRange::all(), ctx);
     }
@@ -198,12 +198,19 @@ fn merge<S: SsTableStore>(
 /// Cuts the inputs' key space into up to `max` ranges of about equal input bytes, at input
 /// tables' first keys; one range (everything) when the input is under `min_bytes` or
 /// `max <= 1`.
-fn split_ranges(inputs: &[(usize, &TableMeta)], max: usize, min_bytes: u64) -> Vec<KeyRange> {
+///
+/// The cuts follow the inputs at `output_level` when there are at least two: their key
+/// ranges are disjoint and they usually hold most of the bytes, while upper-level tables
+/// (L0's above all) span much of the key space and would count all their bytes at their
+/// first key.
+fn split_ranges(inputs: &[(usize, &TableMeta)], output_level: usize, max: usize, min_bytes: u64) -> Vec<KeyRange> {
     let total: u64 = inputs.iter().map(|(_, t)| t.file_size).sum();
     if max <= 1 || total < min_bytes {
         return vec![KeyRange::all()];
     }
-    let mut by_start: Vec<&TableMeta> = inputs.iter().map(|(_, t)| *t).collect();
+    let lower: Vec<&TableMeta> = inputs.iter().filter(|(l, _)| *l == output_level).map(|(_, t)| *t).collect();
+    let mut by_start: Vec<&TableMeta> = if lower.len() >= 2 { lower } else { inputs.iter().map(|(_, t)| *t).collect() };
+    let total: u64 = by_start.iter().map(|t| t.file_size).sum();
     by_start.sort_by(|a, b| a.min_key.cmp(&b.min_key));
     let mut cuts: Vec<Bytes> = Vec::new();
     let mut passed = 0u64;
@@ -430,18 +437,24 @@ mod tests {
                 .collect()
         };
         // 48 bytes in two: the cut goes where 24 bytes lie before it (a, b, d start before g).
-        let two = split_ranges(&inputs, 2, 0);
+        let two = split_ranges(&inputs, 0, 2, 0);
         assert_eq!(starts(&two), vec![None, Some(b"g".to_vec())]);
         assert!(two[0].contains(b"f") && !two[0].contains(b"g") && two[1].contains(b"g"));
-        let four = split_ranges(&inputs, 4, 0);
+        let four = split_ranges(&inputs, 0, 4, 0);
         assert_eq!(starts(&four), vec![None, Some(b"d".to_vec()), Some(b"g".to_vec()), Some(b"j".to_vec())]);
         // Too small, or one allowed: no split.
-        assert_eq!(split_ranges(&inputs, 4, 49).len(), 1);
-        assert_eq!(split_ranges(&inputs, 1, 0).len(), 1);
+        assert_eq!(split_ranges(&inputs, 0, 4, 49).len(), 1);
+        assert_eq!(split_ranges(&inputs, 0, 1, 0).len(), 1);
+        // With the output level's tables to follow, L0's bytes do not skew the cuts: 40 bytes
+        // of L1 in two halves.
+        let two = split_ranges(&inputs, 1, 2, 0);
+        assert_eq!(starts(&two), vec![None, Some(b"g".to_vec())]);
+        let l1_first = [(0, &l0), (1, &l1[0]), (1, &l1[1])];
+        assert_eq!(starts(&split_ranges(&l1_first, 1, 2, 0)), vec![None, Some(b"d".to_vec())]);
         // Every table starting at the same key: nowhere to cut.
         let same = [meta(1, "a", "z", 10), meta(2, "a", "y", 10)];
         let inputs: Vec<(usize, &TableMeta)> = same.iter().map(|t| (0, t)).collect();
-        assert_eq!(split_ranges(&inputs, 2, 0).len(), 1);
+        assert_eq!(split_ranges(&inputs, 0, 2, 0).len(), 1);
     }
 
     fn gc(entries: &[Entry], snapshots: &[SeqNo], bottommost: bool) -> Vec<Entry> {
