@@ -112,6 +112,20 @@ fn stats_compact_and_inspect_describe_the_tree() {
     assert!(inspect.contains("entries 2000"), "{inspect}");
     assert!(inspect.contains("bloom filters") && inspect.contains("row groups"), "{inspect}");
     assert!(inspect.contains("key00000\t") && inspect.contains("key00001\t"), "{inspect}");
+    // Where the bytes go: every column, the page index and both kinds of filter, each with a
+    // stored size that adds up to no more than the file.
+    let parts = ["key", "seq", "kind", "value", "page index", "parquet bloom filter", "strata bloom filters"];
+    let mut stored = 0u64;
+    for part in parts {
+        let line = inspect
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{part} ")))
+            .unwrap_or_else(|| panic!("no {part} line in {inspect}"));
+        let n: u64 = line.trim_start()[part.len()..].split_whitespace().next().unwrap().parse().unwrap();
+        stored += n;
+    }
+    let size: u64 = std::fs::metadata(&table).unwrap().len();
+    assert!(stored > 0 && stored <= size, "parts add up to {stored} of {size} bytes");
 
     // A damaged table is reported as corrupt, naming the file.
     let mut bytes = std::fs::read(&table).expect("read table");

@@ -58,7 +58,7 @@ pub use meta::{TableId, TableMeta};
 pub use options::{Compression, MAX_KEY_LEN, MAX_VALUE_LEN, ParquetOptions};
 #[cfg(feature = "parquet")]
 pub use parquet::{
-    ParquetScan, ParquetStore, TableDescription, is_temp_file, table_file_name, table_id_from_file_name,
+    ByteUse, ParquetScan, ParquetStore, TableDescription, is_temp_file, table_file_name, table_id_from_file_name,
 };
 pub use stats::{CacheStats, StoreStats};
 pub use store::{SsTableStore, TableExport};

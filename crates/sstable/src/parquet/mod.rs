@@ -54,4 +54,4 @@ pub(crate) use file::inside_decoder_guard;
 pub use names::{is_temp_file, table_file_name, table_id_from_file_name};
 pub use scan::ParquetScan;
 pub use store::ParquetStore;
-pub use table::TableDescription;
+pub use table::{ByteUse, TableDescription};

@@ -84,6 +84,20 @@ pub struct TableDescription {
     pub compression: String,
     /// The writer that made the file, from the Parquet footer.
     pub created_by: Option<String>,
+    /// Where the file's bytes go: one entry per column (`key`, `seq`, `kind`, `value`, in
+    /// that order), then the page index and Parquet's own Bloom filter.
+    pub bytes: Vec<ByteUse>,
+}
+
+/// Bytes one part of a table file takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteUse {
+    /// The column's name, or `page index` / `parquet bloom filter`.
+    pub part: String,
+    /// Bytes in the file (compressed, headers included).
+    pub stored: u64,
+    /// Bytes before compression (the same as `stored` for uncompressed parts).
+    pub raw: u64,
 }
 
 /// Everything needed to read a table without touching its metadata on disk again.
@@ -214,7 +228,27 @@ impl OpenTable {
             .first()
             .and_then(|rg| rg.columns().first())
             .map_or_else(|| "none".to_owned(), |c| format!("{:?}", c.compression()));
+        let mut bytes: Vec<ByteUse> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (stored, raw) = metadata.row_groups().iter().fold((0, 0), |(s, r), rg| {
+                    let c = rg.column(i);
+                    (s + c.compressed_size().max(0) as u64, r + c.uncompressed_size().max(0) as u64)
+                });
+                ByteUse { part: (*name).to_owned(), stored, raw }
+            })
+            .collect();
+        let (mut index, mut bloom) = (0u64, 0u64);
+        for c in metadata.row_groups().iter().flat_map(|rg| rg.columns()) {
+            index +=
+                c.column_index_length().unwrap_or(0).max(0) as u64 + c.offset_index_length().unwrap_or(0).max(0) as u64;
+            bloom += c.bloom_filter_length().unwrap_or(0).max(0) as u64;
+        }
+        bytes.push(ByteUse { part: "page index".into(), stored: index, raw: index });
+        bytes.push(ByteUse { part: "parquet bloom filter".into(), stored: bloom, raw: bloom });
         TableDescription {
+            bytes,
             meta: self.meta.clone(),
             row_groups: self.row_groups.len(),
             pages: self.row_groups.iter().map(|rg| rg.pages.len()).sum(),
