@@ -19,7 +19,7 @@ use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
 use super::page::{DecodedPage, KeyPart, cmp_keys, version};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
-use crate::cache::block_cache::{BlockCache, Part};
+use crate::cache::block_cache::{BlockCache, CachedPart, Part};
 use crate::stats::Counters;
 use crate::{Error, Result, TableId, TableMeta};
 
@@ -442,6 +442,26 @@ impl OpenTable {
         (self.cache_id, rg as u32, page as u32, part)
     }
 
+    /// Part `part` of page `page` of row group `rg` from the block cache, or made by `decode`
+    /// and, if `insert`, then cached.
+    fn cached<T: CachedPart>(
+        &self,
+        (rg, page, part): (usize, usize, Part),
+        cache: &BlockCache,
+        insert: bool,
+        decode: impl FnOnce() -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let key = self.cache_key(rg, page, part);
+        if let Some(hit) = cache.get::<T>(&key) {
+            return Ok(hit);
+        }
+        let made = Arc::new(decode()?);
+        if insert {
+            cache.insert(key, Arc::clone(&made));
+        }
+        Ok(made)
+    }
+
     /// The keys, sequence numbers and kinds of page `page` of row group `rg`, from the block
     /// cache, or decoded from disk and, if `insert`, then cached.
     fn key_part(
@@ -452,15 +472,7 @@ impl OpenTable {
         counters: &Counters,
         insert: bool,
     ) -> Result<Arc<KeyPart>> {
-        let key = self.cache_key(rg, page, Part::Keys);
-        if let Some(head) = cache.get::<KeyPart>(&key) {
-            return Ok(head);
-        }
-        let head = Arc::new(self.decode_key_part(rg, page, counters)?);
-        if insert {
-            cache.insert(key, Arc::clone(&head));
-        }
-        Ok(head)
+        self.cached((rg, page, Part::Keys), cache, insert, || self.decode_key_part(rg, page, counters))
     }
 
     /// The values of page `page` of row group `rg`, from the block cache, or decoded from disk
@@ -473,25 +485,19 @@ impl OpenTable {
         counters: &Counters,
         insert: bool,
     ) -> Result<Arc<BinaryColumn>> {
-        let key = self.cache_key(rg, page, Part::Values);
-        if let Some(values) = cache.get::<BinaryColumn>(&key) {
-            return Ok(values);
-        }
-        let span = &self.row_groups[rg].pages[page];
-        let (from, to) = (span.first_row, span.first_row + span.rows);
-        let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
-        if values.len() as u64 != span.rows {
-            return Err(Error::corruption(
-                self.path(),
-                format!("row group {rg} page {page}: {} values, index says {} rows", values.len(), span.rows),
-            ));
-        }
-        Counters::add(&counters.value_pages_read, 1);
-        let values = Arc::new(values);
-        if insert {
-            cache.insert(key, Arc::clone(&values));
-        }
-        Ok(values)
+        self.cached((rg, page, Part::Values), cache, insert, || {
+            let span = &self.row_groups[rg].pages[page];
+            let (from, to) = (span.first_row, span.first_row + span.rows);
+            let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
+            if values.len() as u64 != span.rows {
+                return Err(Error::corruption(
+                    self.path(),
+                    format!("row group {rg} page {page}: {} values, index says {} rows", values.len(), span.rows),
+                ));
+            }
+            Counters::add(&counters.value_pages_read, 1);
+            Ok(values)
+        })
     }
 
     /// Decodes the key part of page `page` of row group `rg` from disk (checksummed reads),
