@@ -23,6 +23,10 @@ pub enum Compression {
     Zstd(i32),
 }
 
+/// The block sizes (bytes covered by one block CRC) a table may have:
+/// [`ParquetOptions::checksum_block_size`] picks one, a power of two.
+pub(crate) const BLOCK_SIZES: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
+
 /// Options of a [`crate::ParquetStore`]. Checked once, by [`crate::ParquetStore::open`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParquetOptions {
@@ -121,7 +125,7 @@ impl ParquetOptions {
             return bad("row_group_rows", format!("{} is outside 1..=2147483648", self.row_group_rows));
         }
         let block = self.checksum_block_size as u64;
-        if !block.is_power_of_two() || !crate::parquet::layout::BLOCK_SIZES.contains(&block) {
+        if !block.is_power_of_two() || !BLOCK_SIZES.contains(&block) {
             return bad(
                 "checksum_block_size",
                 format!("{} is not a power of two in 512..=1048576", self.checksum_block_size),

@@ -4,10 +4,8 @@ use parquet::file::metadata::KeyValue;
 use strata_core::Bytes;
 
 use crate::TableMeta;
+use crate::options::BLOCK_SIZES;
 
-/// The block sizes (bytes covered by one block CRC) a table may have:
-/// [`crate::ParquetOptions::checksum_block_size`] picks one, a power of two.
-pub(crate) const BLOCK_SIZES: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
 /// Length of the trailer that ends the Strata section.
 pub(crate) const TRAILER_LEN: usize = 48;
 const TRAILER_MAGIC: &[u8; 8] = b"STRATAT1";
