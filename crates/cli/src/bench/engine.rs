@@ -426,6 +426,29 @@ fn run_engine(
     })
 }
 
+/// Element `i` of a fixed pseudo-random permutation of `0..num`, for "each key once, in
+/// random order".
+///
+/// The mix is a bijection of `0..2^bits` (multiplications by odd constants and a xorshift,
+/// each invertible modulo `2^bits`), and cycle walking applies it again until the value falls
+/// in `0..num`, which ends because `i`'s own cycle returns to `i`. (An earlier mix XORed in a
+/// shift of its input, which is not invertible: at 10,000,000 keys a walk fell into a cycle
+/// outside the range and never returned.)
+fn permute(num: u64, i: u64) -> u64 {
+    let bits = 64 - (num.max(2) - 1).leading_zeros();
+    let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let shift = (bits / 2).max(1);
+    let mut x = i;
+    loop {
+        x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask;
+        x ^= x >> shift;
+        x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93) & mask;
+        if x < num {
+            return x;
+        }
+    }
+}
+
 fn run_workload(
     shared: &Shared<'_>,
     name: &str,
@@ -438,20 +461,7 @@ fn run_workload(
     let ops = planned_ops(name, num, config.reads);
     let threads = config.threads.max(1);
     let seed = config.seed ^ name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    // A random permutation of 0..num, by a bijective mix, for "each key once, random order".
-    let permute = move |i: u64| -> u64 {
-        // Multiplying by an odd constant mod 2^k is a bijection; cycle-walk into 0..num.
-        let bits = 64 - (num.max(2) - 1).leading_zeros();
-        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
-        let mut x = i;
-        loop {
-            x = (x.wrapping_mul(0x9E37_79B9_7F4A_7C15 | 1) ^ (x >> (bits / 2).max(1))) & mask;
-            x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93 | 1) & mask;
-            if x < num {
-                return x;
-            }
-        }
-    };
+    let permute = move |i: u64| permute(num, i);
     let zipf = Zipf::new(num, 0.99);
     let latest = |rng: &mut Rng, s: &Shared<'_>| -> u64 {
         let top = s.num + s.inserted.load(Ordering::Relaxed);
@@ -567,6 +577,19 @@ fn run_workload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fillrandom_order_is_a_permutation_at_every_size() {
+        // 10,000,000 is the size at which the earlier, non-invertible mix never returned.
+        for num in [1u64, 2, 3, 1000, 1 << 20, (1 << 20) + 1, 10_000_000] {
+            let mut seen = vec![false; num as usize];
+            for i in 0..num {
+                let x = permute(num, i) as usize;
+                assert!(!seen[x], "{x} twice for num {num}");
+                seen[x] = true;
+            }
+        }
+    }
 
     #[test]
     fn missing_keys_fall_between_loaded_keys() {
