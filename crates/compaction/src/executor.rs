@@ -12,9 +12,6 @@ use strata_sstable::{SsTableStore, TableMeta};
 use crate::state::key_hull;
 use crate::{CompactionTask, Error, LevelState, TableId, TaskKind};
 
-/// Bytes an entry costs beyond key and value (sequence number and kind), for sizing outputs.
-const ENTRY_OVERHEAD: u64 = 9;
-
 /// What the executor needs besides the task and the store.
 pub struct ExecContext<'a> {
     /// Sequence numbers of the live snapshots, ascending. A version that is the newest visible
@@ -164,8 +161,8 @@ fn merge<S: SsTableStore>(
     inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
     let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
     let ranges = split_ranges(&inputs, task.output_level, ctx.max_subcompactions, min_bytes);
-    if ranges.len() == 1 {
-        return merge_range(store, task, &inputs, &KeyRange::all(), ctx);
+    if let [only] = ranges.as_slice() {
+        return merge_range(store, task, &inputs, only, ctx);
     }
     let results: Vec<Result<Vec<TableMeta>, Error>> = std::thread::scope(|scope| {
         let inputs = &inputs;
@@ -298,7 +295,7 @@ where
         }
         let item = self.source.next()?;
         if let Ok(entry) = &item {
-            self.bytes += entry.payload_len() as u64 + ENTRY_OVERHEAD;
+            self.bytes += entry.charged_len();
             if self.last_key.as_ref() != Some(&entry.key) {
                 self.last_key = Some(entry.key.clone());
             }

@@ -48,6 +48,13 @@ impl Entry {
     pub fn payload_len(&self) -> usize {
         self.key.len() + self.value.len()
     }
+
+    /// Bytes this entry stands for in size budgets (output table sizes, write rate limits):
+    /// key and value plus 9 for its sequence number and kind, before compression.
+    #[must_use]
+    pub fn charged_len(&self) -> u64 {
+        self.payload_len() as u64 + 9
+    }
 }
 
 /// The answer of a point lookup: the newest version visible at the snapshot.

@@ -90,13 +90,6 @@ impl RateLimiter {
     }
 }
 
-/// Bytes an entry stands for in the limiter: its key and value plus 9 bytes for its sequence
-/// number and kind. Entries are counted before compression, so the limit is on the logical
-/// bytes a flush or compaction writes (a table file is usually smaller).
-fn entry_bytes(e: &Entry) -> u64 {
-    e.payload_len() as u64 + 9
-}
-
 /// Bytes taken from the limiter at a time, so a stream of small entries does not lock the
 /// bucket once per entry.
 const GRANT: u64 = 256 * 1024;
@@ -126,7 +119,9 @@ impl<I: Iterator<Item = Result<Entry, E>>, E> Iterator for Throttled<'_, I> {
         let Some(limiter) = self.limiter else { return self.inner.next() };
         let item = self.inner.next();
         if let Some(Ok(e)) = &item {
-            self.pending += entry_bytes(e);
+            // Counted before compression (`Entry::charged_len`): the limit is on the logical
+            // bytes a flush or compaction writes, and a table file is usually smaller.
+            self.pending += e.charged_len();
         }
         // At the end (or an error), pay for the rest.
         let last = !matches!(item, Some(Ok(_)));

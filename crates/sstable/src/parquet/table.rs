@@ -19,7 +19,7 @@ use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
 use super::page::{DecodedPage, KeyPart, cmp_keys, version};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
-use crate::cache::block_cache::{BlockCache, CachedPart, Part};
+use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part};
 use crate::stats::Counters;
 use crate::{Error, Result, TableId, TableMeta};
 
@@ -372,8 +372,7 @@ impl OpenTable {
         read: &mut Vec<u8>,
         scratch: &mut Vec<u8>,
     ) -> Result<InPage> {
-        let span = &self.row_groups[rg].pages[page];
-        let (from, to) = (span.first_row, span.first_row + span.rows);
+        let (from, to) = self.rows_of(rg, page);
         let chunks = &self.chunks[rg];
         let file = &self.file;
         let (Some(kp), Some(sp), Some(vp)) = (
@@ -383,7 +382,7 @@ impl OpenTable {
         ) else {
             return Ok(InPage::Unaligned);
         };
-        let rows = span.rows as usize;
+        let rows = (to - from) as usize;
         let bad = |what: &str, p: usize, r: String| {
             Error::corruption(self.path(), format!("row group {rg} page {page}: {what} page {p}: {r}"))
         };
@@ -434,12 +433,27 @@ impl OpenTable {
     ) -> Result<DecodedPage> {
         let head = self.key_part(rg, page, cache, counters, insert)?;
         let values = self.value_part(rg, page, cache, counters, insert)?;
-        DecodedPage::new(head, values)
-            .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: {r}")))
+        Ok(DecodedPage::new(head, values))
     }
 
-    fn cache_key(&self, rg: usize, page: usize, part: Part) -> (u64, u32, u32, Part) {
+    fn cache_key(&self, rg: usize, page: usize, part: Part) -> PageKey {
         (self.cache_id, rg as u32, page as u32, part)
+    }
+
+    /// Rows `[from, to)` of the row group that page `page` of row group `rg` holds.
+    fn rows_of(&self, rg: usize, page: usize) -> (u64, u64) {
+        let span = &self.row_groups[rg].pages[page];
+        (span.first_row, span.first_row + span.rows)
+    }
+
+    /// [`Error::Corruption`] unless a part decoded from page `page` of row group `rg` holds
+    /// `n` rows, as the page index says.
+    fn check_rows(&self, rg: usize, page: usize, what: &str, n: usize) -> Result<()> {
+        let rows = self.row_groups[rg].pages[page].rows;
+        if n as u64 == rows {
+            return Ok(());
+        }
+        Err(Error::corruption(self.path(), format!("row group {rg} page {page}: {n} {what}, index says {rows} rows")))
     }
 
     /// Part `part` of page `page` of row group `rg` from the block cache, or made by `decode`
@@ -486,15 +500,9 @@ impl OpenTable {
         insert: bool,
     ) -> Result<Arc<BinaryColumn>> {
         self.cached((rg, page, Part::Values), cache, insert, || {
-            let span = &self.row_groups[rg].pages[page];
-            let (from, to) = (span.first_row, span.first_row + span.rows);
+            let (from, to) = self.rows_of(rg, page);
             let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
-            if values.len() as u64 != span.rows {
-                return Err(Error::corruption(
-                    self.path(),
-                    format!("row group {rg} page {page}: {} values, index says {} rows", values.len(), span.rows),
-                ));
-            }
+            self.check_rows(rg, page, "values", values.len())?;
             Counters::add(&counters.value_pages_read, 1);
             Ok(values)
         })
@@ -505,8 +513,7 @@ impl OpenTable {
     /// (normally one each; when a column cut its pages elsewhere, every page overlapping the
     /// rows).
     fn decode_key_part(&self, rg: usize, page: usize, counters: &Counters) -> Result<KeyPart> {
-        let span = &self.row_groups[rg].pages[page];
-        let (from, to) = (span.first_row, span.first_row + span.rows);
+        let (from, to) = self.rows_of(rg, page);
         let chunks = &self.chunks[rg];
         let file = &self.file;
         let keys = chunks[KEY].binary_rows(file, from, to, page)?;
@@ -514,12 +521,7 @@ impl OpenTable {
         let kinds = chunks[KIND].kind_rows(file, from, to, page)?;
         let head = KeyPart::new(keys, seqs, kinds)
             .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: {r}")))?;
-        if head.len() as u64 != span.rows {
-            return Err(Error::corruption(
-                self.path(),
-                format!("row group {rg} page {page}: {} rows, index says {}", head.len(), span.rows),
-            ));
-        }
+        self.check_rows(rg, page, "rows", head.len())?;
         Counters::add(&counters.pages_read, 1);
         Ok(head)
     }
