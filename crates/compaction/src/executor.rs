@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use strata_core::rate::Throttled;
-use strata_core::{Entry, KeyRange, MergeIter, Priority, RateLimiter, SeqNo, ValueKind};
+use strata_core::{Entry, KeyRange, MergeIter, Priority, RangeDelIndex, RateLimiter, SeqNo, ValueKind};
 use strata_sstable::{SsTableStore, TableMeta};
 
 use crate::state::key_hull;
@@ -160,7 +160,11 @@ fn merge<S: SsTableStore>(
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.
     inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
     let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
-    let ranges = split_ranges(&inputs, task.output_level, ctx.max_subcompactions, min_bytes);
+    // A range tombstone is one row at its first key that reaches to its end: cut into key
+    // ranges, the ranges after its start would not see it. Such merges run whole.
+    let has_range_tombstones = inputs.iter().any(|(_, t)| !t.range_tombstones.is_empty());
+    let max_ranges = if has_range_tombstones { 1 } else { ctx.max_subcompactions };
+    let ranges = split_ranges(&inputs, task.output_level, max_ranges, min_bytes);
     if let [only] = ranges.as_slice() {
         return merge_range(store, task, &inputs, only, ctx);
     }
@@ -241,21 +245,26 @@ fn merge_range<S: SsTableStore>(
     range: &KeyRange,
     ctx: &ExecContext<'_>,
 ) -> Result<Vec<TableMeta>, Error> {
-    let scans = inputs
-        .iter()
-        .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key))
-        .map(|(_, t)| store.scan(t.id, range))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
     snapshots.dedup();
-    let merged = GcIter::new(MergeIter::new(scans), snapshots, ctx.bottommost);
+    let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
+    let scans = inputs
+        .iter()
+        .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key))
+        // A table wholly under a newer range tombstone of another input, with no snapshot
+        // between, holds nothing any reader sees: it is dropped without being read.
+        .filter(|(_, t)| wholly_deleted(&range_dels, t, &snapshots).is_none())
+        .map(|(_, t)| store.scan(t.id, range))
+        .collect::<Result<Vec<_>, _>>()?;
+    let visible = RangeDelFilter { inner: MergeIter::new(scans), range_dels, snapshots: snapshots.clone() };
+    let merged = GcIter::new(visible, snapshots, ctx.bottommost);
     let mut stream = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
     let target = task.target_table_size.max(1);
     let mut written: Vec<TableMeta> = Vec::new();
     while stream.peek().is_some() {
         let id = (ctx.next_table_id)();
-        let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None };
+        let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None, reach: None };
         match store.write_table_at(id, task.output_level, &mut chunk) {
             Ok(meta) => written.push(meta),
             Err(e) => {
@@ -272,12 +281,15 @@ fn merge_range<S: SsTableStore>(
 }
 
 /// Feeds one output table: entries until about `target` bytes, then up to the end of the
-/// current user key.
+/// current user key and past the end of every range tombstone it holds (so the next table's
+/// first key lies beyond this table's extent).
 struct Chunk<'s, I: Iterator> {
     source: &'s mut Peekable<I>,
     target: u64,
     bytes: u64,
     last_key: Option<Bytes>,
+    /// The furthest end of a range tombstone fed so far.
+    reach: Option<Bytes>,
 }
 
 impl<I, E> Iterator for Chunk<'_, I>
@@ -290,17 +302,101 @@ where
         if self.bytes >= self.target
             && let Some(Ok(next)) = self.source.peek()
             && self.last_key.as_ref() != Some(&next.key)
+            && self.reach.as_ref().is_none_or(|reach| *reach < next.key)
         {
             return None;
         }
         let item = self.source.next()?;
         if let Ok(entry) = &item {
             self.bytes += entry.charged_len();
+            if entry.kind == ValueKind::RangeDelete && self.reach.as_ref().is_none_or(|r| *r < entry.value) {
+                self.reach = Some(entry.value.clone());
+            }
             if self.last_key.as_ref() != Some(&entry.key) {
                 self.last_key = Some(entry.key.clone());
             }
         }
         Some(item)
+    }
+}
+
+/// The sequence number of a range tombstone in `range_dels` that deletes all of `table` in
+/// every view: it covers the table's whole extent, is newer than every version in it, and
+/// no snapshot lies between the table's oldest version and it.
+#[must_use]
+pub fn wholly_deleted(range_dels: &RangeDelIndex, table: &TableMeta, snapshots: &[SeqNo]) -> Option<SeqNo> {
+    let t = range_dels.min_covering_span_above(&table.min_key, &table.max_key, table.max_seq)?;
+    no_snapshot_between(snapshots, table.min_seq, t).then_some(t)
+}
+
+/// A delete-only compaction: a [`TaskKind::Drop`] of every table (not being compacted) that a
+/// newer range tombstone of another table deletes wholly (see [`wholly_deleted`]), or `None`
+/// when there is none. It reads and writes nothing: a large range delete frees its space as
+/// soon as its tombstone is in a table, instead of after compactions carry it down.
+/// `snapshots` are the live snapshots, ascending.
+#[must_use]
+pub fn range_delete_drop_task(state: &LevelState, snapshots: &[SeqNo]) -> Option<CompactionTask> {
+    let tables = || state.levels.iter().flatten();
+    if tables().all(|t| t.range_tombstones.is_empty()) {
+        return None;
+    }
+    let range_dels = RangeDelIndex::new(tables().flat_map(|t| t.range_tombstones.iter().cloned()));
+    let mut inputs: Vec<(usize, Vec<TableId>)> = Vec::new();
+    for (level, level_tables) in state.levels.iter().enumerate() {
+        let ids: Vec<TableId> = level_tables
+            .iter()
+            .filter(|t| !state.compacting.contains(&t.id) && wholly_deleted(&range_dels, t, snapshots).is_some())
+            .map(|t| t.id)
+            .collect();
+        if !ids.is_empty() {
+            inputs.push((level, ids));
+        }
+    }
+    if inputs.is_empty() {
+        return None;
+    }
+    let count: usize = inputs.iter().map(|(_, ids)| ids.len()).sum();
+    Some(CompactionTask {
+        kind: TaskKind::Drop,
+        inputs,
+        output_level: 0,
+        target_table_size: u64::MAX,
+        reason: format!("{count} table(s) wholly deleted by a newer range tombstone"),
+    })
+}
+
+/// Whether no snapshot in `snapshots` (ascending) lies in `[from, to)`.
+fn no_snapshot_between(snapshots: &[SeqNo], from: SeqNo, to: SeqNo) -> bool {
+    snapshots.get(snapshots.partition_point(|&s| s < from)).is_none_or(|&s| s >= to)
+}
+
+/// Drops the point versions a range tombstone of the inputs deletes in every view: those with
+/// a covering tombstone newer than them and no snapshot in between (such a snapshot would
+/// still see the version). Range tombstones themselves pass through.
+struct RangeDelFilter<I> {
+    inner: I,
+    range_dels: RangeDelIndex,
+    snapshots: Vec<SeqNo>,
+}
+
+impl<I, E> Iterator for RangeDelFilter<I>
+where
+    I: Iterator<Item = Result<Entry, E>>,
+{
+    type Item = Result<Entry, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let item = self.inner.next()?;
+            if let Ok(e) = &item
+                && e.kind != ValueKind::RangeDelete
+                && let Some(t) = self.range_dels.min_covering_above(&e.key, e.seq)
+                && no_snapshot_between(&self.snapshots, e.seq, t)
+            {
+                continue;
+            }
+            return Some(item);
+        }
     }
 }
 
@@ -313,6 +409,10 @@ where
 /// under them, every reader sees "absent" either way. Exact duplicates (same key and
 /// sequence number, from two sources) keep the first, which comes from the newer source.
 ///
+/// Range tombstones are not versions of their first key: they are kept (in order) whatever
+/// the versions around them, except at the bottom once every snapshot sees them, when every
+/// version they delete is gone (see [`RangeDelFilter`]) and nothing older lies below.
+///
 /// Buffers only the kept versions of one key (at most one more than there are snapshots).
 pub(crate) struct GcIter<I> {
     inner: I,
@@ -324,19 +424,44 @@ pub(crate) struct GcIter<I> {
     kept: Vec<Entry>,
     /// Finished versions, ready to yield.
     ready: VecDeque<Entry>,
+    /// The last range tombstone kept, to drop an exact duplicate from an older source.
+    last_range: Option<(Bytes, SeqNo)>,
     done: bool,
 }
 
 impl<I> GcIter<I> {
     /// `snapshots` must be sorted ascending.
     pub(crate) fn new(inner: I, snapshots: Vec<SeqNo>, bottommost: bool) -> Self {
-        Self { inner, snapshots, bottommost, current: None, kept: Vec::new(), ready: VecDeque::new(), done: false }
+        Self {
+            inner,
+            snapshots,
+            bottommost,
+            current: None,
+            kept: Vec::new(),
+            ready: VecDeque::new(),
+            last_range: None,
+            done: false,
+        }
     }
 
     /// Whether a snapshot sees the version `seq` whose next newer version is `newer`.
     fn visible_at_snapshot(&self, seq: SeqNo, newer: SeqNo) -> bool {
         let i = self.snapshots.partition_point(|&s| s < seq);
         self.snapshots.get(i).is_some_and(|&s| s < newer)
+    }
+
+    fn keep_range_tombstone(&mut self, entry: Entry) {
+        let seen_by_all = self.snapshots.first().is_none_or(|&s| s >= entry.seq);
+        if (self.bottommost && seen_by_all) || self.last_range.as_ref() == Some(&(entry.key.clone(), entry.seq)) {
+            return;
+        }
+        if self.current.as_ref().is_none_or(|(key, _)| *key != entry.key) {
+            // A new user key starts with this tombstone; its point versions (older) follow.
+            self.finish_key();
+            self.current = None;
+        }
+        self.last_range = Some((entry.key.clone(), entry.seq));
+        self.kept.push(entry);
     }
 
     fn finish_key(&mut self) {
@@ -375,6 +500,10 @@ where
                 }
                 Some(Ok(entry)) => entry,
             };
+            if entry.kind == ValueKind::RangeDelete {
+                self.keep_range_tombstone(entry);
+                continue;
+            }
             let keep = match &self.current {
                 Some((key, newer)) if *key == entry.key => {
                     if entry.seq == *newer {
@@ -416,6 +545,7 @@ mod tests {
             min_seq: 1,
             max_seq: 1,
             created_at_ms: 0,
+            range_tombstones: Vec::new(),
         }
     }
 
@@ -493,6 +623,100 @@ mod tests {
     fn exact_duplicates_keep_the_newer_source() {
         let versions = vec![Entry::put("k", 4, "new"), Entry::put("k", 4, "old")];
         assert_eq!(gc(&versions, &[], false), [Entry::put("k", 4, "new")]);
+    }
+
+    /// The view at `snapshot` of sources that may hold range tombstones.
+    fn view_with_ranges(sources: Vec<Vec<Entry>>, snapshot: SeqNo) -> BTreeMap<Bytes, Bytes> {
+        let index = RangeDelIndex::new(sources.iter().flatten().filter_map(strata_core::RangeTombstone::from_entry));
+        let sources = sources.into_iter().map(|s| s.into_iter().map(Ok::<_, Infallible>)).collect();
+        VisibleIter::new(MergeIter::new(sources), snapshot)
+            .map(|e| e.unwrap())
+            .filter(|e| !index.deletes(&e.key, e.seq, snapshot))
+            .map(|e| (e.key, e.value))
+            .collect()
+    }
+
+    /// A put, a delete or a range delete over a few one-byte keys.
+    fn ranged_op() -> impl Strategy<Value = (u8, u8, u8)> {
+        (0u8..7, 0u8..3, 1u8..4)
+    }
+
+    proptest! {
+        /// With range tombstones among the inputs, the filter and the GC rule together keep
+        /// every snapshot's view, keep the output strictly ordered, and at the bottom with no
+        /// snapshot leave no tombstone of either kind.
+        #[test]
+        fn range_tombstones_keep_every_snapshot_view(
+            ops in prop::collection::vec(ranged_op(), 1..60),
+            below in prop::collection::vec(ranged_op(), 0..10),
+            split in any::<prop::sample::Index>(),
+            snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mk = |(i, (k, what, len)): (usize, &(u8, u8, u8)), base: u64| {
+                let seq = base + i as u64 + 1;
+                let key = vec![b'a' + *k];
+                match what {
+                    0 => Entry::put(key, seq, format!("{seq}")),
+                    1 => Entry::delete(key, seq),
+                    _ => Entry::range_delete(key, vec![b'a' + *k + *len], seq),
+                }
+            };
+            let mut older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
+            older.sort_by(Entry::cmp_internal);
+            let base = below.len() as u64;
+            let entries: Vec<Entry> = ops.iter().enumerate().map(|e| mk(e, base)).collect();
+            let cut = split.index(entries.len() + 1);
+            let (mut old_in, mut new_in) = (entries[..cut].to_vec(), entries[cut..].to_vec());
+            old_in.sort_by(Entry::cmp_internal);
+            new_in.sort_by(Entry::cmp_internal);
+            let max_seq = base + ops.len() as u64;
+            let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
+            snapshots.sort_unstable();
+            snapshots.dedup();
+            let bottommost = older.is_empty();
+            let range_dels = RangeDelIndex::new(
+                new_in.iter().chain(&old_in).filter_map(strata_core::RangeTombstone::from_entry),
+            );
+            let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
+            let filtered = RangeDelFilter { inner: merged, range_dels, snapshots: snapshots.clone() };
+            let out: Vec<Entry> = GcIter::new(filtered, snapshots.clone(), bottommost).map(|e| e.unwrap()).collect();
+            prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
+            for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
+                let want = view_with_ranges(vec![new_in.clone(), old_in.clone(), older.clone()], snap);
+                let got = view_with_ranges(vec![out.clone(), older.clone()], snap);
+                prop_assert_eq!(got, want, "snapshot {}", snap);
+            }
+            if bottommost && snapshots.is_empty() {
+                prop_assert!(out.iter().all(|e| e.kind == ValueKind::Put));
+            }
+        }
+    }
+
+    #[test]
+    fn tables_under_a_newer_range_tombstone_are_dropped_without_io() {
+        let mut deleter = meta(1, "a", "z", 10);
+        deleter.min_seq = 50;
+        deleter.max_seq = 50;
+        deleter.range_tombstones = vec![strata_core::RangeTombstone::new("b", "m", 50)];
+        let mut inside = meta(2, "c", "k", 100);
+        inside.max_seq = 40;
+        let straddling = meta(3, "k", "p", 100);
+        let mut newer = meta(4, "d", "e", 100);
+        newer.min_seq = 60;
+        newer.max_seq = 60;
+        let state = LevelState {
+            levels: vec![vec![deleter, newer], vec![inside.clone(), straddling]],
+            compacting: HashSet::new(),
+            now_ms: 0,
+        };
+        let task = range_delete_drop_task(&state, &[]).expect("table 2 lies under the tombstone");
+        assert_eq!((task.kind, task.inputs.clone()), (TaskKind::Drop, vec![(1, vec![2])]));
+        // A snapshot between the table's versions and the tombstone still sees the table.
+        assert!(range_delete_drop_task(&state, &[45]).is_none());
+        assert!(range_delete_drop_task(&state, &[55]).is_some());
+        // Nor is a table being compacted dropped.
+        let busy = LevelState { compacting: HashSet::from([2]), ..state };
+        assert!(range_delete_drop_task(&busy, &[]).is_none());
     }
 
     fn op() -> impl Strategy<Value = (u8, bool)> {

@@ -103,6 +103,7 @@ mod tests {
             min_seq: seq,
             max_seq: seq,
             created_at_ms: 0,
+            range_tombstones: Vec::new(),
         }
     }
 

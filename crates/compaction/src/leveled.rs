@@ -244,6 +244,7 @@ mod tests {
             entries: 1,
             tombstones: 0,
             created_at_ms: 0,
+            range_tombstones: Vec::new(),
         }
     }
 

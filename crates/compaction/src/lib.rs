@@ -80,7 +80,7 @@ pub mod testing;
 pub use any::AnyPolicy;
 pub use config::{FifoOptions, LeveledOptions, PolicyConfig, PolicyOptions, SizeTieredOptions};
 pub use error::Error;
-pub use executor::{CompactionOutput, ExecContext, execute, is_bottommost};
+pub use executor::{CompactionOutput, ExecContext, execute, is_bottommost, range_delete_drop_task, wholly_deleted};
 pub use fifo::Fifo;
 pub use forced::compact_range_task;
 pub use leveled::Leveled;

@@ -316,6 +316,7 @@ impl Tree {
             entries: shape.keys.round().max(1.0) as u64,
             tombstones: 0,
             created_at_ms: self.state.now_ms,
+            range_tombstones: Vec::new(),
         }
     }
 

@@ -165,6 +165,7 @@ mod tests {
                 entries: 1,
                 tombstones: 0,
                 created_at_ms: 0,
+                range_tombstones: Vec::new(),
             })
             .collect();
         LevelState { levels: vec![l0], ..Default::default() }

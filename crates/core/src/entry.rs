@@ -30,6 +30,11 @@ impl Entry {
         Self { key: key.into(), seq, kind: ValueKind::Delete, value: Bytes::new() }
     }
 
+    /// A range tombstone over `[start, end)` at `seq` (see [`crate::RangeTombstone`]).
+    pub fn range_delete(start: impl Into<Bytes>, end: impl Into<Bytes>, seq: SeqNo) -> Self {
+        Self { key: start.into(), seq, kind: ValueKind::RangeDelete, value: end.into() }
+    }
+
     /// Compares two entries in internal key order (see [`compare_internal`]).
     #[inline]
     #[must_use]
@@ -77,7 +82,7 @@ impl VersionedValue {
     pub fn into_value(self) -> Option<Bytes> {
         match self.kind {
             ValueKind::Put => Some(self.value),
-            ValueKind::Delete => None,
+            ValueKind::Delete | ValueKind::RangeDelete => None,
         }
     }
 }

@@ -18,6 +18,10 @@ pub enum ValueKind {
     Put = 0,
     /// A tombstone: the key is deleted, and every older version is hidden.
     Delete = 1,
+    /// A range tombstone: the entry's key is the first key of the range and its value the
+    /// end (exclusive); it deletes every older version of every key in the range (see
+    /// [`RangeTombstone`](crate::RangeTombstone)).
+    RangeDelete = 2,
 }
 
 impl ValueKind {
@@ -36,11 +40,13 @@ impl ValueKind {
         match byte {
             0 => Ok(Self::Put),
             1 => Ok(Self::Delete),
+            2 => Ok(Self::RangeDelete),
             other => Err(Error::InvalidValueKind(other)),
         }
     }
 
-    /// Whether this is a tombstone.
+    /// Whether this is a point tombstone (a [`Self::Delete`]; a range tombstone carries its
+    /// end key as its value and is not one).
     #[must_use]
     pub const fn is_delete(self) -> bool {
         matches!(self, Self::Delete)
@@ -86,11 +92,12 @@ mod tests {
 
     #[test]
     fn value_kind_round_trips_and_rejects_unknown_bytes() {
-        for kind in [ValueKind::Put, ValueKind::Delete] {
+        for kind in [ValueKind::Put, ValueKind::Delete, ValueKind::RangeDelete] {
             assert_eq!(ValueKind::from_u8(kind.as_u8()), Ok(kind));
         }
-        assert_eq!(ValueKind::try_from(2), Err(Error::InvalidValueKind(2)));
+        assert_eq!(ValueKind::try_from(3), Err(Error::InvalidValueKind(3)));
         assert!(ValueKind::Delete.is_delete());
         assert!(!ValueKind::Put.is_delete());
+        assert!(!ValueKind::RangeDelete.is_delete());
     }
 }

@@ -38,6 +38,7 @@ pub mod fs;
 mod key;
 mod merge;
 mod range;
+mod range_del;
 pub mod rate;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -49,6 +50,7 @@ pub use error::Error;
 pub use key::{MAX_SEQNO, SeqNo, ValueKind, compare_internal};
 pub use merge::MergeIter;
 pub use range::{KeyRange, prefix_successor};
+pub use range_del::{RangeDelIndex, RangeTombstone};
 pub use rate::{Priority, RateLimiter};
 pub use visible::VisibleIter;
 

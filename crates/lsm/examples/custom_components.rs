@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use strata::{Components, Db, Options, StdFs};
 use strata_compaction::{CompactionPolicy, CompactionTask, LevelState, TaskKind};
-use strata_core::{Bytes, Entry, KeyRange, SeqNo, ValueKind, VersionedValue, compare_internal};
+use strata_core::{Bytes, Entry, KeyRange, RangeTombstone, SeqNo, ValueKind, VersionedValue, compare_internal};
 use strata_memtable::{ChunkSource, ChunkedIter, Memtable};
 use strata_sstable::{SsTableStore, StoreStats, TableId, TableMeta};
 
@@ -152,16 +152,19 @@ impl SsTableStore for MemStore {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             return Err(strata_sstable::Error::EmptyTable { file });
         };
+        let mut range_tombstones: Vec<RangeTombstone> = rows.iter().filter_map(RangeTombstone::from_entry).collect();
+        range_tombstones.sort_unstable();
         let meta = TableMeta {
             id,
             file_size: rows.iter().map(|e| (e.key.len() + e.value.len() + 9) as u64).sum(),
             entries: rows.len() as u64,
             tombstones: rows.iter().filter(|e| e.kind == ValueKind::Delete).count() as u64,
             min_key: first.key.clone(),
-            max_key: last.key.clone(),
+            max_key: strata_sstable::extent_end(last.key.clone(), &range_tombstones),
             min_seq: rows.iter().map(|e| e.seq).min().unwrap_or(0),
             max_seq: rows.iter().map(|e| e.seq).max().unwrap_or(0),
             created_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            range_tombstones,
         };
         let mut tables = self.tables.write().unwrap();
         if tables.contains_key(&id) {

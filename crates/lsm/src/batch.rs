@@ -48,6 +48,26 @@ impl WriteBatch {
         self
     }
 
+    /// Adds a range delete: every key in `[start, end)` written before this batch is deleted
+    /// (one record, however many keys the range holds); a put in this batch or after it is
+    /// not. An empty range (`start == end`) is no operation; `start > end` makes the write
+    /// fail with [`Error::InvalidRange`].
+    ///
+    /// ```
+    /// let mut batch = strata::WriteBatch::new();
+    /// batch.delete_range("user/", "user0").put("user/7", "fresh");
+    /// assert_eq!(batch.len(), 2);
+    /// ```
+    pub fn delete_range(&mut self, start: impl Into<Bytes>, end: impl Into<Bytes>) -> &mut Self {
+        let (start, end) = (start.into(), end.into());
+        if start == end {
+            return self;
+        }
+        self.payload += start.len() + end.len();
+        self.ops.push((ValueKind::RangeDelete, start, end));
+        self
+    }
+
     /// The number of operations.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -68,9 +88,17 @@ impl WriteBatch {
 
     /// Checks every key and value against the size limits.
     pub(crate) fn validate(&self) -> Result<()> {
-        for (_, key, value) in &self.ops {
+        for (kind, key, value) in &self.ops {
             if key.len() > MAX_KEY_LEN {
                 return Err(Error::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN });
+            }
+            if *kind == ValueKind::RangeDelete {
+                if value.len() > MAX_KEY_LEN {
+                    return Err(Error::KeyTooLarge { len: value.len(), max: MAX_KEY_LEN });
+                }
+                if key > value {
+                    return Err(Error::InvalidRange { start: key.clone(), end: value.clone() });
+                }
             }
             if value.len() > MAX_VALUE_LEN {
                 return Err(Error::ValueTooLarge { len: value.len(), max: MAX_VALUE_LEN });
@@ -110,6 +138,8 @@ impl WriteBatch {
                 ValueKind::Put => batch.put(key, value),
                 ValueKind::Delete if value.is_empty() => batch.delete(key),
                 ValueKind::Delete => return None,
+                ValueKind::RangeDelete if key < value => batch.delete_range(key, value),
+                ValueKind::RangeDelete => return None,
             };
         }
         r.is_empty().then_some((first_seq, batch))
@@ -126,11 +156,15 @@ mod tests {
         #[test]
         fn batches_round_trip(
             seq in any::<u64>(),
-            ops in prop::collection::vec((any::<bool>(), prop::collection::vec(any::<u8>(), 0..20), prop::collection::vec(any::<u8>(), 0..40)), 0..20),
+            ops in prop::collection::vec((0u8..3, prop::collection::vec(any::<u8>(), 0..20), prop::collection::vec(any::<u8>(), 0..40)), 0..20),
         ) {
             let mut batch = WriteBatch::new();
-            for (del, k, v) in ops {
-                if del { batch.delete(k); } else { batch.put(k, v); }
+            for (op, k, v) in ops {
+                match op {
+                    0 => { batch.put(k, v); }
+                    1 => { batch.delete(k); }
+                    _ => { let (a, b) = if k <= v { (k, v) } else { (v, k) }; batch.delete_range(a, b); }
+                }
             }
             let mut out = Vec::new();
             batch.encode(seq, &mut out);
@@ -151,5 +185,14 @@ mod tests {
         let mut ok = WriteBatch::new();
         ok.put(vec![0u8; MAX_KEY_LEN], "v");
         assert!(ok.validate().is_ok());
+        let mut inverted = WriteBatch::new();
+        inverted.delete_range("b", "a");
+        assert!(matches!(inverted.validate(), Err(Error::InvalidRange { .. })));
+        let mut empty = WriteBatch::new();
+        empty.delete_range("a", "a");
+        assert!(empty.is_empty());
+        let mut long_end = WriteBatch::new();
+        long_end.delete_range("a", vec![b'b'; MAX_KEY_LEN + 1]);
+        assert!(matches!(long_end.validate(), Err(Error::KeyTooLarge { .. })));
     }
 }

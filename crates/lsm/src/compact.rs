@@ -20,6 +20,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// Asks the policy for work (or takes a forced task) and claims its tables. `None` when
     /// there is nothing to do.
     pub(crate) fn claim_compaction(&self, background: bool) -> Option<CompactionTask> {
+        let snapshots = self.live_snapshots();
         let mut bg = lock(&self.bg);
         if bg.ingesting {
             // The ingest wakes every waiter when it is done.
@@ -29,7 +30,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let state = version.level_state(&bg.compacting, now_ms());
         let (task, forced) = match bg.forced.pop_front() {
             Some(task) => (task, true),
-            None if background => (self.policy.pick(&state)?, false),
+            // Dropping tables a range delete emptied costs no I/O and frees the most: first.
+            None if background => (
+                strata_compaction::range_delete_drop_task(&state, &snapshots).or_else(|| self.policy.pick(&state))?,
+                false,
+            ),
             None => return None,
         };
         let ids: Vec<_> = task.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();

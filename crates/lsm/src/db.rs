@@ -212,6 +212,36 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.write(batch, WriteOptions::default())
     }
 
+    /// Deletes every key in `[start, end)` with one record, however many keys the range
+    /// holds: reads at this write and after it no longer see them; snapshots taken before it
+    /// still do; a later put inside the range is visible. The space is reclaimed by
+    /// compaction, at once (without reading) for tables the range covers whole.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for i in 0..10 {
+    ///     db.put(format!("k{i}"), "v")?;
+    /// }
+    /// db.delete_range("k2", "k5")?;
+    /// let keys: Vec<_> = db.iter(..).map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["k0", "k1", "k5", "k6", "k7", "k8", "k9"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRange`] when `start` sorts after `end` (an empty range writes nothing);
+    /// otherwise as [`Db::put`].
+    pub fn delete_range(&self, start: impl Into<Bytes>, end: impl Into<Bytes>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete_range(start, end);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch, WriteOptions::default())
+    }
+
     /// Applies `batch` atomically.
     ///
     /// # Errors

@@ -79,6 +79,14 @@ pub enum Error {
         /// What is wrong with it, and what is expected.
         reason: String,
     },
+    /// A range delete whose start key sorts after its end key.
+    #[error("range delete from {start:?} to {end:?}: the start sorts after the end")]
+    InvalidRange {
+        /// The range's first key.
+        start: bytes::Bytes,
+        /// The range's end (exclusive).
+        end: bytes::Bytes,
+    },
     /// A table-store error other than corruption.
     #[error(transparent)]
     Table(Arc<strata_sstable::Error>),
@@ -136,6 +144,7 @@ impl Error {
             | Self::ValueTooLarge { .. }
             | Self::BatchTooLarge { .. }
             | Self::InvalidInput { .. }
+            | Self::InvalidRange { .. }
             | Self::Memtable(_) => ErrorKind::InvalidArgument,
             Self::Locked { .. } => ErrorKind::Locked,
             Self::NotFound { .. } => ErrorKind::NotFound,

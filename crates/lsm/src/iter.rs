@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, SeqNo, VisibleIter, compare_internal};
+use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter, compare_internal};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -126,12 +126,22 @@ impl<M: Memtable, S: SsTableStore> Iterator for Source<M, S> {
 /// after yielding such an error.
 pub struct DbIter<M: Memtable, S: SsTableStore> {
     inner: VisibleIter<MergeIter<Source<M, S>, Error>>,
+    /// The range tombstones of every source, as the snapshot sees them; `None` when there
+    /// are none (the usual case, which then costs nothing per entry).
+    range_dels: Option<RangeDelIndex>,
+    snapshot: SeqNo,
     _pin: Arc<SuperVersion<M>>,
 }
 
 impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
     pub(crate) fn new(sv: Arc<SuperVersion<M>>, store: &Arc<S>, range: &KeyRange, snapshot: SeqNo) -> Self {
         let mut sources = Vec::new();
+        let mut tombstones = Vec::new();
+        for m in std::iter::once(&sv.active).chain(&sv.immutables) {
+            if let Some(index) = m.range_dels() {
+                tombstones.extend(index.tombstones().iter().cloned());
+            }
+        }
         let mem_source = |m: &Arc<MemHandle<M>>| {
             Source::Mem(MemSource {
                 mem: Arc::clone(m),
@@ -148,6 +158,9 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
             |t: &&Arc<TableHandle>| t.meta.min_seq <= snapshot && range.overlaps(&t.meta.min_key, &t.meta.max_key);
         for level in 0..sv.version.levels.len() {
             let tables = sv.version.overlapping(level, range);
+            for t in tables.iter().filter(covers) {
+                tombstones.extend(t.range_dels.tombstones().iter().cloned());
+            }
             let level_source = |tables: VecDeque<Arc<TableHandle>>| {
                 Source::Level(LevelSource { store: Arc::clone(store), tables, range: range.clone(), current: None })
             };
@@ -161,7 +174,9 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
                 }
             }
         }
-        Self { inner: VisibleIter::new(MergeIter::new(sources), snapshot), _pin: sv }
+        tombstones.retain(|t| t.seq <= snapshot && range.overlaps(&t.start, &t.end));
+        let range_dels = (!tombstones.is_empty()).then(|| RangeDelIndex::new(tombstones));
+        Self { inner: VisibleIter::new(MergeIter::new(sources), snapshot), range_dels, snapshot, _pin: sv }
     }
 }
 
@@ -169,7 +184,15 @@ impl<M: Memtable, S: SsTableStore> Iterator for DbIter<M, S> {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.inner.next()?.map(|e| (e.key, e.value)))
+        loop {
+            let item = self.inner.next()?;
+            if let (Ok(e), Some(index)) = (&item, &self.range_dels)
+                && index.deletes(&e.key, e.seq, self.snapshot)
+            {
+                continue;
+            }
+            return Some(item.map(|e| (e.key, e.value)));
+        }
     }
 }
 

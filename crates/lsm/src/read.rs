@@ -6,6 +6,12 @@
 //! at most one table per deeper level, found by binary search on key ranges. Inside a
 //! table the store consults its Bloom filters, statistics and page index before reading
 //! one page.
+//!
+//! Range tombstones are gathered on the way: each memtable and each table consulted (its key
+//! range covering the key, whatever its filter says) adds the newest tombstone covering the
+//! key that the snapshot sees, and the version found is an answer only if it is newer than
+//! all of them. Newer sources come first, so every tombstone that can delete the version
+//! found has been seen by then.
 
 use bytes::Bytes;
 use strata_compaction::CompactionPolicy;
@@ -24,35 +30,41 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
 
     fn lookup(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<VersionedValue>> {
         let sv = self.current();
-        if let Some(v) = sv.active.mem.get(key, snapshot) {
-            return Ok(Some(v));
-        }
-        for m in &sv.immutables {
+        // The newest range tombstone covering the key, among the sources consulted so far.
+        let mut covered: Option<SeqNo> = None;
+        let answer = |v: VersionedValue, covered: Option<SeqNo>| covered.is_none_or(|t| t < v.seq).then_some(v);
+        for m in std::iter::once(&sv.active).chain(&sv.immutables) {
+            if let Some(index) = m.range_dels() {
+                covered = covered.max(index.max_covering(key, snapshot));
+            }
             if let Some(v) = m.mem.get(key, snapshot) {
-                return Ok(Some(v));
+                return Ok(answer(v, covered));
             }
         }
         let version = &sv.version;
         // The filter hash is computed once, at the first table consulted, and reused for
         // every table after it.
         let mut hash = None;
-        let mut consult = |t: &TableHandle| {
+        let mut consult = |t: &TableHandle, covered: &mut Option<SeqNo>| {
+            if !t.range_dels.is_empty() {
+                *covered = (*covered).max(t.range_dels.max_covering(key, snapshot));
+            }
             let h = *hash.get_or_insert_with(|| self.store.key_hash(key));
             self.store.get_hashed(t.meta.id, key, h, snapshot)
         };
         for t in version.level(0) {
             if t.meta.min_seq <= snapshot
                 && t.meta.may_contain_key(key)
-                && let Some(v) = consult(t)?
+                && let Some(v) = consult(t, &mut covered)?
             {
-                return Ok(Some(v));
+                return Ok(answer(v, covered));
             }
         }
         for level in 1..version.levels.len() {
             if let Some(t) = version.table_for_key(level, key).filter(|t| t.meta.min_seq <= snapshot)
-                && let Some(v) = consult(t)?
+                && let Some(v) = consult(t, &mut covered)?
             {
-                return Ok(Some(v));
+                return Ok(answer(v, covered));
             }
         }
         Ok(None)

@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use strata_core::fs::{FileLock, FileSystem};
-use strata_core::{RateLimiter, SeqNo};
+use strata_core::{RangeDelIndex, RangeTombstone, RateLimiter, SeqNo, ValueKind};
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableId};
 
@@ -24,12 +24,47 @@ pub(crate) struct MemHandle<M> {
     /// The memory the memtable held when empty (a hash variant's bucket array, an arena's
     /// first block): the flush trigger counts only what writes added on top.
     pub(crate) empty_bytes: usize,
+    /// Whether the memtable holds a range tombstone: reads skip the lock below when not.
+    has_range_dels: AtomicBool,
+    /// The memtable's range tombstones (also entries in it, which flushes carry into the
+    /// table) and their fragment index, built at the first read after a change.
+    range_dels: RwLock<(Vec<RangeTombstone>, Option<Arc<RangeDelIndex>>)>,
 }
 
 impl<M: Memtable> MemHandle<M> {
     pub(crate) fn new(mem: M, wal_number: u64) -> Self {
         let empty_bytes = mem.approximate_memory_usage();
-        Self { mem, wal_number, empty_bytes }
+        Self {
+            mem,
+            wal_number,
+            empty_bytes,
+            has_range_dels: AtomicBool::new(false),
+            range_dels: RwLock::new((Vec::new(), None)),
+        }
+    }
+
+    /// Inserts one operation of a batch; a range delete is also indexed for readers.
+    pub(crate) fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        if kind == ValueKind::RangeDelete {
+            let mut guard = self.range_dels.write().unwrap_or_else(PoisonError::into_inner);
+            guard.0.push(RangeTombstone::new(key.to_vec(), value.to_vec(), seq));
+            guard.1 = None;
+            self.has_range_dels.store(true, Ordering::Release);
+        }
+        self.mem.insert(key, seq, kind, value);
+    }
+
+    /// The fragment index of the memtable's range tombstones; `None` when it has none.
+    pub(crate) fn range_dels(&self) -> Option<Arc<RangeDelIndex>> {
+        if !self.has_range_dels.load(Ordering::Acquire) {
+            return None;
+        }
+        if let Some(index) = &self.range_dels.read().unwrap_or_else(PoisonError::into_inner).1 {
+            return Some(Arc::clone(index));
+        }
+        let mut guard = self.range_dels.write().unwrap_or_else(PoisonError::into_inner);
+        let (list, index) = &mut *guard;
+        Some(Arc::clone(index.get_or_insert_with(|| Arc::new(RangeDelIndex::new(list.iter().cloned())))))
     }
 
     /// Bytes written into the memtable, as its memory accounting sees them.

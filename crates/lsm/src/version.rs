@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use strata_compaction::{LevelState, level_order};
-use strata_core::KeyRange;
+use strata_core::{KeyRange, RangeDelIndex};
 use strata_sstable::{TableId, TableMeta};
 
 use crate::manifest::{TreeState, VersionEdit};
@@ -21,13 +21,16 @@ pub(crate) type Deleter = Arc<dyn Fn(TableId) + Send + Sync>;
 /// One live table.
 pub(crate) struct TableHandle {
     pub(crate) meta: TableMeta,
+    /// The table's range tombstones, fragmented for lookups (empty for most tables).
+    pub(crate) range_dels: RangeDelIndex,
     obsolete: AtomicBool,
     deleter: Deleter,
 }
 
 impl TableHandle {
     pub(crate) fn new(meta: TableMeta, deleter: Deleter) -> Arc<Self> {
-        Arc::new(Self { meta, obsolete: AtomicBool::new(false), deleter })
+        let range_dels = RangeDelIndex::new(meta.range_tombstones.iter().cloned());
+        Arc::new(Self { meta, range_dels, obsolete: AtomicBool::new(false), deleter })
     }
 
     pub(crate) fn mark_obsolete(&self) {

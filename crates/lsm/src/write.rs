@@ -145,7 +145,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         let mut bytes = 0;
         for (w, first) in group.iter().zip(firsts) {
             for (i, (kind, key, value)) in w.batch.ops.iter().enumerate() {
-                sv.active.mem.insert(key, first + i as u64, *kind, value);
+                sv.active.insert(key, first + i as u64, *kind, value);
             }
             bytes += w.batch.payload_bytes() as u64;
         }

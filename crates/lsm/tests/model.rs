@@ -20,6 +20,9 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 enum Op {
     Put(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
+    /// `delete_range(start, end)`; with a put, one batch of the range delete then the put (a
+    /// later sequence number, so visible even inside the range).
+    DeleteRange(Vec<u8>, Vec<u8>, Option<(Vec<u8>, Vec<u8>)>),
     Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
     Get(Vec<u8>),
     Scan(Bound<Vec<u8>>, Bound<Vec<u8>>),
@@ -57,6 +60,10 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
         12 => key().prop_map(Op::Delete),
+        4 => (0u16..300, 0u16..40, prop::option::of((key(), value()))).prop_map(|(k, width, put)| {
+            let end = format!("key{:03}", k + width).into_bytes();
+            Op::DeleteRange(format!("key{k:03}").into_bytes(), end, put)
+        }),
         5 => prop::collection::vec((key(), prop::option::of(value())), 1..8).prop_map(Op::Batch),
         16 => key().prop_map(Op::Get),
         3 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
@@ -141,6 +148,20 @@ fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op]) -> Result<(), Test
                 d.delete(k.clone()).expect("delete");
                 model.remove(k);
             }
+            Op::DeleteRange(a, b, put) => {
+                match put {
+                    None => d.delete_range(a.clone(), b.clone()).expect("delete_range"),
+                    Some((k, v)) => {
+                        let mut batch = WriteBatch::new();
+                        batch.delete_range(a.clone(), b.clone()).put(k.clone(), v.clone());
+                        d.write(batch, WriteOptions::default()).expect("batch with a range delete");
+                    }
+                }
+                model.retain(|k, _| k < a || k >= b);
+                if let Some((k, v)) = put {
+                    model.insert(k.clone(), v.clone());
+                }
+            }
             Op::Batch(ops) => {
                 let mut batch = WriteBatch::new();
                 for (k, v) in ops {
@@ -217,7 +238,9 @@ fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op]) -> Result<(), Test
 }
 
 fn check(kind: MemtableKind, policy: &PolicyConfig) {
-    let mut runner = TestRunner::new(Config { cases: 10, failure_persistence: None, ..Config::default() });
+    // STRATA_MODEL_CASES raises the case count for a longer local hunt.
+    let cases = std::env::var("STRATA_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let result = runner.run(&prop::collection::vec(op(), 1..400), |ops| run(kind, policy, &ops));
     if let Err(e) = result {
         panic!("{kind} with {policy:?}: the engine disagrees with the model: {e}");

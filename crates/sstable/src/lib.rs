@@ -54,7 +54,7 @@ mod store;
 pub mod testing;
 
 pub use error::Error;
-pub use meta::{TableId, TableMeta};
+pub use meta::{TableId, TableMeta, extent_end};
 pub use options::{Compression, MAX_KEY_LEN, MAX_VALUE_LEN, ParquetOptions};
 #[cfg(feature = "parquet")]
 pub use parquet::{

@@ -1,7 +1,7 @@
 //! A version edit: one atomic change to the set of live tables.
 
 use bytes::Bytes;
-use strata_core::SeqNo;
+use strata_core::{RangeTombstone, SeqNo};
 use strata_sstable::{TableId, TableMeta};
 
 use crate::codec::{Reader, put_bytes, put_varint};
@@ -26,6 +26,8 @@ const TAG_NEXT_FILE: u8 = 2;
 const TAG_LAST_SEQ: u8 = 3;
 const TAG_REMOVED: u8 = 4;
 const TAG_ADDED: u8 = 5;
+/// The range tombstones of the table added just before (omitted when it has none).
+const TAG_RANGE_TOMBSTONES: u8 = 6;
 
 impl VersionEdit {
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -51,6 +53,15 @@ impl VersionEdit {
             }
             put_bytes(&mut out, &m.min_key);
             put_bytes(&mut out, &m.max_key);
+            if !m.range_tombstones.is_empty() {
+                out.push(TAG_RANGE_TOMBSTONES);
+                put_varint(&mut out, m.range_tombstones.len() as u64);
+                for t in &m.range_tombstones {
+                    put_varint(&mut out, t.seq);
+                    put_bytes(&mut out, &t.start);
+                    put_bytes(&mut out, &t.end);
+                }
+            }
         }
         out
     }
@@ -88,8 +99,28 @@ impl VersionEdit {
                         min_seq,
                         max_seq,
                         created_at_ms,
+                        range_tombstones: Vec::new(),
                     };
                     edit.added.push((lvl, meta));
+                }
+                TAG_RANGE_TOMBSTONES => {
+                    let (_, meta) = edit.added.last_mut()?;
+                    if !meta.range_tombstones.is_empty() {
+                        return None;
+                    }
+                    let count = r.varint()?;
+                    for _ in 0..count {
+                        let seq = r.varint()?;
+                        let start = Bytes::copy_from_slice(r.bytes()?);
+                        let end = Bytes::copy_from_slice(r.bytes()?);
+                        if start >= end || start < meta.min_key || end > meta.max_key || seq > meta.max_seq {
+                            return None;
+                        }
+                        meta.range_tombstones.push(RangeTombstone::new(start, end, seq));
+                    }
+                    if meta.range_tombstones.is_empty() {
+                        return None;
+                    }
                 }
                 _ => return None,
             }
@@ -115,13 +146,17 @@ mod tests {
             min_seq: 3,
             max_seq: 99,
             created_at_ms: 1_700_000_000_000,
+            range_tombstones: Vec::new(),
         }
     }
 
     #[test]
     fn edits_round_trip() {
+        let mut with_ranges = meta(8);
+        with_ranges.range_tombstones =
+            vec![RangeTombstone::new("b", "c", 50), RangeTombstone::new("m", &b"z\xff"[..], 99)];
         let edit = VersionEdit {
-            added: vec![(0, meta(7)), (3, meta(8))],
+            added: vec![(0, meta(7)), (3, with_ranges), (1, meta(9))],
             removed: vec![(1, 4), (0, 5)],
             log_number: Some(12),
             next_file_number: Some(13),
@@ -129,6 +164,13 @@ mod tests {
         };
         assert_eq!(VersionEdit::decode(&edit.encode()), Some(edit));
         assert_eq!(VersionEdit::decode(&[]), Some(VersionEdit::default()));
+        // Range tombstones outside their table's extent, or with no table before them, are
+        // not a valid edit.
+        let mut outside = meta(8);
+        outside.range_tombstones = vec![RangeTombstone::new("b", "{", 50)];
+        let one = VersionEdit { added: vec![(1, outside)], ..VersionEdit::default() };
+        assert_eq!(VersionEdit::decode(&one.encode()), None);
+        assert_eq!(VersionEdit::decode(&[TAG_RANGE_TOMBSTONES, 1, 1, 1, b'a', 1, b'b']), None);
     }
 
     proptest! {

@@ -266,15 +266,15 @@ fn model_range(model: &State, range: &KeyRange) -> State {
     model.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The `engine_ops` target: an operation sequence (put, delete, batch, synced writes, get,
-/// range scan, flush, compact, clean reopen, simulated power cut) runs against the engine on
+/// The `engine_ops` target: an operation sequence (put, delete, range delete, batch, synced
+/// writes, get, range scan, snapshot reads, flush, compact, clean reopen, simulated power cut) runs against the engine on
 /// an in-memory [`FaultFs`], checked against a [`BTreeMap`](std::collections::BTreeMap)
 /// model: every read answers as the model does; after a reopen everything is there; after
 /// a power cut the store holds the state after some prefix of the writes that includes
 /// every synced one.
 ///
 /// Byte 0 picks the memtable, byte 1 the compaction policy; then each operation is a byte
-/// (`% 12`) followed by its arguments.
+/// (`% 14`) followed by its arguments.
 pub fn fuzz_engine_ops(data: &[u8]) {
     let mut input = Input(data);
     let kind: MemtableKind =
@@ -293,12 +293,18 @@ pub fn fuzz_engine_ops(data: &[u8]) {
         v
     };
     let key = |b: u8| format!("k{:02}", b % 48).into_bytes();
+    // The keys of `state` in `[a, b)`, each deleted: a range delete as the model sees it.
+    let deleted_in = |state: &State, a: &[u8], b: &[u8]| -> Change {
+        state.keys().filter(|k| k.as_slice() >= a && k.as_slice() < b).map(|k| (k.clone(), None)).collect()
+    };
+    // A snapshot and the model state it must show.
+    let mut snapshot: Option<(crate::Snapshot<_, _, _>, State)> = None;
     let (mut ops, mut reopens) = (0, 0);
     while !input.is_empty() && ops < 256 {
         ops += 1;
         let d = db.as_ref().expect("invariant: the db is open between operations");
         let op = input.byte();
-        match op % 12 {
+        match op % 14 {
             0..=3 => {
                 let k = input.byte();
                 let v = value(&mut input, k);
@@ -319,16 +325,33 @@ pub fn fuzz_engine_ops(data: &[u8]) {
             5 => {
                 let mut batch = WriteBatch::new();
                 let mut change: Change = Vec::new();
+                let mut staged = oracle.latest().clone();
                 for _ in 0..input.byte() % 5 + 1 {
                     let k = input.byte();
-                    if k & 0x80 == 0 {
-                        let v = value(&mut input, k);
-                        batch.put(key(k), v.clone());
-                        change.push((key(k), Some(v)));
-                    } else {
-                        batch.delete(key(k));
-                        change.push((key(k), None));
+                    let step: Change = match k >> 6 {
+                        0 | 1 => {
+                            let v = value(&mut input, k);
+                            batch.put(key(k), v.clone());
+                            vec![(key(k), Some(v))]
+                        }
+                        2 => {
+                            batch.delete(key(k));
+                            vec![(key(k), None)]
+                        }
+                        _ => {
+                            let first = k % 48;
+                            let (a, b) = (key(k), format!("k{:02}", first + input.byte() % 16).into_bytes());
+                            batch.delete_range(a.clone(), b.clone());
+                            deleted_in(&staged, &a, &b)
+                        }
+                    };
+                    for (k, v) in &step {
+                        match v {
+                            Some(v) => staged.insert(k.clone(), v.clone()),
+                            None => staged.remove(k),
+                        };
                     }
+                    change.extend(step);
                 }
                 let sync = op & 0x80 != 0;
                 d.write(batch, WriteOptions { sync }).expect("batch");
@@ -352,9 +375,32 @@ pub fn fuzz_engine_ops(data: &[u8]) {
                 oracle.durable();
             }
             9 => d.compact_range(..).expect("compact_range"),
+            12 => {
+                let (a, b) = (key(input.byte()), key(input.byte()));
+                let (a, b) = if a <= b { (a, b) } else { (b, a) };
+                d.delete_range(a.clone(), b.clone()).expect("delete_range");
+                oracle.acked(deleted_in(oracle.latest(), &a, &b));
+            }
+            13 => match snapshot.take() {
+                // Take a snapshot, or check the one held against the state it was taken at
+                // and let it go.
+                None => snapshot = Some((d.snapshot(), oracle.latest().clone())),
+                Some((snap, want)) => {
+                    let got: State = snap
+                        .iter(..)
+                        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                        .collect::<Result<_, _>>()
+                        .expect("snapshot scan");
+                    assert_eq!(got, want, "snapshot scan");
+                    for k in want.keys().take(4) {
+                        assert_eq!(snap.get(k).expect("snapshot get").map(|v| v.to_vec()).as_ref(), want.get(k));
+                    }
+                }
+            },
             10 | 11 if reopens >= 8 => {}
             10 => {
                 reopens += 1;
+                snapshot = None;
                 drop(db.take());
                 db = Some(open());
                 oracle.durable();
@@ -363,6 +409,7 @@ pub fn fuzz_engine_ops(data: &[u8]) {
             }
             _ => {
                 reopens += 1;
+                snapshot = None;
                 drop(db.take());
                 fs.crash().expect("crash");
                 db = Some(open());

@@ -1,7 +1,7 @@
 //! The Strata section of a table file and the `strata.*` footer metadata.
 
 use parquet::file::metadata::KeyValue;
-use strata_core::Bytes;
+use strata_core::{Bytes, RangeTombstone};
 
 use crate::TableMeta;
 use crate::options::BLOCK_SIZES;
@@ -106,13 +106,14 @@ mod keys {
     pub(super) const CREATED_AT_MS: &str = "strata.created_at_ms";
     pub(super) const FILTER: &str = "strata.filter";
     pub(super) const SORT_ORDER: &str = "strata.sort_order";
+    pub(super) const RANGE_TOMBSTONES: &str = "strata.range_tombstones";
 }
 
 /// The `strata.*` key-value metadata describing `meta` (file size excluded: it is not known
 /// until the footer is written).
 pub(crate) fn meta_to_kv(meta: &TableMeta, filter_policy: &str) -> Vec<KeyValue> {
     let kv = |k: &str, v: String| KeyValue::new(k.to_owned(), v);
-    vec![
+    let mut out = vec![
         kv(keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
         kv(keys::TABLE_ID, meta.id.to_string()),
         kv(keys::ENTRIES, meta.entries.to_string()),
@@ -124,7 +125,38 @@ pub(crate) fn meta_to_kv(meta: &TableMeta, filter_policy: &str) -> Vec<KeyValue>
         kv(keys::CREATED_AT_MS, meta.created_at_ms.to_string()),
         kv(keys::FILTER, format!("strata-bloom v{} per row group, {filter_policy}", strata_bloom::FORMAT_VERSION)),
         kv(keys::SORT_ORDER, "key ASC, seq DESC".to_owned()),
-    ]
+    ];
+    if !meta.range_tombstones.is_empty() {
+        // `seq:start:end` with hex keys, comma-separated; the same tombstones are rows of
+        // kind 2 in the data, this copy spares readers a scan at open.
+        let list: Vec<String> =
+            meta.range_tombstones.iter().map(|t| format!("{}:{}:{}", t.seq, hex(&t.start), hex(&t.end))).collect();
+        out.push(kv(keys::RANGE_TOMBSTONES, list.join(",")));
+    }
+    out
+}
+
+/// Parses `strata.range_tombstones` (absent: none).
+fn range_tombstones_from_kv(value: Option<&str>) -> Result<Vec<RangeTombstone>, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let bad = || format!("{} is malformed", keys::RANGE_TOMBSTONES);
+    let mut out = value
+        .split(',')
+        .map(|item| {
+            let mut parts = item.split(':');
+            let seq = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+            let start = parts.next().and_then(unhex).ok_or_else(bad)?;
+            let end = parts.next().and_then(unhex).ok_or_else(bad)?;
+            if parts.next().is_some() || start >= end {
+                return Err(bad());
+            }
+            Ok(RangeTombstone::new(start, end, seq))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// Reads the `strata.*` metadata back.
@@ -142,6 +174,7 @@ pub(crate) fn meta_from_kv(kv: Option<&Vec<KeyValue>>, file_size: u64) -> Result
         return Err(format!("unsupported {} {version} (this build reads {FORMAT_VERSION})", keys::FORMAT_VERSION));
     }
     let key = |k: &str| -> Result<Bytes, String> { unhex(get(k)?).map(Bytes::from).ok_or(format!("{k} is not hex")) };
+    let range_tombstones = range_tombstones_from_kv(get(keys::RANGE_TOMBSTONES).ok())?;
     Ok(TableMeta {
         id: num(keys::TABLE_ID)?,
         file_size,
@@ -152,6 +185,7 @@ pub(crate) fn meta_from_kv(kv: Option<&Vec<KeyValue>>, file_size: u64) -> Result
         min_seq: num(keys::MIN_SEQ)?,
         max_seq: num(keys::MAX_SEQ)?,
         created_at_ms: num(keys::CREATED_AT_MS)?,
+        range_tombstones,
     })
 }
 
@@ -179,6 +213,32 @@ mod tests {
         assert_eq!(unhex(&hex(&all)).unwrap(), all);
         assert_eq!(unhex("abc"), None);
         assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn range_tombstones_round_trip_through_the_footer_metadata() {
+        let meta = TableMeta {
+            id: 7,
+            file_size: 0,
+            entries: 2,
+            tombstones: 0,
+            min_key: Bytes::from_static(b"a"),
+            max_key: Bytes::from_static(b"z"),
+            min_seq: 1,
+            max_seq: 9,
+            created_at_ms: 5,
+            range_tombstones: vec![RangeTombstone::new(&b"a\0"[..], "m", 9), RangeTombstone::new("c", "z", 4)],
+        };
+        let kv = meta_to_kv(&meta, "p");
+        let back = meta_from_kv(Some(&kv), 0).unwrap();
+        assert_eq!(
+            back.range_tombstones,
+            vec![RangeTombstone::new(&b"a\0"[..], "m", 9), RangeTombstone::new("c", "z", 4)]
+        );
+        assert_eq!(range_tombstones_from_kv(None), Ok(Vec::new()));
+        for bad in ["1:61", "x:61:62", "1:62:61", "1:61:62:63", "1:6:62"] {
+            assert!(range_tombstones_from_kv(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -318,7 +318,7 @@ impl OpenTable {
                     // A deletion's value is empty: only a put reads the value part.
                     let values = match head.kind(i) {
                         ValueKind::Put => Some(self.value_part(rg_idx, page_idx, cache, counters, true)?),
-                        ValueKind::Delete => None,
+                        ValueKind::Delete | ValueKind::RangeDelete => None,
                     };
                     return Ok(Some(version(&head, values.as_deref(), i)));
                 }

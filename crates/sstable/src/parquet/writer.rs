@@ -16,7 +16,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
 use strata_bloom::BloomFilter;
 use strata_core::fs::{FileSystem, WritableFile};
-use strata_core::{Bytes, Entry, SeqNo, compare_internal};
+use strata_core::{Bytes, Entry, RangeTombstone, SeqNo, compare_internal};
 
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
 use super::names::temp_path;
@@ -241,6 +241,7 @@ pub(crate) fn write_table(
     let mut filters: Vec<Vec<u8>> = Vec::new();
     let mut prev: Option<(Bytes, SeqNo)> = None;
     let (mut entries_n, mut tombstones) = (0u64, 0u64);
+    let mut range_tombstones = Vec::new();
     let (mut min_seq, mut max_seq) = (SeqNo::MAX, 0);
     let mut min_key = Bytes::new();
 
@@ -293,6 +294,7 @@ pub(crate) fn write_table(
         }
         entries_n += 1;
         tombstones += u64::from(e.kind.is_delete());
+        range_tombstones.extend(RangeTombstone::from_entry(&e));
         min_seq = min_seq.min(e.seq);
         max_seq = max_seq.max(e.seq);
         batch.push(&e);
@@ -309,9 +311,11 @@ pub(crate) fn write_table(
             }
         }
     }
-    let Some((max_key, _)) = prev else {
+    let Some((last_key, _)) = prev else {
         return Err(Error::EmptyTable { file: path.to_owned() });
     };
+    let max_key = crate::meta::extent_end(last_key, &range_tombstones);
+    range_tombstones.sort_unstable();
     if batch.rows > 0 {
         writer.write(&batch.take()).map_err(parquet_err)?;
     }
@@ -331,6 +335,7 @@ pub(crate) fn write_table(
         min_seq,
         max_seq,
         created_at_ms,
+        range_tombstones,
     };
     for kv in meta_to_kv(&meta, &format!("{:?}", opts.filter)) {
         writer.append_key_value_metadata(kv);
