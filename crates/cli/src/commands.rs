@@ -64,6 +64,14 @@ pub(crate) fn delete(dir: &Path, base: &Options, key: &str) -> Result<(), String
     db.close().map_err(|e| e.to_string())
 }
 
+pub(crate) fn delete_range(dir: &Path, base: &Options, start: &str, end: &str) -> Result<(), String> {
+    let db = open_existing(dir, base)?;
+    let mut b = strata::WriteBatch::new();
+    b.delete_range(start.as_bytes().to_vec(), end.as_bytes().to_vec());
+    db.write(b, strata::WriteOptions::synced()).map_err(|e| e.to_string())?;
+    db.close().map_err(|e| e.to_string())
+}
+
 pub(crate) fn scan(
     dir: &Path,
     base: &Options,

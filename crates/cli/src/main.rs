@@ -6,6 +6,7 @@
 //! strata bench --engines strata,rocksdb,fjall    the same, side by side (needs the features)
 //! strata bench --memtables                       compare the eight memtable variants
 //! strata put|get|delete DIR KEY [VALUE]          single operations
+//! strata delete-range DIR START END              delete every key in [START, END) with one record
 //! strata scan DIR [--prefix P | --start A --end B] [--limit N]
 //! strata stats DIR                               levels, tables, caches, amplification
 //! strata inspect FILE.parquet                    one table's metadata, filter and rows
@@ -75,6 +76,16 @@ enum Command {
         dir: PathBuf,
         /// The key.
         key: String,
+    },
+    /// Delete every key in [START, END) with one range tombstone (synced): one record however
+    /// many keys the range holds.
+    DeleteRange {
+        /// The database directory.
+        dir: PathBuf,
+        /// The first key deleted.
+        start: String,
+        /// The first key kept after the range (exclusive).
+        end: String,
     },
     /// Print keys and values in order, tab-separated; bytes that are not printable as \xNN.
     Scan {
@@ -168,8 +179,9 @@ struct BenchArgs {
     engines: Vec<String>,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing (point
     /// reads of absent keys inside the loaded key range), readseq, seekrandom, deleterandom,
-    /// readwhilewriting, ycsb-a ... ycsb-f, and compact (a timed full compaction). Default:
-    /// all of them but compact, in that order with deleterandom last.
+    /// readwhilewriting, ycsb-a ... ycsb-f, compact (a timed full compaction) and deleterange
+    /// (one range delete of a tenth of the keys; readrandom after it reads the other keys).
+    /// Default: all of them but compact and deleterange, in that order with deleterandom last.
     #[arg(long, value_delimiter = ',')]
     benchmarks: Option<Vec<String>>,
     /// Run at full length: --reads defaults to --num (1,000,000 operations per workload: about
@@ -276,6 +288,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Delete { dir, key } => commands::delete(&dir, &base, &key),
+        Command::DeleteRange { dir, start, end } => commands::delete_range(&dir, &base, &start, &end),
         Command::Scan { dir, prefix, start, end, limit } => {
             commands::scan(&dir, &base, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
         }

@@ -15,7 +15,7 @@ use super::workload::Rng;
 use super::zipf::Zipf;
 
 /// The workloads, by the names `--benchmarks` takes.
-pub(crate) const WORKLOADS: [&str; 16] = [
+pub(crate) const WORKLOADS: [&str; 17] = [
     "fillseq",
     "fillrandom",
     "overwrite",
@@ -24,6 +24,7 @@ pub(crate) const WORKLOADS: [&str; 16] = [
     "readseq",
     "seekrandom",
     "deleterandom",
+    "deleterange",
     "readwhilewriting",
     "ycsb-a",
     "ycsb-b",
@@ -62,9 +63,17 @@ pub(crate) fn planned_ops(name: &str, num: u64, reads: u64) -> u64 {
     match name {
         "fillseq" | "fillrandom" | "overwrite" | "deleterandom" | "readseq" => num,
         "compact" => 1,
+        "deleterange" => deleted_span(num).1 - deleted_span(num).0,
         "ycsb-e" => (reads / 10).max(1),
         _ => reads,
     }
+}
+
+/// The keys `deleterange` deletes with one range delete: the tenth of the key space starting
+/// at 45 %, as indexes `[start, end)`.
+pub(crate) fn deleted_span(num: u64) -> (u64, u64) {
+    let start = num * 45 / 100;
+    (start, start + num / 10)
 }
 
 /// What to run.
@@ -198,10 +207,26 @@ struct Shared<'a> {
     num: u64,
     /// Keys inserted beyond `num` (YCSB D and E insert new keys).
     inserted: AtomicU64,
+    /// The key indexes a `deleterange` removed, `[start, end)`: `readrandom` reads the
+    /// others.
+    deleted: Option<(u64, u64)>,
     user_bytes: AtomicU64,
 }
 
 impl Shared<'_> {
+    /// How many keys `readrandom` picks from: the loaded keys a range delete left.
+    fn remaining_keys(&self) -> u64 {
+        self.deleted.map_or(self.num, |(start, end)| self.num - (end - start))
+    }
+
+    /// The `i`-th remaining key's index, for `i < remaining_keys()`.
+    fn remaining(&self, i: u64) -> u64 {
+        match self.deleted {
+            Some((start, end)) if i >= start => i + (end - start),
+            _ => i,
+        }
+    }
+
     fn value(&self, i: u64) -> &[u8] {
         let start =
             (i.wrapping_mul(0x9E37_79B9) as usize) % (self.pool.len() - self.value_size.min(self.pool.len() - 1));
@@ -376,6 +401,7 @@ fn run_engine(
     let num = config.num;
     let mut live: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let mut inserted_total = 0;
+    let mut deleted = None;
     // The same value bytes for every workload, generated once.
     let pool = value_pool(config.seed);
     for name in &config.workloads {
@@ -388,6 +414,7 @@ fn run_engine(
             engine = engines::open(kind, dir, &config.engine)?;
             live.clear();
             inserted_total = 0;
+            deleted = None;
         }
         let shared = Shared {
             engine: &*engine,
@@ -398,10 +425,14 @@ fn run_engine(
             seek_nexts: config.seek_nexts,
             num,
             inserted: AtomicU64::new(inserted_total),
+            deleted,
             user_bytes: AtomicU64::new(0),
         };
         let row = run_workload(&shared, name, kind.name(), config, bar, &mut live)?;
         inserted_total = shared.inserted.load(Ordering::Relaxed);
+        if name == "deleterange" {
+            deleted = Some(deleted_span(num));
+        }
         user_bytes += shared.user_bytes.load(Ordering::Relaxed);
         bar.suspend(|| on_row(&row, rows))?;
         rows.push(row);
@@ -475,7 +506,10 @@ fn run_workload(
         "fillseq" => run(num, threads, &|_, i| (Op::Put, i))?,
         "fillrandom" => run(num, threads, &|_, i| (Op::Put, permute(i)))?,
         "overwrite" => run(num, threads, &|r, _| (Op::Put, r.below(num as usize) as u64))?,
-        "readrandom" => run(ops, threads, &|r, _| (Op::Get, r.below(num as usize) as u64))?,
+        "readrandom" => {
+            let remaining = shared.remaining_keys().max(1) as usize;
+            run(ops, threads, &|r, _| (Op::Get, shared.remaining(r.below(remaining) as u64)))?
+        }
         "readmissing" => run(ops, threads, &|r, _| (Op::GetMissing, r.below(num as usize) as u64))?,
         "seekrandom" => run(ops, threads, &|r, _| (Op::Seek, r.below(num as usize) as u64))?,
         "deleterandom" => run(num, threads, &|_, i| (Op::Delete, permute(i)))?,
@@ -494,6 +528,29 @@ fn run_workload(
                 p50_us: 0.0,
                 p99_us: 0.0,
                 p999_us: 0.0,
+            }
+        }
+        "deleterange" => {
+            // One range delete of a tenth of the keys; the row counts the keys it deleted.
+            let (start, end) = deleted_span(num);
+            let (mut from, mut to) = (Vec::new(), Vec::new());
+            shared.keys.key(start, &mut from);
+            shared.keys.key(end, &mut to);
+            let started = Instant::now();
+            shared.engine.delete_range(&from, &to, config.sync)?;
+            bar.inc(ops);
+            let secs = started.elapsed().as_secs_f64();
+            shared.user_bytes.fetch_add((from.len() + to.len()) as u64, Ordering::Relaxed);
+            Row {
+                engine: engine.to_owned(),
+                workload: name.to_owned(),
+                ops,
+                secs,
+                ops_per_sec: ops as f64 / secs.max(1e-9),
+                mb_per_sec: 0.0,
+                p50_us: secs * 1e6,
+                p99_us: secs * 1e6,
+                p999_us: secs * 1e6,
             }
         }
         "compact" => {
@@ -568,6 +625,10 @@ fn run_workload(
     match name {
         "fillseq" | "fillrandom" => live.extend(0..num),
         "deleterandom" => live.clear(),
+        "deleterange" => {
+            let (start, end) = deleted_span(num);
+            live.retain(|i| !(start..end).contains(i));
+        }
         "ycsb-d" | "ycsb-e" => live.extend(num..num + shared.inserted.load(Ordering::Relaxed)),
         _ => {}
     }
@@ -610,6 +671,8 @@ mod tests {
         assert_eq!(planned_ops("fillrandom", 1000, 10), 1000);
         assert_eq!(planned_ops("deleterandom", 1000, 10), 1000);
         assert_eq!(planned_ops("readmissing", 1000, 10), 10);
+        assert_eq!(planned_ops("deleterange", 1000, 10), 100);
+        assert_eq!(deleted_span(1000), (450, 550));
         assert_eq!(planned_ops("ycsb-a", 1000, 10), 10);
         assert_eq!(planned_ops("ycsb-e", 1000, 100), 10);
         assert_eq!(planned_ops("ycsb-e", 1000, 5), 1, "at least one operation");

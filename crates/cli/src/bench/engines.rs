@@ -12,6 +12,8 @@ pub(crate) trait BenchEngine: Send + Sync {
     /// The value's length, if the key is present.
     fn get(&self, key: &[u8]) -> Result<Option<usize>, String>;
     fn delete(&self, key: &[u8], sync: bool) -> Result<(), String>;
+    /// Deletes every key in `[start, end)`, with the engine's range delete where it has one.
+    fn delete_range(&self, start: &[u8], end: &[u8], sync: bool) -> Result<(), String>;
     /// Seeks to the first key at or after `key` and reads up to `nexts + 1` entries;
     /// returns how many it read.
     fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String>;
@@ -132,6 +134,12 @@ impl BenchEngine for StrataEngine {
         self.db.write(batch, WriteOptions { sync }).map_err(|e| e.to_string())
     }
 
+    fn delete_range(&self, start: &[u8], end: &[u8], sync: bool) -> Result<(), String> {
+        let mut batch = WriteBatch::new();
+        batch.delete_range(start.to_vec(), end.to_vec());
+        self.db.write(batch, WriteOptions { sync }).map_err(|e| e.to_string())
+    }
+
     fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
         let mut n = 0;
         for kv in self.db.iter(key..).take(nexts + 1) {
@@ -229,6 +237,21 @@ mod fjall_engine {
             Ok(())
         }
 
+        /// fjall has no range delete: each key of the range is deleted, as a fjall user would.
+        fn delete_range(&self, start: &[u8], end: &[u8], sync: bool) -> Result<(), String> {
+            let mut keys = Vec::new();
+            for guard in self.items.range(start.to_vec()..end.to_vec()) {
+                keys.push(guard.into_inner().map_err(|e| e.to_string())?.0);
+            }
+            for key in keys {
+                self.items.remove(key).map_err(|e| e.to_string())?;
+            }
+            if sync {
+                self.db.persist(PersistMode::SyncData).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+
         fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
             let mut n = 0;
             for guard in self.items.range(key.to_vec()..).take(nexts + 1) {
@@ -309,6 +332,13 @@ mod rocksdb_engine {
 
         fn delete(&self, key: &[u8], sync: bool) -> Result<(), String> {
             self.db.delete_opt(key, &Self::write_options(sync)).map_err(|e| e.to_string())
+        }
+
+        fn delete_range(&self, start: &[u8], end: &[u8], sync: bool) -> Result<(), String> {
+            let cf = self.db.cf_handle("default").ok_or("RocksDB has no default column family")?;
+            let mut batch = rocksdb::WriteBatch::default();
+            batch.delete_range_cf(cf, start, end);
+            self.db.write_opt(batch, &Self::write_options(sync)).map_err(|e| e.to_string())
         }
 
         fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
