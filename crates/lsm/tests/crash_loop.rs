@@ -1,4 +1,4 @@
-//! The crash loop: a child process writes a seeded mix of puts, deletes and batches (some
+//! The crash loop: a child process writes a seeded mix of puts, deletes, range deletes and batches (some
 //! synced, with flushes and compactions going on) until the parent kills it with SIGKILL at
 //! a random moment; the parent reopens the store with randomly chosen options (memtable
 //! variant, compaction policy) and checks it against an [`Oracle`]: every acknowledged write
@@ -57,7 +57,25 @@ impl Lcg {
     }
 }
 
-/// The writes of the child seeded with `seed`, in order: each as a batch, its change, and
+/// What a write does, as the model sees it.
+enum Planned {
+    Change(Change),
+    /// A range delete of `[start, end)`: its change is the keys present when it runs.
+    Range(Vec<u8>, Vec<u8>),
+}
+
+impl Planned {
+    fn change(self, oracle: &Oracle) -> Change {
+        match self {
+            Self::Change(c) => c,
+            Self::Range(a, b) => {
+                oracle.latest().keys().filter(|k| **k >= a && **k < b).map(|k| (k.clone(), None)).collect()
+            }
+        }
+    }
+}
+
+/// The writes of the child seeded with `seed`, in order: each as a batch, what it does, and
 /// whether it is synced.
 struct Writes {
     rng: Lcg,
@@ -72,7 +90,7 @@ impl Writes {
 }
 
 impl Iterator for Writes {
-    type Item = (WriteBatch, Change, bool);
+    type Item = (WriteBatch, Planned, bool);
 
     fn next(&mut self) -> Option<Self::Item> {
         let rng = &mut self.rng;
@@ -86,8 +104,14 @@ impl Iterator for Writes {
         };
         let mut batch = WriteBatch::new();
         let mut change = Vec::new();
-        let shape = rng.next(10);
+        let shape = rng.next(11);
         let sync = rng.next(8) == 0;
+        if shape == 10 {
+            let first = rng.next(3_000);
+            let (start, end) = (format!("key{first:05}"), format!("key{:05}", first + 1 + rng.next(60)));
+            batch.delete_range(start.clone(), end.clone());
+            return Some((batch, Planned::Range(start.into_bytes(), end.into_bytes()), sync));
+        }
         let n = match shape {
             0..=5 => 1,
             6 | 7 => 0,
@@ -108,7 +132,7 @@ impl Iterator for Writes {
                 change.push((k, Some(value(j))));
             }
         }
-        Some((batch, change, sync))
+        Some((batch, Planned::Change(change), sync))
     }
 }
 
@@ -178,11 +202,13 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         // A process kill loses nothing the OS holds: every acknowledged write is durable; the
         // next one may or may not have landed.
         let mut writes = Writes::new(seed);
-        for (_, change, _) in writes.by_ref().take(acked as usize) {
+        for (_, planned, _) in writes.by_ref().take(acked as usize) {
+            let change = planned.change(&oracle);
             oracle.acked(change);
         }
         oracle.durable();
         let (_, in_flight, _) = writes.next().expect("endless writes");
+        let in_flight = in_flight.change(&oracle);
         oracle.in_flight(in_flight);
 
         let reopen_options = rng.next(24);

@@ -335,9 +335,8 @@ mod rocksdb_engine {
         }
 
         fn delete_range(&self, start: &[u8], end: &[u8], sync: bool) -> Result<(), String> {
-            let cf = self.db.cf_handle("default").ok_or("RocksDB has no default column family")?;
             let mut batch = rocksdb::WriteBatch::default();
-            batch.delete_range_cf(cf, start, end);
+            batch.delete_range(start, end);
             self.db.write_opt(batch, &Self::write_options(sync)).map_err(|e| e.to_string())
         }
 
