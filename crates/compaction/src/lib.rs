@@ -80,7 +80,10 @@ pub mod testing;
 pub use any::AnyPolicy;
 pub use config::{FifoOptions, LeveledOptions, PolicyConfig, PolicyOptions, SizeTieredOptions};
 pub use error::Error;
-pub use executor::{CompactionOutput, ExecContext, execute, is_bottommost, range_delete_drop_task, wholly_deleted};
+pub use executor::{
+    CompactionOutput, ExecContext, execute, is_bottommost, range_delete_drop_task, range_tombstone_cleanup_task,
+    wholly_deleted,
+};
 pub use fifo::Fifo;
 pub use forced::compact_range_task;
 pub use leveled::Leveled;

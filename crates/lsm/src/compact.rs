@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext};
+use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext, LevelState, PolicyConfig};
+use strata_core::SeqNo;
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableId};
 
@@ -31,8 +32,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let (task, forced) = match bg.forced.pop_front() {
             Some(task) => (task, true),
             // Dropping tables a range delete emptied costs no I/O and frees the most: first.
+            // Carrying range tombstones down to what they hide waits until the policy has
+            // nothing to do.
             None if background => (
-                strata_compaction::range_delete_drop_task(&state, &snapshots).or_else(|| self.policy.pick(&state))?,
+                strata_compaction::range_delete_drop_task(&state, &snapshots)
+                    .or_else(|| self.policy.pick(&state))
+                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots))?,
                 false,
             ),
             None => return None,
@@ -55,6 +60,17 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         bg.compacting.extend(ids);
         bg.running_compactions += 1;
         Some(task)
+    }
+
+    /// [`strata_compaction::range_tombstone_cleanup_task`] for sorted levels; none under FIFO,
+    /// which never merges.
+    fn range_tombstone_cleanup(&self, state: &LevelState, snapshots: &[SeqNo]) -> Option<CompactionTask> {
+        let target = match &self.options.compaction {
+            PolicyConfig::Fifo { .. } => return None,
+            PolicyConfig::Leveled { target_table_size, .. } => *target_table_size,
+            PolicyConfig::SizeTiered { .. } => u64::MAX,
+        };
+        strata_compaction::range_tombstone_cleanup_task(state, snapshots, target)
     }
 
     /// Runs a claimed task to completion and releases its tables.

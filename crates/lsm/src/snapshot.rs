@@ -63,6 +63,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             *count -= 1;
             if *count == 0 {
                 snapshots.remove(&self.seq);
+                drop(snapshots);
+                // Compactions may now drop what only this snapshot saw.
+                self.inner.notify_bg();
             }
         }
     }

@@ -27,6 +27,11 @@ pub trait SsTableStore: Send + Sync {
     /// The stream may itself fail (compaction feeds it from table scans); its first error ends
     /// the write.
     ///
+    /// A range tombstone (an entry of kind `RangeDelete`: key the first key deleted, value the
+    /// end) is stored as a row like any other, and listed in the summary's
+    /// `range_tombstones`, whose `max_key` reaches the furthest tombstone end
+    /// ([`extent_end`](crate::extent_end)).
+    ///
     /// # Errors
     ///
     /// * [`Error::OutOfOrder`](crate::Error::OutOfOrder) when an entry is not after the previous

@@ -52,7 +52,7 @@ type Check<S> = fn(&dyn Fn(&Path) -> S);
 /// Runs every check against stores made by `open`, which opens (or reopens) a store in the
 /// given directory. Each check gets a fresh directory. Panics on the first failed promise.
 pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
-    let checks: [(&str, Check<S>); 11] = [
+    let checks: [(&str, Check<S>); 12] = [
         ("get_answers_at_every_snapshot", get_answers_at_every_snapshot),
         ("tombstone_is_an_answer", tombstone_is_an_answer),
         ("misses_below_between_and_above", misses_below_between_and_above),
@@ -64,6 +64,7 @@ pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
         ("tables_survive_reopen_and_delete_removes", tables_survive_reopen_and_delete_removes),
         ("many_entries_and_concurrent_readers", many_entries_and_concurrent_readers),
         ("an_exported_table_is_independent", an_exported_table_is_independent),
+        ("range_tombstones_are_rows_and_metadata", range_tombstones_are_rows_and_metadata),
     ];
     for (name, check) in checks {
         let dir = tempfile::tempdir().expect("a temporary directory for the conformance suite");
@@ -203,6 +204,34 @@ fn meta_describes_the_table<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
     assert!(meta.file_size > 0 && meta.created_at_ms > 0);
     assert_eq!(store.open(7).expect("open"), meta, "open must report what write_table returned");
     assert!(matches!(write(&store, 7, &sample()), Err(Error::TableExists { .. })));
+}
+
+/// A range tombstone is stored as a row (scans and lookups of its first key see it) and
+/// listed in the table's summary, whose `max_key` reaches the furthest tombstone end, after
+/// a reopen too.
+fn range_tombstones_are_rows_and_metadata<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let entries = vec![
+        Entry::put("b", 30, "b@30"),
+        Entry::range_delete("b", "m", 20),
+        Entry::range_delete("c", "z", 12),
+        Entry::put("d", 3, "d@3"),
+    ];
+    let meta = write(&store, 3, &entries).expect("write");
+    assert_eq!(
+        meta.range_tombstones,
+        [strata_core::RangeTombstone::new("b", "m", 20), strata_core::RangeTombstone::new("c", "z", 12)]
+    );
+    assert_eq!((&meta.min_key[..], &meta.max_key[..]), (&b"b"[..], &b"z"[..]), "the extent covers the tombstones");
+    assert_eq!(meta.tombstones, 0, "range tombstones are not point tombstones");
+    assert_eq!(store.open(3).expect("open"), meta, "open must report the tombstones write_table saw");
+    assert_eq!(scan_all(&store, 3, &KeyRange::all()), entries);
+    let t = store.get(3, b"b", 25).expect("get").expect("the range tombstone's row answers for its first key");
+    assert_eq!((t.seq, t.kind), (20, ValueKind::RangeDelete));
+    assert_eq!(store.get(3, b"b", MAX_SEQNO).expect("get"), v(30, "b@30"));
+    drop(store);
+    let store = open(Path::new(""));
+    assert_eq!(store.open(3).expect("reopen"), meta);
 }
 
 fn tables_survive_reopen_and_delete_removes<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
