@@ -685,6 +685,36 @@ mod tests {
         assert_eq!(gc(&versions, &[], false), [Entry::put("k", 4, "new")]);
     }
 
+    /// Inputs of a GC proptest: older data outside the compaction (sequence numbers before
+    /// `entries`), and `entries` cut at `split` into an older and a newer input table, each
+    /// sorted, with live snapshots picked among the sequence numbers.
+    struct GcCase {
+        older: Vec<Entry>,
+        old_in: Vec<Entry>,
+        new_in: Vec<Entry>,
+        snapshots: Vec<SeqNo>,
+    }
+
+    impl GcCase {
+        fn new(
+            mut older: Vec<Entry>,
+            entries: Vec<Entry>,
+            split: prop::sample::Index,
+            snaps: &[prop::sample::Index],
+        ) -> Self {
+            let max_seq = (older.len() + entries.len()) as u64;
+            older.sort_by(Entry::cmp_internal);
+            let cut = split.index(entries.len() + 1);
+            let (mut old_in, mut new_in) = (entries[..cut].to_vec(), entries[cut..].to_vec());
+            old_in.sort_by(Entry::cmp_internal);
+            new_in.sort_by(Entry::cmp_internal);
+            let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
+            snapshots.sort_unstable();
+            snapshots.dedup();
+            Self { older, old_in, new_in, snapshots }
+        }
+    }
+
     /// The view at `snapshot` of sources that may hold range tombstones.
     fn view_with_ranges(sources: Vec<Vec<Entry>>, snapshot: SeqNo) -> BTreeMap<Bytes, Bytes> {
         let index = RangeDelIndex::new(sources.iter().flatten().filter_map(strata_core::RangeTombstone::from_entry));
@@ -721,18 +751,10 @@ mod tests {
                     _ => Entry::range_delete(key, vec![b'a' + *k + *len], seq),
                 }
             };
-            let mut older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
-            older.sort_by(Entry::cmp_internal);
+            let older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
             let base = below.len() as u64;
             let entries: Vec<Entry> = ops.iter().enumerate().map(|e| mk(e, base)).collect();
-            let cut = split.index(entries.len() + 1);
-            let (mut old_in, mut new_in) = (entries[..cut].to_vec(), entries[cut..].to_vec());
-            old_in.sort_by(Entry::cmp_internal);
-            new_in.sort_by(Entry::cmp_internal);
-            let max_seq = base + ops.len() as u64;
-            let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
-            snapshots.sort_unstable();
-            snapshots.dedup();
+            let GcCase { older, old_in, new_in, snapshots } = GcCase::new(older, entries, split, &snaps);
             let bottommost = older.is_empty();
             let range_dels = RangeDelIndex::new(
                 new_in.iter().chain(&old_in).filter_map(strata_core::RangeTombstone::from_entry),
@@ -824,19 +846,10 @@ mod tests {
                 let key = vec![b'a' + *k];
                 if *del { Entry::delete(key, seq) } else { Entry::put(key, seq, format!("{seq}")) }
             };
-            // Older data outside the inputs, seqs 1..=below.len().
-            let mut older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
-            older.sort_by(Entry::cmp_internal);
+            let older: Vec<Entry> = below.iter().enumerate().map(|e| mk(e, 0)).collect();
             let base = below.len() as u64;
             let entries: Vec<Entry> = ops.iter().enumerate().map(|e| mk(e, base)).collect();
-            // Two input tables: an older and a newer segment of the write log.
-            let cut = split.index(entries.len() + 1);
-            let (mut old_in, mut new_in) = (entries[..cut].to_vec(), entries[cut..].to_vec());
-            old_in.sort_by(Entry::cmp_internal);
-            new_in.sort_by(Entry::cmp_internal);
-            let max_seq = base + ops.len() as u64;
-            let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
-            snapshots.sort_unstable();
+            let GcCase { older, old_in, new_in, snapshots } = GcCase::new(older, entries, split, &snaps);
             let bottommost = older.is_empty();
             let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
             let out: Vec<Entry> = GcIter::new(merged, snapshots.clone(), bottommost).map(|e| e.unwrap()).collect();
