@@ -1,5 +1,5 @@
 //! The data subcommands: `put`, `get`, `delete`, `scan`, `stats`, `inspect`, `compact`,
-//! `checkpoint`.
+//! `flush`, `duckdb-view`, `checkpoint`.
 
 use std::io::Write;
 use std::path::Path;
@@ -266,6 +266,33 @@ pub(crate) fn compact(dir: &Path, base: &Options) -> Result<String, String> {
     let msg = format!("compacted: {} -> {} of tables; {}", mib(before), mib(s.table_bytes()), shape.join(", "));
     db.close().map_err(|e| e.to_string())?;
     Ok(msg)
+}
+
+pub(crate) fn flush(dir: &Path, base: &Options) -> Result<String, String> {
+    let db = open_existing(dir, base)?;
+    db.flush().map_err(|e| e.to_string())?;
+    let tables: usize = db.tables().iter().map(Vec::len).sum();
+    db.close().map_err(|e| e.to_string())?;
+    Ok(format!("flushed: {tables} live tables"))
+}
+
+/// How many times `duckdb-view` opens the database before giving up on a stable table set.
+const VIEW_ATTEMPTS: usize = 5;
+
+pub(crate) fn duckdb_view(dir: &Path, base: &Options, name: &str) -> Result<String, String> {
+    // NOTE: opening may start a compaction (the replayed log adds L0 tables) that commits
+    // after the view was made and deletes tables the view names. `close` waits for running
+    // compactions and none starts after it, so a view whose files all exist after the close
+    // names exactly the live tables; otherwise the tree changed and we look again.
+    for _ in 0..VIEW_ATTEMPTS {
+        let db = open_existing(dir, base)?;
+        let view = strata::duckdb_view(&db, name).map_err(|e| e.to_string())?;
+        db.close().map_err(|e| e.to_string())?;
+        if view.files.iter().all(|f| f.is_file()) {
+            return Ok(view.sql);
+        }
+    }
+    Err(format!("compactions kept replacing the tables of {} while the view was made; run it again", dir.display()))
 }
 
 pub(crate) fn checkpoint(dir: &Path, base: &Options, dest: &Path) -> Result<String, String> {

@@ -11,6 +11,8 @@
 //! strata stats DIR                               levels, tables, caches, amplification
 //! strata inspect FILE.parquet                    one table's metadata, filter and rows
 //! strata compact DIR                             compact everything
+//! strata flush DIR                               write the memtables (and a replayed log) to tables
+//! strata duckdb-view DIR [--name NAME]           a DuckDB view of the live data in the tables
 //! strata checkpoint DIR DEST                     an openable copy at one sequence number
 //! strata ingest DIR FILE.parquet...              bulk-load Parquet files (key and value columns)
 //! ```
@@ -121,6 +123,22 @@ enum Command {
     Compact {
         /// The database directory.
         dir: PathBuf,
+    },
+    /// Write the memtables to tables. Opening the database already writes the log it
+    /// replays to tables, so this leaves every acknowledged write in a table file.
+    Flush {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Print a DuckDB `CREATE OR REPLACE VIEW` over exactly the live table files of the
+    /// manifest: the latest value of each key, deletes and range deletes applied. Unflushed
+    /// memtable data is not included (run `strata flush DIR` first). Pipe it to `duckdb`.
+    DuckdbView {
+        /// The database directory.
+        dir: PathBuf,
+        /// The view's name.
+        #[arg(long, default_value = "kv", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        name: String,
     },
     /// Make DEST an openable copy of the database at one sequence number (tables are
     /// hard-linked where possible). DEST must not exist or must be empty.
@@ -295,6 +313,8 @@ fn main() -> ExitCode {
         Command::Stats { dir } => commands::stats(&dir, &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
         Command::Compact { dir } => commands::compact(&dir, &base).map(|s| println!("{s}")),
+        Command::Flush { dir } => commands::flush(&dir, &base).map(|s| println!("{s}")),
+        Command::DuckdbView { dir, name } => commands::duckdb_view(&dir, &base, &name).map(|s| print!("{s}")),
         Command::Checkpoint { dir, dest } => commands::checkpoint(&dir, &base, &dest).map(|s| println!("{s}")),
         Command::Ingest(args) => ingest(&args, &base).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),

@@ -288,3 +288,79 @@ fn ingest_loads_a_parquet_file_and_reports_bad_ones() {
     let out = strata(&["ingest", s(&db), s(&table), "--duplicates", "sometimes"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("last-wins, error"));
 }
+
+/// The table file paths a `duckdb-view` statement reads, one per line between `read_parquet([` and `]`.
+fn view_files(sql: &str) -> Vec<String> {
+    sql.lines()
+        .skip_while(|l| !l.ends_with("read_parquet(["))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with('\''))
+        .map(|l| l.trim().trim_end_matches(',').trim_matches('\'').to_owned())
+        .collect()
+}
+
+#[test]
+fn duckdb_view_names_exactly_the_live_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = s(dir.path());
+    let (removed, live) = {
+        let db = strata::Db::open(dir.path(), strata::Options::default()).expect("open");
+        for round in 0..3 {
+            for i in 0..100u32 {
+                db.put(format!("key{i:03}"), format!("v{round}")).expect("put");
+            }
+            db.flush().expect("flush");
+        }
+        let flushed = db.live_tables();
+        let saved: Vec<_> =
+            flushed.iter().map(|&id| (id, std::fs::read(db.store().table_path(id)).expect("read table"))).collect();
+        db.compact_range(..).expect("compact");
+        db.put("key200", "later").expect("put");
+        db.flush().expect("flush");
+        let live = db.live_tables();
+        let removed: Vec<_> = flushed.difference(&live).copied().collect();
+        assert!(!removed.is_empty(), "the compaction replaced the flushed tables");
+        db.close().expect("close");
+        // Compacted-away tables back on disk, as a crash before their deletion leaves them.
+        for (id, bytes) in saved.iter().filter(|(id, _)| removed.contains(id)) {
+            std::fs::write(dir.path().join(strata_sstable::table_file_name(*id)), bytes).expect("restore");
+        }
+        (removed, live)
+    };
+    let path = |id: u64| format!("{d}/{}", strata_sstable::table_file_name(id));
+
+    let sql = ok(&strata(&["duckdb-view", d]));
+    let mut named = view_files(&sql);
+    named.sort();
+    let mut want: Vec<String> = live.iter().map(|&id| path(id)).collect();
+    want.sort();
+    assert_eq!(named, want, "{sql}");
+    for id in removed {
+        assert!(!sql.contains(&strata_sstable::table_file_name(id)), "names removed table {id}: {sql}");
+    }
+    assert!(sql.contains("\nCREATE OR REPLACE VIEW \"kv\" AS\n"), "{sql}");
+    let comment = sql.lines().find(|l| l.contains("memtable")).expect("a memtable note");
+    assert!(comment.starts_with("-- ") && comment.contains(&format!("strata flush {d}")), "{sql}");
+    assert!(sql.trim_end().ends_with(';'), "{sql}");
+
+    let sql = ok(&strata(&["duckdb-view", d, "--name", "my \"kv\""]));
+    assert!(sql.contains("\nCREATE OR REPLACE VIEW \"my \"\"kv\"\"\" AS\n"), "{sql}");
+    let out = strata(&["duckdb-view", d, "--name", ""]);
+    assert!(!out.status.success(), "an empty view name is refused");
+    fails_with(&strata(&["duckdb-view", s(&dir.path().join("nope"))]), "is not a directory");
+}
+
+#[test]
+fn flush_writes_the_log_to_a_table_and_an_empty_database_has_an_empty_view() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = s(dir.path());
+    strata::Db::open(dir.path(), strata::Options::default()).expect("create").close().expect("close");
+    let sql = ok(&strata(&["duckdb-view", d]));
+    assert!(sql.contains("\nSELECT NULL::BLOB AS key, NULL::BLOB AS value WHERE false;\n"), "{sql}");
+    assert!(view_files(&sql).is_empty(), "{sql}");
+
+    ok(&strata(&["put", d, "a", "1"]));
+    assert_eq!(ok(&strata(&["flush", d])), "flushed: 1 live tables\n");
+    assert_eq!(view_files(&ok(&strata(&["duckdb-view", d]))).len(), 1);
+    fails_with(&strata(&["flush", s(&dir.path().join("nope"))]), "is not a directory");
+}
