@@ -1,6 +1,7 @@
 //! Column chunks: where each column's pages are (from the offset index), and reading the rows
 //! of a row range from them through Strata's own page decoder.
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use parquet::basic::Compression as Codec;
@@ -9,12 +10,19 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, RawPage, decode_binary, decode_i32, decode_i32_dictionary, decode_u64,
-    read_page, read_page_in,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_ref, decode_i32, decode_i32_dictionary, decode_u64, read_page,
+    read_page_in,
 };
 use super::file::TableFile;
 use super::schema::KIND;
 use crate::Result;
+
+thread_local! {
+    /// Each thread's buffers for a page read from the file and its decompressed body, reused
+    /// by every page decode on the thread: a page is decoded into its own compact form (which
+    /// the block cache keeps), so the bytes it was decoded from are scratch.
+    static PAGE_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// One data page of a column chunk.
 #[derive(Debug, Clone, Copy)]
@@ -113,18 +121,22 @@ impl ColumnChunk {
         (start, end)
     }
 
-    /// Reads page `p` (checksummed) and decompresses it.
-    pub(crate) fn raw_page(&self, file: &TableFile, p: usize) -> Result<(RawPage, usize)> {
-        let loc = self.pages[p];
-        let bytes = file.read_verified(loc.offset, loc.len as usize)?;
-        let page =
-            read_page(&bytes, self.codec).map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
-        let (start, end) = self.page_rows(p);
-        Ok((page, (end - start) as usize))
+    /// Reads page `p` through this thread's reused buffers and hands it to `decode` with its
+    /// row count; a decode error is corruption naming the page.
+    fn decode_page<T>(
+        &self,
+        file: &TableFile,
+        p: usize,
+        decode: impl FnOnce(PageRef<'_>, usize) -> Result<T, String>,
+    ) -> Result<T> {
+        PAGE_BUFFERS.with_borrow_mut(|(read, scratch)| {
+            let (page, rows) = self.page_in(file, p, read, scratch)?;
+            decode(page, rows).map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
+        })
     }
 
-    /// [`Self::raw_page`] through reused buffers: page `p` is read into `read` and, when
-    /// compressed, decompressed into `scratch`; the page borrows them.
+    /// Reads page `p` (checksummed) into `read` and, when compressed, decompresses it into
+    /// `scratch`; the page borrows them.
     pub(crate) fn page_in<'a>(
         &self,
         file: &TableFile,
@@ -174,10 +186,7 @@ impl ColumnChunk {
     /// Rows `[from, to)` of a binary column: the page itself when it covers exactly those rows
     /// (zero-copy), else the overlapping pages' rows copied together.
     pub(crate) fn binary_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<BinaryColumn> {
-        let decode = |p: usize| -> Result<BinaryColumn> {
-            let (page, rows) = self.raw_page(file, p)?;
-            decode_binary(&page, rows).map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
-        };
+        let decode = |p: usize| self.decode_page(file, p, decode_binary_ref);
         if let Some(p) = self.exact_page(from, to, near) {
             return decode(p);
         }
@@ -192,16 +201,16 @@ impl ColumnChunk {
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
         for (p, a, b) in self.overlapping(from, to, near) {
-            let (page, rows) = self.raw_page(file, p)?;
-            let bad = |r: String| file.corruption(format!("page at {}: {r}", self.pages[p].offset));
-            if (a, b) == (0, rows) {
-                // The usual case, the page holds exactly the rows wanted: no staging copy.
-                decode_u64(&page, rows, &mut out).map_err(bad)?;
-                continue;
-            }
-            buf.clear();
-            decode_u64(&page, rows, &mut buf).map_err(bad)?;
-            out.extend_from_slice(&buf[a..b]);
+            self.decode_page(file, p, |page, rows| {
+                if (a, b) == (0, rows) {
+                    // The usual case, the page holds exactly the rows wanted: no staging copy.
+                    return decode_u64(page, rows, &mut out);
+                }
+                buf.clear();
+                decode_u64(page, rows, &mut buf)?;
+                out.extend_from_slice(&buf[a..b]);
+                Ok(())
+            })?;
         }
         Ok(out)
     }
@@ -222,14 +231,13 @@ impl ColumnChunk {
                 out.extend(std::iter::repeat_n(kind(*v)?, b - a));
                 continue;
             }
-            let (page, rows) = self.raw_page(file, p)?;
+            // The dictionary is read before the page: both go through this thread's buffers.
             let dict = match self.dict {
                 Some(_) => Some(self.dictionary(file)?),
                 None => None,
             };
             buf.clear();
-            decode_i32(&page, rows, dict.as_deref(), &mut buf)
-                .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))?;
+            self.decode_page(file, p, |page, rows| decode_i32(page, rows, dict.as_deref(), &mut buf))?;
             for &v in &buf[a..b] {
                 out.push(kind(v)?);
             }

@@ -152,9 +152,10 @@ fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
             if size > input.len().saturating_mul(255).saturating_add(16) {
                 return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
             }
-            let mut out = vec![0u8; size];
-            let n = lz4_flex::block::decompress_into(&input, &mut out).map_err(|e| format!("LZ4: {e}"))?;
-            exact(n, out)
+            // Decompressed into fresh memory that is not zeroed first (lz4_flex writes every
+            // byte it returns).
+            let out = lz4_flex::block::decompress(&input, size).map_err(|e| format!("LZ4: {e}"))?;
+            exact(out.len(), out)
         }
         Codec::SNAPPY => {
             let claimed = snap::raw::decompress_len(&input).map_err(|e| format!("snappy: {e}"))?;
@@ -174,12 +175,7 @@ fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
     }
 }
 
-/// Checks that `page` is a data page of `rows` values and returns its encoding.
-pub(crate) fn data_page_encoding(page: &RawPage, rows: usize) -> R<i32> {
-    header_encoding(&page.header, rows)
-}
-
-/// [`data_page_encoding`] from the header alone.
+/// Checks that `h` heads a data page of `rows` values and returns its encoding.
 fn header_encoding(h: &PageHeader, rows: usize) -> R<i32> {
     if h.page_type != DATA_PAGE {
         return Err(format!("expected a data page (V1), found page type {}", h.page_type));
@@ -244,11 +240,23 @@ impl BinaryColumn {
     }
 }
 
-/// Decodes a binary data page of `rows` values (`PLAIN` or `DELTA_BYTE_ARRAY`).
+/// Decodes a binary data page of `rows` values (`PLAIN` or `DELTA_BYTE_ARRAY`); `PLAIN`
+/// values stay in the page's own body.
+#[cfg(feature = "testing")]
 pub(crate) fn decode_binary(page: &RawPage, rows: usize) -> R<BinaryColumn> {
-    match data_page_encoding(page, rows)? {
+    match header_encoding(&page.header, rows)? {
         PLAIN => plain_binary(&page.body, rows),
         DELTA_BYTE_ARRAY => delta_byte_array(&page.body, rows),
+        e => Err(format!("unsupported encoding {e} for a binary column")),
+    }
+}
+
+/// [`decode_binary`] of a borrowed page: `PLAIN` values are copied out of it (into one
+/// buffer), `DELTA_BYTE_ARRAY` values are rebuilt as always.
+pub(crate) fn decode_binary_ref(page: PageRef<'_>, rows: usize) -> R<BinaryColumn> {
+    match header_encoding(&page.header, rows)? {
+        PLAIN => plain_binary(&Bytes::copy_from_slice(page.body), rows),
+        DELTA_BYTE_ARRAY => delta_byte_array(page.body, rows),
         e => Err(format!("unsupported encoding {e} for a binary column")),
     }
 }
@@ -455,8 +463,8 @@ pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize)
 
 /// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`
 /// (Strata's `seq` is an unsigned 64-bit column stored in Parquet's signed `INT64`).
-pub(crate) fn decode_u64(page: &RawPage, rows: usize, out: &mut Vec<u64>) -> R<()> {
-    match data_page_encoding(page, rows)? {
+pub(crate) fn decode_u64(page: PageRef<'_>, rows: usize, out: &mut Vec<u64>) -> R<()> {
+    match header_encoding(&page.header, rows)? {
         PLAIN => {
             if Some(page.body.len()) != rows.checked_mul(8) {
                 return Err(format!("PLAIN INT64 page of {} bytes for {rows} values", page.body.len()));
@@ -466,7 +474,7 @@ pub(crate) fn decode_u64(page: &RawPage, rows: usize, out: &mut Vec<u64>) -> R<(
         }
         DELTA_BINARY_PACKED => {
             let mut v = Vec::with_capacity(rows);
-            let used = delta_binary_packed(&page.body, rows, &mut v)?;
+            let used = delta_binary_packed(page.body, rows, &mut v)?;
             if used != page.body.len() {
                 return Err("DELTA_BINARY_PACKED page has trailing bytes".into());
             }
@@ -492,8 +500,8 @@ pub(crate) fn decode_i32_dictionary(page: &RawPage) -> R<Vec<i32>> {
 
 /// Decodes an `INT32` data page of `rows` values: `PLAIN`, or dictionary indices into `dict`
 /// (`None` when the column chunk has no dictionary page).
-pub(crate) fn decode_i32(page: &RawPage, rows: usize, dict: Option<&[i32]>, out: &mut Vec<i32>) -> R<()> {
-    match data_page_encoding(page, rows)? {
+pub(crate) fn decode_i32(page: PageRef<'_>, rows: usize, dict: Option<&[i32]>, out: &mut Vec<i32>) -> R<()> {
+    match header_encoding(&page.header, rows)? {
         PLAIN => {
             if Some(page.body.len()) != rows.checked_mul(4) {
                 return Err(format!("PLAIN INT32 page of {} bytes for {rows} values", page.body.len()));
