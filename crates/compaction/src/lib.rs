@@ -70,6 +70,7 @@ mod fifo;
 mod forced;
 mod leveled;
 mod policy;
+mod range_del;
 pub mod sim;
 mod size_tiered;
 mod state;
@@ -80,14 +81,12 @@ pub mod testing;
 pub use any::AnyPolicy;
 pub use config::{FifoOptions, LeveledOptions, PolicyConfig, PolicyOptions, SizeTieredOptions};
 pub use error::Error;
-pub use executor::{
-    CompactionOutput, ExecContext, execute, is_bottommost, range_delete_drop_task, range_tombstone_cleanup_task,
-    wholly_deleted,
-};
+pub use executor::{CompactionOutput, ExecContext, execute, is_bottommost};
 pub use fifo::Fifo;
 pub use forced::compact_range_task;
 pub use leveled::Leveled;
 pub use policy::CompactionPolicy;
+pub use range_del::{range_delete_drop_task, range_tombstone_cleanup_task, wholly_deleted};
 pub use sim::{SimConfig, SimLevel, SimPoint, SimReport, simulate};
 pub use size_tiered::SizeTiered;
 pub use state::{LevelState, level_order};
