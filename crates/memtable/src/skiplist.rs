@@ -1,4 +1,4 @@
-//! `skiplist`: the default memtable, a lock-free `crossbeam-skiplist` map.
+//! `skiplist`: a lock-free `crossbeam-skiplist` map.
 //!
 //! | operation | cost |
 //! |---|---|

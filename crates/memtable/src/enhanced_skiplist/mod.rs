@@ -1,5 +1,5 @@
-//! `enhanced_skiplist`: our own concurrent skip list whose nodes, keys and values live
-//! inline in an arena.
+//! `enhanced_skiplist`, the default memtable: our own concurrent skip list whose nodes, keys
+//! and values live inline in an arena.
 //!
 //! | operation | cost |
 //! |---|---|
