@@ -482,7 +482,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
     use std::convert::Infallible;
 
@@ -491,7 +491,8 @@ mod tests {
 
     use super::*;
 
-    fn meta(id: TableId, min: &str, max: &str, size: u64) -> TableMeta {
+    /// A one-entry table summary over `[min, max]` of `size` bytes, at sequence number 1.
+    pub(crate) fn meta(id: TableId, min: &str, max: &str, size: u64) -> TableMeta {
         TableMeta {
             id,
             file_size: size,

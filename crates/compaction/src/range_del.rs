@@ -116,24 +116,8 @@ pub fn range_tombstone_cleanup_task(
 mod tests {
     use std::collections::HashSet;
 
-    use bytes::Bytes;
-
     use super::*;
-
-    fn meta(id: TableId, min: &str, max: &str, size: u64) -> TableMeta {
-        TableMeta {
-            id,
-            file_size: size,
-            min_key: Bytes::copy_from_slice(min.as_bytes()),
-            max_key: Bytes::copy_from_slice(max.as_bytes()),
-            entries: 1,
-            tombstones: 0,
-            min_seq: 1,
-            max_seq: 1,
-            created_at_ms: 0,
-            range_tombstones: Vec::new(),
-        }
-    }
+    use crate::executor::tests::meta;
 
     #[test]
     fn range_tombstones_are_carried_down_then_dropped_once_no_snapshot_needs_them() {
