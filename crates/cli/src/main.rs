@@ -241,6 +241,10 @@ struct BenchArgs {
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     page_rows: Option<u32>,
+    /// Leave Parquet's own Bloom filter out of Strata's tables (`table.parquet_bloom_filter =
+    /// false`; Strata's lookups use their own filter either way).
+    #[arg(long)]
+    no_parquet_bloom: bool,
     /// Rows per Parquet row group in Strata's tables; the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     row_group_rows: Option<u32>,
@@ -474,6 +478,9 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
     }
     if let Some(rows) = args.row_group_rows {
         strata_options.table.row_group_rows = rows as usize;
+    }
+    if args.no_parquet_bloom {
+        strata_options.table.parquet_bloom_filter = false;
     }
     warn_debug_build();
     let temp;

@@ -113,6 +113,13 @@ pub struct TableOptions {
     /// reaches (or give `bloom_bits_per_level` yourself). Ignored when
     /// `bloom_bits_per_level` is set. Default `false`.
     pub monkey_filters: bool,
+    /// Also write Parquet's own Bloom filter on the `key` column, for external engines that
+    /// skip row groups with it (Strata's lookups use their own filter either way). With sorted
+    /// keys, row-group min/max statistics already send a key-equality query to at most one
+    /// row group. Leaving it out (`strata bench --no-parquet-bloom`, 1M keys, two runs) made
+    /// tables 1.7 % smaller, fillrandom 6 to 14 % faster and a full compaction 5 to 16 %
+    /// faster. Default `true`.
+    pub parquet_bloom_filter: bool,
 }
 
 impl Default for TableOptions {
@@ -127,6 +134,7 @@ impl Default for TableOptions {
             bloom_bits_per_level: Vec::new(),
             compression_per_level: Vec::new(),
             monkey_filters: false,
+            parquet_bloom_filter: p.parquet_bloom_filter,
         }
     }
 }
@@ -400,6 +408,7 @@ impl Options {
                 .collect(),
             block_cache_bytes: self.block_cache_bytes,
             table_cache_bytes: self.table_cache_bytes,
+            parquet_bloom_filter: self.table.parquet_bloom_filter,
             sync,
             ..ParquetOptions::default()
         }
@@ -413,6 +422,13 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn the_parquet_bloom_filter_can_be_left_out_from_toml() {
+        assert!(Options::default().table_store_options().parquet_bloom_filter);
+        let options: Options = toml::from_str("[table]\nparquet_bloom_filter = false\n").unwrap();
+        assert!(!options.table_store_options().parquet_bloom_filter);
     }
 
     #[test]
