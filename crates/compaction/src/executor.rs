@@ -7,10 +7,9 @@ use std::ops::Bound;
 use bytes::Bytes;
 use strata_core::rate::Throttled;
 use strata_core::{Entry, KeyRange, MergeIter, Priority, RangeDelIndex, RateLimiter, SeqNo, ValueKind};
-
-use crate::range_del::wholly_deleted;
 use strata_sstable::{SsTableStore, TableMeta};
 
+use crate::range_del::wholly_deleted;
 use crate::state::key_hull;
 use crate::{CompactionTask, Error, LevelState, TableId, TaskKind};
 
@@ -408,7 +407,7 @@ impl<I> GcIter<I> {
     }
 
     fn keep_range_tombstone(&mut self, entry: Entry) {
-        let seen_by_all = self.snapshots.first().is_none_or(|&s| s >= entry.seq);
+        let seen_by_all = no_snapshot_between(&self.snapshots, 0, entry.seq);
         if (self.bottommost && seen_by_all) || self.last_range.as_ref() == Some(&(entry.key.clone(), entry.seq)) {
             return;
         }

@@ -72,21 +72,21 @@ pub fn range_tombstone_cleanup_task(
     snapshots: &[SeqNo],
     target_table_size: u64,
 ) -> Option<CompactionTask> {
-    let seen_by_all = |t: &TableMeta| t.range_tombstones.iter().all(|r| snapshots.first().is_none_or(|&s| s >= r.seq));
+    let seen_by_all = |t: &TableMeta| t.range_tombstones.iter().all(|r| no_snapshot_between(snapshots, 0, r.seq));
     for (level, tables) in state.levels.iter().enumerate().skip(1) {
         for t in tables {
             if t.range_tombstones.is_empty() || state.compacting.contains(&t.id) || !seen_by_all(t) {
                 continue;
             }
             let deeper = state.levels.iter().skip(level + 1).flatten().any(|d| d.overlaps_table(t));
-            let reason = format!("range tombstones of table {} meet what they hide", t.id);
+            let reason = || format!("range tombstones of table {} meet what they hide", t.id);
             if !deeper {
                 let task = CompactionTask {
                     kind: TaskKind::Merge,
                     inputs: vec![(level, vec![t.id])],
                     output_level: level,
                     target_table_size,
-                    reason,
+                    reason: reason(),
                 };
                 if is_bottommost(state, &task) {
                     return Some(task);
@@ -106,7 +106,7 @@ pub fn range_tombstone_cleanup_task(
             } else {
                 (TaskKind::Merge, vec![(level, vec![t.id]), (level + 1, next)])
             };
-            return Some(CompactionTask { kind, inputs, output_level: level + 1, target_table_size, reason });
+            return Some(CompactionTask { kind, inputs, output_level: level + 1, target_table_size, reason: reason() });
         }
     }
     None

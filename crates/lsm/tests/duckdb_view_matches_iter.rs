@@ -12,7 +12,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use common::{hex, python_modules_or_skip};
 use strata::{Db, Options, PolicyConfig, WriteBatch, WriteOptions};
+
+mod common;
 
 /// Runs the view's SQL, then `SELECT key, value FROM kv ORDER BY key`; prints hex pairs as JSON.
 const SCRIPT: &str = r#"
@@ -22,14 +25,6 @@ con.execute(open(sys.argv[1]).read())
 rows = con.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
 print(json.dumps([[bytes(k).hex(), bytes(v).hex()] for k, v in rows]))
 "#;
-
-fn python_has_duckdb() -> bool {
-    Command::new("python3").args(["-c", "import duckdb"]).output().is_ok_and(|o| o.status.success())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The view's rows as DuckDB returns them.
 fn duckdb_rows(sql: &str, scratch: &Path) -> Vec<(String, String)> {
@@ -83,13 +78,7 @@ fn k(i: u32) -> String {
 
 #[test]
 fn duckdb_view_returns_what_iter_returns() {
-    if !python_has_duckdb() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but python3 with duckdb is missing: `pip install duckdb`");
-        }
-        eprintln!(
-            "\n!!!!!!!! SKIPPED duckdb_view_returns_what_iter_returns: python3 with duckdb not found (pip install duckdb) !!!!!!!!\n"
-        );
+    if !python_modules_or_skip(&["duckdb"], "duckdb_view_returns_what_iter_returns") {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();

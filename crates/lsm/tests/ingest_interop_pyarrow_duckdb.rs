@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use common::{hex, python_modules_or_skip};
 use strata::{Db, DuplicateKeys, ErrorKind, ExtraColumns, IngestOptions, Options};
+
+mod common;
 
 const SCRIPT: &str = r#"
 import sys, json
@@ -59,23 +62,9 @@ json.dump(expected, open(f"{out}/expected.json", "w"))
 print(len(expected))
 "#;
 
-fn python_has_modules() -> bool {
-    Command::new("python3").args(["-c", "import pyarrow, duckdb"]).output().is_ok_and(|o| o.status.success())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn ingests_files_written_by_pyarrow_and_duckdb() {
-    if !python_has_modules() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
-        }
-        eprintln!(
-            "\n!!!!!!!! SKIPPED ingests_files_written_by_pyarrow_and_duckdb: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n"
-        );
+    if !python_modules_or_skip(&["pyarrow", "duckdb"], "ingests_files_written_by_pyarrow_and_duckdb") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

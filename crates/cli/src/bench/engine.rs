@@ -110,6 +110,24 @@ pub(crate) struct Row {
     pub(crate) p999_us: f64,
 }
 
+impl Row {
+    /// The row of one timed call (a compaction, a range delete) that did `ops` operations:
+    /// every latency percentile is the call's own time.
+    fn one_call(engine: &str, workload: &str, ops: u64, secs: f64) -> Self {
+        Self {
+            engine: engine.to_owned(),
+            workload: workload.to_owned(),
+            ops,
+            secs,
+            ops_per_sec: ops as f64 / secs.max(1e-9),
+            mb_per_sec: 0.0,
+            p50_us: secs * 1e6,
+            p99_us: secs * 1e6,
+            p999_us: secs * 1e6,
+        }
+    }
+}
+
 /// Called with each finished row and the rows before it (to compare engines).
 pub(crate) type OnRow<'a> = dyn FnMut(&Row, &[Row]) -> Result<(), String> + 'a;
 
@@ -541,17 +559,7 @@ fn run_workload(
             bar.inc(ops);
             let secs = started.elapsed().as_secs_f64();
             shared.user_bytes.fetch_add((from.len() + to.len()) as u64, Ordering::Relaxed);
-            Row {
-                engine: engine.to_owned(),
-                workload: name.to_owned(),
-                ops,
-                secs,
-                ops_per_sec: ops as f64 / secs.max(1e-9),
-                mb_per_sec: 0.0,
-                p50_us: secs * 1e6,
-                p99_us: secs * 1e6,
-                p999_us: secs * 1e6,
-            }
+            Row::one_call(engine, name, ops, secs)
         }
         "compact" => {
             // Not a workload: a full compaction, timed, so reads can be measured before and after.
@@ -559,18 +567,7 @@ fn run_workload(
             shared.engine.compact()?;
             shared.engine.flush()?;
             bar.inc(1);
-            let secs = started.elapsed().as_secs_f64();
-            Row {
-                engine: engine.to_owned(),
-                workload: name.to_owned(),
-                ops: 1,
-                secs,
-                ops_per_sec: 1.0 / secs.max(1e-9),
-                mb_per_sec: 0.0,
-                p50_us: secs * 1e6,
-                p99_us: secs * 1e6,
-                p999_us: secs * 1e6,
-            }
+            Row::one_call(engine, name, 1, started.elapsed().as_secs_f64())
         }
         "readwhilewriting" => {
             // One writer overwrites at full speed while the reader threads are measured.
