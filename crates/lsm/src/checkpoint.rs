@@ -25,7 +25,7 @@ use strata_core::SeqNo;
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableExport};
 
-use crate::manifest::Manifest;
+use crate::manifest::LocalManifest;
 use crate::state::{Inner, lock};
 use crate::{Error, Result};
 
@@ -126,7 +126,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         tree.next_file_number = number + 2;
         // The manifest and CURRENT are written last: until CURRENT exists the destination
         // is not a database, so a crash before it leaves nothing that could be opened.
-        drop(Manifest::create(&self.fs, dest, number, &tree)?);
+        // A checkpoint is a local database, whatever this one's manifest is.
+        tree.writer_epoch = 0;
+        drop(LocalManifest::create(&self.fs, dest, number, &tree)?);
         Ok(info)
     }
 }

@@ -111,6 +111,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             log_number: None,
             next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
             last_seq: None,
+            writer_epoch: None,
         };
         // NOTE: when this fails the outputs are kept. The edit may have reached the manifest
         // file even though its sync failed (and the next open would then replay it), so

@@ -8,13 +8,14 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use strata_compaction::{AnyPolicy, CompactionPolicy};
-use strata_core::KeyRange;
 use strata_core::fs::{FileSystem, StdFs};
+use strata_core::{KeyRange, ManifestStore};
 use strata_memtable::{AnyMemtable, Memtable};
 use strata_sstable::{ParquetStore, SsTableStore, TableId};
 
 use crate::iter::DbIter;
-use crate::recovery::recover;
+use crate::manifest::Manifest;
+use crate::recovery::{ManifestSource, recover};
 use crate::snapshot::Snapshot;
 use crate::state::{BgState, Inner, ManifestState, MemHandle, SuperVersion, WalState, lock};
 use crate::stats::{LevelStats, Stats};
@@ -86,18 +87,34 @@ impl Db {
     pub fn open_on(fs: Arc<dyn FileSystem>, dir: impl AsRef<Path>, options: Options) -> Result<Self> {
         options.validate()?;
         let dir = dir.as_ref();
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // Take the lock before the store touches the directory (it removes temp files).
+        let lock = take_lock(&fs, dir)?;
+        let components = Components::from_options(Arc::clone(&fs), dir, &options)?;
+        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::Local)
+    }
+}
+
+impl Components<AnyMemtable, ParquetStore, AnyPolicy> {
+    /// The components [`Db::open`] uses: the memtable and compaction policy named in
+    /// `options`, and a Parquet table store in `table_dir` doing its I/O through `fs`. For
+    /// callers that put the tables somewhere else (object storage, for one) and open with
+    /// [`Db::open_with_manifest_store`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] for a bad option; the store's errors opening `table_dir`.
+    pub fn from_options(fs: Arc<dyn FileSystem>, table_dir: &Path, options: &Options) -> Result<Self> {
+        options.validate()?;
         let kind = options.memtable_type;
         let mem_options = options.memtable_options();
         // Validated above, so construction cannot fail.
         AnyMemtable::new(kind, &mem_options)?;
         let memtable =
             Box::new(move || AnyMemtable::new(kind, &mem_options).expect("invariant: options validated at open"));
-        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        // Take the lock before the store touches the directory (it removes temp files).
-        let lock = take_lock(&fs, dir)?;
-        let store = ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.parquet_options(true))?;
+        let store = ParquetStore::open_with_fs(fs, table_dir, options.parquet_options(true))?;
         let policy = AnyPolicy::new(&options.compaction)?;
-        Self::open_inner(fs, dir, options, Components { memtable, store, policy }, lock)
+        Ok(Self { memtable, store, policy })
     }
 }
 
@@ -126,7 +143,63 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let dir = dir.as_ref();
         fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let lock = take_lock(&fs, dir)?;
-        Self::open_inner(fs, dir, options, components, lock)
+        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::Local)
+    }
+
+    /// Opens the database whose manifest lives in `manifests` (object storage) rather than in
+    /// `dir`, which then holds only the write-ahead log and the lock. The table store in
+    /// `components` says where the tables live.
+    ///
+    /// Opening takes the store over: it commits the latest manifest again under the next
+    /// writer epoch, so a writer that opened it earlier fails its next commit with
+    /// [`Error::Fenced`]. Writes are durable in the local log until a flush puts them in a
+    /// table the manifest names; a writer that opens with another local directory recovers
+    /// only what was flushed (call [`Db::flush`] before handing over). The `strata-object`
+    /// crate opens a database on S3 this way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`]; [`Error::NotFound`] when the store holds no manifest and
+    /// `create_if_missing` is off.
+    pub fn open_with_manifest_store(
+        fs: Arc<dyn FileSystem>,
+        dir: impl AsRef<Path>,
+        options: Options,
+        components: Components<M, S, C>,
+        manifests: Arc<dyn ManifestStore>,
+    ) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref();
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = take_lock(&fs, dir)?;
+        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::Remote(manifests))
+    }
+
+    /// Opens a read-only view of the database whose manifest lives in `manifests`, beside a
+    /// writer that may be running in another process or on another machine. It serves gets,
+    /// iterators and snapshots from the tables of the latest manifest (not the writer's
+    /// unflushed writes), and follows the writer when [`Db::refresh`] is called. It writes
+    /// nothing: no log, no manifest, and it deletes no table. `dir` is this opener's own
+    /// local directory (it is locked, so each opener needs its own).
+    ///
+    /// Writes fail with [`Error::OpenedReadOnly`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when the store holds no manifest; the store's I/O errors;
+    /// [`Error::Corruption`] naming a manifest that does not decode.
+    pub fn open_read_only(
+        fs: Arc<dyn FileSystem>,
+        dir: impl AsRef<Path>,
+        options: Options,
+        components: Components<M, S, C>,
+        manifests: Arc<dyn ManifestStore>,
+    ) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref();
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = take_lock(&fs, dir)?;
+        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::ReadOnly(manifests))
     }
 
     fn open_inner(
@@ -135,11 +208,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         options: Options,
         components: Components<M, S, C>,
         lock: Box<dyn strata_core::fs::FileLock>,
+        source: &ManifestSource,
     ) -> Result<Self> {
         let Components { memtable, store, policy } = components;
         let store = Arc::new(store);
-        let recovered = recover(&fs, dir, &options, &*store, &*memtable)?;
-        let deleter: Deleter = {
+        let read_only = matches!(source, ManifestSource::ReadOnly(_));
+        let recovered = recover(&fs, dir, &options, &*store, &*memtable, source)?;
+        let deleter: Deleter = if read_only {
+            // The writer owns the tables; a reader never deletes one.
+            Arc::new(|_| {})
+        } else {
             let store = Arc::clone(&store);
             Arc::new(move |id| {
                 if let Err(e) = store.delete(id) {
@@ -148,9 +226,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             })
         };
         let version = Arc::new(Version::from_state(&recovered.tree, &deleter));
-        let writer = WalWriter::create(&fs, dir, recovered.wal_number)?;
+        let writer = if read_only { None } else { Some(WalWriter::create(&fs, dir, recovered.wal_number)?) };
         let active = Arc::new(MemHandle::new(memtable(), recovered.wal_number));
-        let last_seq = recovered.tree.last_seq;
+        let last_seq = recovered.tree.visible_seq();
         let inner = Arc::new(Inner {
             dir: dir.to_owned(),
             fs,
@@ -166,7 +244,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             snapshots: Mutex::default(),
             bg: Mutex::new(BgState::default()),
             bg_cv: Condvar::new(),
-            bg_error: Mutex::new(None),
+            bg_error: Mutex::new(read_only.then_some(Error::OpenedReadOnly)),
             stats: crate::stats::Counters::default(),
             rate_limiter: (options.compaction_rate_bytes_per_sec > 0)
                 .then(|| strata_core::RateLimiter::new(options.compaction_rate_bytes_per_sec)),
@@ -178,6 +256,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             tracing::warn!(bytes = recovered.replay.torn_bytes, "dropped a torn log tail at open");
         }
         let mut threads = Vec::new();
+        if read_only {
+            return Ok(Self { inner, threads: Mutex::new(threads) });
+        }
         let spawn = |name: String, f: fn(&Arc<Inner<M, S, C>>)| {
             let inner = Arc::clone(&inner);
             std::thread::Builder::new().name(name).spawn(move || f(&inner)).map_err(|e| Error::io("<thread>", e))
@@ -187,6 +268,43 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             threads.push(spawn(format!("strata-compact-{i}"), background::compaction_loop)?);
         }
         Ok(Self { inner, threads: Mutex::new(threads) })
+    }
+
+    /// Follows the writer: when the manifest store holds a newer manifest than the one this
+    /// read-only opener serves, serves that one from now on. Returns whether it changed.
+    /// Iterators and snapshots taken before keep the tables they started with; the writer
+    /// deletes obsolete tables only after a grace period (see `strata-object`), which
+    /// bounds how long such a reader may take.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] on a database not opened with [`Db::open_read_only`]; the
+    /// store's I/O errors; [`Error::Corruption`] naming a manifest that does not decode.
+    pub fn refresh(&self) -> Result<bool> {
+        let inner = &self.inner;
+        let mut manifest = lock(&inner.manifest);
+        let tree = match &mut manifest.manifest {
+            Manifest::Remote(remote) if remote.epoch() == 0 => remote.refresh()?,
+            _ => {
+                return Err(Error::InvalidOption {
+                    field: "refresh",
+                    reason: "only a database opened with Db::open_read_only follows a writer".into(),
+                });
+            }
+        };
+        let Some(mut tree) = tree else {
+            return Ok(false);
+        };
+        if tree.levels.is_empty() {
+            tree.levels.push(Vec::new());
+        }
+        let version = Arc::new(Version::from_state(&tree, &inner.deleter));
+        let seq = tree.visible_seq();
+        manifest.tree = tree;
+        inner.install(|sv| SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version });
+        inner.visible_seq.fetch_max(seq, Ordering::AcqRel);
+        drop(manifest);
+        Ok(true)
     }
 
     /// Sets `key` to `value`.
@@ -455,6 +573,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     pub fn close(self) -> Result<()> {
         let sealed = self.shutdown();
         match lock(&self.inner.bg_error).clone() {
+            // Being read-only is how it was opened, not a failure.
+            Some(Error::OpenedReadOnly) => sealed,
             Some(e) => Err(e),
             None => sealed,
         }

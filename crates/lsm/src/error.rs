@@ -103,6 +103,23 @@ pub enum Error {
     /// The database was closed.
     #[error("the database is closed")]
     Closed,
+    /// A writer of a later epoch opened this database's manifest store, so this writer may
+    /// no longer commit: its flushes and compactions fail, and so do its writes after the
+    /// first such failure. What it flushed before is in the store; the writer that took
+    /// over serves it.
+    #[error("fenced: writer epoch {epoch} of {location} was taken over by writer epoch {by}")]
+    Fenced {
+        /// The manifest store.
+        location: String,
+        /// This writer's epoch.
+        epoch: u64,
+        /// The epoch of the writer that took over.
+        by: u64,
+    },
+    /// A write, flush, compaction or checkpoint on a database opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only).
+    #[error("the database was opened read-only")]
+    OpenedReadOnly,
 }
 
 /// What kind of failure an [`Error`] is, coarsely: what a caller decides on (retry, report
@@ -128,6 +145,9 @@ pub enum ErrorKind {
     /// An earlier background failure made the database refuse writes; reads still work and
     /// a reopen recovers. [`Error::ReadOnly`] holds the original error.
     ReadOnly,
+    /// Another writer took the database's manifest store over ([`Error::Fenced`]). This
+    /// handle can still read; only a reopen (which fences the other writer in turn) writes.
+    Fenced,
     /// A component failed in a way none of the above describes (an encoder's internal error).
     Other,
 }
@@ -149,7 +169,8 @@ impl Error {
             Self::Locked { .. } => ErrorKind::Locked,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Closed => ErrorKind::Closed,
-            Self::ReadOnly(_) => ErrorKind::ReadOnly,
+            Self::ReadOnly(_) | Self::OpenedReadOnly => ErrorKind::ReadOnly,
+            Self::Fenced { .. } => ErrorKind::Fenced,
             Self::Table(e) => table_kind(e),
             Self::Compaction(e) => match &**e {
                 strata_compaction::Error::Store(e) => table_kind(e),
@@ -173,7 +194,9 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(file: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// An [`Error::Io`] on `file`: for stores and file systems outside this crate
+    /// (`strata-object`) that report their failures as the engine's.
+    pub fn io(file: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io { file: file.into(), source: Arc::new(source) }
     }
 

@@ -46,6 +46,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             log_number: Some(log_number),
             next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
             last_seq: Some(self.visible_seq.load(Ordering::Acquire)),
+            writer_epoch: None,
         };
         self.log_and_install(&edit, |sv, version| SuperVersion {
             active: Arc::clone(&sv.active),

@@ -92,7 +92,7 @@ pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use strata_compaction::{AnyPolicy, CompactionPolicy, PolicyConfig};
 pub use strata_core::fs::{FileSystem, StdFs};
-pub use strata_core::{Bytes, KeyRange};
+pub use strata_core::{Bytes, KeyRange, ManifestStore, MemManifestStore};
 pub use strata_memtable::{AnyMemtable, Memtable, MemtableKind};
 pub use strata_sstable::{ParquetStore, SsTableStore};
 

@@ -11,17 +11,22 @@
 //!
 //! A crash anywhere in this sequence leaves the previous manifest in charge, and the next
 //! open does the same work again.
+//!
+//! With the manifest in a [`ManifestStore`] step 2 also fences earlier writers: the latest
+//! manifest is committed again under the next writer epoch before anything else is written,
+//! and this writer's table ids start at its epoch's own range ([`epoch_first_id`]), so a
+//! fenced writer still finishing a flush cannot write a table under an id this one uses.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_core::fs::FileSystem;
-use strata_core::{Entry, SeqNo};
+use strata_core::{Entry, ManifestStore, SeqNo};
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableId};
 
-use crate::manifest::{Manifest, TreeState, parse_manifest_name, sort_levels};
+use crate::manifest::{LocalManifest, Manifest, RemoteManifest, TreeState, parse_manifest_name, sort_levels};
 use crate::wal::{self, ReplayStats};
 use crate::{Error, Options, Result};
 
@@ -34,18 +39,59 @@ pub(crate) struct Recovered {
     pub(crate) replay: ReplayStats,
 }
 
+/// Where a database's manifest lives.
+#[derive(Debug, Clone)]
+pub(crate) enum ManifestSource {
+    /// `CURRENT` and `MANIFEST-*` files in the data directory.
+    Local,
+    /// Objects in a store, for a writer.
+    Remote(Arc<dyn ManifestStore>),
+    /// Objects in a store, for a read-only opener.
+    ReadOnly(Arc<dyn ManifestStore>),
+}
+
+/// The first table id of writer epoch `epoch`: each epoch numbers its files from its own
+/// range of 2^40, so no two writers of one store ever name a table alike.
+pub(crate) const fn epoch_first_id(epoch: u64) -> u64 {
+    epoch << 40
+}
+
+/// Opens a read-only view: the latest remote manifest, no log, nothing written or deleted.
+pub(crate) fn recover_read_only(store: Arc<dyn ManifestStore>) -> Result<Recovered> {
+    let (manifest, mut tree) = RemoteManifest::open_read_only(store)?;
+    if tree.levels.is_empty() {
+        tree.levels.push(Vec::new());
+    }
+    Ok(Recovered {
+        next_file: tree.next_file_number,
+        tree,
+        manifest: Manifest::Remote(manifest),
+        wal_number: 0,
+        replay: ReplayStats::default(),
+    })
+}
+
 pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     options: &Options,
     store: &S,
     new_memtable: &dyn Fn() -> M,
+    source: &ManifestSource,
 ) -> Result<Recovered> {
-    let mut tree = match Manifest::recover(fs, dir)? {
-        Some((tree, _number)) => tree,
-        None if options.create_if_missing => TreeState::default(),
-        None => return Err(Error::NotFound { dir: dir.to_owned() }),
+    let (mut remote, mut tree) = match source {
+        ManifestSource::Local => match LocalManifest::recover(fs, dir)? {
+            Some((tree, _number)) => (None, tree),
+            None if options.create_if_missing => (None, TreeState::default()),
+            None => return Err(Error::NotFound { dir: dir.to_owned() }),
+        },
+        ManifestSource::Remote(manifests) => {
+            let (manifest, tree) = RemoteManifest::claim(Arc::clone(manifests), options.create_if_missing)?;
+            (Some(manifest), tree)
+        }
+        ManifestSource::ReadOnly(manifests) => return recover_read_only(Arc::clone(manifests)),
     };
+    let first_id = remote.as_ref().map_or(1, |m| epoch_first_id(m.epoch()));
 
     let names = fs.list_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut segments: Vec<u64> = names.iter().filter_map(|n| wal::parse_segment_name(n)).collect();
@@ -59,7 +105,7 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
         .chain(stored_tables.iter().copied())
         .max()
         .unwrap_or(0);
-    let next_file = AtomicU64::new(tree.next_file_number.max(highest + 1).max(1));
+    let next_file = AtomicU64::new(tree.next_file_number.max(highest + 1).max(first_id));
     let allocate = || next_file.fetch_add(1, Ordering::Relaxed);
 
     // Replay the segments the manifest does not cover.
@@ -105,18 +151,29 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     sort_levels(&mut tree.levels);
 
     let wal_number = allocate();
-    let manifest_number = allocate();
     tree.log_number = wal_number;
     tree.last_seq = tree.last_seq.max(replay.last_seq);
-    tree.next_file_number = next_file.load(Ordering::Relaxed);
-    let manifest = Manifest::create(fs, dir, manifest_number, &tree)?;
+    let (manifest, manifest_number) = match remote.take() {
+        Some(mut remote) => {
+            tree.next_file_number = next_file.load(Ordering::Relaxed);
+            remote.commit_tree(&tree)?;
+            (Manifest::Remote(remote), None)
+        }
+        None => {
+            let number = allocate();
+            tree.next_file_number = next_file.load(Ordering::Relaxed);
+            (Manifest::Local(LocalManifest::create(fs, dir, number, &tree)?), Some(number))
+        }
+    };
 
     // The new manifest is durable: everything it does not name can go.
     for &n in &segments {
         remove(fs, &dir.join(wal::segment_name(n)));
     }
     for name in &names {
-        if parse_manifest_name(name).is_some_and(|n| Some(n) != Some(manifest_number)) || name == "CURRENT.tmp" {
+        // A local manifest other than the new one, or any left from when the database was
+        // local, if its manifest is now remote.
+        if parse_manifest_name(name).is_some_and(|n| Some(n) != manifest_number) || name == "CURRENT.tmp" {
             remove(fs, &dir.join(name));
         }
     }

@@ -83,12 +83,19 @@ pub(crate) struct SuperVersion<M> {
 
 /// The log writer and the sequence counter, owned by the current write-group leader.
 pub(crate) struct WalState {
-    pub(crate) writer: WalWriter,
+    /// `None` for a read-only opener, which has no log.
+    pub(crate) writer: Option<WalWriter>,
     /// The last sequence number assigned.
     pub(crate) last_seq: SeqNo,
     /// The last sequence number written to the log: below `last_seq` after an ingest, whose
     /// sequence number is in the manifest, not the log. The close seal records this one.
     pub(crate) logged_seq: SeqNo,
+}
+
+impl WalState {
+    pub(crate) fn writer(&mut self) -> Result<&mut WalWriter, Error> {
+        self.writer.as_mut().ok_or(Error::OpenedReadOnly)
+    }
 }
 
 /// The manifest file and the tree state it describes.
@@ -226,6 +233,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
 
     pub(crate) fn check_bg_error(&self) -> Result<(), Error> {
         match &*lock(&self.bg_error) {
+            // States rather than failures: said as they are.
+            Some(e @ (Error::Fenced { .. } | Error::OpenedReadOnly)) => Err(e.clone()),
             Some(e) => Err(Error::ReadOnly(Arc::new(e.clone()))),
             None => Ok(()),
         }

@@ -126,10 +126,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             firsts.push(first);
             seq += w.batch.len() as u64;
         }
-        let logged = wal.writer.append(payloads.iter().map(Vec::as_slice)).and_then(|()| {
+        let writer = wal.writer()?;
+        let logged = writer.append(payloads.iter().map(Vec::as_slice)).and_then(|()| {
             if sync {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
-                wal.writer.sync()
+                writer.sync()
             } else {
                 Ok(())
             }
@@ -226,7 +227,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         }
         let mut wal = lock(&self.wal);
         let logged_seq = wal.logged_seq;
-        wal.writer.seal(logged_seq)
+        match &mut wal.writer {
+            Some(writer) => writer.seal(logged_seq),
+            None => Ok(()),
+        }
     }
 
     /// Seals the active memtable and starts a new one with a new log segment. The sealed
@@ -239,7 +243,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
     /// [`Inner::rotate_memtable`] for a caller that already holds the log lock (so no write
     /// group can commit between its decision to seal and the seal).
     pub(crate) fn rotate_memtable_locked(&self, wal: &mut WalState) -> Result<()> {
-        if let Err(e) = wal.writer.sync() {
+        if let Err(e) = wal.writer()?.sync() {
             self.set_bg_error(e.clone());
             return Err(e);
         }
@@ -251,7 +255,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
                 return Err(e);
             }
         };
-        wal.writer = writer;
+        wal.writer = Some(writer);
         let fresh = Arc::new(MemHandle::new((self.new_memtable)(), number));
         self.install(|sv| {
             sv.active.mem.seal();

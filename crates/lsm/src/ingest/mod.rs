@@ -444,6 +444,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                     log_number: None,
                     next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
                     last_seq: Some(seq),
+                    writer_epoch: None,
                 })
             },
             |sv, version| SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version },

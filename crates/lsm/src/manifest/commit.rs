@@ -7,8 +7,8 @@ use strata_compaction::CompactionPolicy;
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
-use super::VersionEdit;
-use crate::state::{Inner, SuperVersion, lock};
+use super::{Manifest, VersionEdit};
+use crate::state::{Inner, ManifestState, SuperVersion, lock};
 use crate::version::Version;
 use crate::{Error, Result};
 
@@ -34,18 +34,23 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let mut manifest = lock(&self.manifest);
         let edit = make_edit(&self.current().version)?;
         let edit = &edit;
-        manifest.manifest.append(edit)?;
-        manifest.tree.apply(edit).map_err(|reason| Error::corruption(&self.dir, reason))?;
+        let mut next = manifest.tree.clone();
+        next.apply(edit).map_err(|reason| Error::corruption(&self.dir, reason))?;
+        manifest.manifest.commit(edit, &next)?;
+        manifest.tree = next;
         self.install(|sv| {
             let version = Arc::new(sv.version.apply(edit, &self.deleter));
             rebuild(sv, version)
         });
-        if manifest.manifest.size() > super::REWRITE_BYTES {
+        let ManifestState { manifest: file, tree } = &mut *manifest;
+        if let Manifest::Local(local) = file
+            && local.size() > super::REWRITE_BYTES
+        {
             let number = self.allocate_file_number();
-            let mut tree = manifest.tree.clone();
+            let mut tree = tree.clone();
             tree.next_file_number = self.next_file.load(Ordering::Relaxed);
-            let old = manifest.manifest.number();
-            manifest.manifest = super::Manifest::create(&self.fs, &self.dir, number, &tree)?;
+            let old = local.number();
+            *local = super::LocalManifest::create(&self.fs, &self.dir, number, &tree)?;
             let _ = self.fs.remove_file(&self.dir.join(super::manifest_name(old)));
         }
         Ok(edit.clone())

@@ -19,6 +19,9 @@ pub(crate) struct VersionEdit {
     pub(crate) next_file_number: Option<u64>,
     /// Every sequence number up to this one is in tables or in retained log segments.
     pub(crate) last_seq: Option<SeqNo>,
+    /// The epoch of the writer that owns the manifest (object-store manifests only: each
+    /// writer that opens one takes the next epoch, which fences the writers before it).
+    pub(crate) writer_epoch: Option<u64>,
 }
 
 const TAG_LOG: u8 = 1;
@@ -28,13 +31,17 @@ const TAG_REMOVED: u8 = 4;
 const TAG_ADDED: u8 = 5;
 /// The range tombstones of the table added just before (omitted when it has none).
 const TAG_RANGE_TOMBSTONES: u8 = 6;
+const TAG_WRITER_EPOCH: u8 = 7;
 
 impl VersionEdit {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (tag, value) in
-            [(TAG_LOG, self.log_number), (TAG_NEXT_FILE, self.next_file_number), (TAG_LAST_SEQ, self.last_seq)]
-        {
+        for (tag, value) in [
+            (TAG_LOG, self.log_number),
+            (TAG_NEXT_FILE, self.next_file_number),
+            (TAG_LAST_SEQ, self.last_seq),
+            (TAG_WRITER_EPOCH, self.writer_epoch),
+        ] {
             if let Some(v) = value {
                 out.push(tag);
                 put_varint(&mut out, v);
@@ -76,6 +83,7 @@ impl VersionEdit {
                 TAG_LOG => edit.log_number = Some(r.varint()?),
                 TAG_NEXT_FILE => edit.next_file_number = Some(r.varint()?),
                 TAG_LAST_SEQ => edit.last_seq = Some(r.varint()?),
+                TAG_WRITER_EPOCH => edit.writer_epoch = Some(r.varint()?),
                 TAG_REMOVED => edit.removed.push((level(&mut r)?, r.varint()?)),
                 TAG_ADDED => {
                     let lvl = level(&mut r)?;
@@ -161,6 +169,7 @@ mod tests {
             log_number: Some(12),
             next_file_number: Some(13),
             last_seq: Some(1 << 40),
+            writer_epoch: Some(3),
         };
         assert_eq!(VersionEdit::decode(&edit.encode()), Some(edit));
         assert_eq!(VersionEdit::decode(&[]), Some(VersionEdit::default()));

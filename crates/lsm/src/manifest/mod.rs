@@ -1,9 +1,14 @@
-//! The manifest: an append-only log of version edits, and `CURRENT`, an atomically replaced
-//! pointer to the live manifest file.
+//! The manifest: the set of live tables and the engine's counters, in one of two forms.
 //!
-//! At open the manifest is replayed into the set of live tables, then rewritten as one
-//! snapshot edit into a fresh file, so it never grows without bound across restarts; while
-//! running it is rewritten the same way once it passes [`REWRITE_BYTES`].
+//! * Local ([`LocalManifest`]): an append-only log of version edits, and `CURRENT`, an
+//!   atomically replaced pointer to the live manifest file. At open the manifest is replayed
+//!   into the set of live tables, then rewritten as one snapshot edit into a fresh file, so it
+//!   never grows without bound across restarts; while running it is rewritten the same way
+//!   once it passes [`REWRITE_BYTES`].
+//! * Remote ([`RemoteManifest`]): numbered, immutable objects in a [`ManifestStore`], each
+//!   one snapshot edit of the whole tree, written with create-if-absent. The tree carries the
+//!   writer epoch: a writer that opens the store commits the next epoch first, and a writer
+//!   whose commit loses its number to a higher epoch is fenced ([`Error::Fenced`]).
 
 mod commit;
 mod edit;
@@ -12,8 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata_core::SeqNo;
 use strata_core::fs::{FileSystem, WritableFile};
+use strata_core::{ManifestStore, SeqNo};
 use strata_sstable::TableMeta;
 
 pub(crate) use self::edit::VersionEdit;
@@ -44,6 +49,8 @@ pub(crate) struct TreeState {
     pub(crate) log_number: u64,
     pub(crate) next_file_number: u64,
     pub(crate) last_seq: SeqNo,
+    /// The epoch of the writer owning a remote manifest (0 for a local one).
+    pub(crate) writer_epoch: u64,
 }
 
 impl TreeState {
@@ -74,7 +81,16 @@ impl TreeState {
         if let Some(s) = edit.last_seq {
             self.last_seq = self.last_seq.max(s);
         }
+        if let Some(e) = edit.writer_epoch {
+            self.writer_epoch = self.writer_epoch.max(e);
+        }
         Ok(())
+    }
+
+    /// The highest sequence number the tree's tables hold or its counters reach: what a
+    /// read-only opener, which has no log, reads at.
+    pub(crate) fn visible_seq(&self) -> SeqNo {
+        self.levels.iter().flatten().map(|t| t.max_seq).fold(self.last_seq, SeqNo::max)
     }
 
     /// One edit that recreates this state from nothing.
@@ -85,6 +101,7 @@ impl TreeState {
             log_number: Some(self.log_number),
             next_file_number: Some(self.next_file_number),
             last_seq: Some(self.last_seq),
+            writer_epoch: (self.writer_epoch > 0).then_some(self.writer_epoch),
         }
     }
 }
@@ -96,9 +113,27 @@ pub(crate) fn sort_levels(levels: &mut [Vec<TableMeta>]) {
     }
 }
 
+/// The live manifest, local or remote.
+#[derive(Debug)]
+pub(crate) enum Manifest {
+    Local(LocalManifest),
+    Remote(RemoteManifest),
+}
+
+impl Manifest {
+    /// Makes `edit` durable; `next` is the tree after it (a remote manifest stores the whole
+    /// tree). Only after this returns may the edit take effect.
+    pub(crate) fn commit(&mut self, edit: &VersionEdit, next: &TreeState) -> Result<()> {
+        match self {
+            Self::Local(m) => m.append(edit),
+            Self::Remote(m) => m.commit_tree(next),
+        }
+    }
+}
+
 /// The open manifest file edits are appended to.
 #[derive(Debug)]
-pub(crate) struct Manifest {
+pub(crate) struct LocalManifest {
     number: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
@@ -108,7 +143,7 @@ pub(crate) struct Manifest {
     failed: bool,
 }
 
-impl Manifest {
+impl LocalManifest {
     /// Reads the live manifest of `dir`; `None` when the directory holds no database.
     pub(crate) fn recover(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<Option<(TreeState, u64)>> {
         let current = dir.join(CURRENT);
@@ -198,6 +233,130 @@ impl Manifest {
     }
 }
 
+/// Remote manifests kept below the latest, for readers that listed the store just before a
+/// commit and are about to fetch what they saw.
+const REMOTE_KEEP: u64 = 16;
+
+/// How many times opening retries when other writers keep winning the next number.
+const CLAIM_ATTEMPTS: usize = 16;
+
+/// The manifest in a [`ManifestStore`]: one whole-tree object per commit.
+#[derive(Debug)]
+pub(crate) struct RemoteManifest {
+    store: Arc<dyn ManifestStore>,
+    /// The number of the latest manifest this process wrote or read.
+    number: u64,
+    /// This writer's epoch (0 for a read-only opener, which never commits).
+    epoch: u64,
+}
+
+impl RemoteManifest {
+    fn object(store: &dyn ManifestStore, number: u64) -> PathBuf {
+        PathBuf::from(format!("{}/{}", store.location(), manifest_name(number)))
+    }
+
+    /// Reads the latest manifest of `store`: its tree and number, or `None` when it has none.
+    pub(crate) fn load(store: &dyn ManifestStore) -> Result<Option<(TreeState, u64)>> {
+        let location = PathBuf::from(store.location());
+        let Some((number, data)) = store.latest().map_err(|e| Error::io(&location, e))? else {
+            return Ok(None);
+        };
+        let object = Self::object(store, number);
+        let (payloads, tail) = record::scan(&data);
+        let edit = match (payloads.as_slice(), tail) {
+            (&[payload], record::Tail::Clean) => VersionEdit::decode(payload),
+            _ => None,
+        }
+        .ok_or_else(|| Error::corruption(&object, "is not one valid manifest record"))?;
+        let mut tree = TreeState::default();
+        tree.apply(&edit).map_err(|reason| Error::corruption(&object, reason))?;
+        Ok(Some((tree, number)))
+    }
+
+    /// Opens `store` for a read-only opener: the latest tree, or [`Error::NotFound`].
+    pub(crate) fn open_read_only(store: Arc<dyn ManifestStore>) -> Result<(Self, TreeState)> {
+        let (tree, number) =
+            Self::load(&*store)?.ok_or_else(|| Error::NotFound { dir: PathBuf::from(store.location()) })?;
+        Ok((Self { store, number, epoch: 0 }, tree))
+    }
+
+    /// Takes `store` over for a new writer: commits the latest tree again under the next
+    /// writer epoch, which fences every earlier writer. Returns the manifest and the tree
+    /// (its `writer_epoch` is the new epoch).
+    pub(crate) fn claim(store: Arc<dyn ManifestStore>, create_if_missing: bool) -> Result<(Self, TreeState)> {
+        for _ in 0..CLAIM_ATTEMPTS {
+            let (mut tree, number) = match Self::load(&*store)? {
+                Some(found) => found,
+                None if create_if_missing => (TreeState::default(), 0),
+                None => return Err(Error::NotFound { dir: PathBuf::from(store.location()) }),
+            };
+            tree.writer_epoch += 1;
+            let mut manifest = Self { store: Arc::clone(&store), number, epoch: tree.writer_epoch };
+            match manifest.put_next(&tree)? {
+                true => return Ok((manifest, tree)),
+                // Another writer opened at the same moment and took the number: read what it
+                // wrote and fence it in turn.
+                false => continue,
+            }
+        }
+        let e = std::io::Error::other(format!("lost the race for the next manifest {CLAIM_ATTEMPTS} times"));
+        Err(Error::io(store.location(), e))
+    }
+
+    /// Writes `tree` as the next manifest; `false` when that number was taken.
+    fn put_next(&mut self, tree: &TreeState) -> Result<bool> {
+        let next = self.number + 1;
+        let mut buf = Vec::new();
+        record::encode(&mut buf, &tree.snapshot_edit().encode());
+        let won = self.store.put_if_absent(next, &buf).map_err(|e| Error::io(Self::object(&*self.store, next), e))?;
+        if won {
+            self.number = next;
+            if next.is_multiple_of(REMOTE_KEEP) {
+                let keep_from = next.saturating_sub(REMOTE_KEEP);
+                if let Err(e) = self.store.delete_below(keep_from) {
+                    tracing::warn!(location = %self.store.location(), error = %e, "could not delete old manifests");
+                }
+            }
+        }
+        Ok(won)
+    }
+
+    /// Commits `tree` as the next manifest, or fails with [`Error::Fenced`] when a writer of
+    /// a later epoch has taken the store over.
+    pub(crate) fn commit_tree(&mut self, tree: &TreeState) -> Result<()> {
+        debug_assert!(self.epoch > 0, "a read-only opener never commits");
+        let mut tree = tree.clone();
+        tree.writer_epoch = self.epoch;
+        if self.put_next(&tree)? {
+            return Ok(());
+        }
+        let newer = Self::load(&*self.store)?.map_or(0, |(t, _)| t.writer_epoch);
+        if newer > self.epoch {
+            return Err(Error::Fenced { location: self.store.location(), epoch: self.epoch, by: newer });
+        }
+        Err(Error::corruption(
+            Self::object(&*self.store, self.number + 1),
+            format!("was written by another writer of this writer's epoch {}", self.epoch),
+        ))
+    }
+
+    /// Reads the latest manifest when it is newer than the one this opener has: `Some(tree)`
+    /// then, `None` when nothing changed.
+    pub(crate) fn refresh(&mut self) -> Result<Option<TreeState>> {
+        match Self::load(&*self.store)? {
+            Some((tree, number)) if number > self.number => {
+                self.number = number;
+                Ok(Some(tree))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) const fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use strata_sstable::testing::MemFs;
@@ -218,12 +377,12 @@ mod tests {
         let shared = fs.shared();
         let dir = Path::new("/m");
         shared.create_dir_all(dir).unwrap();
-        let mut m = Manifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
+        let mut m = LocalManifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
         m.append(&edit(5)).unwrap();
         fs.fail_next_on(OpKind::Sync, "MANIFEST", FaultError::Eio);
         assert!(m.append(&edit(6)).is_err());
         assert!(m.append(&edit(7)).is_err(), "an append after a failed one must be refused");
-        let (state, _) = Manifest::recover(&shared, dir).unwrap().expect("a manifest");
+        let (state, _) = LocalManifest::recover(&shared, dir).unwrap().expect("a manifest");
         assert_eq!(state.next_file_number, 5, "the failed edit must not be replayed");
     }
 
@@ -234,13 +393,13 @@ mod tests {
         let fs = MemFs::shared();
         let dir = Path::new("/m");
         fs.create_dir_all(dir).unwrap();
-        Manifest::create(&fs, dir, 1, &TreeState::default()).unwrap();
+        LocalManifest::create(&fs, dir, 1, &TreeState::default()).unwrap();
         let mut pointer = fs.read_all(&dir.join(CURRENT)).unwrap();
         pointer[9] ^= 0x03;
         let mut f = fs.create(&dir.join(CURRENT)).unwrap();
         f.write_all(&pointer).unwrap();
         drop(f);
-        match Manifest::recover(&fs, dir) {
+        match LocalManifest::recover(&fs, dir) {
             Err(Error::Corruption { file, .. }) => assert_eq!(file, dir.join(CURRENT)),
             other => panic!("expected corruption of CURRENT, got {other:?}"),
         }
@@ -254,12 +413,12 @@ mod tests {
         let shared = fs.shared();
         let dir = Path::new("/m");
         shared.create_dir_all(dir).unwrap();
-        let mut m = Manifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
+        let mut m = LocalManifest::create(&shared, dir, 1, &TreeState::default()).unwrap();
         m.append(&edit(5)).unwrap();
         fs.fail_next_on(OpKind::Write, "MANIFEST", FaultError::Enospc);
         assert!(m.append(&edit(6)).is_err());
         drop(m);
-        let (state, _) = Manifest::recover(&shared, dir).unwrap().expect("a manifest that opens");
+        let (state, _) = LocalManifest::recover(&shared, dir).unwrap().expect("a manifest that opens");
         assert_eq!(state.next_file_number, 5);
     }
 }

@@ -18,7 +18,7 @@ use strata_sstable::testing::MemFs;
 
 use super::{Change, FaultFs, Oracle, State};
 use crate::batch::WriteBatch;
-use crate::manifest::{CURRENT, Manifest, VersionEdit, manifest_name};
+use crate::manifest::{CURRENT, LocalManifest, VersionEdit, manifest_name};
 use crate::wal::{replay, segment_name};
 use crate::{Db, Error, Options, PolicyConfig, WalRecovery, WriteOptions, record};
 
@@ -203,7 +203,7 @@ pub fn fuzz_manifest_bytes(data: &[u8]) {
     let name = manifest_name(7);
     let pointer = format!("{name}\n");
     let fs = mem_fs_with(&[(CURRENT.to_owned(), pointer.as_bytes()), (name.clone(), &file)]);
-    match Manifest::recover(&fs, Path::new(DIR)) {
+    match LocalManifest::recover(&fs, Path::new(DIR)) {
         Ok(Some(_)) => {
             // The engine opens on whatever the manifest says, or fails cleanly.
             // No background compaction: a fabricated tree may hold anything, and writes must
