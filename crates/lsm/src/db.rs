@@ -79,11 +79,6 @@ impl Db {
     /// # Errors
     ///
     /// As [`Db::open`].
-    #[expect(
-        clippy::expect_used,
-        clippy::missing_panics_doc,
-        reason = "the memtable factory cannot fail: the same construction succeeded on validated options first"
-    )]
     pub fn open_on(fs: Arc<dyn FileSystem>, dir: impl AsRef<Path>, options: Options) -> Result<Self> {
         options.validate()?;
         let dir = dir.as_ref();
@@ -104,6 +99,11 @@ impl Components<AnyMemtable, ParquetStore, AnyPolicy> {
     /// # Errors
     ///
     /// [`Error::InvalidOption`] for a bad option; the store's errors opening `table_dir`.
+    #[expect(
+        clippy::expect_used,
+        clippy::missing_panics_doc,
+        reason = "the memtable factory cannot fail: the same construction succeeded on validated options first"
+    )]
     pub fn from_options(fs: Arc<dyn FileSystem>, table_dir: &Path, options: &Options) -> Result<Self> {
         options.validate()?;
         let kind = options.memtable_type;

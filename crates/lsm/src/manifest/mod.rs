@@ -292,10 +292,11 @@ impl RemoteManifest {
             };
             tree.writer_epoch += 1;
             let mut manifest = Self { store: Arc::clone(&store), number, epoch: tree.writer_epoch };
-            match manifest.put_next(&tree)? {
+            match manifest.put_next(&tree, false)? {
                 true => return Ok((manifest, tree)),
-                // Another writer opened at the same moment and took the number: read what it
-                // wrote and fence it in turn.
+                // Another writer opened at the same moment and took the number (or this
+                // one's put landed and its answer was lost): read what is there and claim
+                // the epoch after it, fencing that writer in turn.
                 false => continue,
             }
         }
@@ -303,12 +304,23 @@ impl RemoteManifest {
         Err(Error::io(store.location(), e))
     }
 
-    /// Writes `tree` as the next manifest; `false` when that number was taken.
-    fn put_next(&mut self, tree: &TreeState) -> Result<bool> {
+    /// Writes `tree` as the next manifest; `false` when that number was taken by another
+    /// writer. With `own_retry`, finding exactly these bytes under the number counts as
+    /// written (see below). A claim must not count it: two writers claiming the same epoch
+    /// from the same manifest write identical bytes, and only one of them may win.
+    fn put_next(&mut self, tree: &TreeState, own_retry: bool) -> Result<bool> {
         let next = self.number + 1;
         let mut buf = Vec::new();
         record::encode(&mut buf, &tree.snapshot_edit().encode());
-        let won = self.store.put_if_absent(next, &buf).map_err(|e| Error::io(Self::object(&*self.store, next), e))?;
+        let object = Self::object(&*self.store, next);
+        let mut won = self.store.put_if_absent(next, &buf).map_err(|e| Error::io(&object, e))?;
+        if !won && own_retry {
+            // A put whose response was lost and that the client sent again finds its own
+            // manifest there: that is a success, not a lost race.
+            let location = PathBuf::from(self.store.location());
+            let latest = self.store.latest().map_err(|e| Error::io(&location, e))?;
+            won = latest.is_some_and(|(n, bytes)| n == next && bytes == buf);
+        }
         if won {
             self.number = next;
             if next.is_multiple_of(REMOTE_KEEP) {
@@ -327,7 +339,7 @@ impl RemoteManifest {
         debug_assert!(self.epoch > 0, "a read-only opener never commits");
         let mut tree = tree.clone();
         tree.writer_epoch = self.epoch;
-        if self.put_next(&tree)? {
+        if self.put_next(&tree, true)? {
             return Ok(());
         }
         let newer = Self::load(&*self.store)?.map_or(0, |(t, _)| t.writer_epoch);

@@ -8,6 +8,8 @@
 //! - [`Workload`] is the repeatable write stream the fault and corruption tests share.
 //! - [`Oracle`] says which states a store may hold after a crash: every durable write, then
 //!   a prefix of the later ones, never part of a batch.
+//! - [`model`] runs the engine against a `BTreeMap` model, opened however the caller opens
+//!   it (the local model test and `strata-object`'s share it).
 //! - [`fuzz_wal_bytes`], [`fuzz_manifest_bytes`] and [`fuzz_engine_ops`] are the bodies of
 //!   the `wal_record`, `manifest` and `engine_ops` fuzz targets in `fuzz/`; the tests in
 //!   `tests/fuzz_corpus.rs` replay their seed corpora with plain `cargo test`.
@@ -19,6 +21,7 @@
 )]
 
 mod fuzz;
+pub mod model;
 mod oracle;
 mod workload;
 

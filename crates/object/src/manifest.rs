@@ -1,0 +1,133 @@
+//! The manifest as numbered objects, committed with create-if-absent puts.
+
+use std::io;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use strata_core::ManifestStore;
+
+use crate::runtime::{block_on, io_error};
+use crate::stats::{Counters, bump};
+
+/// The [`ManifestStore`] of a [`Remote`](crate::Remote): objects `MANIFEST-NNNNNN` under
+/// `<prefix>/manifest/`, each written with `If-None-Match: *`.
+#[derive(Debug)]
+pub struct ObjectManifestStore {
+    store: Arc<dyn ObjectStore>,
+    dir: ObjPath,
+    url: String,
+    counters: Arc<Counters>,
+}
+
+fn name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+fn parse(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("MANIFEST-")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// How often `latest` lists again when the manifest it listed was deleted before it read it.
+const LATEST_ATTEMPTS: usize = 4;
+
+impl ObjectManifestStore {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, dir: ObjPath, url: String, counters: Arc<Counters>) -> Self {
+        Self { store, dir, url, counters }
+    }
+
+    fn numbers(&self) -> io::Result<Vec<u64>> {
+        bump(&self.counters.lists, 1);
+        let listed: Vec<_> = block_on(self.store.list(Some(&self.dir)).try_collect::<Vec<_>>())?.map_err(io_error)?;
+        Ok(listed.iter().filter_map(|m| m.location.filename().and_then(parse)).collect())
+    }
+}
+
+impl ManifestStore for ObjectManifestStore {
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+
+    fn latest(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+        for _ in 0..LATEST_ATTEMPTS {
+            let Some(number) = self.numbers()?.into_iter().max() else {
+                return Ok(None);
+            };
+            bump(&self.counters.gets, 1);
+            let got = block_on(async {
+                let result = self.store.get(&self.dir.clone().join(name(number))).await?;
+                result.bytes().await
+            })?;
+            match got {
+                Ok(bytes) => {
+                    bump(&self.counters.get_bytes, bytes.len() as u64);
+                    return Ok(Some((number, bytes.to_vec())));
+                }
+                // A writer deleted it as old between the list and the read: list again.
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Err(io::Error::other(format!("the latest manifest in {} kept disappearing", self.url)))
+    }
+
+    fn put_if_absent(&self, number: u64, bytes: &[u8]) -> io::Result<bool> {
+        bump(&self.counters.puts, 1);
+        bump(&self.counters.put_bytes, bytes.len() as u64);
+        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        let path = self.dir.clone().join(name(number));
+        let payload = PutPayload::from(bytes.to_vec());
+        match block_on(self.store.put_opts(&path, payload, opts))? {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    fn delete_below(&self, number: u64) -> io::Result<()> {
+        for old in self.numbers()?.into_iter().filter(|&n| n < number) {
+            bump(&self.counters.deletes, 1);
+            match block_on(self.store.delete(&self.dir.clone().join(name(old))))? {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_only_manifests_parse() {
+        assert_eq!(parse(&name(42)), Some(42));
+        assert_eq!(parse(&name(12_345_678)), Some(12_345_678));
+        assert_eq!(parse("MANIFEST-"), None);
+        assert_eq!(parse("MANIFEST-12a"), None);
+        assert_eq!(parse("000012.parquet"), None);
+    }
+
+    #[test]
+    fn create_if_absent_against_an_object_store() {
+        let store = ObjectManifestStore::new(
+            Arc::new(InMemory::new()),
+            ObjPath::from("db/manifest"),
+            "memory://db/manifest".into(),
+            Arc::default(),
+        );
+        assert_eq!(store.latest().unwrap(), None);
+        assert!(store.put_if_absent(1, b"one").unwrap());
+        assert!(!store.put_if_absent(1, b"uno").unwrap());
+        assert!(store.put_if_absent(9, b"nine").unwrap());
+        assert!(store.put_if_absent(10, b"ten").unwrap());
+        assert_eq!(store.latest().unwrap(), Some((10, b"ten".to_vec())), "numeric order, not text order");
+        store.delete_below(10).unwrap();
+        assert_eq!(store.numbers().unwrap(), vec![10]);
+    }
+}
