@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Runs every Strata test on a fresh machine: installs what the tests need beyond cargo
 # (pyarrow and DuckDB, the independent Parquet readers the interop tests check our tables
-# with), then runs the whole workspace's tests, doc tests included.
+# with, and moto, the S3 server strata-object's tests start on loopback), then runs the
+# whole workspace's tests, doc tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A system Python may refuse a plain install (PEP 668): then the user's site, then past the guard.
+pip_install() {
+    local pip=(python3 -m pip install --quiet --disable-pip-version-check)
+    "${pip[@]}" "$@" || "${pip[@]}" --user "$@" || "${pip[@]}" --break-system-packages "$@"
+}
+
 if ! python3 -c 'import pyarrow, duckdb' 2>/dev/null; then
     echo "==> installing pyarrow and duckdb for the Parquet interop tests"
-    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb
+    pip_install pyarrow duckdb
+fi
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+    echo "==> installing moto, the S3 server for the object-store tests"
+    pip_install 'moto[server]'
 fi
 
 echo "==> cargo test --workspace"

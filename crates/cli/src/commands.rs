@@ -1,21 +1,13 @@
 //! The data subcommands: `put`, `get`, `delete`, `scan`, `stats`, `inspect`, `compact`,
-//! `flush`, `duckdb-view`, `checkpoint`.
+//! `flush`, `duckdb-view`, `checkpoint`. Each takes a local directory or an object-store
+//! location ([`Target`]).
 
 use std::io::Write;
 use std::path::Path;
 
-use strata::{Db, Error, KeyRange, Options};
+use strata::{KeyRange, Options};
 
-/// Opens an existing database; a missing one is an error, not silently created.
-pub(crate) fn open_existing(dir: &Path, base: &Options) -> Result<Db, String> {
-    if !dir.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
-    }
-    Db::open(dir, Options { create_if_missing: false, ..base.clone() }).map_err(|e| match e {
-        Error::NotFound { .. } => format!("{} holds no Strata database", dir.display()),
-        other => other.to_string(),
-    })
-}
+use crate::location::{Access, Target};
 
 /// Bytes as text: printable ASCII as is, everything else as `\xNN`.
 pub(crate) fn escape(bytes: &[u8]) -> String {
@@ -30,8 +22,8 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
     out
 }
 
-pub(crate) fn put(dir: &Path, base: &Options, key: &str, value: &str) -> Result<(), String> {
-    let db = Db::open(dir, base.clone()).map_err(|e| e.to_string())?;
+pub(crate) fn put(target: &Target, base: &Options, key: &str, value: &str) -> Result<(), String> {
+    let db = target.open(base, Access::Create)?;
     db.write(
         {
             let mut b = strata::WriteBatch::new();
@@ -41,11 +33,11 @@ pub(crate) fn put(dir: &Path, base: &Options, key: &str, value: &str) -> Result<
         strata::WriteOptions::synced(),
     )
     .map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())
+    target.close(db)
 }
 
-pub(crate) fn get(dir: &Path, base: &Options, key: &str) -> Result<bool, String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn get(target: &Target, base: &Options, key: &str) -> Result<bool, String> {
+    let db = target.open(base, Access::Read)?;
     match db.get(key).map_err(|e| e.to_string())? {
         Some(v) => {
             let mut out = std::io::stdout().lock();
@@ -56,31 +48,31 @@ pub(crate) fn get(dir: &Path, base: &Options, key: &str) -> Result<bool, String>
     }
 }
 
-pub(crate) fn delete(dir: &Path, base: &Options, key: &str) -> Result<(), String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn delete(target: &Target, base: &Options, key: &str) -> Result<(), String> {
+    let db = target.open(base, Access::Write)?;
     let mut b = strata::WriteBatch::new();
     b.delete(key.as_bytes().to_vec());
     db.write(b, strata::WriteOptions::synced()).map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())
+    target.close(db)
 }
 
-pub(crate) fn delete_range(dir: &Path, base: &Options, start: &str, end: &str) -> Result<(), String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn delete_range(target: &Target, base: &Options, start: &str, end: &str) -> Result<(), String> {
+    let db = target.open(base, Access::Write)?;
     let mut b = strata::WriteBatch::new();
     b.delete_range(start.as_bytes().to_vec(), end.as_bytes().to_vec());
     db.write(b, strata::WriteOptions::synced()).map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())
+    target.close(db)
 }
 
 pub(crate) fn scan(
-    dir: &Path,
+    target: &Target,
     base: &Options,
     prefix: Option<&str>,
     start: Option<&str>,
     end: Option<&str>,
     limit: Option<usize>,
 ) -> Result<usize, String> {
-    let db = open_existing(dir, base)?;
+    let db = target.open(base, Access::Read)?;
     let range = match (prefix, start, end) {
         (Some(p), None, None) => KeyRange::prefix(p.as_bytes()),
         (Some(_), _, _) => return Err("--prefix cannot be combined with --start or --end".into()),
@@ -103,8 +95,8 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-pub(crate) fn stats(dir: &Path, base: &Options) -> Result<String, String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn stats(target: &Target, base: &Options) -> Result<String, String> {
+    let db = target.open(base, Access::Read)?;
     // Touch every key once so cache counters and amplification have something to show.
     let mut live_bytes = 0u64;
     let mut keys = 0u64;
@@ -117,7 +109,7 @@ pub(crate) fn stats(dir: &Path, base: &Options) -> Result<String, String> {
     let tables = db.tables();
     let mut out = String::new();
     use std::fmt::Write as _;
-    let _ = writeln!(out, "database {}", dir.display());
+    let _ = writeln!(out, "database {target}");
     let _ = writeln!(out, "last sequence number {}, {keys} live keys, {}", s.last_seq, mib(live_bytes));
     let _ = writeln!(
         out,
@@ -186,6 +178,22 @@ pub(crate) fn stats(dir: &Path, base: &Options) -> Result<String, String> {
         s.write_amplification()
     );
     db.close().map_err(|e| e.to_string())?;
+    if target.is_remote() {
+        let o = target.remote()?.stats();
+        let _ = writeln!(
+            out,
+            "object store: {} GETs ({}), {} PUTs ({}), {} LISTs, {} HEADs; disk cache {} hits, {} misses, {}",
+            o.gets,
+            mib(o.get_bytes),
+            o.puts,
+            mib(o.put_bytes),
+            o.lists,
+            o.heads,
+            o.cache_hits,
+            o.cache_misses,
+            mib(o.cache_bytes)
+        );
+    }
     Ok(out)
 }
 
@@ -251,8 +259,8 @@ pub(crate) fn inspect(file: &Path, rows: usize) -> Result<String, String> {
     Ok(out)
 }
 
-pub(crate) fn compact(dir: &Path, base: &Options) -> Result<String, String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn compact(target: &Target, base: &Options) -> Result<String, String> {
+    let db = target.open(base, Access::Write)?;
     let before = db.stats().table_bytes();
     db.compact_range(..).map_err(|e| e.to_string())?;
     let s = db.stats();
@@ -264,28 +272,29 @@ pub(crate) fn compact(dir: &Path, base: &Options) -> Result<String, String> {
         .map(|(i, l)| format!("L{i}: {} tables", l.tables))
         .collect();
     let msg = format!("compacted: {} -> {} of tables; {}", mib(before), mib(s.table_bytes()), shape.join(", "));
-    db.close().map_err(|e| e.to_string())?;
+    target.close(db)?;
     Ok(msg)
 }
 
-pub(crate) fn flush(dir: &Path, base: &Options) -> Result<String, String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn flush(target: &Target, base: &Options) -> Result<String, String> {
+    let db = target.open(base, Access::Write)?;
     db.flush().map_err(|e| e.to_string())?;
     let tables: usize = db.tables().iter().map(Vec::len).sum();
-    db.close().map_err(|e| e.to_string())?;
+    target.close(db)?;
     Ok(format!("flushed: {tables} live tables"))
 }
 
 /// How many times `duckdb-view` opens the database before giving up on a stable table set.
 const VIEW_ATTEMPTS: usize = 5;
 
-pub(crate) fn duckdb_view(dir: &Path, base: &Options, name: &str) -> Result<String, String> {
+pub(crate) fn duckdb_view(target: &Target, base: &Options, name: &str) -> Result<String, String> {
+    let dir = target.dir("duckdb-view (it names table files on local disk)")?;
     // NOTE: opening may start a compaction (the replayed log adds L0 tables) that commits
     // after the view was made and deletes tables the view names. `close` waits for running
     // compactions and none starts after it, so a view whose files all exist after the close
     // names exactly the live tables; otherwise the tree changed and we look again.
     for _ in 0..VIEW_ATTEMPTS {
-        let db = open_existing(dir, base)?;
+        let db = target.open(base, Access::Write)?;
         let view = strata::duckdb_view(&db, name).map_err(|e| e.to_string())?;
         db.close().map_err(|e| e.to_string())?;
         if view.files.iter().all(|f| f.is_file()) {
@@ -295,10 +304,10 @@ pub(crate) fn duckdb_view(dir: &Path, base: &Options, name: &str) -> Result<Stri
     Err(format!("compactions kept replacing the tables of {} while the view was made; run it again", dir.display()))
 }
 
-pub(crate) fn checkpoint(dir: &Path, base: &Options, dest: &Path) -> Result<String, String> {
-    let db = open_existing(dir, base)?;
+pub(crate) fn checkpoint(target: &Target, base: &Options, dest: &Path) -> Result<String, String> {
+    let db = target.open(base, Access::Write)?;
     let info = db.checkpoint(dest).map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())?;
+    target.close(db)?;
     let how = if info.copied_bytes == 0 {
         format!("{} hard-linked", info.linked)
     } else {

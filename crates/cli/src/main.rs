@@ -19,6 +19,7 @@
 
 mod bench;
 mod commands;
+mod location;
 mod sim;
 
 use std::io::{IsTerminal, Write};
@@ -27,6 +28,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use location::{Location, StoreArgs, Target};
 use strata_memtable::MemtableKind;
 
 #[global_allocator]
@@ -41,6 +43,8 @@ struct Cli {
     /// `point-in-time` drops the log from the first damage on.
     #[arg(long, global = true, value_enum, default_value_t = RecoveryMode::TornTail)]
     wal_recovery: RecoveryMode,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,8 +62,8 @@ enum Command {
     Bench(Box<BenchArgs>),
     /// Set KEY to VALUE (synced).
     Put {
-        /// The database directory (created if missing).
-        dir: PathBuf,
+        /// The database: a directory (created if missing) or an object-store URL.
+        dir: Location,
         /// The key.
         key: String,
         /// The value.
@@ -67,23 +71,23 @@ enum Command {
     },
     /// Print the value of KEY; exit status 1 when it is absent.
     Get {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// The key.
         key: String,
     },
     /// Delete KEY (synced).
     Delete {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// The key.
         key: String,
     },
     /// Delete every key in [START, END) with one range tombstone (synced): one record however
     /// many keys the range holds.
     DeleteRange {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// The first key deleted.
         start: String,
         /// The first key kept after the range (exclusive).
@@ -91,8 +95,8 @@ enum Command {
     },
     /// Print keys and values in order, tab-separated; bytes that are not printable as \xNN.
     Scan {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// Only keys starting with this.
         #[arg(long)]
         prefix: Option<String>,
@@ -108,8 +112,8 @@ enum Command {
     },
     /// Levels, tables with sizes and key ranges, memtable use, cache hit rates, amplification.
     Stats {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
     },
     /// One table file: metadata, row groups, filter size, and its first rows.
     Inspect {
@@ -121,21 +125,21 @@ enum Command {
     },
     /// Compact the whole database.
     Compact {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
     },
     /// Write the memtables to tables. Opening the database already writes the log it
     /// replays to tables, so this leaves every acknowledged write in a table file.
     Flush {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
     },
     /// Print a DuckDB `CREATE OR REPLACE VIEW` over exactly the live table files of the
     /// manifest: the latest value of each key, deletes and range deletes applied. Unflushed
     /// memtable data is not included (run `strata flush DIR` first). Pipe it to `duckdb`.
     DuckdbView {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// The view's name.
         #[arg(long, default_value = "kv", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         name: String,
@@ -143,8 +147,8 @@ enum Command {
     /// Make DEST an openable copy of the database at one sequence number (tables are
     /// hard-linked where possible). DEST must not exist or must be empty.
     Checkpoint {
-        /// The database directory.
-        dir: PathBuf,
+        /// The database: a directory, or an object-store URL (s3://bucket/prefix).
+        dir: Location,
         /// The checkpoint's directory.
         dest: PathBuf,
     },
@@ -158,8 +162,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct IngestArgs {
-    /// The database directory (created if missing).
-    dir: PathBuf,
+    /// The database: a directory (created if missing) or an object-store URL.
+    dir: Location,
     /// The Parquet files; with repeated keys, later files win over earlier ones.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -272,6 +276,12 @@ struct BenchArgs {
     /// Where the databases are made (default: a temporary directory, removed afterwards).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Put Strata's tables and manifest in this object store (s3://bucket/prefix, with the
+    /// global --endpoint and --store-cache-bytes), under a fresh prefix per database; the
+    /// database directory keeps the log and the disk cache. Each workload's row is followed
+    /// by its requests per operation.
+    #[arg(long)]
+    store: Option<String>,
     /// Seconds each phase of one memtable variant may take (memtable comparison only).
     #[arg(long, default_value_t = 20.0)]
     budget_secs: f64,
@@ -300,27 +310,29 @@ fn main() -> ExitCode {
         RecoveryMode::TornTail => strata::WalRecovery::TornTail,
         RecoveryMode::PointInTime => strata::WalRecovery::PointInTime,
     });
+    let store = cli.store.clone();
+    let at = |location: Location| Target::new(location, store.clone());
     let result = match cli.command {
         Command::Bench(args) if args.memtables => bench_memtables(&args),
-        Command::Bench(args) => bench_engines(&args),
-        Command::Put { dir, key, value } => commands::put(&dir, &base, &key, &value),
-        Command::Get { dir, key } => match commands::get(&dir, &base, &key) {
+        Command::Bench(args) => bench_engines(&args, &cli.store),
+        Command::Put { dir, key, value } => commands::put(&at(dir), &base, &key, &value),
+        Command::Get { dir, key } => match commands::get(&at(dir), &base, &key) {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("key not found: {key}")),
             Err(e) => Err(e),
         },
-        Command::Delete { dir, key } => commands::delete(&dir, &base, &key),
-        Command::DeleteRange { dir, start, end } => commands::delete_range(&dir, &base, &start, &end),
+        Command::Delete { dir, key } => commands::delete(&at(dir), &base, &key),
+        Command::DeleteRange { dir, start, end } => commands::delete_range(&at(dir), &base, &start, &end),
         Command::Scan { dir, prefix, start, end, limit } => {
-            commands::scan(&dir, &base, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
+            commands::scan(&at(dir), &base, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
         }
-        Command::Stats { dir } => commands::stats(&dir, &base).map(|s| print!("{s}")),
+        Command::Stats { dir } => commands::stats(&at(dir), &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),
-        Command::Compact { dir } => commands::compact(&dir, &base).map(|s| println!("{s}")),
-        Command::Flush { dir } => commands::flush(&dir, &base).map(|s| println!("{s}")),
-        Command::DuckdbView { dir, name } => commands::duckdb_view(&dir, &base, &name).map(|s| print!("{s}")),
-        Command::Checkpoint { dir, dest } => commands::checkpoint(&dir, &base, &dest).map(|s| println!("{s}")),
-        Command::Ingest(args) => ingest(&args, &base).map(|s| println!("{s}")),
+        Command::Compact { dir } => commands::compact(&at(dir), &base).map(|s| println!("{s}")),
+        Command::Flush { dir } => commands::flush(&at(dir), &base).map(|s| println!("{s}")),
+        Command::DuckdbView { dir, name } => commands::duckdb_view(&at(dir), &base, &name).map(|s| print!("{s}")),
+        Command::Checkpoint { dir, dest } => commands::checkpoint(&at(dir), &base, &dest).map(|s| println!("{s}")),
+        Command::Ingest(args) => ingest(&args, &at(args.dir.clone()), &base).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),
     };
     match result {
@@ -332,7 +344,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn ingest(args: &IngestArgs, base: &strata::Options) -> Result<String, String> {
+fn ingest(args: &IngestArgs, target: &Target, base: &strata::Options) -> Result<String, String> {
     use indicatif::{ProgressBar, ProgressStyle};
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
@@ -366,12 +378,12 @@ fn ingest(args: &IngestArgs, base: &strata::Options) -> Result<String, String> {
             _ => "writing tables",
         });
     });
-    let db = strata::Db::open(&args.dir, base.clone()).map_err(|e| e.to_string())?;
+    let db = target.open(base, location::Access::Create)?;
     let started = std::time::Instant::now();
     let summary = db.ingest(&args.files, &options).map_err(|e| e.to_string());
     bar.finish_and_clear();
     let summary = summary?;
-    db.close().map_err(|e| e.to_string())?;
+    target.close(db)?;
     let placed = match (summary.level, summary.seq) {
         (Some(level), Some(seq)) => format!(" into L{level} at sequence {seq}"),
         _ => String::new(),
@@ -432,7 +444,7 @@ fn bench_memtables(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn bench_engines(args: &BenchArgs) -> Result<(), String> {
+fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     use bench::engines::{EngineConfig, EngineKind};
     let engines = args.engines.iter().map(|e| EngineKind::parse(e)).collect::<Result<Vec<_>, _>>()?;
     let workloads: Vec<String> = match &args.benchmarks {
@@ -505,6 +517,7 @@ fn bench_engines(args: &BenchArgs) -> Result<(), String> {
             memtable_bytes: args.memtable_size,
             cache_bytes: args.cache_size,
             strata: strata_options,
+            store: args.store.clone().map(|url| (url, store.object_options())),
         },
         dir,
         seed: args.seed,

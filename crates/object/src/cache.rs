@@ -191,33 +191,39 @@ impl DiskCache {
         Ok(hit)
     }
 
-    fn read_inner(&self, table: &str, offset: u64, buf: &mut [u8]) -> io::Result<bool> {
-        let want = buf.len() as u64;
-        let (full, unverified) = {
+    /// The whole local copy of `table`, if the cache has one, checked against its CRC the
+    /// first time this process uses it (a damaged copy is dropped: `None`).
+    pub(crate) fn full_file(&self, table: &str) -> io::Result<Option<Arc<File>>> {
+        let (file, unverified) = {
             let mut state = self.lock();
             state.clock += 1;
             let clock = state.clock;
             let Some(entry) = state.tables.get_mut(table) else {
-                return Ok(false);
+                return Ok(None);
             };
             entry.last_used = clock;
             match &entry.full {
-                Some(f) => (Some(Arc::clone(&f.file)), (!f.verified).then_some((f.len, f.crc))),
-                None => (None, None),
+                Some(f) => (Arc::clone(&f.file), (!f.verified).then_some((f.len, f.crc))),
+                None => return Ok(None),
             }
         };
-        if let Some(file) = full {
-            if let Some((len, crc)) = unverified {
-                if crc_of(&file, len)? != crc {
-                    bump(&self.counters.cache_corrupt, 1);
-                    tracing::warn!(table, "a cached table failed its checksum; reading it from the store");
-                    self.drop_full(table);
-                    return self.read_inner(table, offset, buf);
-                }
-                if let Some(Some(f)) = self.lock().tables.get_mut(table).map(|e| e.full.as_mut()) {
-                    f.verified = true;
-                }
+        if let Some((len, crc)) = unverified {
+            if crc_of(&file, len)? != crc {
+                bump(&self.counters.cache_corrupt, 1);
+                tracing::warn!(table, "a cached table failed its checksum; reading it from the store");
+                self.drop_full(table);
+                return Ok(None);
             }
+            if let Some(Some(f)) = self.lock().tables.get_mut(table).map(|e| e.full.as_mut()) {
+                f.verified = true;
+            }
+        }
+        Ok(Some(file))
+    }
+
+    fn read_inner(&self, table: &str, offset: u64, buf: &mut [u8]) -> io::Result<bool> {
+        let want = buf.len() as u64;
+        if let Some(file) = self.full_file(table)? {
             file.read_exact_at(buf, offset)?;
             return Ok(true);
         }

@@ -20,6 +20,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -170,31 +171,39 @@ impl FileSystem for ObjectFs {
         let Some((object, name)) = self.table(path) else {
             return self.local.open_read(path);
         };
-        let len = match self.cache.full_len(&name) {
-            Some(len) => len,
-            None => {
-                // One GET of the tail: the object's length, and the footer and filters the
-                // store reads next.
-                let counters = &self.remote.counters;
-                bump(&counters.gets, 1);
-                let opts = GetOptions {
-                    range: Some(GetRange::Suffix(self.remote.options.tail_prefetch_bytes.max(8))),
-                    ..GetOptions::default()
-                };
-                let (size, tail) = block_on(async {
-                    let got = self.remote.store.get_opts(&object, opts).await?;
-                    let size = got.meta.size;
-                    Ok::<_, object_store::Error>((size, got.bytes().await?))
-                })?
-                .map_err(io_error)?;
-                bump(&counters.get_bytes, tail.len() as u64);
-                if !tail.is_empty() {
-                    self.cache.insert_range(&name, size - tail.len() as u64, &tail);
-                }
-                size
-            }
+        if let Some(file) = self.cache.full_file(&name)? {
+            // The whole table is on local disk: reads are plain `pread`s.
+            let len = file.metadata()?.len();
+            return Ok(Arc::new(CachedFile { file, len, remote: Arc::clone(&self.remote) }));
+        }
+        // One GET of the tail: the object's length, and the footer and filters the store
+        // reads next.
+        let counters = &self.remote.counters;
+        bump(&counters.gets, 1);
+        let opts = GetOptions {
+            range: Some(GetRange::Suffix(self.remote.options.tail_prefetch_bytes.max(8))),
+            ..GetOptions::default()
         };
-        Ok(Arc::new(ObjectFile { remote: Arc::clone(&self.remote), cache: Arc::clone(&self.cache), object, name, len }))
+        let (len, tail) = block_on(async {
+            let got = self.remote.store.get_opts(&object, opts).await?;
+            let size = got.meta.size;
+            Ok::<_, object_store::Error>((size, got.bytes().await?))
+        })?
+        .map_err(io_error)?;
+        bump(&counters.get_bytes, tail.len() as u64);
+        let file = ObjectFile {
+            remote: Arc::clone(&self.remote),
+            cache: Arc::clone(&self.cache),
+            object,
+            name,
+            len,
+            streams: Mutex::default(),
+        };
+        if !tail.is_empty() {
+            file.cache.insert_range(&file.name, len - tail.len() as u64, &tail);
+            file.keep(len - tail.len() as u64, len, tail);
+        }
+        Ok(Arc::new(file))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -261,18 +270,135 @@ impl FileSystem for ObjectFs {
     }
 }
 
+/// A table whose whole copy is in the disk cache.
+struct CachedFile {
+    file: Arc<std::fs::File>,
+    len: u64,
+    remote: Arc<RemoteInner>,
+}
+
+impl fmt::Debug for CachedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedFile").field("len", &self.len).finish()
+    }
+}
+
+impl ReadableFile for CachedFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        bump(&self.remote.counters.cache_hits, 1);
+        self.file.read_at(buf, offset)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.len)
+    }
+}
+
+/// Reads further than this past the end of an earlier read still count as continuing it.
+const SEQUENTIAL_GAP: u64 = 64 << 10;
+/// Read streams one file remembers (a scan reads its columns' pages side by side).
+const STREAMS: usize = 8;
+
+/// Bytes fetched for one stream of reads: what a later read inside them is served from.
+#[derive(Debug)]
+struct Stream {
+    start: u64,
+    bytes: bytes::Bytes,
+    /// Where the stream's last read ended.
+    next: u64,
+    last_used: u64,
+}
+
+#[derive(Debug, Default)]
+struct Streams {
+    streams: Vec<Stream>,
+    clock: u64,
+}
+
 /// A table in the object store, read by ranged GETs through the disk cache.
+///
+/// A read that continues an earlier one (a scan or a compaction walking pages in order)
+/// fetches [`ObjectOptions::readahead_bytes`](crate::ObjectOptions) at once, so a scan
+/// costs a GET per megabyte, not per page; any other read fetches exactly its bytes (one
+/// page, for a point lookup). What was fetched is kept in memory per stream, within a
+/// process-wide budget, and in the disk cache.
 struct ObjectFile {
     remote: Arc<RemoteInner>,
     cache: Arc<DiskCache>,
     object: ObjPath,
     name: String,
     len: u64,
+    streams: Mutex<Streams>,
 }
 
 impl fmt::Debug for ObjectFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ObjectFile").field("object", &self.object.as_ref()).field("len", &self.len).finish()
+    }
+}
+
+impl ObjectFile {
+    fn streams(&self) -> std::sync::MutexGuard<'_, Streams> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves `buf` at `offset` from a stream's bytes, if one holds them all.
+    fn read_from_streams(&self, buf: &mut [u8], offset: u64) -> bool {
+        let mut s = self.streams();
+        s.clock += 1;
+        let clock = s.clock;
+        let end = offset + buf.len() as u64;
+        let Some(stream) =
+            s.streams.iter_mut().find(|st| st.start <= offset && end <= st.start + st.bytes.len() as u64)
+        else {
+            return false;
+        };
+        let at = (offset - stream.start) as usize;
+        buf.copy_from_slice(&stream.bytes[at..at + buf.len()]);
+        stream.next = end;
+        stream.last_used = clock;
+        true
+    }
+
+    /// Whether a read at `offset` continues a stream.
+    fn continues_a_stream(&self, offset: u64) -> bool {
+        self.streams().streams.iter().any(|st| offset >= st.next && offset < st.next + SEQUENTIAL_GAP)
+    }
+
+    /// Keeps `bytes` (the file at `start`; a read ended at `next`) as a stream, replacing the
+    /// stream it continues or the least recently used one. Bytes over the process-wide
+    /// readahead budget are not kept.
+    fn keep(&self, start: u64, next: u64, bytes: bytes::Bytes) {
+        let mut s = self.streams();
+        s.clock += 1;
+        let clock = s.clock;
+        let victim =
+            s.streams.iter().position(|st| start >= st.next && start < st.next + SEQUENTIAL_GAP).or_else(|| {
+                (s.streams.len() >= STREAMS)
+                    .then(|| s.streams.iter().enumerate().min_by_key(|(_, st)| st.last_used).map_or(0, |(i, _)| i))
+            });
+        if let Some(i) = victim {
+            let old = s.streams.swap_remove(i);
+            self.remote.readahead_held.fetch_sub(old.bytes.len() as u64, Ordering::Relaxed);
+        }
+        let budget = self.remote.options.readahead_bytes.saturating_mul(READAHEAD_BUDGET_FACTOR);
+        let held = self.remote.readahead_held.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if held + bytes.len() as u64 > budget.max(SEQUENTIAL_GAP) {
+            self.remote.readahead_held.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+            return;
+        }
+        s.streams.push(Stream { start, bytes, next, last_used: clock });
+    }
+}
+
+/// The readahead bytes all open files may hold together, in units of one readahead.
+const READAHEAD_BUDGET_FACTOR: u64 = 64;
+
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        let held: u64 = self.streams().streams.iter().map(|st| st.bytes.len() as u64).sum();
+        self.remote.readahead_held.fetch_sub(held, Ordering::Relaxed);
     }
 }
 
@@ -283,22 +409,31 @@ impl ReadableFile for ObjectFile {
         }
         let n = buf.len().min((self.len - offset) as usize);
         let buf = &mut buf[..n];
+        if self.read_from_streams(buf, offset) {
+            bump(&self.remote.counters.cache_hits, 1);
+            return Ok(n);
+        }
         if self.cache.read(&self.name, offset, buf)? {
             return Ok(n);
         }
+        let fetch = if self.continues_a_stream(offset) {
+            (n as u64).max(self.remote.options.readahead_bytes).min(self.len - offset)
+        } else {
+            n as u64
+        };
         let counters = &self.remote.counters;
         bump(&counters.gets, 1);
-        let bytes =
-            block_on(self.remote.store.get_range(&self.object, offset..offset + n as u64))?.map_err(io_error)?;
+        let bytes = block_on(self.remote.store.get_range(&self.object, offset..offset + fetch))?.map_err(io_error)?;
         bump(&counters.get_bytes, bytes.len() as u64);
-        if bytes.len() != n {
+        if (bytes.len() as u64) != fetch {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("asked {} for {n} bytes at {offset}, got {}", self.object, bytes.len()),
+                format!("asked {} for {fetch} bytes at {offset}, got {}", self.object, bytes.len()),
             ));
         }
-        buf.copy_from_slice(&bytes);
+        buf.copy_from_slice(&bytes[..n]);
         self.cache.insert_range(&self.name, offset, &bytes);
+        self.keep(offset, offset + n as u64, bytes);
         Ok(n)
     }
 

@@ -81,6 +81,9 @@ pub struct ObjectOptions {
     /// How much of a table's end opening it fetches in one GET: its footer, page index and
     /// filters, when they fit. Larger saves a request per table open, smaller saves bytes.
     pub tail_prefetch_bytes: u64,
+    /// How much a read that continues an earlier one (a scan, a compaction) fetches at once;
+    /// 0 fetches exactly what is read. Open files hold at most 64 of these in memory.
+    pub readahead_bytes: u64,
     /// Tables larger than this are uploaded in parts of this size (at least 5 MiB, S3's
     /// smallest part).
     pub multipart_part_bytes: usize,
@@ -99,6 +102,7 @@ impl Default for ObjectOptions {
             retry_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             tail_prefetch_bytes: 256 << 10,
+            readahead_bytes: 1 << 20,
             multipart_part_bytes: 16 << 20,
         }
     }
@@ -111,6 +115,8 @@ pub(crate) struct RemoteInner {
     prefix: ObjPath,
     pub(crate) options: ObjectOptions,
     pub(crate) counters: Arc<Counters>,
+    /// Readahead bytes the open files hold now, bounded by 64 readaheads.
+    pub(crate) readahead_held: std::sync::atomic::AtomicU64,
 }
 
 impl RemoteInner {
@@ -195,6 +201,7 @@ impl Remote {
             prefix: ObjPath::from(prefix.trim_matches('/')),
             options,
             counters: Arc::default(),
+            readahead_held: std::sync::atomic::AtomicU64::new(0),
         };
         Self { inner: Arc::new(inner), caches: Arc::default() }
     }
@@ -214,7 +221,8 @@ impl Remote {
         self.inner.tables_dir().join(strata_sstable::table_file_name(id)).to_string()
     }
 
-    /// The table store's file system for an opener whose local directory is `local`.
+    /// The engine's components for an opener whose local directory is `local`: the table
+    /// store runs on an [`ObjectFs`] with the disk cache in `local/cache`.
     fn components(
         &self,
         local: &Path,
@@ -224,7 +232,10 @@ impl Remote {
         let cache = DiskCache::open(&cache_dir, self.inner.options.cache_bytes, Arc::clone(&self.inner.counters))
             .map_err(|e| Error::io(&cache_dir, e))?;
         let cache = Arc::new(cache);
-        self.caches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::downgrade(&cache));
+        let mut caches = self.caches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.retain(|c| c.strong_count() > 0);
+        caches.push(Arc::downgrade(&cache));
+        drop(caches);
         let table_dir = local.join("tables");
         let fs = Arc::new(ObjectFs::new(Arc::clone(&self.inner), table_dir.clone(), cache));
         Components::from_options(fs, &table_dir, options)

@@ -108,6 +108,35 @@ pub(crate) struct Row {
     pub(crate) p50_us: f64,
     pub(crate) p99_us: f64,
     pub(crate) p999_us: f64,
+    /// Object-store requests of this workload, when Strata ran on one (`--store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) store: Option<StoreUse>,
+}
+
+/// Object-store traffic of one workload, per operation.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct StoreUse {
+    pub(crate) gets_per_op: f64,
+    pub(crate) get_bytes_per_op: f64,
+    pub(crate) puts: u64,
+    pub(crate) put_bytes: u64,
+    /// Reads the local disk cache served, of all reads that went to table bytes.
+    pub(crate) cache_hit_ratio: f64,
+}
+
+impl StoreUse {
+    fn between(before: &strata_object::ObjectStats, after: &strata_object::ObjectStats, ops: u64) -> Self {
+        let per_op = |a: u64, b: u64| (a - b) as f64 / ops.max(1) as f64;
+        let hits = after.cache_hits - before.cache_hits;
+        let misses = after.cache_misses - before.cache_misses;
+        Self {
+            gets_per_op: per_op(after.gets, before.gets),
+            get_bytes_per_op: per_op(after.get_bytes, before.get_bytes),
+            puts: after.puts - before.puts,
+            put_bytes: after.put_bytes - before.put_bytes,
+            cache_hit_ratio: hits as f64 / (hits + misses).max(1) as f64,
+        }
+    }
 }
 
 impl Row {
@@ -124,6 +153,7 @@ impl Row {
             p50_us: secs * 1e6,
             p99_us: secs * 1e6,
             p999_us: secs * 1e6,
+            store: None,
         }
     }
 }
@@ -147,6 +177,11 @@ pub(crate) struct EngineSummary {
     pub(crate) live_bytes: u64,
     /// Directory size per live byte; `None` when nothing is live (the run ended deleting).
     pub(crate) space_amplification: Option<f64>,
+    /// Bytes uploaded to the object store (`--store`), and per user byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) uploaded_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) upload_amplification: Option<f64>,
 }
 
 /// The whole run, as `--json` writes it.
@@ -356,6 +391,7 @@ fn measure(
         p50_us: us(0.5),
         p99_us: us(0.99),
         p999_us: us(0.999),
+        store: None,
     })
 }
 
@@ -446,7 +482,11 @@ fn run_engine(
             deleted,
             user_bytes: AtomicU64::new(0),
         };
-        let row = run_workload(&shared, name, kind.name(), config, bar, &mut live)?;
+        let before = engine.store_stats();
+        let mut row = run_workload(&shared, name, kind.name(), config, bar, &mut live)?;
+        if let (Some(before), Some(after)) = (before, engine.store_stats()) {
+            row.store = Some(StoreUse::between(&before, &after, row.ops));
+        }
         inserted_total = shared.inserted.load(Ordering::Relaxed);
         if name == "deleterange" {
             deleted = Some(deleted_span(num));
@@ -461,6 +501,7 @@ fn run_engine(
     engine.compact()?;
     engine.flush()?;
     let disk_after = engines::disk_bytes(dir);
+    let uploaded = engine.store_stats().map(|s| s.put_bytes);
     let live_bytes = live.len() as u64 * (config.key_size + config.value_size) as u64;
     drop(engine);
     Ok(EngineSummary {
@@ -472,6 +513,8 @@ fn run_engine(
         disk_bytes_after_compact: disk_after,
         live_bytes,
         space_amplification: (live_bytes > 0).then(|| disk as f64 / live_bytes as f64),
+        uploaded_bytes: uploaded,
+        upload_amplification: uploaded.map(|u| u as f64 / user_bytes.max(1) as f64),
     })
 }
 
@@ -546,6 +589,7 @@ fn run_workload(
                 p50_us: 0.0,
                 p99_us: 0.0,
                 p999_us: 0.0,
+                store: None,
             }
         }
         "deleterange" => {

@@ -25,6 +25,11 @@ pub(crate) trait BenchEngine: Send + Sync {
     fn compact(&self) -> Result<(), String>;
     /// Bytes written to table files by flushes and compactions, when the engine says.
     fn table_bytes_written(&self) -> Option<u64>;
+
+    /// Object-store counters, when the engine runs on one (Strata with `--store`).
+    fn store_stats(&self) -> Option<strata_object::ObjectStats> {
+        None
+    }
 }
 
 /// The engines `--engines` accepts.
@@ -74,6 +79,9 @@ pub(crate) struct EngineConfig {
     pub(crate) cache_bytes: usize,
     /// Strata's own options (memtable type, policy, compression).
     pub(crate) strata: Options,
+    /// Strata's tables and manifest in this object store (`--store`), under a fresh prefix
+    /// for each database the run makes; the run's directory keeps the log and disk cache.
+    pub(crate) store: Option<(String, strata_object::ObjectOptions)>,
 }
 
 pub(crate) fn open(kind: EngineKind, dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>, String> {
@@ -104,6 +112,7 @@ pub(crate) fn disk_bytes(dir: &Path) -> u64 {
 
 struct StrataEngine {
     db: Db,
+    remote: Option<strata_object::Remote>,
 }
 
 impl StrataEngine {
@@ -113,7 +122,16 @@ impl StrataEngine {
             block_cache_bytes: config.cache_bytes,
             ..config.strata.clone()
         };
-        Ok(Self { db: Db::open(dir, options).map_err(|e| e.to_string())? })
+        let Some((url, object_options)) = &config.store else {
+            return Ok(Self { db: Db::open(dir, options).map_err(|e| e.to_string())?, remote: None });
+        };
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let url = format!("{url}/strata-bench-{millis}-{run}");
+        let remote = strata_object::Remote::connect(&url, object_options.clone()).map_err(|e| e.to_string())?;
+        let db = remote.open(dir, options).map_err(|e| e.to_string())?;
+        Ok(Self { db, remote: Some(remote) })
     }
 }
 
@@ -169,6 +187,10 @@ impl BenchEngine for StrataEngine {
     fn table_bytes_written(&self) -> Option<u64> {
         let s = self.db.stats();
         Some(s.flush_bytes + s.compaction_bytes_written)
+    }
+
+    fn store_stats(&self) -> Option<strata_object::ObjectStats> {
+        self.remote.as_ref().map(strata_object::Remote::stats)
     }
 }
 

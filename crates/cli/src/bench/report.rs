@@ -38,7 +38,7 @@ pub(crate) fn row_line(r: &Row, strata_ops: Option<f64>) -> String {
         Some(s) if r.engine != "strata" => format!("{:.2}x", s / r.ops_per_sec.max(1e-9)),
         _ => String::new(),
     };
-    format!(
+    let mut line = format!(
         "{:<17} {:<8} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12}\n",
         r.workload,
         r.engine,
@@ -48,7 +48,20 @@ pub(crate) fn row_line(r: &Row, strata_ops: Option<f64>) -> String {
         r.p99_us,
         r.p999_us,
         ratio
-    )
+    );
+    if let Some(s) = &r.store {
+        let _ = writeln!(
+            line,
+            "{:<17} object store: {:.2} GETs/op ({:.0} B/op), {} PUTs ({}), disk cache hits {:.1}%",
+            "",
+            s.gets_per_op,
+            s.get_bytes_per_op,
+            s.puts,
+            mib(s.put_bytes),
+            s.cache_hit_ratio * 100.0
+        );
+    }
+    line
 }
 
 /// Strata's ops/s on `workload` among `rows`.
@@ -89,6 +102,9 @@ pub(crate) fn summary(report: &Report) -> String {
         "engine", "user bytes", "table bytes", "write amp", "disk (after)", "live", "space amp"
     );
     for e in &report.engines {
+        if let (Some(up), Some(amp)) = (e.uploaded_bytes, e.upload_amplification) {
+            let _ = writeln!(out, "{:<8} uploaded to the object store: {} ({amp:.2} per user byte)", e.engine, mib(up));
+        }
         let _ = writeln!(
             out,
             "{:<8} {:>12} {:>12} {:>12} {:>14} {:>10} {:>10}",
