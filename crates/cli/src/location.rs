@@ -50,6 +50,9 @@ pub(crate) struct StoreArgs {
     /// Bytes of table data the local disk cache keeps for an object-store database.
     #[arg(long, global = true, default_value_t = 1 << 30)]
     pub(crate) store_cache_bytes: u64,
+    /// Bytes a scan of an object-store table fetches at once (0: exactly the pages read).
+    #[arg(long, global = true, default_value_t = 1 << 20)]
+    pub(crate) store_readahead_bytes: u64,
 }
 
 impl StoreArgs {
@@ -58,6 +61,7 @@ impl StoreArgs {
             endpoint: self.endpoint.clone(),
             region: self.region.clone(),
             cache_bytes: self.store_cache_bytes,
+            readahead_bytes: self.store_readahead_bytes,
             ..ObjectOptions::default()
         }
     }

@@ -295,8 +295,19 @@ impl ReadableFile for CachedFile {
     }
 }
 
-/// Reads further than this past the end of an earlier read still count as continuing it.
-const SEQUENTIAL_GAP: u64 = 64 << 10;
+/// A read continues a stream when it starts near where the stream's last read ended: the
+/// pages of a column chunk lie back to back, so a scan's reads do (give or take the
+/// checksum blocks around a page), and point lookups, which land anywhere, almost never.
+fn continues(stream: &Stream, offset: u64) -> bool {
+    offset + CONTINUE_BEFORE >= stream.next && offset <= stream.next + CONTINUE_AFTER
+}
+
+/// How far before and after a stream's end a read may start and still continue it.
+const CONTINUE_BEFORE: u64 = 4 << 10;
+const CONTINUE_AFTER: u64 = 8 << 10;
+
+/// The smallest readahead budget, whatever `readahead_bytes` says.
+const MIN_READAHEAD_BUDGET: u64 = 64 << 10;
 /// Read streams one file remembers (a scan reads its columns' pages side by side).
 const STREAMS: usize = 8;
 
@@ -363,7 +374,7 @@ impl ObjectFile {
 
     /// Whether a read at `offset` continues a stream.
     fn continues_a_stream(&self, offset: u64) -> bool {
-        self.streams().streams.iter().any(|st| offset >= st.next && offset < st.next + SEQUENTIAL_GAP)
+        self.streams().streams.iter().any(|st| continues(st, offset))
     }
 
     /// Keeps `bytes` (the file at `start`; a read ended at `next`) as a stream, replacing the
@@ -373,18 +384,17 @@ impl ObjectFile {
         let mut s = self.streams();
         s.clock += 1;
         let clock = s.clock;
-        let victim =
-            s.streams.iter().position(|st| start >= st.next && start < st.next + SEQUENTIAL_GAP).or_else(|| {
-                (s.streams.len() >= STREAMS)
-                    .then(|| s.streams.iter().enumerate().min_by_key(|(_, st)| st.last_used).map_or(0, |(i, _)| i))
-            });
+        let victim = s.streams.iter().position(|st| continues(st, start)).or_else(|| {
+            (s.streams.len() >= STREAMS)
+                .then(|| s.streams.iter().enumerate().min_by_key(|(_, st)| st.last_used).map_or(0, |(i, _)| i))
+        });
         if let Some(i) = victim {
             let old = s.streams.swap_remove(i);
             self.remote.readahead_held.fetch_sub(old.bytes.len() as u64, Ordering::Relaxed);
         }
         let budget = self.remote.options.readahead_bytes.saturating_mul(READAHEAD_BUDGET_FACTOR);
         let held = self.remote.readahead_held.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if held + bytes.len() as u64 > budget.max(SEQUENTIAL_GAP) {
+        if held + bytes.len() as u64 > budget.max(MIN_READAHEAD_BUDGET) {
             self.remote.readahead_held.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
             return;
         }
