@@ -7,7 +7,8 @@
 //! the lock, a checkpoint) is a local file.
 //!
 //! * Writing a table: the store writes and syncs a local temporary file and renames it to
-//!   the table's name. The rename uploads the finished file (one PUT with `If-None-Match: *`,
+//!   the table's name. The rename checks that the file is a complete Parquet file (its
+//!   magic at both ends) and uploads it (one PUT with `If-None-Match: *`,
 //!   or a multipart upload past [`ObjectOptions::multipart_part_bytes`](crate::ObjectOptions))
 //!   and moves the local file into the disk cache. Until the upload succeeds no table of
 //!   that name exists, so no manifest can name half a table.
@@ -88,9 +89,24 @@ impl ObjectFs {
     }
 
     /// Uploads the finished local file `from` as `object`, then keeps it in the disk cache.
+    /// A file that does not start and end with Parquet's magic is not a finished table and
+    /// is refused.
     fn upload(&self, from: &Path, object: &ObjPath, name: &str) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
         let mut file = std::fs::File::open(from)?;
         let len = file.metadata()?.len();
+        let (mut head, mut tail) = ([0u8; 4], [0u8; 4]);
+        let complete = len >= 12
+            && file.read_exact_at(&mut head, 0).is_ok()
+            && file.read_exact_at(&mut tail, len - 4).is_ok()
+            && &head == b"PAR1"
+            && &tail == b"PAR1";
+        if !complete {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a complete Parquet file; not uploading it as {object}", from.display()),
+            ));
+        }
         let part = self.remote.options.multipart_part_bytes.max(5 << 20) as u64;
         let mut crc = crc32fast::Hasher::new();
         let store = &self.remote.store;
@@ -449,5 +465,51 @@ impl ReadableFile for ObjectFile {
 
     fn len(&self) -> io::Result<u64> {
         Ok(self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test")]
+
+    use std::io::Write;
+
+    use super::*;
+    use crate::{ObjectOptions, Remote};
+
+    fn object_fs(dir: &Path) -> (Remote, ObjectFs) {
+        let remote = Remote::connect("memory://fs", ObjectOptions::default()).unwrap();
+        let cache = Arc::new(DiskCache::open(&dir.join("cache"), 1 << 20, Arc::default()).unwrap());
+        let fs = ObjectFs::new(Arc::clone(&remote.inner), dir.join("tables"), cache);
+        fs.create_dir_all(&dir.join("tables")).unwrap();
+        (remote, fs)
+    }
+
+    #[test]
+    fn only_a_complete_parquet_file_is_uploaded_and_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (remote, fs) = object_fs(dir.path());
+        let (tmp, table) = (dir.path().join("tables/000007.parquet.tmp"), dir.path().join("tables/000007.parquet"));
+        let mut f = fs.create(&tmp).unwrap();
+        f.write_all(b"PAR1 but cut short").unwrap();
+        drop(f);
+        let err = fs.rename(&tmp, &table).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(!fs.exists(&table), "nothing was uploaded");
+        assert_eq!(remote.stats().puts, 0);
+
+        let mut f = fs.create(&tmp).unwrap();
+        f.write_all(b"PAR1 a table's bytes PAR1").unwrap();
+        drop(f);
+        fs.rename(&tmp, &table).unwrap();
+        assert!(fs.exists(&table));
+        assert_eq!(fs.list_dir(&dir.path().join("tables")).unwrap(), vec!["000007.parquet".to_owned()]);
+        let file = fs.open_read(&table).unwrap();
+        let mut buf = [0u8; 5];
+        file.read_exact_at(&mut buf, 5).unwrap();
+        assert_eq!(&buf, b"a tab");
+        // Other paths stay local.
+        assert!(fs.table(&dir.path().join("000007.parquet")).is_none());
+        assert!(fs.table(&dir.path().join("tables/000007.parquet.tmp")).is_none());
     }
 }

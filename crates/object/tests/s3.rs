@@ -272,3 +272,34 @@ for k in sorted(newest):
     let expected: String = contents(&db).iter().map(|(k, v)| format!("{} {}\n", hex(k), hex(v))).collect();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 }
+
+/// A short outage under a read is retried with backoff, and the read succeeds.
+#[test]
+fn reads_ride_out_a_short_outage() {
+    let Some(m) = moto("reads_ride_out_a_short_outage") else { return };
+    let proxy = Proxy::start(m.port);
+    // Nothing cached: the read below must go to the server.
+    let options =
+        ObjectOptions { cache_bytes: 0, readahead_bytes: 0, tail_prefetch_bytes: 64, ..s3_options(proxy.port) };
+    let (remote, _) = remote("retry", options);
+    let local = tempfile::tempdir().unwrap();
+    let db = remote.open(local.path(), Options::default()).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
+    }
+    db.flush().unwrap();
+    db.close().unwrap();
+    let db = remote.open(local.path(), Options { block_cache_bytes: 64 << 10, ..Options::default() }).unwrap();
+    assert_eq!(db.get("key00001").unwrap().as_deref(), Some(&b"value1"[..]), "opens the table");
+    let gets = remote.stats().gets;
+    std::thread::scope(|s| {
+        proxy.down();
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            proxy.up();
+        });
+        assert_eq!(db.get("key01234").unwrap().as_deref(), Some(&b"value1234"[..]), "read through the outage");
+    });
+    assert!(remote.stats().gets > gets, "the read went to the server");
+    assert_eq!(db.iter(..).count(), 2000);
+}
