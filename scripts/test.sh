@@ -25,3 +25,5 @@ echo "==> cargo test --workspace"
 # Benches are compiled (and linted) by clippy --all-targets in CI; running their setups here would only be slow.
 cargo test --workspace --lib --bins --tests --examples
 cargo test --workspace --doc
+# `strata sql` is behind the CLI's `sql` feature (DataFusion stays out of the default build).
+cargo test -p strata-cli --features sql --test sql

@@ -15,12 +15,15 @@
 //! strata duckdb-view DIR [--name NAME]           a DuckDB view of the live data in the tables
 //! strata checkpoint DIR DEST                     an openable copy at one sequence number
 //! strata ingest DIR FILE.parquet...              bulk-load Parquet files (key and value columns)
+//! strata sql DIR "select ..." [--json]           SQL over the live data (feature `sql`)
 //! ```
 
 mod bench;
 mod commands;
 mod location;
 mod sim;
+#[cfg(feature = "sql")]
+mod sql;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -158,6 +161,10 @@ enum Command {
     /// Simulate a compaction policy on a synthetic write stream (no I/O): write and space
     /// amplification and sorted runs as the data grows.
     Sim(sim::SimArgs),
+    /// Run SQL over the live database (table `kv`: the newest value of each key, memtables
+    /// included) through DataFusion. Needs the `sql` feature.
+    #[cfg(feature = "sql")]
+    Sql(sql::SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +341,8 @@ fn main() -> ExitCode {
         Command::Checkpoint { dir, dest } => commands::checkpoint(&at(dir), &base, &dest).map(|s| println!("{s}")),
         Command::Ingest(args) => ingest(&args, &at(args.dir.clone()), &base).map(|s| println!("{s}")),
         Command::Sim(args) => sim::run(&args),
+        #[cfg(feature = "sql")]
+        Command::Sql(args) => sql::run(&args, &at(args.dir.clone()), &base).map(|s| print!("{s}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
