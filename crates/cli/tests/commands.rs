@@ -4,23 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "strata failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "strata succeeded but should have failed");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
-    assert!(stderr.trim_end().lines().count() <= 2, "an error should be one clear line: {stderr}");
-}
+use support::{fails_with, ok, strata};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")

@@ -6,8 +6,11 @@
 
 #[path = "../../object/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::process::{Command, Output};
+
+use support::ok;
 
 fn strata(port: u16, local: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata"))
@@ -18,11 +21,6 @@ fn strata(port: u16, local: &std::path::Path, args: &[&str]) -> Output {
         .env("AWS_REGION", "us-east-1")
         .output()
         .expect("run strata")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "strata failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

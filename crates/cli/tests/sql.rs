@@ -3,16 +3,9 @@
 #![cfg(feature = "sql")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
-use std::process::{Command, Output};
+mod support;
 
-fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "strata failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{ok, strata};
 
 #[test]
 fn sql_reads_the_live_data() {

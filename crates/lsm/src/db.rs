@@ -139,11 +139,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         options: Options,
         components: Components<M, S, C>,
     ) -> Result<Self> {
-        options.validate()?;
-        let dir = dir.as_ref();
-        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock = take_lock(&fs, dir)?;
-        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::Local)
+        Self::open_locked(fs, dir.as_ref(), options, components, &ManifestSource::Local)
     }
 
     /// Opens the database whose manifest lives in `manifests` (object storage) rather than in
@@ -168,11 +164,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         components: Components<M, S, C>,
         manifests: Arc<dyn ManifestStore>,
     ) -> Result<Self> {
-        options.validate()?;
-        let dir = dir.as_ref();
-        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock = take_lock(&fs, dir)?;
-        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::Remote(manifests))
+        Self::open_locked(fs, dir.as_ref(), options, components, &ManifestSource::Remote(manifests))
     }
 
     /// Opens a read-only view of the database whose manifest lives in `manifests`, beside a
@@ -195,11 +187,21 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         components: Components<M, S, C>,
         manifests: Arc<dyn ManifestStore>,
     ) -> Result<Self> {
+        Self::open_locked(fs, dir.as_ref(), options, components, &ManifestSource::ReadOnly(manifests))
+    }
+
+    /// Validates `options`, creates `dir` and takes its lock, then opens.
+    fn open_locked(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        options: Options,
+        components: Components<M, S, C>,
+        source: &ManifestSource,
+    ) -> Result<Self> {
         options.validate()?;
-        let dir = dir.as_ref();
         fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let lock = take_lock(&fs, dir)?;
-        Self::open_inner(fs, dir, options, components, lock, &ManifestSource::ReadOnly(manifests))
+        Self::open_inner(fs, dir, options, components, lock, source)
     }
 
     fn open_inner(
