@@ -6,8 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# pip itself, when this Python came without it: its own bootstrap, else the distribution's package.
+ensure_pip() {
+    python3 -m pip --version >/dev/null 2>&1 && return 0
+    python3 -m ensurepip --upgrade --user >/dev/null 2>&1 && return 0
+    if command -v apt-get >/dev/null 2>&1; then
+        local sudo=()
+        [ "$(id -u)" -ne 0 ] && sudo=(sudo -n)
+        "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq python3-pip
+    fi
+}
+
 # A system Python may refuse a plain install (PEP 668): then the user's site, then past the guard.
 pip_install() {
+    ensure_pip
     local pip=(python3 -m pip install --quiet --disable-pip-version-check)
     "${pip[@]}" "$@" || "${pip[@]}" --user "$@" || "${pip[@]}" --break-system-packages "$@"
 }
