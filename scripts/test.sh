@@ -38,4 +38,6 @@ echo "==> cargo test --workspace"
 cargo test --workspace --lib --bins --tests --examples
 cargo test --workspace --doc
 # `strata sql` is behind the CLI's `sql` feature (DataFusion stays out of the default build).
-cargo test -p strata-cli --features sql --test sql
+# With `--workspace` the features unify as in the run above, so only strata-cli is rebuilt
+# (`-p strata-cli` alone would build DataFusion a second time).
+cargo test --workspace --features strata-cli/sql --test sql
