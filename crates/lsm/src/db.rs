@@ -294,12 +294,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 });
             }
         };
-        let Some(mut tree) = tree else {
+        let Some(tree) = tree else {
             return Ok(false);
         };
-        if tree.levels.is_empty() {
-            tree.levels.push(Vec::new());
-        }
         let version = Arc::new(Version::from_state(&tree, &inner.deleter));
         let seq = tree.visible_seq();
         manifest.tree = tree;

@@ -58,10 +58,7 @@ pub(crate) const fn epoch_first_id(epoch: u64) -> u64 {
 
 /// Opens a read-only view: the latest remote manifest, no log, nothing written or deleted.
 pub(crate) fn recover_read_only(store: Arc<dyn ManifestStore>) -> Result<Recovered> {
-    let (manifest, mut tree) = RemoteManifest::open_read_only(store)?;
-    if tree.levels.is_empty() {
-        tree.levels.push(Vec::new());
-    }
+    let (manifest, tree) = RemoteManifest::open_read_only(store)?;
     Ok(Recovered {
         next_file: tree.next_file_number,
         tree,

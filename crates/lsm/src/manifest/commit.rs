@@ -36,7 +36,13 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let edit = &edit;
         let mut next = manifest.tree.clone();
         next.apply(edit).map_err(|reason| Error::corruption(&self.dir, reason))?;
-        manifest.manifest.commit(edit, &next)?;
+        if let Err(e) = manifest.manifest.commit(edit, &next) {
+            // The manifest may or may not hold the edit now (a failed sync, an answer lost on
+            // the way back from an object store): no later edit may build on either guess,
+            // and the writer refuses writes until a reopen reads what is really there.
+            self.set_bg_error(e.clone());
+            return Err(e);
+        }
         manifest.tree = next;
         self.install(|sv| {
             let version = Arc::new(sv.version.apply(edit, &self.deleter));

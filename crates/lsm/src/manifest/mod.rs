@@ -270,6 +270,10 @@ impl RemoteManifest {
         .ok_or_else(|| Error::corruption(&object, "is not one valid manifest record"))?;
         let mut tree = TreeState::default();
         tree.apply(&edit).map_err(|reason| Error::corruption(&object, reason))?;
+        // L0 exists even in an empty tree: reads and flushes index it.
+        if tree.levels.is_empty() {
+            tree.levels.push(Vec::new());
+        }
         Ok(Some((tree, number)))
     }
 
@@ -311,7 +315,9 @@ impl RemoteManifest {
     fn put_next(&mut self, tree: &TreeState, own_retry: bool) -> Result<bool> {
         let next = self.number + 1;
         let mut buf = Vec::new();
-        record::encode(&mut buf, &tree.snapshot_edit().encode());
+        // The epoch is this writer's, whatever the tree it commits says.
+        let edit = VersionEdit { writer_epoch: Some(self.epoch), ..tree.snapshot_edit() };
+        record::encode(&mut buf, &edit.encode());
         let object = Self::object(&*self.store, next);
         let mut won = self.store.put_if_absent(next, &buf).map_err(|e| Error::io(&object, e))?;
         if !won && own_retry {
@@ -337,9 +343,7 @@ impl RemoteManifest {
     /// a later epoch has taken the store over.
     pub(crate) fn commit_tree(&mut self, tree: &TreeState) -> Result<()> {
         debug_assert!(self.epoch > 0, "a read-only opener never commits");
-        let mut tree = tree.clone();
-        tree.writer_epoch = self.epoch;
-        if self.put_next(&tree, true)? {
+        if self.put_next(tree, true)? {
             return Ok(());
         }
         let newer = Self::load(&*self.store)?.map_or(0, |(t, _)| t.writer_epoch);
