@@ -67,4 +67,8 @@ impl CompactionPolicy for AnyPolicy {
     fn num_levels(&self) -> usize {
         self.inner().num_levels()
     }
+
+    fn settled_level(&self, bytes: u64) -> usize {
+        self.inner().settled_level(bytes)
+    }
 }

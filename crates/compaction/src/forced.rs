@@ -10,6 +10,11 @@ use crate::{CompactionTask, LevelState, TableId, TaskKind};
 /// table that holds keys of `range` above the deepest non-empty level into that level, in
 /// one rewrite, with outputs cut at `target_table_size`. `None` when nothing is left to do.
 ///
+/// The output level is at least `min_level` (clamped to the last level): pass the policy's
+/// [`settled_level`](crate::CompactionPolicy::settled_level) for the tree's bytes, so data
+/// that starts in L0 goes straight to where the policy would leave it. Merged into L1
+/// instead, it would be pushed down again at once and every byte written twice.
+///
 /// * L0 is always taken whole. Its tables are ordered by age and may overlap; merging only
 ///   those that touch the range could merge an older and a newer table around a skipped
 ///   one, and the result would then shadow the skipped table's newer versions.
@@ -27,6 +32,7 @@ pub fn compact_range_task(
     num_levels: usize,
     range: &KeyRange,
     target_table_size: u64,
+    min_level: usize,
 ) -> Option<CompactionTask> {
     let all = |level: usize| -> Vec<TableId> { state.level(level).iter().map(|t| t.id).collect() };
     let touches = |level: usize| state.level(level).iter().any(|t| range.overlaps(&t.min_key, &t.max_key));
@@ -40,7 +46,8 @@ pub fn compact_range_task(
             reason: "compact_range".into(),
         });
     }
-    let target = (1..num_levels).rev().find(|&l| !state.level(l).is_empty()).unwrap_or(1);
+    let deepest = (1..num_levels).rev().find(|&l| !state.level(l).is_empty()).unwrap_or(1);
+    let target = deepest.max(min_level).min(num_levels - 1);
     if !(0..target).any(touches) {
         return None;
     }
@@ -117,17 +124,33 @@ mod tests {
             ],
             ..LevelState::default()
         };
-        let task = compact_range_task(&state, 7, &KeyRange::from("n".."o"), 1 << 20).expect("work to do");
+        let task = compact_range_task(&state, 7, &KeyRange::from("n".."o"), 1 << 20, 1).expect("work to do");
         assert_eq!(task.output_level, 2);
         // L0 whole; its span a..p pulls in table 3 of L1 and both tables of L2, not table 6.
         assert_eq!(task.inputs, vec![(0, vec![4, 5]), (1, vec![3]), (2, vec![1, 2])]);
     }
 
     #[test]
+    fn goes_straight_to_the_settled_level() {
+        let state = LevelState {
+            levels: vec![vec![table(2, "c", "z", 20), table(1, "a", "m", 10)], vec![], vec![], vec![]],
+            ..LevelState::default()
+        };
+        let task = compact_range_task(&state, 4, &KeyRange::all(), 1 << 20, 2).expect("work to do");
+        assert_eq!((task.output_level, task.inputs.clone()), (2, vec![(0, vec![1, 2])]));
+        // Never past the last level, and never above data that already lies deeper.
+        assert_eq!(compact_range_task(&state, 4, &KeyRange::all(), 1 << 20, 9).map(|t| t.output_level), Some(3));
+        let mut deeper = state.clone();
+        deeper.levels[3].push(table(3, "b", "d", 1));
+        let task = compact_range_task(&deeper, 4, &KeyRange::all(), 1 << 20, 2).expect("work to do");
+        assert_eq!((task.output_level, task.inputs), (3, vec![(0, vec![1, 2]), (3, vec![3])]));
+    }
+
+    #[test]
     fn nothing_to_do_when_the_range_is_already_at_the_bottom() {
         let state = LevelState { levels: vec![vec![], vec![], vec![table(1, "a", "z", 1)]], ..LevelState::default() };
-        assert_eq!(compact_range_task(&state, 7, &KeyRange::all(), 1 << 20), None);
+        assert_eq!(compact_range_task(&state, 7, &KeyRange::all(), 1 << 20, 1), None);
         let one_level = LevelState { levels: vec![vec![table(1, "a", "z", 1)]], ..LevelState::default() };
-        assert_eq!(compact_range_task(&one_level, 1, &KeyRange::all(), 1 << 20), None);
+        assert_eq!(compact_range_task(&one_level, 1, &KeyRange::all(), 1 << 20, 1), None);
     }
 }

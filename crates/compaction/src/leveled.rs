@@ -224,6 +224,12 @@ impl CompactionPolicy for Leveled {
     fn num_levels(&self) -> usize {
         self.options.num_levels
     }
+
+    /// The first level from L1 whose byte target holds `bytes` (a level is compacted only
+    /// once it holds more than its target), else the last level.
+    fn settled_level(&self, bytes: u64) -> usize {
+        (1..self.last_level()).find(|&level| bytes <= self.options.level_target(level)).unwrap_or(self.last_level())
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +277,24 @@ mod tests {
         state.compacting.insert(9);
         assert_eq!(p.pick(&state), None);
         state.compacting = [2].into();
+        assert_eq!(p.pick(&state), None);
+    }
+
+    #[test]
+    fn data_settles_in_the_first_level_whose_target_holds_it() {
+        // Targets: L1 100, L2 1,000, L3 10,000; L4 is the last level and has none.
+        let p = Leveled::new(LeveledOptions { base_level_bytes: 100, num_levels: 5, ..Default::default() }).unwrap();
+        assert_eq!(p.settled_level(0), 1);
+        assert_eq!(p.settled_level(100), 1);
+        assert_eq!(p.settled_level(101), 2);
+        assert_eq!(p.settled_level(10_000), 3);
+        assert_eq!(p.settled_level(10_001), 4);
+        assert_eq!(p.settled_level(u64::MAX), 4);
+        // A settled tree gives the policy nothing to do.
+        let state = LevelState {
+            levels: vec![vec![], vec![], vec![summary(1, 0, 10, 900, 1)], vec![], vec![]],
+            ..Default::default()
+        };
         assert_eq!(p.pick(&state), None);
     }
 

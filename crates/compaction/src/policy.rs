@@ -33,6 +33,18 @@ pub trait CompactionPolicy: Send + Sync {
 
     /// How many levels the policy uses (L0 included); flushes go to L0.
     fn num_levels(&self) -> usize;
+
+    /// The level a tree of `bytes` bytes settles in: the shallowest level the policy would
+    /// not push those bytes out of. A forced full compaction
+    /// ([`compact_range_task`](crate::compact_range_task)) merges into it, or deeper where
+    /// data already lies deeper, so it writes every byte once instead of once per level on
+    /// the way down.
+    ///
+    /// The default is L1 (L0 for a one-level policy).
+    fn settled_level(&self, bytes: u64) -> usize {
+        let _ = bytes;
+        self.num_levels().clamp(1, 2) - 1
+    }
 }
 
 impl<P: CompactionPolicy + ?Sized> CompactionPolicy for &P {
@@ -47,6 +59,10 @@ impl<P: CompactionPolicy + ?Sized> CompactionPolicy for &P {
     fn num_levels(&self) -> usize {
         (**self).num_levels()
     }
+
+    fn settled_level(&self, bytes: u64) -> usize {
+        (**self).settled_level(bytes)
+    }
 }
 
 impl<P: CompactionPolicy + ?Sized> CompactionPolicy for Box<P> {
@@ -60,5 +76,9 @@ impl<P: CompactionPolicy + ?Sized> CompactionPolicy for Box<P> {
 
     fn num_levels(&self) -> usize {
         (**self).num_levels()
+    }
+
+    fn settled_level(&self, bytes: u64) -> usize {
+        (**self).settled_level(bytes)
     }
 }

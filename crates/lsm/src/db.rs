@@ -430,7 +430,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             let state = self.inner.current().version.level_state(&HashSet::new(), crate::compact::now_ms());
             let levels = self.inner.policy.num_levels().max(1);
             let target_size = self.inner.options.max_memtable_size as u64;
-            let Some(task) = strata_compaction::compact_range_task(&state, levels, &range, target_size) else {
+            // Straight to where the policy leaves data of this size: through L1 it would be
+            // pushed down again at once, writing every byte twice.
+            let tree_bytes = (0..state.levels.len()).map(|l| state.level_bytes(l)).sum();
+            let settled = self.inner.policy.settled_level(tree_bytes);
+            let Some(task) = strata_compaction::compact_range_task(&state, levels, &range, target_size, settled) else {
                 return Ok(());
             };
             lock(&self.inner.bg).forced.push_back(task);

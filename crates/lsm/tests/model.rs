@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use strata::testing::model::{check, options, policies};
-use strata::{Db, MemtableKind, Options};
+use strata::{Db, MemtableKind, Options, PolicyConfig};
 
 fn open(dir: &Path, options: Options) -> strata::Result<Db> {
     Db::open(dir, options)
@@ -64,4 +64,43 @@ fn compaction_runs_and_compact_range_reaches_the_bottom() {
     assert_eq!(nonempty.len(), 1, "after compact_range(..) all data sits in one level: {:?}", after.levels);
     assert!(nonempty[0] >= 1, "leveled compaction moves data out of L0");
     assert_eq!(db.iter(..).count(), 7_000);
+}
+
+/// A full compaction of data that sits in L0 merges it once, straight into the level the
+/// policy leaves it in, instead of into L1 and then again one level further down.
+#[test]
+fn compact_range_writes_each_byte_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = PolicyConfig::Leveled {
+        // L0 never triggers a compaction here; L1 holds 32 KiB, L2 320 KiB, L3 3,200 KiB.
+        l0_trigger: 1_000,
+        base_level_bytes: 32 << 10,
+        level_multiplier: 10,
+        target_table_size: 64 << 10,
+        num_levels: 5,
+    };
+    let db = Db::open(dir.path(), options(MemtableKind::EnhancedSkipList, &policy)).expect("open");
+    for i in 0..6_000u32 {
+        // Random-looking keys, so every flushed table spans the whole key space.
+        let key = i.wrapping_mul(2_654_435_761) % 1_000_000;
+        db.put(format!("key{key:08}"), format!("{:0>100}", key.wrapping_mul(40_503))).expect("put");
+        if i % 1_500 == 1_499 {
+            db.flush().expect("flush");
+        }
+    }
+    let before = db.stats();
+    let l0_bytes = before.levels[0].bytes;
+    assert!(before.levels[0].tables >= 4 && before.levels.iter().skip(1).all(|l| l.tables == 0), "{:?}", before.levels);
+    // The first level whose target holds the data; deeper than L1, or the test shows nothing.
+    let settled = [32u64 << 10, 320 << 10, 3_200 << 10].iter().position(|&t| l0_bytes <= t).map_or(4, |i| i + 1);
+    assert!(settled >= 2, "{l0_bytes} bytes fit L1");
+
+    db.compact_range(..).expect("compact_range");
+    let after = db.stats();
+    assert_eq!(after.compactions - before.compactions, 1, "one merge");
+    let written = after.compaction_bytes_written - before.compaction_bytes_written;
+    let nonempty: Vec<usize> = after.levels.iter().enumerate().filter(|(_, l)| l.tables > 0).map(|(i, _)| i).collect();
+    assert_eq!(nonempty, vec![settled], "{:?}", after.levels);
+    assert_eq!(written, after.levels[settled].bytes, "every byte written once");
+    assert_eq!(db.iter(..).count(), 6_000);
 }
