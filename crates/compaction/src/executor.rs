@@ -69,7 +69,8 @@ pub struct CompactionOutput {
 ///   If a write fails, the tables already written by this task are deleted before the error
 ///   is returned. A merge of at least 4 MiB of input (or four target tables) is split into up to
 ///   `ctx.max_subcompactions` key ranges of about equal input bytes, cut at input tables'
-///   first keys (so one user key's versions stay in one range), merged on their own threads;
+///   first keys and at the store's [`split_keys`](SsTableStore::split_keys) (user keys, so
+///   one user key's versions stay in one range), merged on their own threads;
 ///   the outputs come back in key order as one edit, exactly as one merge would write them
 ///   but for where tables are cut.
 /// * [`TaskKind::Move`]: no data I/O; the inputs' metadata (from [`SsTableStore::open`]) is
@@ -165,7 +166,17 @@ fn merge<S: SsTableStore>(
     // ranges, the ranges after its start would not see it. Such merges run whole.
     let has_range_tombstones = inputs.iter().any(|(_, t)| !t.range_tombstones.is_empty());
     let max_ranges = if has_range_tombstones { 1 } else { ctx.max_subcompactions };
-    let ranges = split_ranges(&inputs, task.output_level, max_ranges, min_bytes);
+    let split_keys: Vec<Vec<Bytes>> = if max_ranges > 1 {
+        // NOTE: split keys only place the cuts; a table that cannot give them (or fails to)
+        // counts at its first key, and its scan reports any real error.
+        inputs
+            .iter()
+            .map(|(_, t)| store.split_keys(t.id, SPLIT_KEYS_PER_RANGE * max_ranges).unwrap_or_default())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ranges = split_ranges(&inputs, &split_keys, task.output_level, max_ranges, min_bytes);
     if let [only] = ranges.as_slice() {
         return merge_range(store, task, &inputs, only, ctx);
     }
@@ -197,36 +208,61 @@ fn merge<S: SsTableStore>(
     Ok(written)
 }
 
-/// Cuts the inputs' key space into up to `max` ranges of about equal input bytes, at input
-/// tables' first keys; one range (everything) when the input is under `min_bytes` or
-/// `max <= 1`.
+/// Split keys asked of the store per key range wanted: cuts then fall within an eighth of
+/// a range's share of bytes.
+const SPLIT_KEYS_PER_RANGE: usize = 8;
+
+/// Cuts the inputs' key space into up to `max` ranges of about equal input bytes; one range
+/// (everything) when the input is under `min_bytes` or `max <= 1`.
 ///
-/// The cuts follow the inputs at `output_level` when there are at least two: their key
-/// ranges are disjoint and they usually hold most of the bytes, while upper-level tables
-/// (L0's above all) span much of the key space and would count all their bytes at their
-/// first key.
-fn split_ranges(inputs: &[(usize, &TableMeta)], output_level: usize, max: usize, min_bytes: u64) -> Vec<KeyRange> {
+/// Each input is a run of pieces of equal bytes, starting at its first key and at each of
+/// its `split_keys` (from [`SsTableStore::split_keys`], index for index with `inputs`;
+/// missing entries count as none), and cuts fall at piece starts. Tables that span the whole
+/// key space, like fresh L0 tables of random keys, can thus be cut too. When no input has
+/// split keys, the cuts follow the inputs at `output_level` if there are at least two: their
+/// key ranges are disjoint and they usually hold most of the bytes, while upper-level tables
+/// would count all their bytes at their first key.
+fn split_ranges(
+    inputs: &[(usize, &TableMeta)],
+    split_keys: &[Vec<Bytes>],
+    output_level: usize,
+    max: usize,
+    min_bytes: u64,
+) -> Vec<KeyRange> {
     let total: u64 = inputs.iter().map(|(_, t)| t.file_size).sum();
     if max <= 1 || total < min_bytes {
         return vec![KeyRange::all()];
     }
-    let lower: Vec<&TableMeta> = inputs.iter().filter(|(l, _)| *l == output_level).map(|(_, t)| *t).collect();
-    let mut by_start: Vec<&TableMeta> = if lower.len() >= 2 { lower } else { inputs.iter().map(|(_, t)| *t).collect() };
-    let total: u64 = by_start.iter().map(|t| t.file_size).sum();
-    by_start.sort_by(|a, b| a.min_key.cmp(&b.min_key));
+    let no_keys = Vec::new();
+    let keys_of = |i: usize| split_keys.get(i).unwrap_or(&no_keys);
+    let sampled = (0..inputs.len()).any(|i| !keys_of(i).is_empty());
+    let lower = inputs.iter().filter(|(l, _)| *l == output_level).count();
+    // (piece start, piece bytes), over the inputs the cuts follow.
+    let mut pieces: Vec<(&Bytes, u64)> = Vec::new();
+    for (i, (level, t)) in inputs.iter().enumerate() {
+        if !sampled && lower >= 2 && *level != output_level {
+            continue;
+        }
+        let keys = keys_of(i);
+        let each = t.file_size / (keys.len() as u64 + 1);
+        pieces.push((&t.min_key, t.file_size - each * keys.len() as u64));
+        pieces.extend(keys.iter().map(|k| (k, each)));
+    }
+    let total: u64 = pieces.iter().map(|(_, bytes)| bytes).sum();
+    pieces.sort_by(|a, b| a.0.cmp(b.0));
     let mut cuts: Vec<Bytes> = Vec::new();
     let mut passed = 0u64;
-    for t in &by_start {
-        // A cut at this table's first key leaves `passed` bytes (the tables starting before
-        // it) to the ranges before; cut when that reaches the next share.
+    for (start, bytes) in &pieces {
+        // A cut at this piece's start leaves `passed` bytes (the pieces starting before it)
+        // to the ranges before; cut when that reaches the next share.
         let share = total * (cuts.len() as u64 + 1) / max as u64;
         // A cut must start after the first key of all (a range before it would be empty) and
         // after the previous cut.
-        let after = cuts.last().unwrap_or(&by_start[0].min_key);
-        if passed >= share && cuts.len() + 1 < max && *after < t.min_key {
-            cuts.push(t.min_key.clone());
+        let after = cuts.last().unwrap_or(pieces[0].0);
+        if passed >= share && cuts.len() + 1 < max && after < *start {
+            cuts.push((*start).clone());
         }
-        passed += t.file_size;
+        passed += bytes;
     }
     let mut ranges = Vec::with_capacity(cuts.len() + 1);
     let mut start = Bound::Unbounded;
@@ -521,24 +557,34 @@ pub(crate) mod tests {
                 .collect()
         };
         // 48 bytes in two: the cut goes where 24 bytes lie before it (a, b, d start before g).
-        let two = split_ranges(&inputs, 0, 2, 0);
+        let two = split_ranges(&inputs, &[], 0, 2, 0);
         assert_eq!(starts(&two), vec![None, Some(b"g".to_vec())]);
         assert!(two[0].contains(b"f") && !two[0].contains(b"g") && two[1].contains(b"g"));
-        let four = split_ranges(&inputs, 0, 4, 0);
+        let four = split_ranges(&inputs, &[], 0, 4, 0);
         assert_eq!(starts(&four), vec![None, Some(b"d".to_vec()), Some(b"g".to_vec()), Some(b"j".to_vec())]);
         // Too small, or one allowed: no split.
-        assert_eq!(split_ranges(&inputs, 0, 4, 49).len(), 1);
-        assert_eq!(split_ranges(&inputs, 0, 1, 0).len(), 1);
+        assert_eq!(split_ranges(&inputs, &[], 0, 4, 49).len(), 1);
+        assert_eq!(split_ranges(&inputs, &[], 0, 1, 0).len(), 1);
         // With the output level's tables to follow, L0's bytes do not skew the cuts: 40 bytes
         // of L1 in two halves.
-        let two = split_ranges(&inputs, 1, 2, 0);
+        let two = split_ranges(&inputs, &[], 1, 2, 0);
         assert_eq!(starts(&two), vec![None, Some(b"g".to_vec())]);
         let l1_first = [(0, &l0), (1, &l1[0]), (1, &l1[1])];
-        assert_eq!(starts(&split_ranges(&l1_first, 1, 2, 0)), vec![None, Some(b"d".to_vec())]);
+        assert_eq!(starts(&split_ranges(&l1_first, &[], 1, 2, 0)), vec![None, Some(b"d".to_vec())]);
         // Every table starting at the same key: nowhere to cut.
         let same = [meta(1, "a", "z", 10), meta(2, "a", "y", 10)];
         let inputs: Vec<(usize, &TableMeta)> = same.iter().map(|t| (0, t)).collect();
-        assert_eq!(split_ranges(&inputs, 0, 2, 0).len(), 1);
+        assert_eq!(split_ranges(&inputs, &[], 0, 2, 0).len(), 1);
+        // ... unless the store gives split keys: each table is then pieces of 4, 2, 2 and 2
+        // bytes (at a, c, e, g and a, d, h, m), and half of the 20 bytes lie before d.
+        let keys = |ks: &[&str]| ks.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect::<Vec<_>>();
+        let split = [keys(&["c", "e", "g"]), keys(&["d", "h", "m"])];
+        assert_eq!(starts(&split_ranges(&inputs, &split, 0, 2, 0)), vec![None, Some(b"d".to_vec())]);
+        // Split keys make the upper level count too: L0's 8 bytes are pieces of 4, 2 and 2 at
+        // b, e and h, and 24 of the 48 bytes lie before e.
+        let inputs: Vec<(usize, &TableMeta)> = std::iter::once((0, &l0)).chain(l1.iter().map(|t| (1, t))).collect();
+        let split = [keys(&["e", "h"]), vec![], vec![], vec![], vec![]];
+        assert_eq!(starts(&split_ranges(&inputs, &split, 1, 2, 0)), vec![None, Some(b"e".to_vec())]);
     }
 
     fn gc(entries: &[Entry], snapshots: &[SeqNo], bottommost: bool) -> Vec<Entry> {

@@ -295,13 +295,15 @@ proptest! {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(16))]
-    /// A merge split into subcompactions (L1 in four tables, so there are first keys to cut at)
-    /// writes tables that answer exactly as one merge's do, in key order, without overlap.
+    /// A merge split into subcompactions writes tables that answer exactly as one merge's do,
+    /// in key order, without overlap: with L1 in four tables (first keys to cut at), and with
+    /// two L0 tables over the whole key space (cut only at the store's split keys).
     #[test]
     fn subcompactions_answer_as_one_merge_does(
         ops in prop::collection::vec((0u16..400, prop::bool::weighted(0.2)), 50..400),
         snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         subcompactions in 2usize..5,
+        all_in_l0 in any::<bool>(),
     ) {
         let (_dir, store) = store();
         let entry = |key: u16, seq: SeqNo, del: bool| {
@@ -313,7 +315,7 @@ proptest! {
         // The older half in L1 as four tables of disjoint key ranges, the newer half in L0.
         let mut state = LevelState { levels: vec![Vec::new(); 2], ..Default::default() };
         let mut l1_ids = Vec::new();
-        for (i, part) in (0u16..4).map(|q| (q * 100, q * 100 + 100)).enumerate() {
+        for (i, part) in (0u16..4).map(|q| (q * 100, q * 100 + 100)).enumerate().filter(|_| !all_in_l0) {
             let seg: Vec<Entry> = log[..half].iter().filter(|e| {
                 let k: u16 = std::str::from_utf8(&e.key[3..]).unwrap().parse().unwrap();
                 (part.0..part.1).contains(&k)
@@ -324,7 +326,17 @@ proptest! {
             l1_ids.push(id);
         }
         state.levels[0].push(write(&store, 1, log[half..].to_vec()));
-        let task = merge_task(vec![(0, vec![1]), (1, l1_ids.clone())], 1, 256);
+        let mut l0_ids = vec![1];
+        if all_in_l0 && half > 0 {
+            // Newest first, as L0 is ordered.
+            state.levels[0].push(write(&store, 2, log[..half].to_vec()));
+            l0_ids.push(2);
+        }
+        let mut inputs = vec![(0, l0_ids.clone())];
+        if !l1_ids.is_empty() {
+            inputs.push((1, l1_ids.clone()));
+        }
+        let task = merge_task(inputs, 1, 256);
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(log.len() + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(1000);
@@ -345,7 +357,7 @@ proptest! {
             }
         }
         let ids = |out: &strata_compaction::CompactionOutput| out.added.iter().map(|(_, m)| m.id).collect::<Vec<_>>();
-        let mut inputs = vec![1];
+        let mut inputs = l0_ids.clone();
         inputs.extend(&l1_ids);
         for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
             let want = view(&store, &inputs, snap);
@@ -355,4 +367,80 @@ proptest! {
         let entries = |out: &strata_compaction::CompactionOutput| out.added.iter().map(|(_, m)| m.entries).sum::<u64>();
         prop_assert_eq!(entries(&one), entries(&split), "the same versions kept");
     }
+}
+
+/// A store that counts scans and forwards everything, split keys included.
+struct CountingScans {
+    inner: ParquetStore,
+    scans: AtomicUsize,
+}
+
+impl SsTableStore for CountingScans {
+    type Scan = <ParquetStore as SsTableStore>::Scan;
+
+    fn write_table(
+        &self,
+        id: TableId,
+        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
+    ) -> strata_sstable::Result<TableMeta> {
+        self.inner.write_table(id, entries)
+    }
+    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
+        self.inner.open(id)
+    }
+    fn get(&self, id: TableId, key: &[u8], s: SeqNo) -> strata_sstable::Result<Option<strata_core::VersionedValue>> {
+        self.inner.get(id, key, s)
+    }
+    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
+        self.scans.fetch_add(1, Ordering::SeqCst);
+        self.inner.scan(id, range)
+    }
+    fn split_keys(&self, id: TableId, parts: usize) -> strata_sstable::Result<Vec<Bytes>> {
+        self.inner.split_keys(id, parts)
+    }
+    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
+        self.inner.delete(id)
+    }
+    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
+        SsTableStore::list_tables(&self.inner)
+    }
+    fn stats(&self) -> StoreStats {
+        self.inner.stats()
+    }
+}
+
+/// L0 tables of random keys all span the whole key space, so no table's first key is a place
+/// to cut; the store's split keys are, and the merge runs as two subcompactions of about
+/// equal size that each scan every input once.
+#[test]
+fn tables_over_the_whole_key_space_are_split_at_the_stores_split_keys() {
+    let (_dir, inner) = store();
+    let store = CountingScans { inner, scans: AtomicUsize::new(0) };
+    let table = |id: TableId, salt: u64| {
+        let mut keys: Vec<u64> = (0..20_000u64).map(|i| (i * 7_919 + salt * 104_729) % 1_000_003).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let entries = keys
+            .iter()
+            .map(|&k| Entry::put(format!("k{k:08}"), salt * 100_000 + 1, format!("{:0>100}", k * salt)))
+            .collect();
+        write(&store, id, entries)
+    };
+    let state = LevelState { levels: vec![vec![table(2, 2), table(1, 1)], vec![]], ..Default::default() };
+    assert!(state.levels[0].iter().all(|t| t.min_key.as_ref() < b"k00001000".as_slice()));
+    let next = AtomicU64::new(10);
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: true,
+        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+        rate_limiter: None,
+        max_subcompactions: 2,
+    };
+    // Output tables of 64 KiB: the merge is worth splitting (at least 256 KiB of input).
+    let out = execute(&store, &merge_task(vec![(0, vec![2, 1])], 1, 64 << 10), &state, &ctx).unwrap();
+    assert_eq!(store.scans.load(Ordering::SeqCst), 4, "two ranges, each scanning both inputs");
+    assert!(out.added.windows(2).all(|w| w[0].1.max_key < w[1].1.min_key), "outputs in key order");
+    let want = view(&store, &[2, 1], MAX_SEQNO);
+    let ids: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
+    assert_eq!(view(&store, &ids, MAX_SEQNO), want);
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
+use strata_core::{Bytes, Entry, KeyRange, SeqNo, VersionedValue};
 
 use crate::{Result, StoreStats, TableId, TableMeta};
 
@@ -110,6 +110,22 @@ pub trait SsTableStore: Send + Sync {
     ///
     /// As [`open`](Self::open); errors while iterating are yielded as items.
     fn scan(&self, id: TableId, range: &KeyRange) -> Result<Self::Scan>;
+
+    /// Up to `parts - 1` keys, ascending, that cut table `id` into `parts` pieces of about
+    /// equal size: each is greater than the table's `min_key` and at most its `max_key`,
+    /// and need not be a key the table holds. A merge split into key ranges
+    /// (subcompactions) cuts there, so it can be split even when every input spans the
+    /// whole key space, as fresh L0 tables of random keys do.
+    ///
+    /// The default returns none: such merges are then cut only at tables' first keys.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    fn split_keys(&self, id: TableId, parts: usize) -> Result<Vec<Bytes>> {
+        let _ = (id, parts);
+        Ok(Vec::new())
+    }
 
     /// Deletes table `id`. Scans opened before keep reading their table where the platform
     /// allows reading a removed file (Unix).

@@ -280,6 +280,15 @@ fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> 
     });
     let mid = KeyRange::from_range("key00010000".."key00010010");
     assert_eq!(scan_all(&store, 1, &mid).len(), 20);
+
+    // Split keys, if the store offers any, lie inside the table's key range, ascending.
+    let meta = store.open(1).expect("open");
+    for parts in [0, 1, 2, 4, 1_000] {
+        let keys = store.split_keys(1, parts).expect("split keys");
+        assert!(keys.len() < parts.max(1), "{} keys for {parts} parts", keys.len());
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "not ascending: {keys:?}");
+        assert!(keys.iter().all(|k| *k > meta.min_key && *k <= meta.max_key), "outside the table: {keys:?}");
+    }
 }
 
 /// `export_table` either says the store cannot export, or leaves in the destination a table

@@ -179,3 +179,34 @@ fn every_checksum_block_size_reads_and_smaller_blocks_read_less() {
     }
     assert!(cold_bytes.windows(2).all(|w| w[0] < w[1]), "bytes read by cold lookups: {cold_bytes:?}");
 }
+
+/// Split keys come from the page index, cut the table into runs of about equal rows, and
+/// cost no data read.
+#[test]
+fn split_keys_cut_the_table_into_about_equal_runs_without_reading_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, format!("value{i}"))))).unwrap();
+    store.open(1).unwrap();
+    let before = store.stats();
+    assert_eq!(store.split_keys(1, 8).unwrap().len(), 7);
+    assert_eq!(store.stats().bytes_read, before.bytes_read, "split keys read no data");
+    for parts in [2usize, 3, 8] {
+        let cuts = store.split_keys(1, parts).unwrap();
+        assert_eq!(cuts.len(), parts - 1);
+        let mut bounds = vec![None];
+        bounds.extend(cuts.iter().map(Some));
+        bounds.push(None);
+        for w in bounds.windows(2) {
+            let range = KeyRange::new(
+                w[0].map_or(std::ops::Bound::Unbounded, |k| std::ops::Bound::Included(k.clone())),
+                w[1].map_or(std::ops::Bound::Unbounded, |k| std::ops::Bound::Excluded(k.clone())),
+            );
+            let rows = store.scan(1, &range).unwrap().count();
+            let share = N as usize / parts;
+            assert!(rows.abs_diff(share) <= 64, "{parts} parts: a run of {rows} rows, not about {share}");
+        }
+    }
+    assert_eq!(store.split_keys(1, 1).unwrap(), Vec::<strata_core::Bytes>::new());
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_core::fs::{FileSystem, StdFs};
-use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
+use strata_core::{Bytes, Entry, KeyRange, SeqNo, VersionedValue};
 
 use super::names::{is_temp_file, table_file_name, table_id_from_file_name, temp_path};
 use super::scan::ParquetScan;
@@ -231,6 +231,10 @@ impl SsTableStore for ParquetStore {
     fn scan(&self, id: TableId, range: &KeyRange) -> Result<ParquetScan> {
         let s = &*self.shared;
         Ok(ParquetScan::new(self.table(id)?, Arc::clone(&s.blocks), Arc::clone(&s.counters), range))
+    }
+
+    fn split_keys(&self, id: TableId, parts: usize) -> Result<Vec<Bytes>> {
+        Ok(self.table(id)?.split_keys(parts))
     }
 
     fn delete(&self, id: TableId) -> Result<()> {
