@@ -155,11 +155,13 @@ fn bad_tasks_are_rejected_before_any_io() {
     assert!(matches!(err, Error::InvalidTask { .. }), "{err}");
 }
 
-/// A store whose `write_table` fails on the `fail_at`-th call, after consuming some entries.
+/// A store whose `write_table` fails on the `fail_at`-th call (never for 0), after consuming
+/// some entries, and that counts scans.
 struct FailingStore {
     inner: ParquetStore,
     writes: AtomicUsize,
     fail_at: usize,
+    scans: AtomicUsize,
 }
 
 impl SsTableStore for FailingStore {
@@ -186,7 +188,11 @@ impl SsTableStore for FailingStore {
         self.inner.get(id, key, s)
     }
     fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
+        self.scans.fetch_add(1, Ordering::SeqCst);
         self.inner.scan(id, range)
+    }
+    fn split_keys(&self, id: TableId, parts: usize) -> strata_sstable::Result<Vec<Bytes>> {
+        self.inner.split_keys(id, parts)
     }
     fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
         self.inner.delete(id)
@@ -205,7 +211,7 @@ fn a_failed_write_leaves_no_output_behind() {
     let entries = (0..300u64).map(|k| Entry::put(format!("k{k:04}"), k + 1, vec![b'x'; 64])).collect();
     let t = write(&inner, 1, entries);
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
-    let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 3 };
+    let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 3, scans: AtomicUsize::new(0) };
     let next = AtomicU64::new(10);
     let ctx = ExecContext {
         snapshots: &[],
@@ -369,53 +375,13 @@ proptest! {
     }
 }
 
-/// A store that counts scans and forwards everything, split keys included.
-struct CountingScans {
-    inner: ParquetStore,
-    scans: AtomicUsize,
-}
-
-impl SsTableStore for CountingScans {
-    type Scan = <ParquetStore as SsTableStore>::Scan;
-
-    fn write_table(
-        &self,
-        id: TableId,
-        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
-    ) -> strata_sstable::Result<TableMeta> {
-        self.inner.write_table(id, entries)
-    }
-    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
-        self.inner.open(id)
-    }
-    fn get(&self, id: TableId, key: &[u8], s: SeqNo) -> strata_sstable::Result<Option<strata_core::VersionedValue>> {
-        self.inner.get(id, key, s)
-    }
-    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
-        self.scans.fetch_add(1, Ordering::SeqCst);
-        self.inner.scan(id, range)
-    }
-    fn split_keys(&self, id: TableId, parts: usize) -> strata_sstable::Result<Vec<Bytes>> {
-        self.inner.split_keys(id, parts)
-    }
-    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
-        self.inner.delete(id)
-    }
-    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
-        SsTableStore::list_tables(&self.inner)
-    }
-    fn stats(&self) -> StoreStats {
-        self.inner.stats()
-    }
-}
-
 /// L0 tables of random keys all span the whole key space, so no table's first key is a place
 /// to cut; the store's split keys are, and the merge runs as two subcompactions of about
 /// equal size that each scan every input once.
 #[test]
 fn tables_over_the_whole_key_space_are_split_at_the_stores_split_keys() {
     let (_dir, inner) = store();
-    let store = CountingScans { inner, scans: AtomicUsize::new(0) };
+    let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 0, scans: AtomicUsize::new(0) };
     let table = |id: TableId, salt: u64| {
         let mut keys: Vec<u64> = (0..20_000u64).map(|i| (i * 7_919 + salt * 104_729) % 1_000_003).collect();
         keys.sort_unstable();
