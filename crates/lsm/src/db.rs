@@ -418,7 +418,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     ///
     /// # Errors
     ///
-    /// A failure of the flush or of a compaction.
+    /// A failure of the flush or of a compaction. A failed compaction stops writes, as it
+    /// does when it runs in the background: later writes fail with [`Error::ReadOnly`].
     pub fn compact_range(&self, range: impl Into<KeyRange>) -> Result<()> {
         let range = range.into();
         self.flush()?;
@@ -440,7 +441,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             lock(&self.inner.bg).forced.push_back(task);
             // Run it here rather than waiting for a worker: compact_range is a foreground call.
             if let Some(task) = self.inner.claim_compaction(false) {
-                self.inner.run_compaction(&task)?;
+                if let Err(e) = self.inner.run_compaction(&task) {
+                    // The same failure in a background compaction stops writes; it does here too.
+                    self.inner.set_bg_error(e.clone());
+                    return Err(e);
+                }
             } else {
                 // Its tables are busy in a background compaction: wait for that to change
                 // the tree (the epoch was read before planning, so no change is missed).
