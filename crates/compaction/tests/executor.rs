@@ -31,6 +31,25 @@ fn merge_task(inputs: Vec<(usize, Vec<TableId>)>, output_level: usize, target: u
     CompactionTask { kind: TaskKind::Merge, inputs, output_level, target_table_size: target, reason: "test".into() }
 }
 
+/// Runs `task` as a bottommost merge with `snapshots`, numbering output tables from `next`.
+fn execute_bottommost<S: SsTableStore>(
+    store: &S,
+    task: &CompactionTask,
+    state: &LevelState,
+    snapshots: &[SeqNo],
+    next: &AtomicU64,
+    max_subcompactions: usize,
+) -> Result<strata_compaction::CompactionOutput, Error> {
+    let ctx = ExecContext {
+        snapshots,
+        bottommost: true,
+        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+        rate_limiter: None,
+        max_subcompactions,
+    };
+    execute(store, task, state, &ctx)
+}
+
 /// What a reader at `snapshot` sees over `tables`, newest first: key -> value.
 fn view(store: &impl SsTableStore, tables: &[TableId], snapshot: SeqNo) -> BTreeMap<Bytes, Bytes> {
     let sources: Vec<_> = tables.iter().map(|&id| store.scan(id, &KeyRange::all()).unwrap()).collect();
@@ -49,14 +68,7 @@ fn merge_splits_outputs_by_size_at_key_boundaries() {
     let task = merge_task(vec![(0, vec![3, 2, 1])], 1, 4096);
     let next = AtomicU64::new(100);
     // A snapshot between the second and third table keeps two versions of every key.
-    let ctx = ExecContext {
-        snapshots: &[1500],
-        bottommost: true,
-        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
-        rate_limiter: None,
-        max_subcompactions: 1,
-    };
-    let out = execute(&store, &task, &state, &ctx).unwrap();
+    let out = execute_bottommost(&store, &task, &state, &[1500], &next, 1).unwrap();
     assert_eq!(out.removed, vec![(0, 3), (0, 2), (0, 1)]);
     assert!(out.added.len() > 5, "expected several outputs, got {}", out.added.len());
     assert!(out.added.iter().all(|(level, _)| *level == 1));
@@ -164,6 +176,12 @@ struct FailingStore {
     scans: AtomicUsize,
 }
 
+impl FailingStore {
+    fn new(inner: ParquetStore, fail_at: usize) -> Self {
+        Self { inner, writes: AtomicUsize::new(0), fail_at, scans: AtomicUsize::new(0) }
+    }
+}
+
 impl SsTableStore for FailingStore {
     type Scan = <ParquetStore as SsTableStore>::Scan;
 
@@ -211,16 +229,9 @@ fn a_failed_write_leaves_no_output_behind() {
     let entries = (0..300u64).map(|k| Entry::put(format!("k{k:04}"), k + 1, vec![b'x'; 64])).collect();
     let t = write(&inner, 1, entries);
     let state = LevelState { levels: vec![vec![t], vec![]], ..Default::default() };
-    let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 3, scans: AtomicUsize::new(0) };
+    let store = FailingStore::new(inner, 3);
     let next = AtomicU64::new(10);
-    let ctx = ExecContext {
-        snapshots: &[],
-        bottommost: true,
-        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
-        rate_limiter: None,
-        max_subcompactions: 1,
-    };
-    let err = execute(&store, &merge_task(vec![(0, vec![1])], 1, 4096), &state, &ctx).unwrap_err();
+    let err = execute_bottommost(&store, &merge_task(vec![(0, vec![1])], 1, 4096), &state, &[], &next, 1).unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
     for id in 10..next.load(Ordering::SeqCst) {
         assert!(store.open(id).is_err(), "table {id} of the failed task is still there");
@@ -346,16 +357,7 @@ proptest! {
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(log.len() + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(1000);
-        let run = |subs: usize| {
-            let ctx = ExecContext {
-                snapshots: &snapshots,
-                bottommost: true,
-                next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
-                rate_limiter: None,
-                max_subcompactions: subs,
-            };
-            execute(&store, &task, &state, &ctx).unwrap()
-        };
+        let run = |subs: usize| execute_bottommost(&store, &task, &state, &snapshots, &next, subs).unwrap();
         let (one, split) = (run(1), run(subcompactions));
         for out in [&one, &split] {
             for w in out.added.windows(2) {
@@ -381,7 +383,7 @@ proptest! {
 #[test]
 fn tables_over_the_whole_key_space_are_split_at_the_stores_split_keys() {
     let (_dir, inner) = store();
-    let store = FailingStore { inner, writes: AtomicUsize::new(0), fail_at: 0, scans: AtomicUsize::new(0) };
+    let store = FailingStore::new(inner, 0);
     let table = |id: TableId, salt: u64| {
         let mut keys: Vec<u64> = (0..20_000u64).map(|i| (i * 7_919 + salt * 104_729) % 1_000_003).collect();
         keys.sort_unstable();
@@ -395,15 +397,9 @@ fn tables_over_the_whole_key_space_are_split_at_the_stores_split_keys() {
     let state = LevelState { levels: vec![vec![table(2, 2), table(1, 1)], vec![]], ..Default::default() };
     assert!(state.levels[0].iter().all(|t| t.min_key.as_ref() < b"k00001000".as_slice()));
     let next = AtomicU64::new(10);
-    let ctx = ExecContext {
-        snapshots: &[],
-        bottommost: true,
-        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
-        rate_limiter: None,
-        max_subcompactions: 2,
-    };
     // Output tables of 64 KiB: the merge is worth splitting (at least 256 KiB of input).
-    let out = execute(&store, &merge_task(vec![(0, vec![2, 1])], 1, 64 << 10), &state, &ctx).unwrap();
+    let task = merge_task(vec![(0, vec![2, 1])], 1, 64 << 10);
+    let out = execute_bottommost(&store, &task, &state, &[], &next, 2).unwrap();
     assert_eq!(store.scans.load(Ordering::SeqCst), 4, "two ranges, each scanning both inputs");
     assert!(out.added.windows(2).all(|w| w[0].1.max_key < w[1].1.min_key), "outputs in key order");
     let want = view(&store, &[2, 1], MAX_SEQNO);

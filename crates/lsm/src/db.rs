@@ -433,8 +433,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             let target_size = self.inner.options.max_memtable_size as u64;
             // Straight to where the policy leaves data of this size: through L1 it would be
             // pushed down again at once, writing every byte twice.
-            let tree_bytes = (0..state.levels.len()).map(|l| state.level_bytes(l)).sum();
-            let settled = self.inner.policy.settled_level(tree_bytes);
+            let settled = self.inner.policy.settled_level(state.total_bytes());
             let Some(task) = strata_compaction::compact_range_task(&state, levels, &range, target_size, settled) else {
                 return Ok(());
             };

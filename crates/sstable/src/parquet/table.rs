@@ -263,14 +263,14 @@ impl OpenTable {
     /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
     /// the cut a little. Cuts are kept ascending and after the table's first key.
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
-        let pages: Vec<&PageSpan> = self.row_groups.iter().flat_map(|rg| &rg.pages).collect();
-        let total: u64 = pages.iter().map(|p| p.rows).sum();
+        let pages = || self.row_groups.iter().flat_map(|rg| &rg.pages);
+        let total: u64 = pages().map(|p| p.rows).sum();
         let mut keys: Vec<Bytes> = Vec::new();
         if parts < 2 || total == 0 {
             return keys;
         }
         let mut passed = 0u64;
-        for page in pages {
+        for page in pages() {
             let share = total * (keys.len() as u64 + 1) / parts as u64;
             let after = keys.last().unwrap_or(&self.meta.min_key);
             if passed >= share && keys.len() + 1 < parts && page.min > *after && page.min <= self.meta.max_key {
