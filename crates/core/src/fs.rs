@@ -75,6 +75,21 @@ pub trait ReadableFile: Send + Sync + Debug {
         }
         Ok(())
     }
+
+    /// The whole file mapped into memory, when this file system can map it, so reads of it
+    /// make no system call and copy nothing. `None` (the default) means reads go through
+    /// [`Self::read_at`].
+    ///
+    /// Only files that are never written again may be mapped: the caller promises that, and
+    /// Strata asks only for finished tables, which it never modifies, truncates or reuses
+    /// (it deletes them; a deleted file stays readable through a map made before).
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the mapping.
+    fn map(&self) -> io::Result<Option<bytes::Bytes>> {
+        Ok(None)
+    }
 }
 
 /// A held exclusive lock; dropping it releases the lock.
@@ -237,6 +252,23 @@ impl ReadableFile for StdReadable {
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
+
+    fn map(&self) -> io::Result<Option<bytes::Bytes>> {
+        if self.len()? == 0 {
+            // An empty file has nothing to map (and mmap refuses a zero length).
+            return Ok(None);
+        }
+        // SAFETY: a map is a view of the file's bytes, which the program must not see change
+        // while the map exists. The contract of `ReadableFile::map` is that only files never
+        // written again are mapped, and Strata maps only finished table files, which no Strata
+        // code writes, truncates or renames over after they are published (they are only
+        // deleted, and a deleted file keeps its pages for the maps made before). Another
+        // process writing to the file would break this, as it would corrupt the database
+        // anyway; truncating it would make reads past the new end fail with SIGBUS. The map
+        // is read-only (PROT_READ), so nothing here can write through it.
+        let map = unsafe { memmap2::Mmap::map(&self.file)? };
+        Ok(Some(bytes::Bytes::from_owner(map)))
+    }
 }
 
 #[derive(Debug)]
@@ -361,6 +393,32 @@ mod tests {
         assert_eq!(fs.list_dir(&dir).unwrap(), vec!["b".to_owned()]);
         fs.remove_file(&b).unwrap();
         assert_eq!(fs.open_read(&b).unwrap_err().kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The map's `unsafe` block: the mapped bytes are the file's, slices of them stay valid
+    /// after the file handle is dropped and the file deleted, and an empty file is not mapped.
+    #[test]
+    fn a_finished_file_maps_to_its_bytes_and_outlives_its_deletion() {
+        let fs = StdFs;
+        let dir = temp_dir("map");
+        let path = dir.join("table");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = fs.create(&path).unwrap();
+        w.write_all(&data).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let r = fs.open_read(&path).unwrap();
+        let map = r.map().unwrap().expect("a local file maps");
+        assert_eq!(&map[..], &data[..]);
+        let slice = map.slice(4000..4100);
+        drop((r, map));
+        fs.remove_file(&path).unwrap();
+        assert_eq!(&slice[..], &data[4000..4100]);
+
+        let empty = dir.join("empty");
+        drop(fs.create(&empty).unwrap());
+        assert!(fs.open_read(&empty).unwrap().map().unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

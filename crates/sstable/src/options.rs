@@ -78,6 +78,13 @@ pub struct ParquetOptions {
     /// Whether a written table is fsynced (and its directory) before `write_table` returns.
     /// Default `true`; turn off only for throwaway data.
     pub sync: bool,
+    /// Whether open tables are read through a read-only memory map of their file, where the
+    /// file system can map it (local files; not the object store): a page that misses the
+    /// block cache but is in the OS page cache then costs no system call and no copy. Reads
+    /// are checksummed either way. Default `true`. Turn it off where another process might
+    /// truncate a live table file (a read past the new end would kill the process with
+    /// SIGBUS), or to keep table pages out of this process's resident memory figures.
+    pub mmap_reads: bool,
 }
 
 impl Default for ParquetOptions {
@@ -96,6 +103,7 @@ impl Default for ParquetOptions {
             parquet_bloom_filter: true,
             checksum_block_size: 1024,
             sync: true,
+            mmap_reads: true,
         }
     }
 }

@@ -135,18 +135,18 @@ impl ColumnChunk {
         })
     }
 
-    /// Reads page `p` (checksummed) into `read` and, when compressed, decompresses it into
-    /// `scratch`; the page borrows them.
+    /// Reads page `p` (checksummed) into `read`, or takes it from the file's map, and, when
+    /// compressed, decompresses it into `scratch`; the page borrows them.
     pub(crate) fn page_in<'a>(
         &self,
-        file: &TableFile,
+        file: &'a TableFile,
         p: usize,
         read: &'a mut Vec<u8>,
         scratch: &'a mut Vec<u8>,
     ) -> Result<(PageRef<'a>, usize)> {
         let loc = self.pages[p];
-        let at = file.read_verified_into(loc.offset, loc.len as usize, read)?;
-        let page = read_page_in(&read[at], self.codec, scratch)
+        let bytes = file.read_verified_into(loc.offset, loc.len as usize, read)?;
+        let page = read_page_in(bytes, self.codec, scratch)
             .map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
         let (start, end) = self.page_rows(p);
         Ok((page, (end - start) as usize))

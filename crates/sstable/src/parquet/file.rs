@@ -27,6 +27,9 @@ pub(crate) fn read_at(file: &dyn ReadableFile, path: &Path, offset: u64, len: us
 
 struct Inner {
     file: Arc<dyn ReadableFile>,
+    /// The whole file mapped into memory, when the file system maps it: reads are slices of
+    /// it, with no system call and no copy.
+    map: Option<Bytes>,
     path: PathBuf,
     len: u64,
     /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `block_size` bytes.
@@ -44,8 +47,10 @@ struct Inner {
 pub(crate) struct TableFile(Arc<Inner>);
 
 impl TableFile {
+    #[expect(clippy::too_many_arguments, reason = "the fields of a checked table file, set once at open")]
     pub(crate) fn new(
         file: Arc<dyn ReadableFile>,
+        map: Option<Bytes>,
         path: PathBuf,
         len: u64,
         data_end: u64,
@@ -53,7 +58,15 @@ impl TableFile {
         block_crcs: Box<[u32]>,
         counters: Arc<Counters>,
     ) -> Self {
-        Self(Arc::new(Inner { file, path, len, data_end, block_size, block_crcs, counters }))
+        // A map of another length is not this file as opened: read through the file instead.
+        let map = map.filter(|m| m.len() as u64 == len);
+        Self(Arc::new(Inner { file, map, path, len, data_end, block_size, block_crcs, counters }))
+    }
+
+    /// Whether reads are slices of a map of the file rather than system calls.
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.0.map.is_some()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -69,9 +82,20 @@ impl TableFile {
         self.0.block_crcs.len() * 4 + self.0.path.as_os_str().len() + size_of::<Inner>()
     }
 
-    /// [`Self::read_verified`] into `buf`, a buffer reused across reads (grown when too small,
-    /// never zeroed again): where the `len` bytes at `start` are in it.
-    pub(crate) fn read_verified_into(&self, start: u64, len: usize, buf: &mut Vec<u8>) -> Result<Range<usize>> {
+    /// [`Self::read_verified`] through `buf`, a buffer reused across reads (grown when too
+    /// small, never zeroed again): the `len` bytes at `start`, in `buf`, or straight from the
+    /// map when the file is mapped (then `buf` is not touched).
+    pub(crate) fn read_verified_into<'a>(&'a self, start: u64, len: usize, buf: &'a mut Vec<u8>) -> Result<&'a [u8]> {
+        let range = self.read_checked(start, len, buf)?;
+        Ok(match &self.0.map {
+            Some(map) => &map[range],
+            None => &buf[range],
+        })
+    }
+
+    /// Checks the blocks around the `len` bytes at `start` and says where those bytes are: in
+    /// the map, when the file is mapped, else in `buf`, read there.
+    fn read_checked(&self, start: u64, len: usize, buf: &mut Vec<u8>) -> Result<Range<usize>> {
         let inner = &*self.0;
         let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
             Error::corruption(
@@ -87,6 +111,14 @@ impl TableFile {
         let aligned_start = first_block * block_size;
         let aligned_end = end.div_ceil(block_size).saturating_mul(block_size).min(inner.data_end);
         let n = (aligned_end - aligned_start) as usize;
+        let from = (start - aligned_start) as usize;
+        Counters::add(&inner.counters.bytes_read, n as u64);
+        if let Some(map) = &inner.map {
+            // NOTE: in bounds: `aligned_end <= data_end < len`, the map's length.
+            let at = aligned_start as usize;
+            self.check_blocks(first_block, &map[at..at + n])?;
+            return Ok(at + from..at + from + len);
+        }
         if buf.len() < n {
             buf.resize(n, 0);
         }
@@ -101,9 +133,7 @@ impl TableFile {
             }
             Err(e) => return Err(Error::io(&inner.path)(e)),
         }
-        Counters::add(&inner.counters.bytes_read, n as u64);
         self.check_blocks(first_block, blocks)?;
-        let from = (start - aligned_start) as usize;
         Ok(from..from + len)
     }
 
@@ -126,8 +156,11 @@ impl TableFile {
     /// `len` bytes at `start`, every covering block checked against its CRC.
     pub(crate) fn read_verified(&self, start: u64, len: usize) -> Result<Bytes> {
         let mut buf = Vec::new();
-        let range = self.read_verified_into(start, len, &mut buf)?;
-        Ok(Bytes::from(buf).slice(range))
+        let range = self.read_checked(start, len, &mut buf)?;
+        Ok(match &self.0.map {
+            Some(map) => map.slice(range),
+            None => Bytes::from(buf).slice(range),
+        })
     }
 }
 
@@ -215,5 +248,61 @@ impl Read for VerifiedRead {
         buf[..n].copy_from_slice(&bytes);
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_core::fs::{FileSystem, StdFs};
+
+    use super::*;
+
+    const BLOCK: u64 = 1024;
+    const DATA_END: u64 = 4096;
+
+    fn table_file(file: Arc<dyn ReadableFile>, map: Option<Bytes>, data: &[u8]) -> TableFile {
+        let crcs = data[..DATA_END as usize].chunks(BLOCK as usize).map(crc32fast::hash).collect();
+        let len = data.len() as u64;
+        TableFile::new(file, map, "t.parquet".into(), len, DATA_END, BLOCK, crcs, Arc::default())
+    }
+
+    /// Mapped reads (the `unsafe` map of `StdFs`) return what positioned reads return, check
+    /// the same checksums, and refuse the same out-of-range reads.
+    #[test]
+    fn mapped_reads_match_positioned_reads_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = StdFs.open_read(&path).unwrap();
+        let map = file.map().unwrap();
+        let mapped = table_file(Arc::clone(&file), map, &data);
+        let plain = table_file(file, None, &data);
+        assert!(mapped.is_mapped() && !plain.is_mapped());
+        let mut buf = Vec::new();
+        for (start, len) in [(0, 1), (0, 4096), (1000, 100), (1023, 2), (3000, 1096), (4095, 1), (17, 0)] {
+            let want = &data[start as usize..start as usize + len];
+            assert_eq!(mapped.read_verified_into(start, len, &mut buf).unwrap(), want);
+            assert_eq!(plain.read_verified_into(start, len, &mut buf).unwrap(), want);
+            assert_eq!(&mapped.read_verified(start, len).unwrap()[..], want);
+            assert_eq!(&plain.read_verified(start, len).unwrap()[..], want);
+        }
+        for t in [&mapped, &plain] {
+            let past = t.read_verified(4000, 200).unwrap_err();
+            assert!(past.is_corruption() && past.to_string().contains("past the data region"), "{past}");
+        }
+
+        // A flipped byte in the mapped bytes fails its block's checksum, not its neighbours'.
+        let mut bad = data.clone();
+        bad[2100] ^= 0x40;
+        let damaged = table_file(StdFs.open_read(&path).unwrap(), Some(Bytes::from(bad)), &data);
+        assert!(damaged.is_mapped());
+        let err = damaged.read_verified_into(2050, 10, &mut buf).unwrap_err();
+        assert!(err.is_corruption() && err.to_string().contains("checksum mismatch in block 2"), "{err}");
+        assert_eq!(damaged.read_verified_into(1000, 24, &mut buf).unwrap(), &data[1000..1024]);
+
+        // A map of another length is not used.
+        let short = table_file(StdFs.open_read(&path).unwrap(), Some(Bytes::from(vec![0; 10])), &data);
+        assert!(!short.is_mapped());
     }
 }

@@ -164,7 +164,9 @@ impl ParquetStore {
             return Ok(t);
         }
         let cache_id = s.next_cache_id.fetch_add(1, Ordering::Relaxed);
-        let table = Arc::new(OpenTable::open(&*s.fs, &self.table_path(id), id, cache_id, Arc::clone(&s.counters))?);
+        let path = self.table_path(id);
+        let table =
+            Arc::new(OpenTable::open(&*s.fs, &path, id, cache_id, Arc::clone(&s.counters), s.options.mmap_reads)?);
         Counters::add(&s.counters.tables_opened, 1);
         s.tables.insert(Arc::clone(&table));
         Ok(table)

@@ -119,13 +119,15 @@ fn u32_le(b: &[u8]) -> u32 {
 }
 
 impl OpenTable {
-    /// Opens and checks the table at `path`, reading it through `fs`.
+    /// Opens and checks the table at `path`, reading it through `fs`, through a map of the
+    /// file when `map` is set and `fs` can map it.
     pub(crate) fn open(
         fs: &dyn FileSystem,
         path: &Path,
         id: TableId,
         cache_id: u64,
         counters: Arc<Counters>,
+        map: bool,
     ) -> Result<Self> {
         let corrupt = |reason: String| Error::corruption(path, reason);
         let file = match fs.open_read(path) {
@@ -182,8 +184,9 @@ impl OpenTable {
         }
         let block_crcs: Box<[u32]> =
             section[lens_end..section.len() - TRAILER_LEN].chunks_exact(4).map(u32_le).collect();
+        let map = if map { file.map().map_err(Error::io(path))? } else { None };
         let file =
-            TableFile::new(file, path.to_owned(), len, trailer.data_end, trailer.block_size, block_crcs, counters);
+            TableFile::new(file, map, path.to_owned(), len, trailer.data_end, trailer.block_size, block_crcs, counters);
 
         let metadata = guard_decoder(path, || {
             let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
