@@ -256,6 +256,10 @@ struct BenchArgs {
     /// false`; Strata's lookups use their own filter either way).
     #[arg(long)]
     no_parquet_bloom: bool,
+    /// Read Strata's tables with one `pread` per page instead of through a memory map
+    /// (`table.mmap_reads = false`).
+    #[arg(long)]
+    no_mmap: bool,
     /// Rows per Parquet row group in Strata's tables; the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     row_group_rows: Option<u32>,
@@ -502,6 +506,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_parquet_bloom {
         strata_options.table.parquet_bloom_filter = false;
+    }
+    if args.no_mmap {
+        strata_options.table.mmap_reads = false;
     }
     warn_debug_build();
     let temp;

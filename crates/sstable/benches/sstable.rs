@@ -64,6 +64,19 @@ fn gets_and_scan(c: &mut Criterion) {
             black_box(cold.get(1, &cold_keys[j], MAX_SEQNO).expect("get"))
         })
     });
+    // The same through positioned reads (`mmap_reads: false`): one system call per page.
+    let pread = ParquetStore::open(
+        dir.path(),
+        ParquetOptions { block_cache_bytes: 0, mmap_reads: false, ..ParquetOptions::default() },
+    )
+    .expect("open store");
+    pread.open(1).expect("open");
+    g.bench_function("hit_cold_pread", |b| {
+        b.iter(|| {
+            j = (j + 1) & (PROBES - 1);
+            black_box(pread.get(1, &cold_keys[j], MAX_SEQNO).expect("get"))
+        })
+    });
     // Misses between stored keys (odd numbers, inside the table's key range), almost all
     // answered by the Bloom filter; the table is open.
     let miss_keys = probes(&|n| format!("key{:013}", (n * 7919 % N) * 2 + 1));
