@@ -112,10 +112,10 @@ impl TableFile {
         let aligned_end = end.div_ceil(block_size).saturating_mul(block_size).min(inner.data_end);
         let n = (aligned_end - aligned_start) as usize;
         let from = (start - aligned_start) as usize;
-        Counters::add(&inner.counters.bytes_read, n as u64);
         if let Some(map) = &inner.map {
             // NOTE: in bounds: `aligned_end <= data_end < len`, the map's length.
             let at = aligned_start as usize;
+            Counters::add(&inner.counters.bytes_read, n as u64);
             self.check_blocks(first_block, &map[at..at + n])?;
             return Ok(at + from..at + from + len);
         }
@@ -133,6 +133,7 @@ impl TableFile {
             }
             Err(e) => return Err(Error::io(&inner.path)(e)),
         }
+        Counters::add(&inner.counters.bytes_read, n as u64);
         self.check_blocks(first_block, blocks)?;
         Ok(from..from + len)
     }
