@@ -87,10 +87,8 @@ impl Lcg {
 fn crash_cycles(dir: &Path, sync: bool, cycles: u64, seed: u64) {
     let mut rng = Lcg(seed);
     // Every acknowledged batch so far: (prefix, index).
-    let mut acked: Vec<(String, u64)> = Vec::new();
-    // The same, for the membership test of each check (a scan of `acked` there made every
-    // cycle quadratic in the writes acknowledged so far).
-    let mut acked_set: HashSet<(String, u64)> = HashSet::new();
+    // A set: each check asks whether the next batch was acknowledged too.
+    let mut acked: HashSet<(String, u64)> = HashSet::new();
     for cycle in 0..cycles {
         let prefix = format!("{}{cycle:04}", if sync { "s" } else { "n" });
         let mut proc = child("crash_child_writer")
@@ -118,7 +116,6 @@ fn crash_cycles(dir: &Path, sync: bool, cycles: u64, seed: u64) {
         let _ = proc.wait();
         let acks = reader.join().expect("reader thread");
         acked.extend(acks.iter().map(|&i| (prefix.clone(), i)));
-        acked_set.extend(acks.iter().map(|&i| (prefix.clone(), i)));
 
         let started = Instant::now();
         let db = Db::open(dir, options()).unwrap_or_else(|e| panic!("cycle {cycle}: reopen after SIGKILL failed: {e}"));
@@ -129,7 +126,7 @@ fn crash_cycles(dir: &Path, sync: bool, cycles: u64, seed: u64) {
             // "-b" is deleted by the batch of i+1 when (i+1) % 7 == 3; otherwise it must be there
             // whenever "-a" of the same batch is.
             let b = format!("{p}-{i:08}-b");
-            let deleted_by_next = (i + 1) % 7 == 3 && acked_set.contains(&(p.clone(), i + 1));
+            let deleted_by_next = (i + 1) % 7 == 3 && acked.contains(&(p.clone(), i + 1));
             if deleted_by_next {
                 assert_eq!(db.get(&b).expect("get b"), None, "cycle {cycle}: an acknowledged delete of {b} was lost");
             } else {
