@@ -260,6 +260,11 @@ struct BenchArgs {
     /// (`table.mmap_reads = false`).
     #[arg(long)]
     no_mmap: bool,
+    /// The least share of the value column's bytes compression must save for Strata to store
+    /// a table's values compressed (`table.min_compression_saving`; 0 always compresses); the
+    /// engine's default (0.125) when absent.
+    #[arg(long)]
+    min_compression_saving: Option<f64>,
     /// Rows per Parquet row group in Strata's tables; the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     row_group_rows: Option<u32>,
@@ -509,6 +514,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_mmap {
         strata_options.table.mmap_reads = false;
+    }
+    if let Some(share) = args.min_compression_saving {
+        strata_options.table.min_compression_saving = share;
     }
     warn_debug_build();
     let temp;

@@ -54,6 +54,15 @@ pub struct ParquetOptions {
     /// empty (the default). Fill it with `strata_bloom::monkey_bits_per_key` to spend a
     /// filter-memory budget where it lowers the summed false-positive rate most.
     pub filter_per_level: Vec<FilterPolicy>,
+    /// The least share of the value column's bytes the codec must save for values to be
+    /// stored compressed. Before a table is written its first values (about 64 KiB) are cut
+    /// into pages and compressed as a sample; when that saves less than this share, the table's
+    /// `value` column is written uncompressed (its `key`, `seq` and `kind` columns are
+    /// compressed either way), as RocksDB stores a block whose compression saves under 12.5 %
+    /// raw. A cache miss then costs a checksum and a copy instead of a decompression that gains
+    /// nothing, the usual case for values that are random, encrypted or already compressed.
+    /// Default 0.125; 0 turns the check off (values are always compressed). Allowed 0 to 1.
+    pub min_compression_saving: f64,
     /// Compression by the level a table is written for (`SsTableStore::write_table_at`):
     /// entry `i` for level `i`, the last entry for every deeper level, [`Self::compression`]
     /// when empty (the default). RocksDB's usual advice fits here too: a fast codec (or none)
@@ -98,6 +107,7 @@ impl Default for ParquetOptions {
             filter: FilterPolicy::default(),
             filter_per_level: Vec::new(),
             compression_per_level: Vec::new(),
+            min_compression_saving: 0.125,
             block_cache_bytes: 64 * 1024 * 1024,
             table_cache_bytes: 256 * 1024 * 1024,
             parquet_bloom_filter: true,
@@ -122,6 +132,9 @@ impl ParquetOptions {
         }
         if let Some((level, c)) = self.compression_per_level.iter().enumerate().find(|(_, c)| !zstd_level_ok(c)) {
             return bad("compression_per_level", format!("level {level}: {c:?}: the zstd level is outside 1..=22"));
+        }
+        if !(0.0..=1.0).contains(&self.min_compression_saving) {
+            return bad("min_compression_saving", format!("{} is outside 0..=1", self.min_compression_saving));
         }
         if !(1..=1 << 20).contains(&self.page_rows) {
             return bad("page_rows", format!("{} is outside 1..=1048576", self.page_rows));
@@ -173,13 +186,15 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_field() {
         assert!(ParquetOptions::default().validate().is_ok());
-        let cases: [(ParquetOptions, &str); 6] = [
+        let cases: [(ParquetOptions, &str); 8] = [
             (ParquetOptions { compression: Compression::Zstd(0), ..Default::default() }, "compression"),
             (ParquetOptions { data_page_size: 10, ..Default::default() }, "data_page_size"),
             (ParquetOptions { row_group_rows: 0, ..Default::default() }, "row_group_rows"),
             (ParquetOptions { filter: FilterPolicy::BitsPerKey(0.0), ..Default::default() }, "filter"),
             (ParquetOptions { checksum_block_size: 1000, ..Default::default() }, "checksum_block_size"),
             (ParquetOptions { checksum_block_size: 256, ..Default::default() }, "checksum_block_size"),
+            (ParquetOptions { min_compression_saving: 1.5, ..Default::default() }, "min_compression_saving"),
+            (ParquetOptions { min_compression_saving: f64::NAN, ..Default::default() }, "min_compression_saving"),
         ];
         for (opts, field) in cases {
             let e = opts.validate().unwrap_err();

@@ -52,6 +52,7 @@ fn expected_get(rows: &[Entry], key: &[u8], snapshot: SeqNo) -> Option<Versioned
 #[derive(Debug, Clone)]
 struct Case {
     compression: Compression,
+    min_compression_saving: f64,
     page_rows: usize,
     data_page_size: usize,
     row_group_rows: usize,
@@ -99,7 +100,14 @@ fn case() -> impl Strategy<Value = Case> {
             1 => prop::collection::vec((any::<bool>(), classes, any::<u8>()), 20..80),
         ]
     };
-    (codec, 1usize..70, prop_oneof![Just(512usize), Just(2048), Just(16384)], prop_oneof![Just(37usize), Just(100_000)])
+    // A saving of 1 stores every table's values uncompressed whatever the codec.
+    let saving = prop_oneof![Just(0.125f64), Just(1.0)];
+    (
+        (codec, saving),
+        1usize..70,
+        prop_oneof![Just(512usize), Just(2048), Just(16384)],
+        prop_oneof![Just(37usize), Just(100_000)],
+    )
         .prop_flat_map(move |(compression, page_rows, data_page_size, row_group_rows)| {
             let big = any::<u8>().prop_map(|b| b % 3 == 0);
             let key = key.clone();
@@ -119,8 +127,24 @@ fn case() -> impl Strategy<Value = Case> {
                 })
         })
         .prop_map(
-            |((compression, page_rows, data_page_size, row_group_rows), block_cache_bytes, keys, probes, ranges)| {
-                Case { compression, page_rows, data_page_size, row_group_rows, block_cache_bytes, keys, probes, ranges }
+            |(
+                ((compression, min_compression_saving), page_rows, data_page_size, row_group_rows),
+                block_cache_bytes,
+                keys,
+                probes,
+                ranges,
+            )| {
+                Case {
+                    compression,
+                    min_compression_saving,
+                    page_rows,
+                    data_page_size,
+                    row_group_rows,
+                    block_cache_bytes,
+                    keys,
+                    probes,
+                    ranges,
+                }
             },
         )
 }
@@ -144,6 +168,7 @@ fn check(case: &Case) {
     let dir = tempfile::tempdir().unwrap();
     let opts = ParquetOptions {
         compression: case.compression,
+        min_compression_saving: case.min_compression_saving,
         page_rows: case.page_rows,
         data_page_size: case.data_page_size,
         row_group_rows: case.row_group_rows,
@@ -207,9 +232,10 @@ fn many_versions_of_one_key_across_pages_and_codecs() {
         keys.insert(b"z".to_vec(), vec![(true, 0, 0)]);
         let probes: Vec<(usize, u8, SeqNo)> = (0..40).map(|i| (1, 1, i * 10)).collect();
         let ranges = vec![(0, 2, true), (1, 1, true), (0, 1, false)];
-        for (page_rows, data_page_size) in [(7, 512), (64, 16384)] {
+        for (page_rows, data_page_size, min_compression_saving) in [(7, 512, 0.125), (64, 16384, 1.0)] {
             check(&Case {
                 compression,
+                min_compression_saving,
                 page_rows,
                 data_page_size,
                 row_group_rows: 40,

@@ -10,7 +10,7 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_ref, decode_i32, decode_i32_dictionary, decode_u64, read_page,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, read_page,
     read_page_in,
 };
 use super::file::TableFile;
@@ -135,6 +135,17 @@ impl ColumnChunk {
         })
     }
 
+    /// Page `p` of a binary column (`key`, `value`), decoded into a column of its own.
+    fn binary_page(&self, file: &TableFile, p: usize) -> Result<BinaryColumn> {
+        PAGE_BUFFERS.with_borrow_mut(|(read, scratch)| {
+            let loc = self.pages[p];
+            let bytes = file.read_verified_into(loc.offset, loc.len as usize, read)?;
+            let (start, end) = self.page_rows(p);
+            decode_binary_page(bytes, self.codec, (end - start) as usize, scratch)
+                .map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))
+        })
+    }
+
     /// Reads page `p` (checksummed) into `read`, or takes it from the file's map, and, when
     /// compressed, decompresses it into `scratch`; the page borrows them.
     pub(crate) fn page_in<'a>(
@@ -186,7 +197,7 @@ impl ColumnChunk {
     /// Rows `[from, to)` of a binary column: the page itself when it covers exactly those rows
     /// (zero-copy), else the overlapping pages' rows copied together.
     pub(crate) fn binary_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<BinaryColumn> {
-        let decode = |p: usize| self.decode_page(file, p, decode_binary_ref);
+        let decode = |p: usize| self.binary_page(file, p);
         if let Some(p) = self.exact_page(from, to, near) {
             return decode(p);
         }

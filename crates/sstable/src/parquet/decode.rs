@@ -48,9 +48,10 @@ pub(crate) struct RawPage {
     pub(crate) body: Bytes,
 }
 
-/// Parses the page at the start of `bytes` (header then compressed body) and decompresses its
-/// body with `codec`. `bytes` must hold exactly one page.
-pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
+/// Splits the page at the start of `bytes` into its header and its stored (possibly
+/// compressed) body, checking that the two fill `bytes` exactly and that the decompressed size
+/// the header claims is one a page can have.
+fn split_page(bytes: &[u8]) -> R<(PageHeader, &[u8])> {
     let (header, header_len) = parse_page_header(bytes)?;
     let compressed = header.compressed_size as usize;
     if header_len + compressed != bytes.len() {
@@ -59,12 +60,24 @@ pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
             bytes.len()
         ));
     }
-    let input = bytes.slice(header_len..);
     let size = header.uncompressed_size as usize;
     if size > MAX_PAGE_BYTES {
         return Err(format!("page claims {size} uncompressed bytes"));
     }
-    let body = decompress(codec, input, size)?;
+    Ok((header, &bytes[header_len..]))
+}
+
+/// Parses the page at the start of `bytes` (header then compressed body) and decompresses its
+/// body with `codec`. `bytes` must hold exactly one page.
+pub(crate) fn read_page(bytes: &Bytes, codec: Codec) -> R<RawPage> {
+    let (header, input) = split_page(bytes)?;
+    let size = header.uncompressed_size as usize;
+    let body = if codec == Codec::UNCOMPRESSED {
+        check_uncompressed(input, size)?;
+        bytes.slice(bytes.len() - input.len()..)
+    } else {
+        Bytes::from(decompress(codec, input, size)?)
+    };
     Ok(RawPage { header, body })
 }
 
@@ -87,92 +100,74 @@ impl RawPage {
 /// across pages (grown when too small, never zeroed again), instead of a new allocation; an
 /// uncompressed body is used in place.
 pub(crate) fn read_page_in<'a>(bytes: &'a [u8], codec: Codec, scratch: &'a mut Vec<u8>) -> R<PageRef<'a>> {
-    let (header, header_len) = parse_page_header(bytes)?;
-    let compressed = header.compressed_size as usize;
-    if header_len + compressed != bytes.len() {
-        return Err(format!(
-            "page header ({header_len} bytes) and body ({compressed} bytes) do not fill the page's {} bytes",
-            bytes.len()
-        ));
-    }
-    let input = &bytes[header_len..];
+    let (header, input) = split_page(bytes)?;
     let size = header.uncompressed_size as usize;
-    if size > MAX_PAGE_BYTES {
-        return Err(format!("page claims {size} uncompressed bytes"));
-    }
     if codec == Codec::UNCOMPRESSED {
-        if input.len() != size {
-            return Err(format!("uncompressed page of {} bytes, header says {size}", input.len()));
-        }
+        check_uncompressed(input, size)?;
         return Ok(PageRef { header, body: input });
     }
-    if codec == Codec::LZ4_RAW && size > input.len().saturating_mul(255).saturating_add(16) {
-        return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
-    }
-    if let Codec::SNAPPY = codec {
-        let claimed = snap::raw::decompress_len(input).map_err(|e| format!("snappy: {e}"))?;
-        if claimed != size {
-            return Err(format!("snappy page holds {claimed} bytes, header says {size}"));
-        }
-    }
+    check_claim(codec, input, size)?;
     if scratch.len() < size {
         scratch.resize(size, 0);
     }
-    let out = &mut scratch[..size];
-    let n = match codec {
-        Codec::LZ4_RAW => lz4_flex::block::decompress_into(input, out).map_err(|e| format!("LZ4: {e}"))?,
-        Codec::SNAPPY => snap::raw::Decoder::new().decompress(input, out).map_err(|e| format!("snappy: {e}"))?,
-        Codec::ZSTD(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}"))?,
-        other => return Err(format!("unsupported page codec {other:?}")),
-    };
+    let n = decompress_into(codec, input, &mut scratch[..size])?;
     if n != size {
         return Err(format!("page decompressed to {n} bytes, header says {size}"));
     }
     Ok(PageRef { header, body: &scratch[..size] })
 }
 
-/// Decompresses `input` into exactly `size` bytes.
-fn decompress(codec: Codec, input: Bytes, size: usize) -> R<Bytes> {
-    let exact = |n: usize, out: Vec<u8>| {
-        if n == size {
-            Ok(Bytes::from(out))
-        } else {
-            Err(format!("page decompressed to {n} bytes, header says {size}"))
-        }
-    };
+fn check_uncompressed(input: &[u8], size: usize) -> R<()> {
+    if input.len() == size {
+        Ok(())
+    } else {
+        Err(format!("uncompressed page of {} bytes, header says {size}", input.len()))
+    }
+}
+
+/// Rejects a decompressed size the compressed bytes cannot hold, before anything is allocated
+/// for it.
+fn check_claim(codec: Codec, input: &[u8], size: usize) -> R<()> {
     match codec {
-        Codec::UNCOMPRESSED => {
-            if input.len() != size {
-                return Err(format!("uncompressed page of {} bytes, header says {size}", input.len()));
-            }
-            Ok(input)
-        }
-        Codec::LZ4_RAW => {
-            // An LZ4 sequence expands at most 255-fold, so a larger claim is damage.
-            if size > input.len().saturating_mul(255).saturating_add(16) {
-                return Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()));
-            }
-            // Decompressed into fresh memory that is not zeroed first (lz4_flex writes every
-            // byte it returns).
-            let out = lz4_flex::block::decompress(&input, size).map_err(|e| format!("LZ4: {e}"))?;
-            exact(out.len(), out)
+        // An LZ4 sequence expands at most 255-fold, so a larger claim is damage.
+        Codec::LZ4_RAW if size > input.len().saturating_mul(255).saturating_add(16) => {
+            Err(format!("LZ4 page of {} bytes cannot hold {size} bytes", input.len()))
         }
         Codec::SNAPPY => {
-            let claimed = snap::raw::decompress_len(&input).map_err(|e| format!("snappy: {e}"))?;
-            if claimed != size {
-                return Err(format!("snappy page holds {claimed} bytes, header says {size}"));
-            }
-            let mut out = vec![0u8; size];
-            let n = snap::raw::Decoder::new().decompress(&input, &mut out).map_err(|e| format!("snappy: {e}"))?;
-            exact(n, out)
+            let claimed = snap::raw::decompress_len(input).map_err(|e| format!("snappy: {e}"))?;
+            if claimed == size { Ok(()) } else { Err(format!("snappy page holds {claimed} bytes, header says {size}")) }
         }
-        Codec::ZSTD(_) => {
-            let mut out = vec![0u8; size];
-            let n = zstd::bulk::decompress_to_buffer(&input, &mut out[..]).map_err(|e| format!("zstd: {e}"))?;
-            exact(n, out)
-        }
+        _ => Ok(()),
+    }
+}
+
+/// Decompresses `input` into `out`; returns the bytes written.
+fn decompress_into(codec: Codec, input: &[u8], out: &mut [u8]) -> R<usize> {
+    match codec {
+        Codec::LZ4_RAW => lz4_flex::block::decompress_into(input, out).map_err(|e| format!("LZ4: {e}")),
+        Codec::SNAPPY => snap::raw::Decoder::new().decompress(input, out).map_err(|e| format!("snappy: {e}")),
+        Codec::ZSTD(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}")),
         other => Err(format!("unsupported page codec {other:?}")),
     }
+}
+
+/// Decompresses `input` (not `UNCOMPRESSED`) into exactly `size` bytes of memory of its own.
+fn decompress(codec: Codec, input: &[u8], size: usize) -> R<Vec<u8>> {
+    check_claim(codec, input, size)?;
+    let out = if codec == Codec::LZ4_RAW {
+        // Decompressed into fresh memory that is not zeroed first (lz4_flex writes every byte
+        // it returns).
+        lz4_flex::block::decompress(input, size).map_err(|e| format!("LZ4: {e}"))?
+    } else {
+        let mut out = vec![0u8; size];
+        let n = decompress_into(codec, input, &mut out)?;
+        out.truncate(n);
+        out
+    };
+    if out.len() != size {
+        return Err(format!("page decompressed to {} bytes, header says {size}", out.len()));
+    }
+    Ok(out)
 }
 
 /// Checks that `h` heads a data page of `rows` values and returns its encoding.
@@ -259,6 +254,19 @@ pub(crate) fn decode_binary_ref(page: PageRef<'_>, rows: usize) -> R<BinaryColum
         DELTA_BYTE_ARRAY => delta_byte_array(page.body, rows),
         e => Err(format!("unsupported encoding {e} for a binary column")),
     }
+}
+
+/// Decodes the binary data page at the start of `bytes` (checked bytes as stored, header
+/// first) into a column of its own. A compressed `PLAIN` page (the `value` column) is
+/// decompressed straight into the memory the column keeps, so the values are not copied out of
+/// `scratch` as [`decode_binary_ref`] would; other pages decompress into `scratch` first.
+pub(crate) fn decode_binary_page(bytes: &[u8], codec: Codec, rows: usize, scratch: &mut Vec<u8>) -> R<BinaryColumn> {
+    let (header, input) = split_page(bytes)?;
+    if codec != Codec::UNCOMPRESSED && header_encoding(&header, rows)? == PLAIN {
+        let body = decompress(codec, input, header.uncompressed_size as usize)?;
+        return plain_binary(&Bytes::from(body), rows);
+    }
+    decode_binary_ref(read_page_in(bytes, codec, scratch)?, rows)
 }
 
 /// `PLAIN` `BYTE_ARRAY`: `(u32 LE length, bytes)` per value, used in place.

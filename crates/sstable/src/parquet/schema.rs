@@ -37,7 +37,9 @@ pub(crate) fn schema() -> SchemaRef {
 /// batches, so this bounds how far a page can overshoot `data_page_size`.
 const ENCODER_BATCH_ROWS: usize = 64;
 
-pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
+/// The writer's properties for a table. `compress_values: false` writes the `value` column
+/// uncompressed whatever the codec (see [`ParquetOptions::min_compression_saving`]).
+pub(crate) fn writer_properties(opts: &ParquetOptions, compress_values: bool) -> WriterProperties {
     let codec = match opts.compression {
         Compression::None => Codec::UNCOMPRESSED,
         Compression::Snappy => Codec::SNAPPY,
@@ -50,6 +52,7 @@ pub(crate) fn writer_properties(opts: &ParquetOptions) -> WriterProperties {
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(concat!("strata-sstable ", env!("CARGO_PKG_VERSION")).to_owned())
         .set_compression(codec)
+        .set_column_compression(col(VALUE), if compress_values { codec } else { Codec::UNCOMPRESSED })
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_size_limit(opts.data_page_size)
         .set_data_page_row_count_limit(opts.page_rows)

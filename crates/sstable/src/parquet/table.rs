@@ -80,7 +80,8 @@ pub struct TableDescription {
     pub pages: usize,
     /// Bytes of Strata's Bloom filters (one per row group).
     pub filter_bytes: usize,
-    /// The page compression codec.
+    /// The page compression codec, and the value column's when it differs (values that did not
+    /// compress are stored uncompressed: `ParquetOptions::min_compression_saving`).
     pub compression: String,
     /// The writer that made the file, from the Parquet footer.
     pub created_by: Option<String>,
@@ -226,11 +227,13 @@ impl OpenTable {
     /// What `strata inspect` shows of the table.
     pub(crate) fn describe(&self) -> TableDescription {
         let metadata = &self.metadata;
-        let codec = metadata
-            .row_groups()
-            .first()
-            .and_then(|rg| rg.columns().first())
-            .map_or_else(|| "none".to_owned(), |c| format!("{:?}", c.compression()));
+        let codec_of =
+            |col: usize| metadata.row_groups().first().and_then(|rg| rg.columns().get(col)).map(|c| c.compression());
+        let codec = match (codec_of(KEY), codec_of(VALUE)) {
+            (None, _) => "none".to_owned(),
+            (Some(k), Some(v)) if v != k => format!("{k:?} (value: {v:?})"),
+            (Some(k), _) => format!("{k:?}"),
+        };
         let mut bytes: Vec<ByteUse> = NAMES
             .iter()
             .enumerate()

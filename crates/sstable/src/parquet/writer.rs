@@ -22,12 +22,50 @@ use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_sectio
 use super::names::temp_path;
 use super::schema::{schema, writer_properties};
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
-use crate::{Error, ParquetOptions, Result, TableId, TableMeta};
+use crate::{Compression, Error, ParquetOptions, Result, TableId, TableMeta};
 
 /// Rows per record batch handed to the encoder.
 const BATCH_ROWS: usize = 4096;
 /// A batch is also cut at this many key and value bytes (Arrow's `Binary` offsets are 32-bit).
 const BATCH_BYTES: usize = 8 << 20;
+
+/// The sample of values that decides whether a table's values are compressed: its first
+/// values up to this many bytes (length prefixes included) or [`SAMPLE_ROWS`] rows.
+const SAMPLE_VALUE_BYTES: usize = 64 << 10;
+const SAMPLE_ROWS: usize = 4096;
+
+/// Whether `opts.compression` saves at least `opts.min_compression_saving` of the bytes of
+/// `values` (a sample), cut into pages as the writer cuts them (`page_rows` rows, or
+/// `data_page_size` bytes) and compressed page by page.
+fn values_compress<'a>(opts: &ParquetOptions, values: impl Iterator<Item = &'a [u8]>) -> bool {
+    if opts.min_compression_saving <= 0.0 || opts.compression == Compression::None {
+        return true;
+    }
+    let compressed_len = |page: &[u8]| -> usize {
+        match opts.compression {
+            Compression::None => page.len(),
+            Compression::Lz4 => lz4_flex::block::compress(page).len(),
+            Compression::Snappy => snap::raw::Encoder::new().compress_vec(page).map_or(page.len(), |c| c.len()),
+            Compression::Zstd(level) => zstd::bulk::compress(page, level).map_or(page.len(), |c| c.len()),
+        }
+    };
+    let (mut raw, mut stored, mut rows) = (0usize, 0usize, 0usize);
+    let mut page = Vec::new();
+    let mut values = values.peekable();
+    while let Some(v) = values.next() {
+        // A PLAIN page: each value's u32 length, then its bytes.
+        page.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        page.extend_from_slice(v);
+        rows += 1;
+        if rows == opts.page_rows || page.len() >= opts.data_page_size || values.peek().is_none() {
+            raw += page.len();
+            stored += compressed_len(&page);
+            page.clear();
+            rows = 0;
+        }
+    }
+    raw == 0 || (stored as f64) <= raw as f64 * (1.0 - opts.min_compression_saving)
+}
 
 /// Removes the temporary file unless the write succeeded.
 struct TempFile<'a> {
@@ -233,7 +271,22 @@ pub(crate) fn write_table(
     let parquet_err =
         |source: parquet::errors::ParquetError| Error::Encode { file: path.to_owned(), source: Box::new(source) };
     let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file), opts.checksum_block_size);
-    let mut writer = ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts))).map_err(parquet_err)?;
+    // The first entries are taken ahead as the sample that decides whether values compress,
+    // then written first.
+    let mut head = Vec::new();
+    let mut sampled = 0usize;
+    while sampled < SAMPLE_VALUE_BYTES && head.len() < SAMPLE_ROWS {
+        let Some(item) = entries.next() else { break };
+        let stop = item.is_err();
+        sampled += item.as_ref().map_or(0, |e| 4 + e.value.len());
+        head.push(item);
+        if stop {
+            break;
+        }
+    }
+    let compress_values = values_compress(opts, head.iter().filter_map(|e| e.as_ref().ok()).map(|e| &e.value[..]));
+    let mut writer =
+        ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts, compress_values))).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
     let mut rg_rows = 0usize;
@@ -253,7 +306,7 @@ pub(crate) fn write_table(
         Ok(())
     };
 
-    for item in entries {
+    for item in head.into_iter().chain(entries) {
         let index = entries_n;
         let e = item.map_err(|source| Error::Source { file: path.to_owned(), source: Box::new(source) })?;
         if e.key.len() > MAX_KEY_LEN {

@@ -9,8 +9,8 @@ use strata_core::Entry;
 
 use super::MemFs;
 use crate::parquet::decode::{
-    MAX_PAGE_ROWS, decode_binary, decode_binary_ref, decode_i32, decode_i32_dictionary, decode_u64, decode_u64_prefix,
-    find_key, plain_binary_value, read_page, read_page_in,
+    MAX_PAGE_ROWS, decode_binary, decode_binary_page, decode_binary_ref, decode_i32, decode_i32_dictionary, decode_u64,
+    decode_u64_prefix, find_key, plain_binary_value, read_page, read_page_in,
 };
 use crate::{Compression, ParquetOptions, ParquetStore, SsTableStore};
 
@@ -49,11 +49,13 @@ pub fn fuzz_page_bytes(data: &[u8]) {
             let full = decode_binary(&raw, rows);
             // The borrowed-page decoder the block cache uses agrees with it, error or not.
             let borrowed = decode_binary_ref(raw.as_ref(), rows);
-            assert_eq!(
-                full.as_ref().ok().map(|c| (0..c.len()).map(|i| c.get(i).to_vec()).collect::<Vec<_>>()),
-                borrowed.as_ref().ok().map(|c| (0..c.len()).map(|i| c.get(i).to_vec()).collect::<Vec<_>>()),
-                "the two binary decoders disagree"
-            );
+            let values = |c: &Result<crate::parquet::decode::BinaryColumn, String>| {
+                c.as_ref().ok().map(|c| (0..c.len()).map(|i| c.get(i).to_vec()).collect::<Vec<_>>())
+            };
+            assert_eq!(values(&full), values(&borrowed), "the two binary decoders disagree");
+            // So does the one that decodes straight from the stored bytes.
+            let direct = decode_binary_page(page, codec(*mode), rows, &mut scratch);
+            assert_eq!(values(&full), values(&direct), "decode_binary_page disagrees");
             if let Ok(col) = &full {
                 assert_eq!(col.len(), rows);
                 // Every value must be a valid slice of the page.
