@@ -66,32 +66,42 @@ struct Slot<V: ?Sized> {
     queued_as: u64,
 }
 
+/// The entries waiting for eviction, one FIFO queue per priority, as `(generation, key)`,
+/// front first.
+struct Queues<K> {
+    low: VecDeque<(u64, K)>,
+    high: VecDeque<(u64, K)>,
+    /// The last generation handed out.
+    generation: u64,
+}
+
+impl<K> Queues<K> {
+    fn of(&mut self, high: bool) -> &mut VecDeque<(u64, K)> {
+        if high { &mut self.high } else { &mut self.low }
+    }
+
+    /// Queues `key` at the back of its priority's queue; returns the item's generation.
+    fn push(&mut self, key: K, high: bool) -> u64 {
+        self.generation += 1;
+        let generation = self.generation;
+        self.of(high).push_back((generation, key));
+        generation
+    }
+
+    fn len(&self) -> usize {
+        self.low.len() + self.high.len()
+    }
+}
+
 struct Inner<K, V: ?Sized> {
     map: HashMap<K, Slot<V>, BuildHasherDefault<IntHasher>>,
-    /// The low-priority entries waiting for eviction, `(generation, key)`, front first.
-    order: VecDeque<(u64, K)>,
-    /// The same for the high-priority entries.
-    order_high: VecDeque<(u64, K)>,
-    /// The next queue generation.
-    generation: u64,
+    queues: Queues<K>,
     used: usize,
     /// Bytes charged to high-priority entries (part of `used`).
     used_high: usize,
 }
 
 impl<K: Hash + Eq + Clone, V: ?Sized> Inner<K, V> {
-    fn order_of(&mut self, high: bool) -> &mut VecDeque<(u64, K)> {
-        if high { &mut self.order_high } else { &mut self.order }
-    }
-
-    /// Queues `key` at the back of its priority's queue; returns the item's generation.
-    fn enqueue(&mut self, key: K, high: bool) -> u64 {
-        self.generation += 1;
-        let generation = self.generation;
-        self.order_of(high).push_back((generation, key));
-        generation
-    }
-
     /// Uncharges a slot that left the map. Its queue item stays behind, stale, and is dropped
     /// when it reaches the front (or by [`Self::compact_queues`]).
     fn forget(&mut self, slot: &Slot<V>) {
@@ -104,7 +114,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Inner<K, V> {
     /// Drops stale queue items once they outnumber the live ones, so replacing or removing
     /// entries in a cache that never fills cannot grow the queues without bound.
     fn compact_queues(&mut self) {
-        if self.order.len() + self.order_high.len() <= 2 * self.map.len() + 64 {
+        if self.queues.len() <= 2 * self.map.len() + 64 {
             return;
         }
         let map = &self.map;
@@ -113,13 +123,13 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Inner<K, V> {
                 map.get(key).is_some_and(|s| s.queued_as == *generation && s.high == high)
             }
         };
-        self.order.retain(live(false));
-        self.order_high.retain(live(true));
+        self.queues.low.retain(live(false));
+        self.queues.high.retain(live(true));
     }
 }
 
-/// A byte-bounded LRU cache; values are shared (`Arc`) so an evicted value stays valid for
-/// whoever still holds it.
+/// A byte-bounded cache that evicts by CLOCK (see the module docs); values are shared (`Arc`)
+/// so an evicted value stays valid for whoever still holds it.
 pub(crate) struct Lru<K, V: ?Sized> {
     capacity: usize,
     /// The bytes high-priority entries may hold before they are evicted ahead of low ones.
@@ -130,7 +140,7 @@ pub(crate) struct Lru<K, V: ?Sized> {
 }
 
 impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
-    /// A cache of `capacity` bytes with no high-priority pool (every entry evicted in use order).
+    /// A cache of `capacity` bytes with no high-priority pool (every entry in one eviction queue).
     pub(crate) fn new(capacity: usize) -> Self {
         Self::with_high_pool(capacity, 0)
     }
@@ -140,9 +150,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
     pub(crate) fn with_high_pool(capacity: usize, high_capacity: usize) -> Self {
         let inner = Inner {
             map: HashMap::default(),
-            order: VecDeque::new(),
-            order_high: VecDeque::new(),
-            generation: 0,
+            queues: Queues { low: VecDeque::new(), high: VecDeque::new(), generation: 0 },
             used: 0,
             used_high: 0,
         };
@@ -191,7 +199,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
         }
         let mut guard = self.write();
         let inner = &mut *guard;
-        let queued_as = inner.enqueue(key.clone(), high);
+        let queued_as = inner.queues.push(key.clone(), high);
         let slot = Slot { value, charge, high, referenced: AtomicBool::new(true), queued_as };
         if let Some(old) = inner.map.insert(key, slot) {
             inner.forget(&old);
@@ -201,8 +209,8 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
             inner.used_high += charge;
         }
         while inner.used > self.capacity {
-            let from_high = inner.used_high > self.high_capacity || inner.order.is_empty();
-            let Some((generation, victim)) = inner.order_of(from_high).pop_front() else { break };
+            let from_high = inner.used_high > self.high_capacity || inner.queues.low.is_empty();
+            let Some((generation, victim)) = inner.queues.of(from_high).pop_front() else { break };
             let Some(slot) = inner.map.get_mut(&victim) else { continue };
             if slot.queued_as != generation || slot.high != from_high {
                 // Stale: the entry was replaced since, and its new item is elsewhere.
@@ -214,14 +222,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
                 // write lock no lookup sets the bit again, so each entry comes back at most once
                 // per call and this ends.
                 *referenced = false;
-                inner.generation += 1;
-                slot.queued_as = inner.generation;
-                let item = (inner.generation, victim);
-                if from_high {
-                    inner.order_high.push_back(item)
-                } else {
-                    inner.order.push_back(item)
-                }
+                slot.queued_as = inner.queues.push(victim, from_high);
                 continue;
             }
             if let Some(slot) = inner.map.remove(&victim) {
@@ -322,11 +323,11 @@ mod tests {
             }
         }
         let inner = lru.read();
-        assert!(inner.order.len() + inner.order_high.len() <= 2 * inner.map.len() + 65);
+        assert!(inner.queues.len() <= 2 * inner.map.len() + 65);
         assert_eq!(inner.used, inner.map.len());
         // Every live entry still has exactly one live item in the queue of its priority.
         for (key, slot) in &inner.map {
-            let queue = if slot.high { &inner.order_high } else { &inner.order };
+            let queue = if slot.high { &inner.queues.high } else { &inner.queues.low };
             assert_eq!(queue.iter().filter(|(g, k)| k == key && *g == slot.queued_as).count(), 1);
         }
     }

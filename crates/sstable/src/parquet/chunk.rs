@@ -138,12 +138,19 @@ impl ColumnChunk {
     /// Page `p` of a binary column (`key`, `value`), decoded into a column of its own.
     fn binary_page(&self, file: &TableFile, p: usize) -> Result<BinaryColumn> {
         PAGE_BUFFERS.with_borrow_mut(|(read, scratch)| {
-            let loc = self.pages[p];
-            let bytes = file.read_verified_into(loc.offset, loc.len as usize, read)?;
-            let (start, end) = self.page_rows(p);
-            decode_binary_page(bytes, self.codec, (end - start) as usize, scratch)
-                .map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))
+            let (bytes, rows) = self.stored_page(file, p, read)?;
+            decode_binary_page(bytes, self.codec, rows, scratch)
+                .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
         })
+    }
+
+    /// Page `p` as stored (checksummed; header and possibly compressed body), read into `read`
+    /// or taken from the file's map, and its row count.
+    fn stored_page<'a>(&self, file: &'a TableFile, p: usize, read: &'a mut Vec<u8>) -> Result<(&'a [u8], usize)> {
+        let loc = self.pages[p];
+        let bytes = file.read_verified_into(loc.offset, loc.len as usize, read)?;
+        let (start, end) = self.page_rows(p);
+        Ok((bytes, (end - start) as usize))
     }
 
     /// Reads page `p` (checksummed) into `read`, or takes it from the file's map, and, when
@@ -155,12 +162,10 @@ impl ColumnChunk {
         read: &'a mut Vec<u8>,
         scratch: &'a mut Vec<u8>,
     ) -> Result<(PageRef<'a>, usize)> {
-        let loc = self.pages[p];
-        let bytes = file.read_verified_into(loc.offset, loc.len as usize, read)?;
+        let (bytes, rows) = self.stored_page(file, p, read)?;
         let page = read_page_in(bytes, self.codec, scratch)
-            .map_err(|r| file.corruption(format!("page at {}: {r}", loc.offset)))?;
-        let (start, end) = self.page_rows(p);
-        Ok((page, (end - start) as usize))
+            .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))?;
+        Ok((page, rows))
     }
 
     /// The page holding row `row`: `near` if it does (the caller's guess, normally the key

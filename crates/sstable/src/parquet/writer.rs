@@ -38,7 +38,7 @@ const SAMPLE_ROWS: usize = 4096;
 /// `values` (a sample), cut into pages as the writer cuts them (`page_rows` rows, or
 /// `data_page_size` bytes) and compressed page by page.
 fn values_compress<'a>(opts: &ParquetOptions, values: impl Iterator<Item = &'a [u8]>) -> bool {
-    if opts.min_compression_saving <= 0.0 || opts.compression == Compression::None {
+    if opts.min_compression_saving <= 0.0 {
         return true;
     }
     let compressed_len = |page: &[u8]| -> usize {
