@@ -260,6 +260,10 @@ struct BenchArgs {
     /// (`table.mmap_reads = false`).
     #[arg(long)]
     no_mmap: bool,
+    /// Let Strata's full block cache cache every page a read decodes, instead of only pages
+    /// that missed twice within a while (`block_cache_admission = false`).
+    #[arg(long)]
+    no_cache_admission: bool,
     /// The least share of the value column's bytes compression must save for Strata to store
     /// a table's values compressed (`table.min_compression_saving`; 0 always compresses); the
     /// engine's default (0.125) when absent.
@@ -514,6 +518,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_mmap {
         strata_options.table.mmap_reads = false;
+    }
+    if args.no_cache_admission {
+        strata_options.block_cache_admission = false;
     }
     if let Some(share) = args.min_compression_saving {
         strata_options.table.min_compression_saving = share;

@@ -242,6 +242,12 @@ pub struct Options {
     pub table: TableOptions,
     /// Byte budget of the cache of decoded table pages. Default 64 MiB.
     pub block_cache_bytes: usize,
+    /// Whether a full block cache caches a page only on its second miss within a while (a
+    /// doorkeeper, as in TinyLFU), reading it in place the first time: with data many times
+    /// the cache, most pages a point read decodes would be evicted unused, and caching them
+    /// costs more than the read. Pages read again soon are cached as before. Default `true`;
+    /// `false` caches every page a read decodes.
+    pub block_cache_admission: bool,
     /// Byte budget of the cache of open tables (metadata, indexes, filters). Default 256 MiB.
     pub table_cache_bytes: usize,
 }
@@ -267,6 +273,7 @@ impl Default for Options {
             l0_stop_trigger: 36,
             table: TableOptions::default(),
             block_cache_bytes: 64 << 20,
+            block_cache_admission: true,
             table_cache_bytes: 256 << 20,
         }
     }
@@ -421,6 +428,7 @@ impl Options {
                 .map(strata_bloom::FilterPolicy::BitsPerKey)
                 .collect(),
             block_cache_bytes: self.block_cache_bytes,
+            block_cache_admission: self.block_cache_admission,
             table_cache_bytes: self.table_cache_bytes,
             parquet_bloom_filter: self.table.parquet_bloom_filter,
             min_compression_saving: self.table.min_compression_saving,
@@ -445,6 +453,13 @@ mod tests {
         assert!(Options::default().table_store_options().parquet_bloom_filter);
         let options: Options = toml::from_str("[table]\nparquet_bloom_filter = false\n").unwrap();
         assert!(!options.table_store_options().parquet_bloom_filter);
+    }
+
+    #[test]
+    fn block_cache_admission_is_on_by_default_and_can_be_turned_off() {
+        assert!(Options::default().table_store_options().block_cache_admission);
+        let options: Options = toml::from_str("block_cache_admission = false\n").unwrap();
+        assert!(!options.table_store_options().block_cache_admission);
     }
 
     #[test]

@@ -71,6 +71,13 @@ pub struct ParquetOptions {
     pub compression_per_level: Vec<Compression>,
     /// Byte budget of the cache of decoded pages. Default 64 MiB; 0 disables caching.
     pub block_cache_bytes: usize,
+    /// Whether a full block cache admits a page only on its second miss within a while (a
+    /// doorkeeper, as in TinyLFU), reading it in place the first time. With data many times
+    /// the cache, most pages a point lookup reads would be evicted before their next use, and
+    /// decoding, inserting and freeing them cost more than the lookup; pages read again soon
+    /// are cached as before. Until the cache is full every page is admitted. Default `true`;
+    /// `false` caches every page a lookup decodes (plain CLOCK).
+    pub block_cache_admission: bool,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
     pub table_cache_bytes: usize,
     /// Whether to also write Parquet's own split-block Bloom filter on the `key` column (1 %
@@ -109,6 +116,7 @@ impl Default for ParquetOptions {
             compression_per_level: Vec::new(),
             min_compression_saving: 0.125,
             block_cache_bytes: 64 * 1024 * 1024,
+            block_cache_admission: true,
             table_cache_bytes: 256 * 1024 * 1024,
             parquet_bloom_filter: true,
             checksum_block_size: 1024,

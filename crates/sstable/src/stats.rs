@@ -16,6 +16,9 @@ pub struct CacheStats {
     pub bytes: u64,
     /// The byte budget.
     pub capacity: u64,
+    /// Misses whose item was read without being cached: the block cache was full and had not
+    /// seen the item miss recently (its admission filter). Always 0 for the table cache.
+    pub declined: u64,
 }
 
 /// Counters of a table store since it was created.

@@ -210,3 +210,80 @@ fn split_keys_cut_the_table_into_about_equal_runs_without_reading_data() {
     }
     assert_eq!(store.split_keys(1, 1).unwrap(), Vec::<strata_core::Bytes>::new());
 }
+
+/// With a block cache far smaller than the table, a full cache declines a page's first miss
+/// (the lookup reads it in place) and caches it on the next: lookups of every kind (newest
+/// version, older snapshots, deletions, absent keys) answer exactly as with a cache that
+/// admits everything, and a page read again soon ends up cached.
+#[test]
+fn a_full_cache_reads_declined_pages_in_place_and_answers_alike() {
+    let versioned = |i: u32| {
+        // Three versions per key, newest first; every seventh key's newest is a deletion.
+        let k = key(i);
+        let base = u64::from(i) * 10;
+        let newest = if i.is_multiple_of(7) {
+            Entry::delete(k.clone(), base + 3)
+        } else {
+            Entry::put(k.clone(), base + 3, format!("{i:0>100}"))
+        };
+        [newest, Entry::put(k.clone(), base + 2, format!("second {i}")), Entry::put(k, base + 1, vec![b'x'; 150])]
+    };
+    let n = N / 2;
+    let open = |admission: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ParquetOptions {
+            sync: false,
+            block_cache_bytes: 1 << 20,
+            block_cache_admission: admission,
+            ..ParquetOptions::default()
+        };
+        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+        store.write_table(1, &mut (0..n).flat_map(versioned).map(Ok)).unwrap();
+        (ParquetStore::open(dir.path(), opts).unwrap(), dir)
+    };
+    let (doorkeeper, _d1) = open(true);
+    let (plain, _d2) = open(false);
+    let probes: Vec<(Vec<u8>, u64)> = (0..n)
+        .step_by(3)
+        .flat_map(|i| {
+            let base = u64::from(i) * 10;
+            [
+                (key(i), MAX_SEQNO),
+                (key(i), base + 2),
+                (key(i), base + 1),
+                (key(i), base),
+                (format!("{}~", key(i)), MAX_SEQNO),
+            ]
+        })
+        .map(|(k, s)| (k.into_bytes(), s))
+        .collect();
+    for (k, snapshot) in &probes {
+        let want = plain.get(1, k, *snapshot).unwrap();
+        assert_eq!(
+            doorkeeper.get(1, k, *snapshot).unwrap(),
+            want,
+            "key {:?} at {snapshot}",
+            String::from_utf8_lossy(k)
+        );
+    }
+    let s = doorkeeper.stats();
+    assert!(s.block_cache.declined > 1000, "only {} misses were declined", s.block_cache.declined);
+    assert_eq!(plain.stats().block_cache.declined, 0);
+
+    // A few keys read over and over: the second read admits their pages, after that they hit.
+    let hot: Vec<Vec<u8>> =
+        (0..n).step_by(1000).filter(|i| !i.is_multiple_of(7)).take(20).map(|i| key(i).into_bytes()).collect();
+    for _ in 0..2 {
+        for k in &hot {
+            doorkeeper.get(1, k, MAX_SEQNO).unwrap().unwrap();
+        }
+    }
+    let before = doorkeeper.stats();
+    for k in &hot {
+        let got = doorkeeper.get(1, k, MAX_SEQNO).unwrap().unwrap();
+        assert_eq!(got.value.len(), 100);
+    }
+    let after = doorkeeper.stats();
+    assert_eq!(after.block_cache.hits - before.block_cache.hits, 2 * hot.len() as u64, "hot pages are cached");
+    assert_eq!((after.pages_read, after.value_pages_read), (before.pages_read, before.value_pages_read));
+}

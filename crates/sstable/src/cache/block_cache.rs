@@ -4,11 +4,20 @@
 //! by every lookup that reaches the page), and its values (most of the bytes, needed only by a
 //! lookup that finds its key). Key parts are cached at high priority, so with data larger than
 //! the cache a point lookup usually finds its page's keys in memory and reads one value page.
+//!
+//! Once a shard is full, a part is cached only on its second miss within a while (the
+//! [`Doorkeeper`], the admission half of TinyLFU): with data many times the cache, most pages a
+//! point lookup reads are not read again before they would be evicted, and decoding, inserting
+//! and later freeing them cost more than the lookup itself. A lookup told not to cache reads
+//! the page in place instead. Pages read again soon (a hot key, a working set near the cache's
+//! size) pass the doorkeeper and are cached as before.
 
 use std::any::Any;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::doorkeeper::Doorkeeper;
 use super::lru::{IntHasher, Lru};
 use crate::CacheStats;
 
@@ -43,30 +52,75 @@ const MAX_SHARDS: usize = 16;
 /// of 1 MiB values) still fits in its shard.
 const MIN_SHARD_BYTES: usize = 4 << 20;
 
+/// A shard counts as full, and admission starts, once less than this share of its budget is free.
+const FULL_SLACK_SHARE: usize = 32;
+/// Bytes of budget per part the doorkeeper remembers: about as many parts as the cache holds
+/// (a key part is about 2 KiB, a value part of 100-byte values about 7 KiB).
+const BYTES_PER_REMEMBERED_MISS: usize = 2048;
+
 /// Decoded pages, bounded in bytes (each page charged its heap size), in up to 16 shards picked
 /// by a hash of the page key, each its own LRU with its own lock and an equal share of the
 /// budget.
 pub(crate) struct BlockCache {
     shards: Box<[Lru<PageKey, dyn Any + Send + Sync>]>,
     capacity: usize,
+    /// The parts that missed recently and were not cached; `None` without admission.
+    doorkeeper: Option<Doorkeeper>,
+    /// Misses the doorkeeper did not let in.
+    declined: AtomicU64,
 }
 
 impl BlockCache {
-    pub(crate) fn new(capacity_bytes: usize) -> Self {
+    /// A cache of `capacity_bytes`; `admission` turns on the doorkeeper of full shards.
+    pub(crate) fn new(capacity_bytes: usize, admission: bool) -> Self {
         let n = (capacity_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
         // Round down to a power of two for the mask.
         let n = 1usize << n.ilog2();
         let share = capacity_bytes / n;
         let shards =
             (0..n).map(|_| Lru::with_high_pool(share, (share as f64 * HIGH_PRIORITY_SHARE) as usize)).collect();
-        Self { shards, capacity: capacity_bytes }
+        // A cache of no bytes admits nothing anyway.
+        let doorkeeper =
+            (admission && capacity_bytes > 0).then(|| Doorkeeper::new(capacity_bytes / BYTES_PER_REMEMBERED_MISS));
+        Self { shards, capacity: capacity_bytes, doorkeeper, declined: AtomicU64::new(0) }
+    }
+
+    fn hash(key: &PageKey) -> u64 {
+        BuildHasherDefault::<IntHasher>::default().hash_one(key)
     }
 
     fn shard(&self, key: &PageKey) -> &Lru<PageKey, dyn Any + Send + Sync> {
         // NOTE: the shard takes the hash's high bits; the shard's map uses the same hasher but
         // hashbrown picks buckets from the low bits, so the two choices stay independent.
-        let h = BuildHasherDefault::<IntHasher>::default().hash_one(key);
-        &self.shards[(h >> 58) as usize & (self.shards.len() - 1)]
+        &self.shards[(Self::hash(key) >> 58) as usize & (self.shards.len() - 1)]
+    }
+
+    /// Whether a part that just missed under `key` should be decoded and cached: always while
+    /// its shard has room, else only when the same key missed recently and was not cached then
+    /// (see [`Doorkeeper`]). A part not admitted is read in place by the caller and counted as
+    /// declined.
+    pub(crate) fn admit(&self, key: &PageKey) -> bool {
+        let shard = self.shard(key);
+        let Some(doorkeeper) = &self.doorkeeper else { return true };
+        if !shard.is_full(self.capacity / self.shards.len() / FULL_SLACK_SHARE) {
+            return true;
+        }
+        let h = Self::hash(key);
+        if doorkeeper.take(h) {
+            return true;
+        }
+        doorkeeper.record(h);
+        self.declined.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// Records a miss of the part under `key` read in place without asking [`Self::admit`]
+    /// (the value part a lookup read along with a key part that was not admitted), so its
+    /// next miss admits it.
+    pub(crate) fn remember_miss(&self, key: &PageKey) {
+        if let Some(doorkeeper) = &self.doorkeeper {
+            doorkeeper.record(Self::hash(key));
+        }
     }
 
     /// The budget in bytes; 0 when the store runs without a block cache.
@@ -88,7 +142,11 @@ impl BlockCache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let mut total = CacheStats { capacity: self.capacity as u64, ..CacheStats::default() };
+        let mut total = CacheStats {
+            capacity: self.capacity as u64,
+            declined: self.declined.load(Ordering::Relaxed),
+            ..CacheStats::default()
+        };
         for s in &*self.shards {
             let st = s.stats();
             total.hits += st.hits;
@@ -121,13 +179,13 @@ mod tests {
 
     #[test]
     fn shards_split_the_budget_and_pages_are_charged_their_bytes() {
-        assert_eq!(BlockCache::new(0).shards(), 1);
-        assert_eq!(BlockCache::new(1 << 20).shards(), 1);
-        assert_eq!(BlockCache::new(12 << 20).shards(), 2);
-        assert_eq!(BlockCache::new(64 << 20).shards(), 16);
-        assert_eq!(BlockCache::new(1 << 30).shards(), 16);
+        assert_eq!(BlockCache::new(0, true).shards(), 1);
+        assert_eq!(BlockCache::new(1 << 20, true).shards(), 1);
+        assert_eq!(BlockCache::new(12 << 20, true).shards(), 2);
+        assert_eq!(BlockCache::new(64 << 20, true).shards(), 16);
+        assert_eq!(BlockCache::new(1 << 30, true).shards(), 16);
 
-        let cache = BlockCache::new(64 << 20);
+        let cache = BlockCache::new(64 << 20, true);
         let mut used = std::collections::HashSet::new();
         for p in 0..1000u32 {
             let key = key(1, p / 100, p % 100);
@@ -143,14 +201,14 @@ mod tests {
         // A page larger than its shard's share is not cached; a disabled cache holds nothing.
         cache.insert(key(2, 0, 0), page(5 << 20));
         assert!(cache.get::<BinaryColumn>(&key(2, 0, 0)).is_none());
-        let off = BlockCache::new(0);
+        let off = BlockCache::new(0, true);
         off.insert(key(1, 0, 0), page(1));
         assert!(off.get::<BinaryColumn>(&key(1, 0, 0)).is_none());
     }
 
     #[test]
     fn key_parts_stay_while_value_parts_churn() {
-        let cache = BlockCache::new(1 << 20);
+        let cache = BlockCache::new(1 << 20, true);
         let keys = |p: u32| (1, 0, p, Part::Keys);
         for p in 0..100 {
             cache.insert(keys(p), page(1000));
@@ -161,5 +219,50 @@ mod tests {
         assert!((0..100).all(|p| cache.get::<BinaryColumn>(&keys(p)).is_some()));
         // A part read back as another type is a miss, not a wrong value.
         assert!(cache.get::<crate::parquet::page::KeyPart>(&keys(0)).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_admits_a_part_on_its_second_miss() {
+        let cache = BlockCache::new(1 << 20, true);
+        // Room left: everything is admitted, nothing declined.
+        for p in 0..100 {
+            assert!(cache.admit(&key(1, 0, p)));
+            cache.insert(key(1, 0, p), page(1000));
+        }
+        assert_eq!(cache.stats().declined, 0);
+        for p in 100..2000 {
+            cache.insert(key(1, 0, p), page(1000));
+        }
+        // Full: a first miss is declined, the same key's next miss admitted.
+        let fresh = key(2, 0, 0);
+        assert!(!cache.admit(&fresh));
+        assert!(cache.admit(&fresh));
+        assert_eq!(cache.stats().declined, 1);
+        // Parts missed alternately are each admitted on their second miss.
+        let (a, b) = (key(3, 0, 0), key(3, 0, 1));
+        assert!(!cache.admit(&a) && !cache.admit(&b));
+        assert!(cache.admit(&a) && cache.admit(&b));
+        // An admission uses the remembered miss up; many other misses later, a miss is
+        // forgotten.
+        assert!(!cache.admit(&fresh));
+        for p in 0..10 * (1 << 20) / BYTES_PER_REMEMBERED_MISS as u32 {
+            cache.admit(&key(4, 0, p));
+        }
+        assert!(!cache.admit(&fresh));
+        // A miss remembered without asking admits the next time.
+        let remembered = key(5, 0, 0);
+        cache.remember_miss(&remembered);
+        assert!(cache.admit(&remembered));
+
+        // Without admission everything is admitted.
+        let plain = BlockCache::new(1 << 20, false);
+        for p in 0..2000 {
+            plain.insert(key(1, 0, p), page(1000));
+        }
+        assert!((0..100).all(|p| plain.admit(&key(5, 0, p))));
+        assert_eq!(plain.stats().declined, 0);
+        let off = BlockCache::new(0, true);
+        off.remember_miss(&fresh);
+        assert!(off.admit(&fresh) && off.admit(&fresh));
     }
 }

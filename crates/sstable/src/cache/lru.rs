@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::CacheStats;
@@ -135,6 +135,9 @@ pub(crate) struct Lru<K, V: ?Sized> {
     /// The bytes high-priority entries may hold before they are evicted ahead of low ones.
     high_capacity: usize,
     inner: RwLock<Inner<K, V>>,
+    /// A copy of the bytes charged (`Inner::used`), written under the write lock, so whether
+    /// the cache is full can be asked without taking the lock.
+    used: AtomicUsize,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -154,7 +157,14 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
             used: 0,
             used_high: 0,
         };
-        Self { capacity, high_capacity, inner: RwLock::new(inner), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        Self {
+            capacity,
+            high_capacity,
+            inner: RwLock::new(inner),
+            used: AtomicUsize::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     // NOTE: no code path panics while holding the lock with the map half-updated, so a
@@ -230,6 +240,13 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
             }
         }
         inner.compact_queues();
+        self.used.store(inner.used, Ordering::Relaxed);
+    }
+
+    /// Whether the entries charge all but `slack` bytes of the budget or more: a new entry
+    /// may then evict one. Read without the lock, so it may lag a concurrent insert.
+    pub(crate) fn is_full(&self, slack: usize) -> bool {
+        self.used.load(Ordering::Relaxed).saturating_add(slack) >= self.capacity
     }
 
     /// Whether `key` is cached, without counting as a use.
@@ -245,6 +262,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
             inner.forget(&slot);
         }
         inner.compact_queues();
+        self.used.store(inner.used, Ordering::Relaxed);
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
@@ -255,6 +273,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
             entries: guard.map.len() as u64,
             bytes: guard.used as u64,
             capacity: self.capacity as u64,
+            declined: 0,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use strata_core::{Bytes, Entry, SeqNo, ValueKind, VersionedValue};
+use strata_core::{Bytes, Entry, SeqNo, ValueKind};
 
 use super::decode::BinaryColumn;
 use crate::cache::block_cache::CachedPart;
@@ -229,12 +229,6 @@ impl DecodedPage {
         let h = &*self.head;
         Entry { key: h.keys.get_bytes(i), seq: h.seqs[i], kind: h.kinds[i], value: self.values.get_bytes(i) }
     }
-}
-
-/// Version `i` of a page from its key part and, for a put, its value part (`None` for a
-/// deletion, whose value is empty and never read from disk).
-pub(crate) fn version(head: &KeyPart, values: Option<&BinaryColumn>, i: usize) -> VersionedValue {
-    VersionedValue { seq: head.seqs[i], kind: head.kinds[i], value: values.map(|v| v.get_bytes(i)).unwrap_or_default() }
 }
 
 /// Orders user keys like `<[u8] as Ord>::cmp`, faster for the short keys point lookups compare

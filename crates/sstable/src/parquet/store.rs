@@ -84,7 +84,7 @@ impl ParquetStore {
         let shared = Shared {
             fs,
             tables: TableCache::new(options.table_cache_bytes),
-            blocks: Arc::new(BlockCache::new(options.block_cache_bytes)),
+            blocks: Arc::new(BlockCache::new(options.block_cache_bytes, options.block_cache_admission)),
             options,
             dir,
             counters: Arc::new(Counters::default()),

@@ -17,7 +17,7 @@ use super::decode;
 use super::decode::BinaryColumn;
 use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
-use super::page::{DecodedPage, KeyPart, cmp_keys, version};
+use super::page::{DecodedPage, KeyPart, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part};
 use crate::stats::Counters;
@@ -48,15 +48,35 @@ impl RowGroupSpan {
     }
 }
 
-/// The largest read or decompression buffer a thread keeps between point lookups without a
-/// block cache; a larger one (a page of huge values) is freed after its lookup.
+/// The largest read or decompression buffer a thread keeps between point lookups that read
+/// pages in place; a larger one (a page of huge values) is freed after its lookup.
 const MAX_KEPT_BUFFER: usize = 1 << 20;
 
 thread_local! {
-    /// Per thread, the read and the decompression buffer of point lookups without a block
-    /// cache (at most `2 * MAX_KEPT_BUFFER` bytes kept), so a cold lookup allocates nothing
-    /// but its answer.
+    /// Per thread, the read and the decompression buffer of point lookups that read pages in
+    /// place (no block cache, or pages it did not admit; at most `2 * MAX_KEPT_BUFFER` bytes
+    /// kept), so such a lookup allocates nothing but its answer.
     static LOOKUP_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's lookup buffers (the read page, the decompressed page), then
+/// drops either if it grew past [`MAX_KEPT_BUFFER`].
+fn with_lookup_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T {
+    LOOKUP_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let (read, scratch) = &mut *buffers;
+            let out = f(read, scratch);
+            for b in [read, scratch] {
+                if b.capacity() > MAX_KEPT_BUFFER {
+                    *b = Vec::new();
+                }
+            }
+            out
+        }
+        // NOTE: not reached (a lookup does not start another on its thread); fresh buffers
+        // keep it correct if it ever is.
+        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+    })
 }
 
 /// What a point lookup found in one page.
@@ -331,25 +351,42 @@ impl OpenTable {
                 if cmp_keys(&rg.pages[page_idx].min, key).is_gt() {
                     break;
                 }
-                if cache.capacity() == 0 {
-                    match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
-                        InPage::Answer(found) => return Ok(found),
-                        InPage::Further => continue,
-                        InPage::Unaligned => {}
+                let keys_key = self.cache_key(rg_idx, page_idx, Part::Keys);
+                let cached = if cache.capacity() == 0 { None } else { cache.get::<KeyPart>(&keys_key) };
+                let head = match cached {
+                    Some(head) => head,
+                    None => {
+                        // Not cached, and not to be: the lookup reads the pages in place.
+                        if cache.capacity() == 0 || !cache.admit(&keys_key) {
+                            match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
+                                InPage::Answer(found) => {
+                                    if found.as_ref().is_some_and(|v| v.kind == ValueKind::Put) {
+                                        // Its value page was read too: a second read of the
+                                        // page admits both parts.
+                                        cache.remember_miss(&self.cache_key(rg_idx, page_idx, Part::Values));
+                                    }
+                                    return Ok(found);
+                                }
+                                InPage::Further => continue,
+                                InPage::Unaligned => {}
+                            }
+                        }
+                        let head = Arc::new(self.decode_key_part(rg_idx, page_idx, counters)?);
+                        cache.insert(keys_key, Arc::clone(&head));
+                        head
                     }
-                }
-                let head = self.key_part(rg_idx, page_idx, cache, counters, true)?;
+                };
                 let i = head.seek(key, snapshot);
                 if i < head.len() {
                     if head.key(i) != key {
                         return Ok(None);
                     }
                     // A deletion's value is empty: only a put reads the value part.
-                    let values = match head.kind(i) {
-                        ValueKind::Put => Some(self.value_part(rg_idx, page_idx, cache, counters, true)?),
-                        ValueKind::Delete | ValueKind::RangeDelete => None,
+                    let value = match head.kind(i) {
+                        ValueKind::Put => self.value_of(rg_idx, page_idx, i, cache, counters)?,
+                        ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
                     };
-                    return Ok(Some(version(&head, values.as_deref(), i)));
+                    return Ok(Some(VersionedValue { seq: head.seq(i), kind: head.kind(i), value }));
                 }
                 // Every row of this page sorts before (key, snapshot): the answer, if any, is
                 // further on.
@@ -373,21 +410,7 @@ impl OpenTable {
         snapshot: SeqNo,
         counters: &Counters,
     ) -> Result<InPage> {
-        LOOKUP_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
-            Ok(mut buffers) => {
-                let (read, scratch) = &mut *buffers;
-                let found = self.lookup_in(rg, page, key, snapshot, counters, read, scratch);
-                for b in [read, scratch] {
-                    if b.capacity() > MAX_KEPT_BUFFER {
-                        *b = Vec::new();
-                    }
-                }
-                found
-            }
-            // NOTE: not reached (a lookup does not start another on its thread); fresh buffers
-            // keep it correct if it ever is.
-            Err(_) => self.lookup_in(rg, page, key, snapshot, counters, &mut Vec::new(), &mut Vec::new()),
-        })
+        with_lookup_buffers(|read, scratch| self.lookup_in(rg, page, key, snapshot, counters, read, scratch))
     }
 
     #[expect(clippy::too_many_arguments, reason = "the lookup's inputs plus its two reused buffers")]
@@ -528,12 +551,58 @@ impl OpenTable {
         counters: &Counters,
         insert: bool,
     ) -> Result<Arc<BinaryColumn>> {
-        self.cached((rg, page, Part::Values), cache, insert, || {
-            let (from, to) = self.rows_of(rg, page);
-            let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
-            self.check_rows(rg, page, "values", values.len())?;
+        self.cached((rg, page, Part::Values), cache, insert, || self.decode_value_part(rg, page, counters))
+    }
+
+    /// Decodes the value part of page `page` of row group `rg` from disk (checksummed reads),
+    /// without caching it.
+    fn decode_value_part(&self, rg: usize, page: usize, counters: &Counters) -> Result<BinaryColumn> {
+        let (from, to) = self.rows_of(rg, page);
+        let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
+        self.check_rows(rg, page, "values", values.len())?;
+        Counters::add(&counters.value_pages_read, 1);
+        Ok(values)
+    }
+
+    /// Value `row` of page `page` of row group `rg`: from the cached value part; else from the
+    /// value part decoded and cached, when the block cache admits it; else read in place from
+    /// the value page, and only that value copied.
+    fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
+        let key = self.cache_key(rg, page, Part::Values);
+        if cache.capacity() > 0 {
+            if let Some(values) = cache.get::<BinaryColumn>(&key) {
+                return Ok(values.get_bytes(row));
+            }
+            if !cache.admit(&key)
+                && let Some(value) = self.value_in_place(rg, page, row, counters)?
+            {
+                return Ok(value);
+            }
+        }
+        let values = Arc::new(self.decode_value_part(rg, page, counters)?);
+        if cache.capacity() > 0 {
+            cache.insert(key, Arc::clone(&values));
+        }
+        Ok(values.get_bytes(row))
+    }
+
+    /// Value `row` of page `page` of row group `rg` read from the value page without decoding
+    /// the page into a part (walked to the row, then copied); `None` when the value column's
+    /// pages do not line up with the key page's rows.
+    fn value_in_place(&self, rg: usize, page: usize, row: usize, counters: &Counters) -> Result<Option<Bytes>> {
+        let (from, to) = self.rows_of(rg, page);
+        let chunk = &self.chunks[rg][VALUE];
+        let Some(vp) = chunk.exact_page(from, to, page) else {
+            return Ok(None);
+        };
+        let rows = (to - from) as usize;
+        with_lookup_buffers(|read, scratch| {
+            let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
+            let value = decode::plain_binary_value(raw, rows, row).map_err(|r| {
+                Error::corruption(self.path(), format!("row group {rg} page {page}: value page {vp}: {r}"))
+            })?;
             Counters::add(&counters.value_pages_read, 1);
-            Ok(values)
+            Ok(Some(Bytes::copy_from_slice(value)))
         })
     }
 
