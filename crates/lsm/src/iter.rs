@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter, compare_internal};
+use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -24,13 +24,23 @@ const MEM_FIRST_CHUNK: usize = 16;
 /// The most entries a memtable source copies per refill; refills double up to this.
 const MEM_CHUNK: usize = 256;
 
+/// Older versions of one key a memtable source steps over before it seeks past the key
+/// instead (a hot key updated thousands of times holds as many versions).
+const MAX_VERSION_SKIPS: usize = 8;
+
 /// A memtable read in chunks, so the iterator owns its position instead of borrowing the
 /// memtable.
+///
+/// Like every source of the merge, it yields at most one version per key: the newest one the
+/// snapshot sees, which is the only one of this source that can decide the key. Older versions
+/// are skipped, by seeking past the key once there are more than [`MAX_VERSION_SKIPS`].
 struct MemSource<M> {
     mem: Arc<MemHandle<M>>,
     range: KeyRange,
+    snapshot: SeqNo,
     buf: VecDeque<Entry>,
-    last: Option<(Bytes, SeqNo)>,
+    /// The last key yielded (the next refill starts after it).
+    last: Option<Bytes>,
     /// Entries the next refill copies.
     chunk: usize,
     done: bool,
@@ -38,22 +48,41 @@ struct MemSource<M> {
 
 impl<M: Memtable> MemSource<M> {
     fn refill(&mut self) {
-        let range = match &self.last {
+        let end = || self.range.end().map(Bytes::copy_from_slice);
+        let mut range = match &self.last {
             None => self.range.clone(),
-            Some((k, _)) => KeyRange::new(Bound::Included(k.clone()), self.range.end().map(Bytes::copy_from_slice)),
+            Some(k) => KeyRange::new(Bound::Excluded(k.clone()), end()),
         };
         let mut taken = 0;
-        for e in self.mem.mem.range(&range) {
-            if let Some((k, s)) = &self.last
-                && compare_internal(&e.key, e.seq, k, *s).is_le()
-            {
-                continue;
+        let mut prev = self.last.clone();
+        loop {
+            let mut skipped = 0;
+            let mut seek_past = None;
+            for e in self.mem.mem.range(&range) {
+                if e.seq > self.snapshot {
+                    continue;
+                }
+                if prev.as_deref() == Some(&e.key[..]) {
+                    // An older version of the key just taken.
+                    skipped += 1;
+                    if skipped > MAX_VERSION_SKIPS {
+                        seek_past = Some(e.key);
+                        break;
+                    }
+                    continue;
+                }
+                skipped = 0;
+                prev = Some(e.key.clone());
+                self.buf.push_back(e);
+                taken += 1;
+                if taken == self.chunk {
+                    self.chunk = (self.chunk * 2).min(MEM_CHUNK);
+                    return;
+                }
             }
-            self.buf.push_back(e);
-            taken += 1;
-            if taken == self.chunk {
-                self.chunk = (self.chunk * 2).min(MEM_CHUNK);
-                return;
+            match seek_past {
+                Some(key) => range = KeyRange::new(Bound::Excluded(key), end()),
+                None => break,
             }
         }
         self.done = true;
@@ -68,17 +97,21 @@ impl<M: Memtable> Iterator for MemSource<M> {
             self.refill();
         }
         let e = self.buf.pop_front()?;
-        self.last = Some((e.key.clone(), e.seq));
+        self.last = Some(e.key.clone());
         Some(Ok(e))
     }
 }
 
-/// The tables of one sorted level, opened one at a time as the scan reaches them.
+/// The tables of one sorted level (or one L0 table), opened one at a time as the scan reaches
+/// them. Yields at most one version per key, the newest the snapshot sees, as [`MemSource`].
 struct LevelSource<S: SsTableStore> {
     store: Arc<S>,
     tables: VecDeque<Arc<TableHandle>>,
     range: KeyRange,
+    snapshot: SeqNo,
     current: Option<S::Scan>,
+    /// The last key yielded.
+    last: Option<Bytes>,
 }
 
 impl<S: SsTableStore> Iterator for LevelSource<S> {
@@ -88,7 +121,12 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
         loop {
             if let Some(scan) = &mut self.current {
                 match scan.next() {
-                    Some(r) => return Some(r.map_err(Error::from)),
+                    Some(Ok(e)) if e.seq > self.snapshot || self.last.as_deref() == Some(&e.key[..]) => continue,
+                    Some(Ok(e)) => {
+                        self.last = Some(e.key.clone());
+                        return Some(Ok(e));
+                    }
+                    Some(Err(e)) => return Some(Err(e.into())),
                     None => self.current = None,
                 }
             }
@@ -146,6 +184,7 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
             Source::Mem(MemSource {
                 mem: Arc::clone(m),
                 range: range.clone(),
+                snapshot,
                 buf: VecDeque::new(),
                 last: None,
                 chunk: MEM_FIRST_CHUNK,
@@ -162,7 +201,14 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
                 tombstones.extend(t.range_dels.tombstones().iter().cloned());
             }
             let level_source = |tables: VecDeque<Arc<TableHandle>>| {
-                Source::Level(LevelSource { store: Arc::clone(store), tables, range: range.clone(), current: None })
+                Source::Level(LevelSource {
+                    store: Arc::clone(store),
+                    tables,
+                    range: range.clone(),
+                    snapshot,
+                    current: None,
+                    last: None,
+                })
             };
             if level == 0 {
                 // L0 tables overlap: each is its own source, newest first.

@@ -1,0 +1,81 @@
+//! Scans over keys updated many times: every source of a scan yields one version per key
+//! (the memtable seeks past a key's older versions once there are more than a few), and
+//! what a scan returns stays exactly the model's at the latest view and at every snapshot,
+//! with the versions spread over memtables, L0 tables and sorted levels.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use strata::{Db, KeyRange, Options};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:04}").into_bytes()
+}
+
+fn scan(db_iter: impl Iterator<Item = strata::Result<(bytes::Bytes, bytes::Bytes)>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db_iter.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect()
+}
+
+fn model_scan(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
+    model.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[test]
+fn scans_over_keys_with_thousands_of_versions_match_the_model_at_every_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { max_memtable_size: 256 << 10, ..Options::default() }).unwrap();
+    let mut model = Model::new();
+    let mut snapshots = Vec::new();
+    let hot = [key(50), key(51), key(99)];
+    for round in 0..3000u32 {
+        let i = round % 100;
+        let value = format!("v{round}").into_bytes();
+        db.put(key(i), value.clone()).unwrap();
+        model.insert(key(i), value);
+        for (n, k) in hot.iter().enumerate() {
+            // Hot keys: an update every round, a deletion now and then.
+            if round % 97 == n as u32 * 7 {
+                db.delete(k.clone()).unwrap();
+                model.remove(k);
+            } else {
+                let value = format!("hot{n} {round}").into_bytes();
+                db.put(k.clone(), value.clone()).unwrap();
+                model.insert(k.clone(), value);
+            }
+        }
+        if round % 700 == 350 {
+            snapshots.push((db.snapshot(), model.clone()));
+        }
+        if round == 1000 {
+            db.flush().unwrap();
+        }
+        if round == 2000 {
+            db.compact_range(..).unwrap();
+        }
+    }
+    let ranges = [
+        KeyRange::all(),
+        KeyRange::from_range(key(50)..),
+        KeyRange::new(Bound::Excluded(key(50).into()), Bound::Unbounded),
+        KeyRange::from_range(key(49)..=key(51)),
+        KeyRange::new(Bound::Excluded(key(51).into()), Bound::Included(key(99).into())),
+        KeyRange::from_range(key(99)..),
+    ];
+    for range in &ranges {
+        assert_eq!(scan(db.iter(range.clone())), model_scan(&model, range), "latest view of {range:?}");
+        // Seeks that read a few entries, as a short scan does.
+        let first: Vec<_> = scan(db.iter(range.clone()).take(3));
+        assert_eq!(first, model_scan(&model, range).into_iter().take(3).collect::<Vec<_>>());
+        for (i, (snapshot, seen)) in snapshots.iter().enumerate() {
+            assert_eq!(scan(snapshot.iter(range.clone())), model_scan(seen, range), "snapshot {i} of {range:?}");
+        }
+    }
+    db.flush().unwrap();
+    for (i, (snapshot, seen)) in snapshots.iter().enumerate() {
+        assert_eq!(scan(snapshot.iter(..)), model_scan(seen, &KeyRange::all()), "snapshot {i} after a flush");
+    }
+    assert_eq!(scan(db.iter(..)), model_scan(&model, &KeyRange::all()));
+}
