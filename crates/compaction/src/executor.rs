@@ -302,8 +302,15 @@ fn merge_range<S: SsTableStore>(
     while stream.peek().is_some() {
         let id = (ctx.next_table_id)();
         let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None, reach: None };
-        match store.write_table_at(id, task.output_level, &mut chunk) {
-            Ok(meta) => written.push(meta),
+        // Each output is opened here, on the compaction's thread, so the first read of it does
+        // not pay for opening it (reading its metadata, indexes and filters); an output that
+        // cannot be opened fails the task.
+        let result = store.write_table_at(id, task.output_level, &mut chunk).and_then(|meta| {
+            written.push(meta);
+            store.open(id)
+        });
+        match result {
+            Ok(_) => {}
             Err(e) => {
                 for meta in &written {
                     // NOTE: best effort; the write error is the one worth reporting, and a

@@ -29,6 +29,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             let entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
             let mut entries = Throttled::new(entries, self.rate_limiter.as_ref(), Priority::High);
             let meta = self.store.write_table_at(id, 0, &mut entries)?;
+            // Opened here, on the flush's thread, so the first read of the new table does not
+            // pay for opening it; a table that cannot be opened fails the flush.
+            self.store.open(id)?;
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             self.stats.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
             Some(meta)
