@@ -100,3 +100,47 @@ fn the_sample_is_written_in_order_and_a_failing_source_still_fails() {
     assert!(store.write_table(3, &mut failing).is_err());
     assert!(store.open(3).is_err());
 }
+
+/// A point lookup that reads an uncompressed value in place from a mapped table checks the
+/// value page's blocks only up to its value: damage before or in the value is corruption,
+/// never a wrong value; damage later in the page (another block) does not concern it, and the
+/// lookups and scans that read that part still report it.
+#[test]
+fn a_value_read_in_place_checks_the_page_up_to_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    // No block cache: every lookup reads its pages in place.
+    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..Default::default() };
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    let all = entries(true);
+    store.write_table(1, &mut all.iter().cloned().map(Ok)).unwrap();
+    assert!(store.describe(1).unwrap().compression.contains("value: UNCOMPRESSED"));
+    let path = store.table_path(1);
+    drop(store);
+    let clean = std::fs::read(&path).unwrap();
+    let at = |i: usize| clean.windows(100).position(|w| w == &all[i].value[..]).expect("value bytes in the file");
+
+    // Row 672 is the middle of its 64-row page; rows 642 and 702 are 30 values (3 KiB, other
+    // checksum blocks) before and after it in the same page.
+    let (target, before, after) = (672, 642, 702);
+    let get = |flip_at: usize| {
+        let mut damaged = clean.clone();
+        damaged[flip_at] ^= 0x40;
+        std::fs::write(&path, &damaged).unwrap();
+        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+        (store.get(1, &all[target].key, MAX_SEQNO), store.get(1, &all[after].key, MAX_SEQNO))
+    };
+    let (got, _) = get(at(after) + 50);
+    assert_eq!(got.unwrap().unwrap().value, all[target].value, "damage after the value is not read");
+    let (_, later) = get(at(after) + 50);
+    let err = later.unwrap_err();
+    assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
+    for flip in [at(before) + 50, at(target) + 50] {
+        let (got, _) = get(flip);
+        let err = got.unwrap_err();
+        assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+    std::fs::write(&path, &clean).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    assert_eq!(store.get(1, &all[target].key, MAX_SEQNO).unwrap().unwrap().value, all[target].value);
+}

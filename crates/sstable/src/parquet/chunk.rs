@@ -4,14 +4,15 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use parquet::basic::Compression as Codec;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, read_page,
-    read_page_in,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64,
+    plain_value_range, read_page, read_page_in,
 };
 use super::file::TableFile;
 use super::schema::KIND;
@@ -168,6 +169,22 @@ impl ColumnChunk {
         Ok((page, rows))
     }
 
+    /// Value `row` of page `p` of a binary column stored uncompressed (`PLAIN`), copied out of
+    /// the file's map after checking only the blocks up to the value (a value early in the
+    /// page checks a fraction of it). `None` when the chunk is compressed or the file is not
+    /// mapped: the caller then reads the whole page.
+    pub(crate) fn plain_value_mapped(&self, file: &TableFile, p: usize, row: usize) -> Result<Option<Bytes>> {
+        if self.codec != Codec::UNCOMPRESSED {
+            return Ok(None);
+        }
+        let loc = self.pages[p];
+        let Some(mut page) = file.unchecked(loc.offset, loc.len as usize)? else { return Ok(None) };
+        let (start, end) = self.page_rows(p);
+        let bad = |r: String| file.corruption(format!("page at {}: {r}", loc.offset));
+        let range = plain_value_range(page.bytes, (end - start) as usize, row, |n| page.check_to(n), bad)?;
+        Ok(Some(Bytes::copy_from_slice(&page.bytes[range])))
+    }
+
     /// The page holding row `row`: `near` if it does (the caller's guess, normally the key
     /// column's page of the same rows, which other columns' pages line up with), else found by
     /// a binary search.
@@ -279,7 +296,7 @@ impl ColumnChunk {
 
     /// The raw bytes of data page `p` (header included) and its row count, for fuzz seeds.
     #[cfg(feature = "testing")]
-    pub(crate) fn page_bytes(&self, file: &TableFile, p: usize) -> Result<(usize, bytes::Bytes)> {
+    pub(crate) fn page_bytes(&self, file: &TableFile, p: usize) -> Result<(usize, Bytes)> {
         let loc = self.pages.get(p).ok_or_else(|| file.corruption(format!("no page {p}")))?;
         let (start, end) = self.page_rows(p);
         Ok(((end - start) as usize, file.read_verified(loc.offset, loc.len as usize)?))
@@ -287,7 +304,7 @@ impl ColumnChunk {
 
     /// The raw bytes of the dictionary page, if any, for fuzz seeds.
     #[cfg(feature = "testing")]
-    pub(crate) fn dictionary_bytes(&self, file: &TableFile) -> Option<bytes::Bytes> {
+    pub(crate) fn dictionary_bytes(&self, file: &TableFile) -> Option<Bytes> {
         let (offset, len) = self.dict?;
         file.read_verified(offset, len as usize).ok()
     }

@@ -469,6 +469,60 @@ pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize)
     Ok(&body[at + 4..end])
 }
 
+/// Where value `row` lies in `bytes`, a whole stored `PLAIN` binary page (header and body) of
+/// `rows` values stored uncompressed, whose bytes are trusted only up to what `check` accepts:
+/// `check(n)` must succeed before anything in the first `n` bytes is relied on. The walk asks
+/// for the header, then for each length prefix up to the row, then for the value, so only the
+/// bytes up to the value need to be checked. Errors other than `check`'s become `bad(reason)`.
+pub(crate) fn plain_value_range<E>(
+    bytes: &[u8],
+    rows: usize,
+    row: usize,
+    mut check: impl FnMut(usize) -> Result<(), E>,
+    bad: impl Fn(String) -> E,
+) -> Result<std::ops::Range<usize>, E> {
+    // NOTE: the header is parsed before it is checked (the parser is bounds-checked and fuzzed
+    // on arbitrary bytes); nothing it says is used until its bytes pass.
+    let (header, body) = match split_page(bytes) {
+        Ok(split) => split,
+        Err(reason) => {
+            // Damage shows as a checksum mismatch if it is one.
+            check(bytes.len())?;
+            return Err(bad(reason));
+        }
+    };
+    let base = bytes.len() - body.len();
+    check(base)?;
+    check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
+    match header_encoding(&header, rows).map_err(&bad)? {
+        PLAIN => {}
+        e => return Err(bad(format!("unsupported encoding {e} for a value page"))),
+    }
+    if row >= rows || rows > body.len() / 4 {
+        return Err(bad(format!("row {row} of {rows} values in {} bytes", body.len())));
+    }
+    // Value `i` starts at `at`: its length prefix, then its bytes. Each prefix is checked
+    // before it is read; `check` returns at once for bytes under blocks already checked.
+    let mut at = 0usize;
+    let mut i = 0;
+    let end = loop {
+        let prefix = body.get(at..at + 4).ok_or_else(|| bad("PLAIN value length overruns the page".into()))?;
+        check(base + at + 4)?;
+        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        let end = at
+            .checked_add(4 + len)
+            .filter(|&e| e <= body.len())
+            .ok_or_else(|| bad("PLAIN value overruns the page".into()))?;
+        if i == row {
+            break end;
+        }
+        at = end;
+        i += 1;
+    };
+    check(base + end)?;
+    Ok(base + at + 4..base + end)
+}
+
 /// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`
 /// (Strata's `seq` is an unsigned 64-bit column stored in Parquet's signed `INT64`).
 pub(crate) fn decode_u64(page: PageRef<'_>, rows: usize, out: &mut Vec<u64>) -> R<()> {

@@ -138,6 +138,23 @@ impl TableFile {
         Ok(from..from + len)
     }
 
+    /// For a mapped file, the `len` bytes at `start` before any is checked, for a reader that
+    /// needs only a prefix of them (a value near the start of a value page) and checks the
+    /// blocks under that prefix with [`Unchecked::check_to`] before trusting it. `None` when
+    /// the file is not mapped.
+    pub(crate) fn unchecked(&self, start: u64, len: usize) -> Result<Option<Unchecked<'_>>> {
+        let inner = &*self.0;
+        let Some(map) = &inner.map else { return Ok(None) };
+        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
+            Error::corruption(
+                &inner.path,
+                format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
+            )
+        })?;
+        // NOTE: in bounds: `end <= data_end < len`, the map's length.
+        Ok(Some(Unchecked { file: self, map, bytes: &map[start as usize..end as usize], start, checked_to: start }))
+    }
+
     /// Checks `blocks`, read from block `first_block` on, against their CRCs.
     fn check_blocks(&self, first_block: u64, blocks: &[u8]) -> Result<()> {
         let inner = &*self.0;
@@ -249,6 +266,44 @@ impl Read for VerifiedRead {
         buf[..n].copy_from_slice(&bytes);
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// Bytes of a mapped table file not yet checked against their CRCs (see
+/// [`TableFile::unchecked`]): a reader checks a prefix with [`Self::check_to`] before it
+/// reads from it; each block is checked at most once.
+pub(crate) struct Unchecked<'a> {
+    file: &'a TableFile,
+    /// The whole mapped file.
+    map: &'a [u8],
+    /// The bytes; trust only the first ones [`Self::check_to`] accepted.
+    pub(crate) bytes: &'a [u8],
+    /// Where the bytes start in the file.
+    start: u64,
+    /// Every block below this file offset is checked (`start` until the first check).
+    checked_to: u64,
+}
+
+impl Unchecked<'_> {
+    /// Checks the blocks under the first `n` bytes (at most all of them) not checked yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] naming the file and block whose checksum does not match.
+    pub(crate) fn check_to(&mut self, n: usize) -> Result<()> {
+        let end = self.start + n.min(self.bytes.len()) as u64;
+        if end <= self.checked_to {
+            return Ok(());
+        }
+        let inner = &*self.file.0;
+        let first_block = self.checked_to / inner.block_size;
+        let from = first_block * inner.block_size;
+        let to = end.div_ceil(inner.block_size).saturating_mul(inner.block_size).min(inner.data_end);
+        // NOTE: in bounds: `to <= data_end`, which is inside the map.
+        Counters::add(&inner.counters.bytes_read, to - from);
+        self.file.check_blocks(first_block, &self.map[from as usize..to as usize])?;
+        self.checked_to = to;
+        Ok(())
     }
 }
 

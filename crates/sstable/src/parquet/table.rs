@@ -465,11 +465,16 @@ impl OpenTable {
             .kind_rows(file, r, r + 1, page)?
             .first()
             .ok_or_else(|| bad("kind", 0, format!("no row {row}")))?;
-        let (raw, _) = chunks[VALUE].page_in(file, vp, read, scratch)?;
-        let value = decode::plain_binary_value(raw, rows, row).map_err(|r| bad("value", vp, r))?;
-        // NOTE: a copy of the value (the page lives in a reused buffer); no larger than the
-        // decompression that produced it.
-        let value = Bytes::copy_from_slice(value);
+        let value = match chunks[VALUE].plain_value_mapped(file, vp, row)? {
+            Some(value) => value,
+            None => {
+                let (raw, _) = chunks[VALUE].page_in(file, vp, read, scratch)?;
+                let value = decode::plain_binary_value(raw, rows, row).map_err(|r| bad("value", vp, r))?;
+                // NOTE: a copy of the value (the page lives in a reused buffer); no larger than
+                // the decompression that produced it.
+                Bytes::copy_from_slice(value)
+            }
+        };
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
@@ -596,6 +601,10 @@ impl OpenTable {
             return Ok(None);
         };
         let rows = (to - from) as usize;
+        if let Some(value) = chunk.plain_value_mapped(&self.file, vp, row)? {
+            Counters::add(&counters.value_pages_read, 1);
+            return Ok(Some(value));
+        }
         with_lookup_buffers(|read, scratch| {
             let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
             let value = decode::plain_binary_value(raw, rows, row).map_err(|r| {

@@ -10,7 +10,7 @@ use strata_core::Entry;
 use super::MemFs;
 use crate::parquet::decode::{
     MAX_PAGE_ROWS, decode_binary, decode_binary_page, decode_binary_ref, decode_i32, decode_i32_dictionary, decode_u64,
-    decode_u64_prefix, find_key, plain_binary_value, read_page, read_page_in,
+    decode_u64_prefix, find_key, plain_binary_value, plain_value_range, read_page, read_page_in,
 };
 use crate::{Compression, ParquetOptions, ParquetStore, SsTableStore};
 
@@ -78,8 +78,33 @@ pub fn fuzz_page_bytes(data: &[u8]) {
                 assert!(full.is_err(), "find_key failed on a page decode_binary takes");
             }
             for row in [0, rows / 2, rows.saturating_sub(1)] {
-                if let (Ok(v), Ok(col)) = (plain_binary_value(raw.as_ref(), rows, row), &full) {
-                    assert_eq!(v, col.get(row), "plain_binary_value of row {row}");
+                let plain = plain_binary_value(raw.as_ref(), rows, row);
+                if let (Ok(v), Ok(col)) = (&plain, &full) {
+                    assert_eq!(*v, col.get(row), "plain_binary_value of row {row}");
+                }
+                // The walk over an unchecked stored page (uncompressed only) asks for the bytes
+                // before it reads them, in order, and finds the same value.
+                if codec(*mode) == Codec::UNCOMPRESSED {
+                    let mut asked = 0usize;
+                    let lazy = plain_value_range(
+                        page,
+                        rows,
+                        row,
+                        |n| {
+                            assert!(n <= page.len(), "asked for {n} bytes of {}", page.len());
+                            asked = asked.max(n);
+                            Ok::<(), String>(())
+                        },
+                        |r| r,
+                    );
+                    match (&plain, &lazy) {
+                        (Ok(v), Ok(range)) => {
+                            assert_eq!(&page[range.clone()], *v, "plain_value_range of row {row}");
+                            assert!(asked >= range.end, "the value was not checked: {asked} < {}", range.end);
+                        }
+                        (Err(_), Err(_)) => {}
+                        (a, b) => panic!("plain_binary_value {a:?} and plain_value_range {b:?} disagree on row {row}"),
+                    }
                 }
             }
         }
