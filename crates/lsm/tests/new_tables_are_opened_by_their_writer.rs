@@ -3,22 +3,14 @@
 //! filters read) instead of paying for opening it in the foreground.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
-use strata::{Db, Options, PolicyConfig};
+use strata::testing::model::{options, policies};
+use strata::{Db, MemtableKind};
 
 #[test]
 fn flushed_and_compacted_tables_are_open_before_the_first_read() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        max_memtable_size: 64 << 10,
-        compaction: PolicyConfig::Leveled {
-            l0_trigger: 4,
-            base_level_bytes: 256 << 10,
-            level_multiplier: 4,
-            target_table_size: 32 << 10,
-            num_levels: 4,
-        },
-        ..Options::default()
-    };
+    // The model test's small leveled configuration: many flushes and compactions.
+    let options = options(MemtableKind::SkipList, &policies()[0]);
     let db = Db::open(dir.path(), options).unwrap();
     for i in 0..5000u32 {
         db.put(format!("key{i:05}"), vec![b'v'; 100]).unwrap();

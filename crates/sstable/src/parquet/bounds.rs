@@ -6,7 +6,9 @@
 //! table of ten thousand pages, and profiles of cold lookups showed it as their largest cost
 //! after the I/O. Here the maximums are cut into the prefix they all share and one big-endian
 //! word of the 8 bytes after it, so the search runs over a contiguous `u64` array and compares
-//! whole keys only between pages whose words tie.
+//! whole keys only between pages whose words tie. A second, eight times smaller array holds
+//! the last word of each cache line of words, so a search reads that array (small enough to
+//! stay cached across lookups) and then a single line of words.
 
 use std::cmp::Ordering;
 
@@ -17,7 +19,12 @@ pub(crate) struct MaxKeys {
     prefix: Box<[u8]>,
     /// Per page: the 8 bytes of its maximum after `prefix`, zero-padded, big-endian.
     words: Box<[u64]>,
+    /// The last word of each run of [`LINE`] words (the last, shorter run included).
+    line_ends: Box<[u64]>,
 }
+
+/// Words per 64-byte cache line.
+const LINE: usize = 8;
 
 /// The first 8 bytes of `b`, zero-padded, as a big-endian word: `word(a) < word(b)` implies
 /// `a < b` and `word(a) > word(b)` implies `a > b` (ties say nothing).
@@ -39,8 +46,21 @@ impl MaxKeys {
             });
         }
         let prefix = prefix.unwrap_or_default();
-        let words = maxes.map(|m| word(&m[prefix.len()..])).collect();
-        Self { prefix: prefix.into(), words }
+        let words: Box<[u64]> = maxes.map(|m| word(&m[prefix.len()..])).collect();
+        let line_ends = words.chunks(LINE).map(|line| line[line.len() - 1]).collect();
+        Self { prefix: prefix.into(), words, line_ends }
+    }
+
+    /// The first page whose word is at or after `w` (`words.len()` if none is): the line
+    /// from `line_ends`, then the page within the line.
+    fn lower_bound(&self, w: u64) -> usize {
+        let line = self.line_ends.partition_point(|&x| x < w);
+        if line == self.line_ends.len() {
+            return self.words.len();
+        }
+        let start = line * LINE;
+        let words = &self.words[start..self.words.len().min(start + LINE)];
+        start + words.partition_point(|&x| x < w)
     }
 
     /// The first page whose maximum is at or after `key`; `cmp(i)` orders page `i`'s maximum
@@ -57,8 +77,9 @@ impl MaxKeys {
             Ordering::Equal => {}
         }
         let w = word(&key[p..]);
-        let lo = self.words.partition_point(|&x| x < w);
-        let hi = lo + self.words[lo..].partition_point(|&x| x <= w);
+        let lo = self.lower_bound(w);
+        // Pages whose word ties with the key's (rare: then whole keys decide among them).
+        let hi = if self.words.get(lo) == Some(&w) { lo + self.words[lo..].partition_point(|&x| x <= w) } else { lo };
         let (mut a, mut b) = (lo, hi);
         while a < b {
             let m = a + (b - a) / 2;
@@ -73,7 +94,7 @@ impl MaxKeys {
 
     /// Heap bytes held.
     pub(crate) fn memory_size(&self) -> usize {
-        self.prefix.len() + self.words.len() * 8
+        self.prefix.len() + (self.words.len() + self.line_ends.len()) * 8
     }
 }
 

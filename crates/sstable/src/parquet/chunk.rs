@@ -248,15 +248,20 @@ impl ColumnChunk {
         Ok(out)
     }
 
+    /// Row `row` of the `kind` column, as [`Self::kind_rows`] gives it; with no allocation when
+    /// its page holds one kind throughout (the usual case).
+    pub(crate) fn kind_at(&self, file: &TableFile, row: u64, near: usize) -> Result<ValueKind> {
+        if let Some(Some(v)) = self.uniform.get(self.page_of(row, near)) {
+            return kind_of(file, *v);
+        }
+        let kinds = self.kind_rows(file, row, row + 1, near)?;
+        kinds.first().copied().ok_or_else(|| file.corruption(format!("no kind at row {row}")))
+    }
+
     /// Rows `[from, to)` of the `kind` column. A page whose column index says every row holds
     /// the same kind is not read at all.
     pub(crate) fn kind_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Vec<ValueKind>> {
-        let kind = |v: i32| {
-            u8::try_from(v)
-                .ok()
-                .and_then(|b| ValueKind::from_u8(b).ok())
-                .ok_or_else(|| file.corruption(format!("impossible kind {v}")))
-        };
+        let kind = |v: i32| kind_of(file, v);
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
         for (p, a, b) in self.overlapping(from, to, near) {
@@ -313,4 +318,12 @@ impl ColumnChunk {
     pub(crate) fn memory_size(&self) -> usize {
         self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * 8 + 64
     }
+}
+
+/// The kind stored as `v` in the `kind` column of `file`.
+fn kind_of(file: &TableFile, v: i32) -> Result<ValueKind> {
+    u8::try_from(v)
+        .ok()
+        .and_then(|b| ValueKind::from_u8(b).ok())
+        .ok_or_else(|| file.corruption(format!("impossible kind {v}")))
 }

@@ -397,8 +397,9 @@ impl OpenTable {
         Ok(None)
     }
 
-    /// A point lookup in page `page` of row group `rg` for a store without a block cache, which
-    /// would throw a decoded page away: reads the key page and finds `key`'s rows by walking it
+    /// A point lookup in page `page` of row group `rg` that caches nothing (the store has no
+    /// block cache, or the cache did not admit the page), so decoding whole parts would be
+    /// thrown away: reads the key page and finds `key`'s rows by walking it
     /// only up to the first greater key, decodes the `seq` page only up to the row wanted, and
     /// takes the value from the `PLAIN` value page without building offsets for every row.
     ///
@@ -461,20 +462,8 @@ impl OpenTable {
         };
         let seq = seqs[row];
         let r = from + row as u64;
-        let kind = *chunks[KIND]
-            .kind_rows(file, r, r + 1, page)?
-            .first()
-            .ok_or_else(|| bad("kind", 0, format!("no row {row}")))?;
-        let value = match chunks[VALUE].plain_value_mapped(file, vp, row)? {
-            Some(value) => value,
-            None => {
-                let (raw, _) = chunks[VALUE].page_in(file, vp, read, scratch)?;
-                let value = decode::plain_binary_value(raw, rows, row).map_err(|r| bad("value", vp, r))?;
-                // NOTE: a copy of the value (the page lives in a reused buffer); no larger than
-                // the decompression that produced it.
-                Bytes::copy_from_slice(value)
-            }
-        };
+        let kind = chunks[KIND].kind_at(file, r, page)?;
+        let value = self.value_from_page(rg, page, (vp, rows, row), read, scratch)?;
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
@@ -601,18 +590,34 @@ impl OpenTable {
             return Ok(None);
         };
         let rows = (to - from) as usize;
+        let value =
+            with_lookup_buffers(|read, scratch| self.value_from_page(rg, page, (vp, rows, row), read, scratch))?;
+        Counters::add(&counters.value_pages_read, 1);
+        Ok(Some(value))
+    }
+
+    /// Value `row` of value page `vp` (of `rows` rows, holding the rows of key page `page` of
+    /// row group `rg`), copied out: from the file's map, checked only up to the value, when the
+    /// page is stored uncompressed; else from the page read (and decompressed) into `read`
+    /// and `scratch`.
+    fn value_from_page(
+        &self,
+        rg: usize,
+        page: usize,
+        (vp, rows, row): (usize, usize, usize),
+        read: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Bytes> {
+        let chunk = &self.chunks[rg][VALUE];
         if let Some(value) = chunk.plain_value_mapped(&self.file, vp, row)? {
-            Counters::add(&counters.value_pages_read, 1);
-            return Ok(Some(value));
+            return Ok(value);
         }
-        with_lookup_buffers(|read, scratch| {
-            let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
-            let value = decode::plain_binary_value(raw, rows, row).map_err(|r| {
-                Error::corruption(self.path(), format!("row group {rg} page {page}: value page {vp}: {r}"))
-            })?;
-            Counters::add(&counters.value_pages_read, 1);
-            Ok(Some(Bytes::copy_from_slice(value)))
-        })
+        let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
+        let value = decode::plain_binary_value(raw, rows, row)
+            .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: value page {vp}: {r}")))?;
+        // NOTE: a copy of the value (the page lives in a reused buffer); no larger than the
+        // decompression that produced it.
+        Ok(Bytes::copy_from_slice(value))
     }
 
     /// Decodes the key part of page `page` of row group `rg` from disk (checksummed reads),
