@@ -33,8 +33,9 @@ pub struct StoreStats {
     /// Data pages decoded from disk (by point lookups and scans): their keys, sequence numbers
     /// and kinds. A cold point lookup reads one, a warm one none.
     pub pages_read: u64,
-    /// Value parts of data pages decoded from disk. A point lookup reads one only when it finds
-    /// its key (as a put) and the page's values are not cached; a scan reads one per page.
+    /// Value pages read from disk (decoded into a value part, or read in place for one value).
+    /// A point lookup reads one only when it finds its key (as a put) and the page's values
+    /// are not cached; a scan reads one per page.
     pub value_pages_read: u64,
     /// Bytes read from table files after opening them (page data, page indexes).
     pub bytes_read: u64,

@@ -464,6 +464,7 @@ impl OpenTable {
         let r = from + row as u64;
         let kind = chunks[KIND].kind_at(file, r, page)?;
         let value = self.value_from_page(rg, page, (vp, rows, row), read, scratch)?;
+        Counters::add(&counters.value_pages_read, 1);
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
