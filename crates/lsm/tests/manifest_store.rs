@@ -105,13 +105,16 @@ fn of_writers_racing_to_open_exactly_one_commits() {
                 })
             })
             .collect();
-        // The loser is fenced either while opening (its first commit is part of the open)
-        // or at its first commit after.
-        let results: Vec<strata::Result<()>> = handles
+        // Both opens finish before either writes: a writer that committed before the other
+        // had opened was the sole writer then, and rightly not fenced. The loser is fenced
+        // either while opening (its first commit is part of the open) or at its first commit
+        // after.
+        let opened: Vec<strata::Result<_>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let results: Vec<strata::Result<()>> = opened
             .into_iter()
             .enumerate()
-            .map(|(i, h)| {
-                let db = h.join().unwrap()?;
+            .map(|(i, db)| {
+                let db = db?;
                 db.put(format!("from{i}"), "v").unwrap();
                 db.flush()
             })
