@@ -52,6 +52,16 @@ const MAX_SHARDS: usize = 16;
 /// of 1 MiB values) still fits in its shard.
 const MIN_SHARD_BYTES: usize = 4 << 20;
 
+/// What a point lookup does about a page part ([`BlockCache::probe`]).
+pub(crate) enum Probe<T> {
+    /// The part is cached.
+    Hit(Arc<T>),
+    /// The part missed and is admitted: decode it and cache it.
+    Admit,
+    /// The part missed and is not to be cached: read what the lookup needs in place.
+    InPlace,
+}
+
 /// A shard counts as full, and admission starts, once less than this share of its budget is free.
 const FULL_SLACK_SHARE: usize = 32;
 /// Bytes of budget per part the doorkeeper remembers: about as many parts as the cache holds
@@ -90,9 +100,28 @@ impl BlockCache {
     }
 
     fn shard(&self, key: &PageKey) -> &Lru<PageKey, dyn Any + Send + Sync> {
+        self.shard_of(Self::hash(key))
+    }
+
+    /// The shard of a key whose hash is `h`.
+    fn shard_of(&self, h: u64) -> &Lru<PageKey, dyn Any + Send + Sync> {
         // NOTE: the shard takes the hash's high bits; the shard's map uses the same hasher but
         // hashbrown picks buckets from the low bits, so the two choices stay independent.
-        &self.shards[(Self::hash(key) >> 58) as usize & (self.shards.len() - 1)]
+        &self.shards[(h >> 58) as usize & (self.shards.len() - 1)]
+    }
+
+    /// What a point lookup does about the part under `key`: use the cached part, or decode
+    /// and cache it, or read it in place ([`Probe`]). Without a block cache every part is read
+    /// in place.
+    pub(crate) fn probe<T: CachedPart>(&self, key: &PageKey) -> Probe<T> {
+        if self.capacity == 0 {
+            return Probe::InPlace;
+        }
+        match self.get(key) {
+            Some(part) => Probe::Hit(part),
+            None if self.admit(key) => Probe::Admit,
+            None => Probe::InPlace,
+        }
     }
 
     /// Whether a part that just missed under `key` should be decoded and cached: always while
@@ -100,13 +129,9 @@ impl BlockCache {
     /// (see [`Doorkeeper`]). A part not admitted is read in place by the caller and counted as
     /// declined.
     pub(crate) fn admit(&self, key: &PageKey) -> bool {
-        let shard = self.shard(key);
         let Some(doorkeeper) = &self.doorkeeper else { return true };
-        if !shard.is_full(self.capacity / self.shards.len() / FULL_SLACK_SHARE) {
-            return true;
-        }
         let h = Self::hash(key);
-        if doorkeeper.take(h) {
+        if !self.shard_of(h).is_full(self.capacity / self.shards.len() / FULL_SLACK_SHARE) || doorkeeper.take(h) {
             return true;
         }
         doorkeeper.record(h);
@@ -121,11 +146,6 @@ impl BlockCache {
         if let Some(doorkeeper) = &self.doorkeeper {
             doorkeeper.record(Self::hash(key));
         }
-    }
-
-    /// The budget in bytes; 0 when the store runs without a block cache.
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// The part cached under `key`, if it is a `T`.

@@ -449,24 +449,8 @@ pub(crate) fn decode_u64_prefix(page: PageRef<'_>, rows: usize, limit: usize, ou
 /// Value `row` of a `PLAIN` binary page of `rows` values, borrowed from the page: the length
 /// prefixes are walked up to it, no offsets are built.
 pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<&'a [u8]> {
-    match header_encoding(&page.header, rows)? {
-        PLAIN => {}
-        e => return Err(format!("unsupported encoding {e} for a value page")),
-    }
-    let body = page.body;
-    if row >= rows || rows > body.len() / 4 {
-        return Err(format!("row {row} of {rows} values in {} bytes", body.len()));
-    }
-    let mut at = 0usize;
-    for _ in 0..row {
-        let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        at = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
-    }
-    let len = body.get(at..at + 4).ok_or("PLAIN value length overruns the page")?;
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    let end = at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
-    Ok(&body[at + 4..end])
+    let range = plain_value_in(&page.header, page.body, rows, row, |_| Ok(()), |r| r)?;
+    Ok(&page.body[range])
 }
 
 /// Where value `row` lies in `bytes`, a whole stored `PLAIN` binary page (header and body) of
@@ -494,20 +478,36 @@ pub(crate) fn plain_value_range<E>(
     let base = bytes.len() - body.len();
     check(base)?;
     check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
-    match header_encoding(&header, rows).map_err(&bad)? {
+    let range = plain_value_in(&header, body, rows, row, |n| check(base + n), bad)?;
+    Ok(base + range.start..base + range.end)
+}
+
+/// Where value `row` lies in `body`, the (uncompressed) body of a `PLAIN` binary page of
+/// `rows` values headed by `header`. The length prefixes are walked up to the row, and
+/// `check(n)` is asked to vouch for the first `n` bytes of `body` before each prefix and the
+/// value are read (it returns at once for bytes already vouched for). Errors other than
+/// `check`'s become `bad(reason)`.
+fn plain_value_in<E>(
+    header: &PageHeader,
+    body: &[u8],
+    rows: usize,
+    row: usize,
+    mut check: impl FnMut(usize) -> Result<(), E>,
+    bad: impl Fn(String) -> E,
+) -> Result<std::ops::Range<usize>, E> {
+    match header_encoding(header, rows).map_err(&bad)? {
         PLAIN => {}
         e => return Err(bad(format!("unsupported encoding {e} for a value page"))),
     }
     if row >= rows || rows > body.len() / 4 {
         return Err(bad(format!("row {row} of {rows} values in {} bytes", body.len())));
     }
-    // Value `i` starts at `at`: its length prefix, then its bytes. Each prefix is checked
-    // before it is read; `check` returns at once for bytes under blocks already checked.
+    // Value `i` starts at `at`: its length prefix, then its bytes.
     let mut at = 0usize;
     let mut i = 0;
     let end = loop {
         let prefix = body.get(at..at + 4).ok_or_else(|| bad("PLAIN value length overruns the page".into()))?;
-        check(base + at + 4)?;
+        check(at + 4)?;
         let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         let end = at
             .checked_add(4 + len)
@@ -519,8 +519,8 @@ pub(crate) fn plain_value_range<E>(
         at = end;
         i += 1;
     };
-    check(base + end)?;
-    Ok(base + at + 4..base + end)
+    check(end)?;
+    Ok(at + 4..end)
 }
 
 /// Decodes an `INT64` data page of `rows` values (`PLAIN` or `DELTA_BINARY_PACKED`) as `u64`

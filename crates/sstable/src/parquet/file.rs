@@ -97,12 +97,7 @@ impl TableFile {
     /// the map, when the file is mapped, else in `buf`, read there.
     fn read_checked(&self, start: u64, len: usize, buf: &mut Vec<u8>) -> Result<Range<usize>> {
         let inner = &*self.0;
-        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
-            Error::corruption(
-                &inner.path,
-                format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
-            )
-        })?;
+        let end = self.end_in_data(start, len)?;
         if len == 0 {
             return Ok(0..0);
         }
@@ -143,16 +138,22 @@ impl TableFile {
     /// blocks under that prefix with [`Unchecked::check_to`] before trusting it. `None` when
     /// the file is not mapped.
     pub(crate) fn unchecked(&self, start: u64, len: usize) -> Result<Option<Unchecked<'_>>> {
+        let Some(map) = &self.0.map else { return Ok(None) };
+        let end = self.end_in_data(start, len)?;
+        // NOTE: in bounds: `end <= data_end < len`, the map's length.
+        Ok(Some(Unchecked { file: self, map, bytes: &map[start as usize..end as usize], start, checked_to: start }))
+    }
+
+    /// Where the `len` bytes at `start` end; [`Error::Corruption`] when that is past the data
+    /// region the block CRCs cover.
+    fn end_in_data(&self, start: u64, len: usize) -> Result<u64> {
         let inner = &*self.0;
-        let Some(map) = &inner.map else { return Ok(None) };
-        let end = start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
+        start.checked_add(len as u64).filter(|&end| end <= inner.data_end).ok_or_else(|| {
             Error::corruption(
                 &inner.path,
                 format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
             )
-        })?;
-        // NOTE: in bounds: `end <= data_end < len`, the map's length.
-        Ok(Some(Unchecked { file: self, map, bytes: &map[start as usize..end as usize], start, checked_to: start }))
+        })
     }
 
     /// Checks `blocks`, read from block `first_block` on, against their CRCs.

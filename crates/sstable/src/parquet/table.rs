@@ -19,7 +19,7 @@ use super::file::{TableFile, from_parquet, guard_decoder, read_at};
 use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
 use super::page::{DecodedPage, KeyPart, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
-use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part};
+use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
 use crate::stats::Counters;
 use crate::{Error, Result, TableId, TableMeta};
 
@@ -352,12 +352,12 @@ impl OpenTable {
                     break;
                 }
                 let keys_key = self.cache_key(rg_idx, page_idx, Part::Keys);
-                let cached = if cache.capacity() == 0 { None } else { cache.get::<KeyPart>(&keys_key) };
-                let head = match cached {
-                    Some(head) => head,
-                    None => {
-                        // Not cached, and not to be: the lookup reads the pages in place.
-                        if cache.capacity() == 0 || !cache.admit(&keys_key) {
+                let probe = cache.probe::<KeyPart>(&keys_key);
+                let admitted = matches!(probe, Probe::Admit);
+                let head = match probe {
+                    Probe::Hit(head) => head,
+                    Probe::Admit | Probe::InPlace => {
+                        if !admitted {
                             match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
                                 InPage::Answer(found) => {
                                     if found.as_ref().is_some_and(|v| v.kind == ValueKind::Put) {
@@ -372,7 +372,9 @@ impl OpenTable {
                             }
                         }
                         let head = Arc::new(self.decode_key_part(rg_idx, page_idx, counters)?);
-                        cache.insert(keys_key, Arc::clone(&head));
+                        if admitted {
+                            cache.insert(keys_key, Arc::clone(&head));
+                        }
                         head
                     }
                 };
@@ -561,21 +563,23 @@ impl OpenTable {
 
     /// Value `row` of page `page` of row group `rg`: from the cached value part; else from the
     /// value part decoded and cached, when the block cache admits it; else read in place from
-    /// the value page, and only that value copied.
+    /// the value page, and only that value copied (or from the part decoded and not cached,
+    /// when the value pages do not line up with the key page).
     fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
         let key = self.cache_key(rg, page, Part::Values);
-        if cache.capacity() > 0 {
-            if let Some(values) = cache.get::<BinaryColumn>(&key) {
-                return Ok(values.get_bytes(row));
+        let probe = cache.probe::<BinaryColumn>(&key);
+        let admitted = matches!(probe, Probe::Admit);
+        match probe {
+            Probe::Hit(values) => return Ok(values.get_bytes(row)),
+            Probe::InPlace => {
+                if let Some(value) = self.value_in_place(rg, page, row, counters)? {
+                    return Ok(value);
+                }
             }
-            if !cache.admit(&key)
-                && let Some(value) = self.value_in_place(rg, page, row, counters)?
-            {
-                return Ok(value);
-            }
+            Probe::Admit => {}
         }
         let values = Arc::new(self.decode_value_part(rg, page, counters)?);
-        if cache.capacity() > 0 {
+        if admitted {
             cache.insert(key, Arc::clone(&values));
         }
         Ok(values.get_bytes(row))
