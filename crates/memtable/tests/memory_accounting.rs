@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use strata_core::ValueKind;
-use strata_core::alloc::{CountingAllocator, live_bytes};
+use strata_core::alloc::{CountingAllocator, live_bytes, start_counting};
 use strata_memtable::{AnyMemtable, Memtable, MemtableKind, MemtableOptions};
 
 #[global_allocator]
@@ -24,6 +24,7 @@ fn make_key(i: u64, key: &mut [u8; 16]) {
 
 #[test]
 fn reported_memory_is_within_25_percent_of_allocated() {
+    start_counting();
     let value = [7u8; 100];
     let mut key = [0u8; 16];
     let mut report = Vec::new();

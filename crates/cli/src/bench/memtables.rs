@@ -71,6 +71,9 @@ pub(crate) struct Report {
 ///
 /// When a variant loses or misorders data: a benchmark of a wrong answer is worthless.
 pub(crate) fn run(config: &Config) -> Result<Report, String> {
+    // Before anything this comparison allocates; engine benchmarks never count, so the shared
+    // counter does not slow their allocations (RocksDB's C++ heap never passed through it).
+    strata_core::alloc::start_counting();
     let bar = if config.progress {
         let bar = ProgressBar::new((config.kinds.len() * config.sizes.len()) as u64);
         let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
