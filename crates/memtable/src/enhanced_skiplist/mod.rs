@@ -15,6 +15,13 @@
 //! is no ABA problem and no reclamation scheme: the arena frees everything at once when the
 //! memtable is dropped.
 //!
+//! Each insert remembers its splice (the nodes before and after it at every level), and the
+//! next insert starts from the lowest level of that splice that still brackets its key, as
+//! RocksDB's inline skip list does: an insert just after the last one (sequential keys, a
+//! batch's keys in order) finds its place in O(1) instead of walking from the top. Only
+//! one insert at a time can use the splice; a concurrent insert that finds it taken searches
+//! from the top.
+//!
 //! A large memtable does not fit in cache, so a search costs about one cache miss per node
 //! it visits. Two measured choices cut that cost (`strata bench --memtables`, 1M entries):
 //! p = 1/2 rather than RocksDB's 1/4, and prefetching the node the search would drop down
@@ -33,6 +40,7 @@ use std::cmp::Ordering as CmpOrdering;
 use std::ops::Bound;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue, compare_internal};
@@ -175,6 +183,19 @@ fn random_height() -> usize {
     1 + (r.trailing_zeros() as usize).min(MAX_HEIGHT - 1)
 }
 
+/// Where the last insert linked its node: at each level, the node before the place it
+/// searched for and the node that followed.
+struct Splice {
+    /// Levels the splice covers: the list's height when it was taken (0: none yet).
+    height: usize,
+    prev: [*const Node; MAX_HEIGHT],
+    next: [*mut Node; MAX_HEIGHT],
+}
+
+// SAFETY: the pointers are the head or nodes of the arena of the memtable that owns the
+// splice; they are only dereferenced by that memtable, which is itself `Send` and `Sync`.
+unsafe impl Send for Splice {}
+
 /// The `enhanced_skiplist` memtable. See the [module docs](self).
 pub struct EnhancedSkipListMemtable {
     arena: Arena,
@@ -182,6 +203,8 @@ pub struct EnhancedSkipListMemtable {
     /// The tallest tower installed so far; searches start there.
     height: AtomicUsize,
     len: AtomicUsize,
+    /// The last insert's splice, for the next insert to start from.
+    splice: Mutex<Splice>,
 }
 
 // SAFETY: the raw pointers point into the memtable's own arena. Nodes are immutable after
@@ -209,7 +232,22 @@ impl EnhancedSkipListMemtable {
     pub fn new() -> Self {
         let arena = Arena::new();
         let head = Self::alloc_node(&arena, MAX_HEIGHT, b"", 0, ValueKind::Put, b"");
-        Self { arena, head, height: AtomicUsize::new(1), len: AtomicUsize::new(0) }
+        let splice = Splice { height: 0, prev: [ptr::null(); MAX_HEIGHT], next: [ptr::null_mut(); MAX_HEIGHT] };
+        Self { arena, head, height: AtomicUsize::new(1), len: AtomicUsize::new(0), splice: Mutex::new(splice) }
+    }
+
+    /// Whether level `level` of `splice` still brackets `(key, seq)`: its node before is
+    /// before the key and its node after is at or after it (or the end). A node inserted in
+    /// between since does not make this wrong, only stale: linking compares and swaps the
+    /// pointer from the node after, so it fails and walks on from the node before.
+    fn brackets(&self, splice: &Splice, level: usize, key: &[u8], prefix: u64, seq: SeqNo) -> bool {
+        let prev = splice.prev[level];
+        // SAFETY: below `splice.height`, the splice holds the head or nodes of this
+        // memtable's arena (only `insert` writes it), published before they were stored.
+        let before =
+            ptr::eq(prev, self.head.as_ptr()) || unsafe { &*prev }.cmp_to(key, prefix, seq) == CmpOrdering::Less;
+        // SAFETY: as above; a null next is the end of the level.
+        before && unsafe { splice.next[level].as_ref() }.is_none_or(|n| n.cmp_to(key, prefix, seq) != CmpOrdering::Less)
     }
 
     /// Allocates and fully initializes a node with null next pointers.
@@ -340,12 +378,30 @@ impl Memtable for EnhancedSkipListMemtable {
         }
 
         let prefix = key_prefix(key);
-        // Find the splice at every level from the top down.
         let mut prev = [self.head(); MAX_HEIGHT];
         let mut next = [ptr::null_mut(); MAX_HEIGHT];
-        let mut x = self.head();
-        for level in (0..list_height).rev() {
-            // SAFETY: `x` is the head or was reached at a level >= `level`.
+        // The last insert's splice, unless another insert is using it.
+        let mut splice = match self.splice.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        // Levels from `search_from` up are taken from the splice, checked level by level from
+        // the top down while they still bracket the key; the rest are searched below them.
+        let mut search_from = list_height;
+        if let Some(s) = splice.as_deref().filter(|s| s.height == list_height) {
+            while search_from > 0 && self.brackets(s, search_from - 1, key, prefix, seq) {
+                search_from -= 1;
+                // SAFETY: `brackets` just read this pointer: the head or a published node of
+                // this memtable's arena, which lives as long as `self`.
+                prev[search_from] = unsafe { &*s.prev[search_from] };
+                next[search_from] = s.next[search_from];
+            }
+        }
+        let mut x = if search_from < list_height { prev[search_from] } else { self.head() };
+        for level in (0..search_from).rev() {
+            // SAFETY: `x` is the head or was reached at a level > `level` (a splice's node
+            // before at a level is linked at that level).
             let (p, n) = unsafe { self.walk_level(x, level, key, prefix, seq) };
             (prev[level], next[level], x) = (p, n, p);
         }
@@ -369,6 +425,14 @@ impl Memtable for EnhancedSkipListMemtable {
                         (prev[level], next[level]) = (p, n);
                     }
                 }
+            }
+        }
+        if let Some(s) = splice.as_deref_mut() {
+            // The new node is now the node before the next key at its levels.
+            s.height = list_height;
+            for level in 0..list_height {
+                s.prev[level] = if level < height { node_ptr.as_ptr() } else { ptr::from_ref(prev[level]) };
+                s.next[level] = next[level];
             }
         }
         self.len.fetch_add(1, Ordering::Relaxed);
@@ -432,5 +496,104 @@ impl Iterator for EnhancedSkipListIter<'_> {
 impl std::fmt::Debug for EnhancedSkipListIter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnhancedSkipListIter").field("range", &self.range).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test: a failed step is a failed test")]
+
+    use super::*;
+
+    /// Checks that every level is in strictly increasing internal key order and holds only
+    /// nodes tall enough for it, and that level 0 holds `len` nodes.
+    fn check_levels(m: &EnhancedSkipListMemtable) {
+        for level in 0..MAX_HEIGHT {
+            let mut count = 0;
+            // SAFETY: the head has every level; nodes reached at `level` are linked there.
+            let mut node = unsafe { m.head().next(level) }.load(Ordering::Acquire);
+            let mut last: Option<&Node> = None;
+            // SAFETY: non-null next pointers point at published nodes of the arena.
+            while let Some(n) = unsafe { node.as_ref() } {
+                assert!(usize::from(n.height) > level, "a node of height {} linked at level {level}", n.height);
+                if let Some(l) = last {
+                    assert_eq!(
+                        compare_internal(l.key(), l.seq, n.key(), n.seq),
+                        CmpOrdering::Less,
+                        "level {level} out of order"
+                    );
+                }
+                last = Some(n);
+                count += 1;
+                // SAFETY: `n` is linked at `level`, so its tower has it.
+                node = unsafe { n.next(level) }.load(Ordering::Acquire);
+            }
+            if level == 0 {
+                assert_eq!(count, m.len(), "level 0 holds every entry");
+            }
+        }
+    }
+
+    fn key(i: u64) -> [u8; 12] {
+        let mut k = [b'k'; 12];
+        k[4..].copy_from_slice(&i.to_be_bytes());
+        k
+    }
+
+    #[test]
+    fn inserts_from_the_last_splice_keep_every_level_ordered() {
+        // Ascending (every insert reuses the splice), descending (none can), alternating ends
+        // and a random walk (some levels can), and versions of one key (equal keys, newer
+        // sequence numbers sort first).
+        let n = 5_000u64;
+        let orders: Vec<(&str, Vec<u64>)> = vec![
+            ("ascending", (0..n).collect()),
+            ("descending", (0..n).rev().collect()),
+            ("alternating", (0..n).map(|i| if i % 2 == 0 { i / 2 } else { n - 1 - i / 2 }).collect()),
+            ("random", (0..n).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40).collect()),
+        ];
+        for (name, order) in orders {
+            let m = EnhancedSkipListMemtable::new();
+            for (seq, &i) in order.iter().enumerate() {
+                m.insert(&key(i), seq as SeqNo + 1, ValueKind::Put, name.as_bytes());
+            }
+            check_levels(&m);
+            for (seq, &i) in order.iter().enumerate() {
+                let found = m.get(&key(i), SeqNo::MAX).unwrap();
+                assert!(found.seq > seq as SeqNo, "{name}: key {i} lost");
+            }
+        }
+        let m = EnhancedSkipListMemtable::new();
+        for seq in 1..=1_000 {
+            m.insert(&key(seq % 7), seq, ValueKind::Put, b"v");
+        }
+        check_levels(&m);
+        // Key 3 has versions at 3, 10, ..., 493, 500.
+        assert_eq!(m.get(&key(3), 499).unwrap().seq, 493);
+        assert_eq!(m.get(&key(3), SeqNo::MAX).unwrap().seq, 997);
+    }
+
+    #[test]
+    fn concurrent_inserts_that_find_the_splice_taken_search_from_the_top() {
+        let m = EnhancedSkipListMemtable::new();
+        let threads = 4u64;
+        let per = 5_000u64;
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let m = &m;
+                scope.spawn(move || {
+                    // Interleaved ascending runs: each thread's next key is just after another
+                    // thread's last one, so splices go stale between uses.
+                    for i in 0..per {
+                        m.insert(&key(i * threads + t), i * threads + t + 1, ValueKind::Put, b"v");
+                    }
+                });
+            }
+        });
+        check_levels(&m);
+        assert_eq!(m.len(), (threads * per) as usize);
+        for i in 0..threads * per {
+            assert_eq!(m.get(&key(i), SeqNo::MAX).unwrap().seq, i + 1);
+        }
     }
 }
