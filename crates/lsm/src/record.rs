@@ -11,15 +11,21 @@ pub(crate) const HEADER: usize = 8;
 pub(crate) const MAX_PAYLOAD: usize = u32::MAX as usize;
 
 /// Appends `payload` framed as one record.
-#[expect(clippy::expect_used, reason = "callers bound payloads below MAX_PAYLOAD")]
 pub(crate) fn encode(out: &mut Vec<u8>, payload: &[u8]) {
-    let len = u32::try_from(payload.len()).expect("invariant: callers bound payloads below MAX_PAYLOAD");
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&len.to_le_bytes());
-    hasher.update(payload);
-    out.extend_from_slice(&hasher.finalize().to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(payload);
+    encode_with(out, |out| out.extend_from_slice(payload));
+}
+
+/// Appends one record whose payload `fill` appends to `out`, framing it in place: the
+/// payload is written once, where it ends up, rather than built apart and copied.
+#[expect(clippy::expect_used, reason = "callers bound payloads below MAX_PAYLOAD")]
+pub(crate) fn encode_with(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    fill(out);
+    let len = u32::try_from(out.len() - start - HEADER).expect("invariant: callers bound payloads below MAX_PAYLOAD");
+    out[start + 4..start + HEADER].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 4..]);
+    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// How a scan of a file's records ended.

@@ -115,19 +115,15 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         self.make_room()?;
         let sync = group.iter().any(|w| w.sync);
         let mut wal = lock(&self.wal);
-        let mut payloads = Vec::with_capacity(group.len());
-        let mut seq = wal.last_seq;
-        let mut firsts = Vec::with_capacity(group.len());
-        for w in group {
-            let first = seq + 1;
-            let mut payload = Vec::new();
-            w.batch.encode(first, &mut payload);
-            payloads.push(payload);
-            firsts.push(first);
-            seq += w.batch.len() as u64;
-        }
+        let base = wal.last_seq;
+        // Each batch takes the sequence numbers after the batches before it in the group.
+        let mut seq = base;
         let writer = wal.writer()?;
-        let logged = writer.append(payloads.iter().map(Vec::as_slice)).and_then(|()| {
+        let encoded = writer.append_with(group, |w, out| {
+            w.batch.encode(seq + 1, out);
+            seq += w.batch.len() as u64;
+        });
+        let logged = encoded.and_then(|()| {
             if sync {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
                 writer.sync()
@@ -144,12 +140,15 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         wal.logged_seq = seq;
         let sv = self.current();
         let mut bytes = 0;
-        for (w, first) in group.iter().zip(firsts) {
-            for (i, (kind, key, value)) in w.batch.ops.iter().enumerate() {
-                sv.active.insert(key, first + i as u64, *kind, value);
+        let mut next_seq = base + 1;
+        for w in group {
+            for (kind, key, value) in &w.batch.ops {
+                sv.active.insert(key, next_seq, *kind, value);
+                next_seq += 1;
             }
             bytes += w.batch.payload_bytes() as u64;
         }
+        debug_assert_eq!(next_seq, seq + 1, "the memtable got the sequence numbers the log did");
         self.visible_seq.store(seq, Ordering::Release);
         drop(wal);
         self.stats.write_groups.fetch_add(1, Ordering::Relaxed);

@@ -32,9 +32,19 @@ impl WalWriter {
 
     /// Frames each payload as a record and writes them all with one system call.
     pub(crate) fn append<'a>(&mut self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<()> {
+        self.append_with(payloads, |payload, out| out.extend_from_slice(payload))
+    }
+
+    /// Writes one record per item, whose payload `encode` appends straight into the buffer
+    /// of the system call, then makes the one call.
+    pub(crate) fn append_with<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut encode: impl FnMut(T, &mut Vec<u8>),
+    ) -> Result<()> {
         self.buf.clear();
-        for p in payloads {
-            record::encode(&mut self.buf, p);
+        for item in items {
+            record::encode_with(&mut self.buf, |out| encode(item, out));
         }
         self.file.write_all(&self.buf).map_err(|e| Error::io(&self.path, e))?;
         self.file.flush().map_err(|e| Error::io(&self.path, e))?;
