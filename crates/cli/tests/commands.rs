@@ -202,6 +202,20 @@ fn engine_bench_runs_writes_json_and_plots() {
     assert!(report["rows"].as_array().expect("rows").iter().all(|r| r["ops_per_sec"].as_f64() > Some(0.0)));
     let plot = std::fs::read_to_string(&svg).expect("svg written");
     assert!(plot.starts_with("<svg") && plot.contains("fillrandom"), "not an SVG of the run");
+
+    // Where Strata's table bytes go after the full compaction: every column, and the parts
+    // add up to the tables' size (the directory holds them plus the log and manifest).
+    assert!(table.contains("tables after the full compaction, by part"), "{table}");
+    let parts = report["engines"][0]["table_parts"].as_array().expect("table parts");
+    let names: Vec<&str> = parts.iter().filter_map(|p| p["part"].as_str()).collect();
+    for column in ["key", "seq", "kind", "value", "page index", "strata bloom filters", "other"] {
+        assert!(names.contains(&column), "no {column} in {names:?}");
+    }
+    let stored: u64 = parts.iter().filter_map(|p| p["stored"].as_u64()).sum();
+    let disk = report["engines"][0]["disk_bytes_after_compact"].as_u64().expect("disk bytes");
+    assert!(stored > 800 * 100 && stored <= disk, "parts {stored} bytes, directory {disk}");
+    let value = &parts[names.iter().position(|n| *n == "value").expect("value")];
+    assert!(value["raw"].as_u64() >= Some(800 * 100), "800 values of 100 bytes before compression: {value}");
 }
 
 #[test]

@@ -182,6 +182,9 @@ pub(crate) struct EngineSummary {
     pub(crate) uploaded_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) upload_amplification: Option<f64>,
+    /// Where the tables' bytes go after the full compaction, when the engine says (Strata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) table_parts: Option<Vec<engines::PartBytes>>,
 }
 
 /// The whole run, as `--json` writes it.
@@ -501,6 +504,7 @@ fn run_engine(
     engine.compact()?;
     engine.flush()?;
     let disk_after = engines::disk_bytes(dir);
+    let table_parts = engine.table_parts()?;
     let uploaded = engine.store_stats().map(|s| s.put_bytes);
     let live_bytes = live.len() as u64 * (config.key_size + config.value_size) as u64;
     drop(engine);
@@ -515,6 +519,7 @@ fn run_engine(
         space_amplification: (live_bytes > 0).then(|| disk as f64 / live_bytes as f64),
         uploaded_bytes: uploaded,
         upload_amplification: uploaded.map(|u| u as f64 / user_bytes.max(1) as f64),
+        table_parts,
     })
 }
 

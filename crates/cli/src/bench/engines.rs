@@ -30,6 +30,24 @@ pub(crate) trait BenchEngine: Send + Sync {
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {
         None
     }
+
+    /// Where the live tables' bytes go, summed over every table by part (columns, page
+    /// index, filters), when the engine can say.
+    fn table_parts(&self) -> Result<Option<Vec<PartBytes>>, String> {
+        Ok(None)
+    }
+}
+
+/// Bytes one part of the tables takes, summed over the live tables.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct PartBytes {
+    /// A column (`key`, `seq`, `kind`, `value`), `page index`, `parquet bloom filter`, or
+    /// `strata bloom filters`; `other` is the rest of the files (footers, metadata).
+    pub(crate) part: String,
+    /// Bytes in the files.
+    pub(crate) stored: u64,
+    /// Bytes before compression.
+    pub(crate) raw: u64,
 }
 
 /// The engines `--engines` accepts.
@@ -191,6 +209,30 @@ impl BenchEngine for StrataEngine {
 
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {
         self.remote.as_ref().map(strata_object::Remote::stats)
+    }
+
+    fn table_parts(&self) -> Result<Option<Vec<PartBytes>>, String> {
+        let mut parts: Vec<PartBytes> = Vec::new();
+        let mut add = |part: &str, stored: u64, raw: u64| match parts.iter_mut().find(|p| p.part == part) {
+            Some(p) => {
+                p.stored += stored;
+                p.raw += raw;
+            }
+            None => parts.push(PartBytes { part: part.to_owned(), stored, raw }),
+        };
+        for meta in self.db.tables().iter().flatten() {
+            let d = self.db.store().describe(meta.id).map_err(|e| e.to_string())?;
+            let mut rest = meta.file_size;
+            for b in &d.bytes {
+                add(&b.part, b.stored, b.raw);
+                rest = rest.saturating_sub(b.stored);
+            }
+            let filters = d.filter_bytes as u64;
+            add("strata bloom filters", filters, filters);
+            rest = rest.saturating_sub(filters);
+            add("other", rest, rest);
+        }
+        Ok(Some(parts))
     }
 }
 

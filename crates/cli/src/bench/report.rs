@@ -117,6 +117,22 @@ pub(crate) fn summary(report: &Report) -> String {
             e.space_amplification.map_or_else(|| "-".to_owned(), |a| format!("{a:.2}"))
         );
     }
+    for e in &report.engines {
+        let Some(parts) = e.table_parts.as_ref().filter(|p| !p.is_empty()) else { continue };
+        let total: u64 = parts.iter().map(|p| p.stored).sum();
+        let _ = writeln!(out, "\n{} tables after the full compaction, by part:", e.engine);
+        let _ = writeln!(out, "  {:<22} {:>12} {:>8} {:>18}", "part", "stored", "share", "before compression");
+        for p in parts {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>12} {:>7.1}% {:>18}",
+                p.part,
+                mib(p.stored),
+                100.0 * p.stored as f64 / total.max(1) as f64,
+                mib(p.raw)
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "\nstrata/this: Strata's ops/s divided by this engine's (above 1: Strata is faster). write amp: table \
