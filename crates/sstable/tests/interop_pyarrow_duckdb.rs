@@ -22,6 +22,11 @@ assert order == sorted(order) and len(set(order)) == len(order), "rows not in (k
 md = pq.ParquetFile(path).metadata
 sc = md.row_group(0).sorting_columns
 assert [(c.column_index, c.descending) for c in sc] == [(0, False), (1, True)], sc
+# Keys carry the statistics readers prune on; values carry none (nothing prunes on them).
+rg = md.row_group(0)
+assert rg.column(0).is_stats_set and rg.column(0).statistics.min == b"key000000", rg.column(0).statistics
+assert not rg.column(3).is_stats_set, rg.column(3).statistics
+assert t.filter(pa.compute.equal(t.column("value"), b"v42")).num_rows == 1
 kv = md.metadata
 assert kv[b"strata.format_version"] == b"1", kv
 con = duckdb.connect()
