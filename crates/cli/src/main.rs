@@ -234,6 +234,10 @@ struct BenchArgs {
     /// Compaction policy of Strata: leveled, size_tiered or fifo.
     #[arg(long, default_value = "leveled")]
     policy: String,
+    /// Byte target of L1 under the leveled policy (db_bench's max_bytes_for_level_base); the
+    /// engine's default (256 MiB) when absent.
+    #[arg(long)]
+    level_base_bytes: Option<u64>,
     /// Table compression of Strata: lz4, zstd, snappy or none.
     #[arg(long, default_value = "lz4")]
     compression: String,
@@ -487,7 +491,14 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         [one] => *one,
         _ => return Err("engine benchmarks take one --memtable".into()),
     };
-    let compaction = strata::PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
+    let mut compaction = strata::PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
+    if let Some(bytes) = args.level_base_bytes {
+        let strata::PolicyConfig::Leveled { base_level_bytes, .. } = &mut compaction else {
+            return Err("--level-base-bytes applies to --policy leveled only".into());
+        };
+        *base_level_bytes = bytes;
+        compaction.validate().map_err(|e| e.to_string())?;
+    }
     let codec = |name: &str| match name {
         "lz4" => Ok(strata::CompressionName::Lz4),
         "zstd" => Ok(strata::CompressionName::Zstd),
