@@ -252,6 +252,10 @@ struct BenchArgs {
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     subcompactions: Option<u32>,
+    /// Nice value of Strata's background compaction threads on Linux (0 to 19, 0 keeps the
+    /// process's); the engine's default (10) when absent.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=19))]
+    compaction_nice: Option<i32>,
     /// Rows per Parquet data page in Strata's tables (the unit a cold point read decodes);
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
@@ -513,6 +517,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         ..strata::Options::default()
     }
     .compression(codec(&args.compression)?);
+    if let Some(nice) = args.compaction_nice {
+        strata_options.compaction_nice = nice;
+    }
     if let Some(n) = args.subcompactions {
         strata_options.max_subcompactions = n as usize;
     }

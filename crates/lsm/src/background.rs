@@ -42,6 +42,9 @@ pub(crate) fn flush_loop<M: Memtable + 'static, S: SsTableStore + 'static, C: Co
 pub(crate) fn compaction_loop<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static>(
     inner: &Arc<Inner<M, S, C>>,
 ) {
+    if let Err(e) = lower_thread_priority(inner.options.compaction_nice) {
+        tracing::warn!(error = %e, nice = inner.options.compaction_nice, "could not lower the compaction thread's priority");
+    }
     loop {
         if inner.check_bg_error().is_ok()
             && let Some(task) = inner.claim_compaction(inner.options.enable_background_compaction)
@@ -69,4 +72,35 @@ fn wait_for_work<M, S, C>(inner: &Inner<M, S, C>) -> bool {
         .wait_timeout_while(bg, IDLE, |bg| !bg.shutdown && bg.epoch == epoch)
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     bg.shutdown
+}
+
+/// Raises the calling thread's nice value to `nice` unless it is already that high (threads it
+/// spawns afterwards inherit it). On Linux a nice value belongs to one thread; elsewhere this
+/// does nothing.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_thread_priority(nice: i32) -> std::io::Result<()> {
+    // SAFETY: `gettid` takes no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() } as libc::id_t;
+    // SAFETY: `__errno_location` returns this thread's errno, valid for the thread's life;
+    // `getpriority` returns -1 both for nice -1 and for an error, so errno tells them apart.
+    let current = unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, tid)
+    };
+    if current == -1 && std::io::Error::last_os_error().raw_os_error() != Some(0) {
+        return Err(std::io::Error::last_os_error());
+    }
+    if current >= nice {
+        return Ok(());
+    }
+    // SAFETY: `setpriority` takes no pointers; with `PRIO_PROCESS` and a thread id, Linux
+    // changes that one thread's nice value.
+    let ret = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) };
+    if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Lowers the calling thread's priority: on Linux only, where a nice value is per thread.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_thread_priority(_nice: i32) -> std::io::Result<()> {
+    Ok(())
 }
