@@ -135,6 +135,10 @@ impl Memtable for AnyMemtable {
         dispatch!(self, m => m.get(key, snapshot))
     }
 
+    fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
+        dispatch!(self, m => m.visit_range(range, visit));
+    }
+
     fn range(&self, range: &KeyRange) -> AnyIter<'_> {
         match self {
             Self::SkipList(m) => AnyIter::SkipList(m.range(range)),

@@ -73,7 +73,7 @@ pub use hash_skiplist::HashSkipListMemtable;
 pub use kind::{MemtableKind, MemtableOptions};
 pub use linked_list::LinkedListMemtable;
 pub use list::ListIter;
-pub use memtable::Memtable;
+pub use memtable::{EntryVisitor, Memtable};
 pub use skiplist::SkipListMemtable;
 pub use sorted::SortedMemtable;
 pub use trie::TrieMemtable;

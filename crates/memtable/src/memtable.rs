@@ -2,6 +2,10 @@
 
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
+/// What [`Memtable::visit_range`] calls per entry: key, sequence number, kind, value; it
+/// returns whether to go on.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], SeqNo, ValueKind, &[u8]) -> bool + 'a;
+
 /// An in-memory, append-only write buffer of versioned entries.
 ///
 /// A memtable receives every write after the write-ahead log and answers reads until it is
@@ -44,6 +48,18 @@ pub trait Memtable: Send + Sync {
 
     /// Every version of every key in `range`, in internal key order.
     fn range(&self, range: &KeyRange) -> Self::Iter<'_>;
+
+    /// Calls `visit` with every version of every key in `range`, in internal key order,
+    /// borrowing its key and value, until `visit` returns `false`. What [`range`](Self::range)
+    /// yields, without an owned copy per entry: a reader that keeps what it visits can copy
+    /// many entries into one buffer. The default implementation goes through `range`.
+    fn visit_range(&self, range: &KeyRange, visit: &mut EntryVisitor<'_>) {
+        for e in self.range(range) {
+            if !visit(&e.key, e.seq, e.kind, &e.value) {
+                return;
+            }
+        }
+    }
 
     /// Every version of every key, in internal key order.
     fn iter(&self) -> Self::Iter<'_> {

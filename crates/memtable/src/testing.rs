@@ -48,6 +48,18 @@ fn collect<M: Memtable>(m: &M, range: &KeyRange) -> Vec<(Vec<u8>, SeqNo, ValueKi
     m.range(range).map(|e| (e.key.to_vec(), e.seq, e.kind, e.value.to_vec())).collect()
 }
 
+/// What [`Memtable::visit_range`] visits in `range`, stopping after `limit` entries.
+fn visited<M: Memtable>(m: &M, range: &KeyRange, limit: usize) -> Vec<(Vec<u8>, SeqNo, ValueKind, Vec<u8>)> {
+    let mut out = Vec::new();
+    if limit > 0 {
+        m.visit_range(range, &mut |key, seq, kind, value| {
+            out.push((key.to_vec(), seq, kind, value.to_vec()));
+            out.len() < limit
+        });
+    }
+    out
+}
+
 /// An empty memtable answers nothing and iterates nothing.
 pub fn empty<M: Memtable>(m: &M) {
     assert_eq!(m.len(), 0, "a new memtable is not empty");
@@ -308,6 +320,15 @@ fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
                 let (got, want) = (collect(m, &range), as_rows(&model, &range));
                 if got != want {
                     return Err(format!("range {range:?}: got {got:?}, model says {want:?}"));
+                }
+                // The borrowed visit sees the same, and stops when told to.
+                let visit = visited(m, &range, usize::MAX);
+                if visit != want {
+                    return Err(format!("visit_range {range:?}: got {visit:?}, model says {want:?}"));
+                }
+                let limit = want.len() / 2;
+                if visited(m, &range, limit) != want[..limit] {
+                    return Err(format!("visit_range {range:?} did not stop after {limit} entries"));
                 }
             }
         }

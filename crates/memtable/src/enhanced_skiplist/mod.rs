@@ -453,6 +453,19 @@ impl Memtable for EnhancedSkipListMemtable {
         EnhancedSkipListIter { _list: self, next, range: range.clone() }
     }
 
+    fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
+        let (start, _) = internal_bounds(range);
+        let mut next = if range.is_empty() { ptr::null_mut() } else { self.seek_bound(start) };
+        // SAFETY: `next` is null or a published node of this memtable's arena.
+        while let Some(node) = unsafe { next.as_ref() } {
+            if range.is_past_end(node.key()) || !visit(node.key(), node.seq, node.kind(), node.value()) {
+                return;
+            }
+            // SAFETY: every node has level 0.
+            next = unsafe { node.next(0) }.load(Ordering::Acquire);
+        }
+    }
+
     fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
