@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter};
+use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, ValueKind, VisibleIter};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -47,45 +47,69 @@ struct MemSource<M> {
 }
 
 impl<M: Memtable> MemSource<M> {
+    /// Copies the next chunk of entries into one buffer that they all share, so a refill
+    /// costs one allocation instead of two per entry (a key and a value): the memtable lends
+    /// its bytes through [`Memtable::visit_range`].
     fn refill(&mut self) {
         let end = || self.range.end().map(Bytes::copy_from_slice);
         let mut range = match &self.last {
             None => self.range.clone(),
             Some(k) => KeyRange::new(Bound::Excluded(k.clone()), end()),
         };
-        let mut taken = 0;
-        let mut prev = self.last.clone();
+        let snapshot = self.snapshot;
+        let chunk = self.chunk;
+        let mut bytes: Vec<u8> = Vec::new();
+        // Per entry taken: where its key starts, where its value starts and ends, its
+        // sequence number and kind.
+        let mut taken: Vec<(usize, usize, usize, SeqNo, ValueKind)> = Vec::with_capacity(chunk);
+        let mut full = false;
         loop {
             let mut skipped = 0;
             let mut seek_past = None;
-            for e in self.mem.mem.range(&range) {
-                if e.seq > self.snapshot {
-                    continue;
+            let last = self.last.as_deref();
+            self.mem.mem.visit_range(&range, &mut |key, seq, kind, value| {
+                if seq > snapshot {
+                    return true;
                 }
-                if prev.as_deref() == Some(&e.key[..]) {
+                let prev = match taken.last() {
+                    Some(&(k, v, ..)) => Some(&bytes[k..v]),
+                    None => last,
+                };
+                if prev == Some(key) {
                     // An older version of the key just taken.
                     skipped += 1;
                     if skipped > MAX_VERSION_SKIPS {
-                        seek_past = Some(e.key);
-                        break;
+                        seek_past = Some(Bytes::copy_from_slice(key));
+                        return false;
                     }
-                    continue;
+                    return true;
                 }
                 skipped = 0;
-                prev = Some(e.key.clone());
-                self.buf.push_back(e);
-                taken += 1;
-                if taken == self.chunk {
-                    self.chunk = (self.chunk * 2).min(MEM_CHUNK);
-                    return;
-                }
-            }
+                let k = bytes.len();
+                bytes.extend_from_slice(key);
+                let v = bytes.len();
+                bytes.extend_from_slice(value);
+                taken.push((k, v, bytes.len(), seq, kind));
+                full = taken.len() == chunk;
+                !full
+            });
             match seek_past {
-                Some(key) => range = KeyRange::new(Bound::Excluded(key), end()),
-                None => break,
+                Some(key) if !full => range = KeyRange::new(Bound::Excluded(key), end()),
+                _ => break,
             }
         }
-        self.done = true;
+        if full {
+            self.chunk = (self.chunk * 2).min(MEM_CHUNK);
+        } else {
+            self.done = true;
+        }
+        let bytes = Bytes::from(bytes);
+        self.buf.extend(taken.into_iter().map(|(k, v, e, seq, kind)| Entry {
+            key: bytes.slice(k..v),
+            seq,
+            kind,
+            value: bytes.slice(v..e),
+        }));
     }
 }
 
@@ -103,15 +127,32 @@ impl<M: Memtable> Iterator for MemSource<M> {
 }
 
 /// The tables of one sorted level (or one L0 table), opened one at a time as the scan reaches
-/// them. Yields at most one version per key, the newest the snapshot sees, as [`MemSource`].
+/// them. Yields at most one version per key, the newest the snapshot sees, as [`MemSource`];
+/// after [`MAX_VERSION_SKIPS`] older versions of one key it reopens the table's scan past the
+/// key, so the thousands of versions an update-heavy workload leaves on a hot key cost one
+/// page lookup instead of a decode each.
 struct LevelSource<S: SsTableStore> {
     store: Arc<S>,
     tables: VecDeque<Arc<TableHandle>>,
     range: KeyRange,
     snapshot: SeqNo,
-    current: Option<S::Scan>,
+    /// The table being scanned, and its scan.
+    current: Option<(Arc<TableHandle>, S::Scan)>,
     /// The last key yielded.
     last: Option<Bytes>,
+    /// Older versions of `last` stepped over so far.
+    skipped: usize,
+}
+
+impl<S: SsTableStore> LevelSource<S> {
+    /// A scan of `table` over the source's range, from just past `past` when given.
+    fn open(&self, table: &TableHandle, past: Option<&Bytes>) -> Result<S::Scan> {
+        let range = match past {
+            None => self.range.clone(),
+            Some(key) => KeyRange::new(Bound::Excluded(key.clone()), self.range.end().map(Bytes::copy_from_slice)),
+        };
+        Ok(self.store.scan(table.meta.id, &range)?)
+    }
 }
 
 impl<S: SsTableStore> Iterator for LevelSource<S> {
@@ -119,10 +160,27 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
 
     fn next(&mut self) -> Option<Result<Entry>> {
         loop {
-            if let Some(scan) = &mut self.current {
+            if let Some((table, scan)) = &mut self.current {
                 match scan.next() {
-                    Some(Ok(e)) if e.seq > self.snapshot || self.last.as_deref() == Some(&e.key[..]) => continue,
+                    Some(Ok(e)) if e.seq > self.snapshot => continue,
+                    Some(Ok(e)) if self.last.as_deref() == Some(&e.key[..]) => {
+                        // An older version of the key just yielded.
+                        self.skipped += 1;
+                        if self.skipped > MAX_VERSION_SKIPS {
+                            self.skipped = 0;
+                            let table = Arc::clone(table);
+                            match self.open(&table, self.last.as_ref()) {
+                                Ok(scan) => self.current = Some((table, scan)),
+                                Err(e) => {
+                                    (self.current, self.tables) = (None, VecDeque::new());
+                                    return Some(Err(e));
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     Some(Ok(e)) => {
+                        self.skipped = 0;
                         self.last = Some(e.key.clone());
                         return Some(Ok(e));
                     }
@@ -131,11 +189,11 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
                 }
             }
             let table = self.tables.pop_front()?;
-            match self.store.scan(table.meta.id, &self.range) {
-                Ok(scan) => self.current = Some(scan),
+            match self.open(&table, None) {
+                Ok(scan) => self.current = Some((table, scan)),
                 Err(e) => {
                     self.tables.clear();
-                    return Some(Err(e.into()));
+                    return Some(Err(e));
                 }
             }
         }
@@ -208,6 +266,7 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
                     snapshot,
                     current: None,
                     last: None,
+                    skipped: 0,
                 })
             };
             if level == 0 {
