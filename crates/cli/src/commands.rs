@@ -240,15 +240,6 @@ pub(crate) fn inspect(file: &Path, rows: usize) -> Result<String, String> {
             b.stored as f64 / m.entries.max(1) as f64
         );
     }
-    let strata = d.filter_bytes as u64;
-    let _ = writeln!(
-        out,
-        "    {:<22}{:>12}{:>12}{:>8.2}",
-        "strata bloom filters",
-        strata,
-        strata,
-        strata as f64 / m.entries.max(1) as f64
-    );
     if rows > 0 {
         use strata_sstable::SsTableStore;
         let _ = writeln!(out, "  first {rows} rows (key, seq, kind, value):");

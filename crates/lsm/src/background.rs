@@ -87,8 +87,11 @@ pub(crate) fn lower_thread_priority(nice: i32) -> std::io::Result<()> {
         *libc::__errno_location() = 0;
         libc::getpriority(libc::PRIO_PROCESS, tid)
     };
-    if current == -1 && std::io::Error::last_os_error().raw_os_error() != Some(0) {
-        return Err(std::io::Error::last_os_error());
+    if current == -1 {
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(0) {
+            return Err(error);
+        }
     }
     if current >= nice {
         return Ok(());

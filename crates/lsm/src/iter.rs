@@ -145,13 +145,23 @@ struct LevelSource<S: SsTableStore> {
 }
 
 impl<S: SsTableStore> LevelSource<S> {
-    /// A scan of `table` over the source's range, from just past `past` when given.
-    fn open(&self, table: &TableHandle, past: Option<&Bytes>) -> Result<S::Scan> {
+    /// Scans `table` over the source's range, from just past `past` when given. On failure
+    /// the source ends after the error.
+    fn start(&mut self, table: Arc<TableHandle>, past: Option<Bytes>) -> Result<()> {
         let range = match past {
             None => self.range.clone(),
-            Some(key) => KeyRange::new(Bound::Excluded(key.clone()), self.range.end().map(Bytes::copy_from_slice)),
+            Some(key) => KeyRange::new(Bound::Excluded(key), self.range.end().map(Bytes::copy_from_slice)),
         };
-        Ok(self.store.scan(table.meta.id, &range)?)
+        match self.store.scan(table.meta.id, &range) {
+            Ok(scan) => {
+                self.current = Some((table, scan));
+                Ok(())
+            }
+            Err(e) => {
+                (self.current, self.tables) = (None, VecDeque::new());
+                Err(e.into())
+            }
+        }
     }
 }
 
@@ -168,13 +178,9 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
                         self.skipped += 1;
                         if self.skipped > MAX_VERSION_SKIPS {
                             self.skipped = 0;
-                            let table = Arc::clone(table);
-                            match self.open(&table, self.last.as_ref()) {
-                                Ok(scan) => self.current = Some((table, scan)),
-                                Err(e) => {
-                                    (self.current, self.tables) = (None, VecDeque::new());
-                                    return Some(Err(e));
-                                }
+                            let (table, past) = (Arc::clone(table), self.last.clone());
+                            if let Err(e) = self.start(table, past) {
+                                return Some(Err(e));
                             }
                         }
                         continue;
@@ -189,12 +195,8 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
                 }
             }
             let table = self.tables.pop_front()?;
-            match self.open(&table, None) {
-                Ok(scan) => self.current = Some((table, scan)),
-                Err(e) => {
-                    self.tables.clear();
-                    return Some(Err(e));
-                }
+            if let Err(e) = self.start(table, None) {
+                return Some(Err(e));
             }
         }
     }

@@ -227,9 +227,6 @@ impl BenchEngine for StrataEngine {
                 add(&b.part, b.stored, b.raw);
                 rest = rest.saturating_sub(b.stored);
             }
-            let filters = d.filter_bytes as u64;
-            add("strata bloom filters", filters, filters);
-            rest = rest.saturating_sub(filters);
             add("other", rest, rest);
         }
         Ok(Some(parts))

@@ -454,15 +454,11 @@ impl Memtable for EnhancedSkipListMemtable {
     }
 
     fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
-        let (start, _) = internal_bounds(range);
-        let mut next = if range.is_empty() { ptr::null_mut() } else { self.seek_bound(start) };
-        // SAFETY: `next` is null or a published node of this memtable's arena.
-        while let Some(node) = unsafe { next.as_ref() } {
-            if range.is_past_end(node.key()) || !visit(node.key(), node.seq, node.kind(), node.value()) {
+        let mut nodes = self.range(range);
+        while let Some(node) = nodes.next_node() {
+            if !visit(node.key(), node.seq, node.kind(), node.value()) {
                 return;
             }
-            // SAFETY: every node has level 0.
-            next = unsafe { node.next(0) }.load(Ordering::Acquire);
         }
     }
 
@@ -490,19 +486,27 @@ pub struct EnhancedSkipListIter<'a> {
 // pointers of a memtable it borrows, which is itself `Sync`.
 unsafe impl Send for EnhancedSkipListIter<'_> {}
 
-impl Iterator for EnhancedSkipListIter<'_> {
-    type Item = Entry;
-
-    fn next(&mut self) -> Option<Entry> {
-        // SAFETY: `next` is null or a published node of the borrowed memtable's arena.
-        let node = unsafe { self.next.as_ref() }?;
+impl<'a> EnhancedSkipListIter<'a> {
+    /// The next node in the range, borrowed from the memtable.
+    fn next_node(&mut self) -> Option<&'a Node> {
+        // SAFETY: `next` is null or a published node of the borrowed memtable's arena, which
+        // lives as long as the borrow `'a`.
+        let node = unsafe { self.next.as_ref::<'a>() }?;
         if self.range.is_past_end(node.key()) {
             self.next = ptr::null_mut();
             return None;
         }
         // SAFETY: every node has level 0.
         self.next = unsafe { node.next(0) }.load(Ordering::Acquire);
-        Some(node.to_entry())
+        Some(node)
+    }
+}
+
+impl Iterator for EnhancedSkipListIter<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        self.next_node().map(Node::to_entry)
     }
 }
 

@@ -106,14 +106,15 @@ pub struct TableDescription {
     /// The writer that made the file, from the Parquet footer.
     pub created_by: Option<String>,
     /// Where the file's bytes go: one entry per column (`key`, `seq`, `kind`, `value`, in
-    /// that order), then the page index and Parquet's own Bloom filter.
+    /// that order), then the page index, Parquet's own Bloom filter and Strata's filters
+    /// (`filter_bytes`).
     pub bytes: Vec<ByteUse>,
 }
 
 /// Bytes one part of a table file takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ByteUse {
-    /// The column's name, or `page index` / `parquet bloom filter`.
+    /// The column's name, or `page index` / `parquet bloom filter` / `strata bloom filters`.
     pub part: String,
     /// Bytes in the file (compressed, headers included).
     pub stored: u64,
@@ -271,14 +272,20 @@ impl OpenTable {
                 c.column_index_length().unwrap_or(0).max(0) as u64 + c.offset_index_length().unwrap_or(0).max(0) as u64;
             bloom += c.bloom_filter_length().unwrap_or(0).max(0) as u64;
         }
+        let filter_bytes: usize = self.filters.iter().map(|f| f.num_bits().div_ceil(8)).sum();
         bytes.push(ByteUse { part: "page index".into(), stored: index, raw: index });
         bytes.push(ByteUse { part: "parquet bloom filter".into(), stored: bloom, raw: bloom });
+        bytes.push(ByteUse {
+            part: "strata bloom filters".into(),
+            stored: filter_bytes as u64,
+            raw: filter_bytes as u64,
+        });
         TableDescription {
             bytes,
             meta: self.meta.clone(),
             row_groups: self.row_groups.len(),
             pages: self.row_groups.iter().map(|rg| rg.pages.len()).sum(),
-            filter_bytes: self.filters.iter().map(|f| f.num_bits().div_ceil(8)).sum(),
+            filter_bytes,
             compression: codec,
             created_by: metadata.file_metadata().created_by().map(str::to_owned),
         }
