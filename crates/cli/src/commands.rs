@@ -178,6 +178,11 @@ pub(crate) fn stats(target: &Target, base: &Options) -> Result<String, String> {
         "space amplification {space_amp:.2} (table bytes per live byte); write amplification since open {:.2}",
         s.write_amplification()
     );
+    let _ = writeln!(
+        out,
+        "compaction rows since open: {} rewritten, {} copied in whole row groups",
+        s.compaction_rows_rewritten, s.compaction_rows_copied
+    );
     db.close().map_err(|e| e.to_string())?;
     if target.is_remote() {
         let o = target.remote()?.stats();

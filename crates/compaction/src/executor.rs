@@ -7,7 +7,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 use strata_core::rate::Throttled;
 use strata_core::{Entry, KeyRange, MergeIter, Priority, RangeDelIndex, RateLimiter, SeqNo, ValueKind};
-use strata_sstable::{SsTableStore, TableMeta};
+use strata_sstable::{CopyUnit, SsTableStore, TableMeta, TablePart};
 
 use crate::range_del::wholly_deleted;
 use crate::state::key_hull;
@@ -30,6 +30,9 @@ pub struct ExecContext<'a> {
     /// The most key ranges one merge is split into, merged in parallel on their own threads
     /// (1: no split). See [`execute`].
     pub max_subcompactions: usize,
+    /// Whether a merge copies whole the units (row groups) that no other input overlaps and
+    /// that hold nothing to drop, instead of rewriting their rows. See [`execute`].
+    pub copy_row_groups: bool,
 }
 
 impl std::fmt::Debug for ExecContext<'_> {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for ExecContext<'_> {
             .field("bottommost", &self.bottommost)
             .field("rate_limiter", &self.rate_limiter.map(RateLimiter::bytes_per_sec))
             .field("max_subcompactions", &self.max_subcompactions)
+            .field("copy_row_groups", &self.copy_row_groups)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +60,17 @@ pub struct CompactionOutput {
     pub bytes_read: u64,
     /// Bytes of the tables written (their file sizes); 0 for moves and drops.
     pub bytes_written: u64,
+    /// Rows the merge wrote into its outputs one by one (decoded, merged, encoded).
+    pub rows_rewritten: u64,
+    /// Rows the merge copied into its outputs inside whole units (row groups), undecoded.
+    pub rows_copied: u64,
+}
+
+/// Rows a merge wrote, by how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RowCounts {
+    rewritten: u64,
+    copied: u64,
 }
 
 /// Carries out `task`, picked from `state`, against `store`.
@@ -73,6 +88,13 @@ pub struct CompactionOutput {
 ///   one user key's versions stay in one range), merged on their own threads;
 ///   the outputs come back in key order as one edit, exactly as one merge would write them
 ///   but for where tables are cut.
+///
+///   With `ctx.copy_row_groups`, a unit of an input ([`SsTableStore::copy_units`], a Parquet
+///   row group) that lies wholly inside the merge's key range, whose key range no other unit
+///   or table of the inputs touches and no range tombstone of the inputs covers, and that
+///   holds one version per key and no tombstone, is copied into the output as it is
+///   ([`TablePart::Copy`]): the merge would keep every row of it unchanged, so only its bytes
+///   move. The output is the same data as a merge that rewrites every row.
 /// * [`TaskKind::Move`]: no data I/O; the inputs' metadata (from [`SsTableStore::open`]) is
 ///   returned as added at `task.output_level`.
 /// * [`TaskKind::Drop`]: no I/O; the inputs are returned as removed.
@@ -95,20 +117,34 @@ pub fn execute<S: SsTableStore>(
     let inputs = resolve_inputs(task, state)?;
     let removed: Vec<(usize, TableId)> = inputs.iter().map(|(level, t)| (*level, t.id)).collect();
     match task.kind {
-        TaskKind::Drop => Ok(CompactionOutput { removed, added: Vec::new(), bytes_read: 0, bytes_written: 0 }),
+        TaskKind::Drop => Ok(CompactionOutput {
+            removed,
+            added: Vec::new(),
+            bytes_read: 0,
+            bytes_written: 0,
+            rows_rewritten: 0,
+            rows_copied: 0,
+        }),
         TaskKind::Move => {
             let added = inputs
                 .iter()
                 .map(|(_, t)| Ok((task.output_level, store.open(t.id)?)))
                 .collect::<Result<Vec<_>, Error>>()?;
-            Ok(CompactionOutput { removed, added, bytes_read: 0, bytes_written: 0 })
+            Ok(CompactionOutput { removed, added, bytes_read: 0, bytes_written: 0, rows_rewritten: 0, rows_copied: 0 })
         }
         TaskKind::Merge => {
             let bytes_read = inputs.iter().map(|(_, t)| t.file_size).sum();
-            let added = merge(store, task, inputs, ctx)?;
+            let (added, rows) = merge(store, task, inputs, ctx)?;
             let bytes_written = added.iter().map(|m| m.file_size).sum();
             let added = added.into_iter().map(|m| (task.output_level, m)).collect();
-            Ok(CompactionOutput { removed, added, bytes_read, bytes_written })
+            Ok(CompactionOutput {
+                removed,
+                added,
+                bytes_read,
+                bytes_written,
+                rows_rewritten: rows.rewritten,
+                rows_copied: rows.copied,
+            })
         }
     }
 }
@@ -158,7 +194,7 @@ fn merge<S: SsTableStore>(
     task: &CompactionTask,
     mut inputs: Vec<(usize, &TableMeta)>,
     ctx: &ExecContext<'_>,
-) -> Result<Vec<TableMeta>, Error> {
+) -> Result<(Vec<TableMeta>, RowCounts), Error> {
     // Newest data first: L0 by max_seq descending, then each deeper level in key order.
     inputs.sort_by(|(la, a), (lb, b)| la.cmp(lb).then_with(|| crate::level_order(*la, a, b)));
     let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
@@ -180,7 +216,7 @@ fn merge<S: SsTableStore>(
     if let [only] = ranges.as_slice() {
         return merge_range(store, task, &inputs, only, ctx);
     }
-    let results: Vec<Result<Vec<TableMeta>, Error>> = std::thread::scope(|scope| {
+    let results: Vec<Result<(Vec<TableMeta>, RowCounts), Error>> = std::thread::scope(|scope| {
         let inputs = &inputs;
         let handles: Vec<_> =
             ranges[1..].iter().map(|range| scope.spawn(move || merge_range(store, task, inputs, range, ctx))).collect();
@@ -191,10 +227,15 @@ fn merge<S: SsTableStore>(
         results
     });
     let mut written = Vec::new();
+    let mut rows = RowCounts::default();
     let mut first_error = None;
     for r in results {
         match r {
-            Ok(tables) => written.extend(tables),
+            Ok((tables, counts)) => {
+                written.extend(tables);
+                rows.rewritten += counts.rewritten;
+                rows.copied += counts.copied;
+            }
             Err(e) => first_error = first_error.or(Some(e)),
         }
     }
@@ -205,7 +246,7 @@ fn merge<S: SsTableStore>(
         }
         return Err(e);
     }
-    Ok(written)
+    Ok((written, rows))
 }
 
 /// Split keys asked of the store per key range wanted: cuts then fall within an eighth of
@@ -281,31 +322,43 @@ fn merge_range<S: SsTableStore>(
     inputs: &[(usize, &TableMeta)],
     range: &KeyRange,
     ctx: &ExecContext<'_>,
-) -> Result<Vec<TableMeta>, Error> {
+) -> Result<(Vec<TableMeta>, RowCounts), Error> {
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
     snapshots.dedup();
     let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
-    let scans = inputs
+    let live: Vec<&TableMeta> = inputs
         .iter()
         .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key))
         // A table wholly under a newer range tombstone of another input, with no snapshot
         // between, holds nothing any reader sees: it is dropped without being read.
         .filter(|(_, t)| wholly_deleted(&range_dels, t, &snapshots).is_none())
-        .map(|(_, t)| store.scan(t.id, range))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(_, t)| *t)
+        .collect();
+    let copies = if ctx.copy_row_groups { plan_copies(store, &live, range, task.output_level)? } else { Vec::new() };
+    let scans = live
+        .iter()
+        .map(|t| {
+            let skipped: Vec<&CopyUnit> = copies.iter().filter(|u| u.table == t.id).collect();
+            let pieces =
+                around(range, &skipped).iter().map(|piece| store.scan(t.id, piece)).collect::<Result<_, _>>()?;
+            Ok(Pieces { pieces })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let visible = RangeDelFilter { inner: MergeIter::new(scans), range_dels, snapshots: snapshots.clone() };
     let merged = GcIter::new(visible, snapshots, ctx.bottommost);
-    let mut stream = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
+    let throttled = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
+    let mut stream = WithCopies { inner: throttled, copies: copies.into(), rate_limiter: ctx.rate_limiter }.peekable();
     let target = task.target_table_size.max(1);
     let mut written: Vec<TableMeta> = Vec::new();
+    let mut rows = RowCounts::default();
     while stream.peek().is_some() {
         let id = (ctx.next_table_id)();
-        let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None, reach: None };
+        let mut chunk = Chunk { source: &mut stream, target, bytes: 0, last_key: None, reach: None, rows: &mut rows };
         // Each output is opened here, on the compaction's thread, so the first read of it does
         // not pay for opening it (reading its metadata, indexes and filters); an output that
         // cannot be opened fails the task.
-        let result = store.write_table_at(id, task.output_level, &mut chunk).and_then(|meta| {
+        let result = store.write_table_parts(id, task.output_level, &mut chunk).and_then(|meta| {
             written.push(meta);
             store.open(id)
         });
@@ -321,12 +374,128 @@ fn merge_range<S: SsTableStore>(
             }
         }
     }
-    Ok(written)
+    Ok((written, rows))
 }
 
-/// Feeds one output table: entries until about `target` bytes, then up to the end of the
+/// The units of `tables` (the inputs of a merge over `range`) to copy whole: each lies in
+/// `range`, touches the key range of no other unit of the inputs (nor of an input that has no
+/// units), lies under no range tombstone of the inputs, holds nothing to drop, and is laid
+/// out as a table of `output_level` would be (codec and filter sizing). In key order.
+fn plan_copies<S: SsTableStore>(
+    store: &S,
+    tables: &[&TableMeta],
+    range: &KeyRange,
+    output_level: usize,
+) -> Result<Vec<CopyUnit>, Error> {
+    // (first key, last key, the unit): every unit of every input, or the whole table for an
+    // input without units.
+    let mut extents: Vec<(Bytes, Bytes, Option<CopyUnit>)> = Vec::new();
+    for t in tables {
+        let units = store.copy_units(t.id, output_level)?;
+        if units.is_empty() {
+            extents.push((t.min_key.clone(), t.max_key.clone(), None));
+        }
+        extents.extend(units.into_iter().map(|u| (u.min_key.clone(), u.max_key.clone(), Some(u))));
+    }
+    extents.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let under_range_tombstone = |min: &Bytes, max: &Bytes| {
+        tables.iter().flat_map(|t| &t.range_tombstones).any(|rt| rt.start <= *max && rt.end > *min)
+    };
+    let mut copies = Vec::new();
+    // The furthest last key of the extents before the current one.
+    let mut reach: Option<&Bytes> = None;
+    for (i, (min, max, unit)) in extents.iter().enumerate() {
+        let alone = reach.is_none_or(|r| r < min) && extents.get(i + 1).is_none_or(|next| next.0 > *max);
+        if let Some(unit) = unit
+            && alone
+            && unit.holds_nothing_to_drop()
+            && unit.fits_level
+            && range.contains(min)
+            && range.contains(max)
+            && !under_range_tombstone(min, max)
+        {
+            copies.push(unit.clone());
+        }
+        reach = Some(reach.map_or(max, |r| r.max(max)));
+    }
+    Ok(copies)
+}
+
+/// `range` without the key ranges of `skipped` (in key order, disjoint, inside `range`): the
+/// pieces of a table still to scan when those units are copied.
+fn around(range: &KeyRange, skipped: &[&CopyUnit]) -> Vec<KeyRange> {
+    let own = |b: Bound<&[u8]>| match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k)),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let mut pieces = Vec::with_capacity(skipped.len() + 1);
+    let mut start = own(range.start());
+    for unit in skipped {
+        pieces.push(KeyRange::new(start, Bound::Excluded(unit.min_key.clone())));
+        start = Bound::Excluded(unit.max_key.clone());
+    }
+    pieces.push(KeyRange::new(start, own(range.end())));
+    pieces.retain(|p| !p.is_empty());
+    pieces
+}
+
+/// Scans of one table's pieces, one after the other.
+struct Pieces<I> {
+    pieces: VecDeque<I>,
+}
+
+impl<I: Iterator> Iterator for Pieces<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        loop {
+            let item = self.pieces.front_mut()?.next();
+            if item.is_some() {
+                return item;
+            }
+            self.pieces.pop_front();
+        }
+    }
+}
+
+/// The merged stream with the copied units put in their places, as table parts. Nothing in
+/// the stream lies inside a copied unit's key range (the planner chose units nobody else
+/// touches, and their own tables are scanned around them).
+struct WithCopies<'a, I: Iterator> {
+    inner: Peekable<I>,
+    copies: VecDeque<CopyUnit>,
+    rate_limiter: Option<&'a RateLimiter>,
+}
+
+impl<I, E> Iterator for WithCopies<'_, I>
+where
+    I: Iterator<Item = Result<Entry, E>>,
+{
+    type Item = Result<TablePart, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(unit) = self.copies.front() {
+            let copy_now = match self.inner.peek() {
+                None => true,
+                Some(Ok(next)) => next.key > unit.max_key,
+                Some(Err(_)) => false,
+            };
+            if copy_now {
+                let unit = self.copies.pop_front()?;
+                if let Some(limiter) = self.rate_limiter {
+                    limiter.request(unit.charged_bytes, Priority::Low);
+                }
+                return Some(Ok(TablePart::Copy(unit)));
+            }
+        }
+        self.inner.next().map(|item| item.map(TablePart::Entry))
+    }
+}
+
+/// Feeds one output table: parts until about `target` bytes, then up to the end of the
 /// current user key and past the end of every range tombstone it holds (so the next table's
-/// first key lies beyond this table's extent).
+/// first key lies beyond this table's extent). Counts the rows it passes on in `rows`.
 struct Chunk<'s, I: Iterator> {
     source: &'s mut Peekable<I>,
     target: u64,
@@ -334,31 +503,49 @@ struct Chunk<'s, I: Iterator> {
     last_key: Option<Bytes>,
     /// The furthest end of a range tombstone fed so far.
     reach: Option<Bytes>,
+    rows: &'s mut RowCounts,
+}
+
+/// The first user key of a part.
+fn first_key(part: &TablePart) -> &Bytes {
+    match part {
+        TablePart::Entry(e) => &e.key,
+        TablePart::Copy(unit) => &unit.min_key,
+    }
 }
 
 impl<I, E> Iterator for Chunk<'_, I>
 where
-    I: Iterator<Item = Result<Entry, E>>,
+    I: Iterator<Item = Result<TablePart, E>>,
 {
-    type Item = Result<Entry, E>;
+    type Item = Result<TablePart, E>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.bytes >= self.target
             && let Some(Ok(next)) = self.source.peek()
-            && self.last_key.as_ref() != Some(&next.key)
-            && self.reach.as_ref().is_none_or(|reach| *reach < next.key)
+            && self.last_key.as_ref() != Some(first_key(next))
+            && self.reach.as_ref().is_none_or(|reach| reach < first_key(next))
         {
             return None;
         }
         let item = self.source.next()?;
-        if let Ok(entry) = &item {
-            self.bytes += entry.charged_len();
-            if entry.kind == ValueKind::RangeDelete && self.reach.as_ref().is_none_or(|r| *r < entry.value) {
-                self.reach = Some(entry.value.clone());
+        match &item {
+            Ok(TablePart::Entry(entry)) => {
+                self.bytes += entry.charged_len();
+                self.rows.rewritten += 1;
+                if entry.kind == ValueKind::RangeDelete && self.reach.as_ref().is_none_or(|r| *r < entry.value) {
+                    self.reach = Some(entry.value.clone());
+                }
+                if self.last_key.as_ref() != Some(&entry.key) {
+                    self.last_key = Some(entry.key.clone());
+                }
             }
-            if self.last_key.as_ref() != Some(&entry.key) {
-                self.last_key = Some(entry.key.clone());
+            Ok(TablePart::Copy(unit)) => {
+                self.bytes += unit.charged_bytes;
+                self.rows.copied += unit.rows;
+                self.last_key = Some(unit.max_key.clone());
             }
+            Err(_) => {}
         }
         Some(item)
     }

@@ -50,6 +50,7 @@
 //!     next_table_id: &|| next_id.fetch_add(1, Ordering::Relaxed),
 //!     rate_limiter: None,
 //!     max_subcompactions: 1,
+//!     copy_row_groups: true,
 //! };
 //! let edit = execute(&store, &task, &state, &ctx)?;
 //! assert_eq!(edit.removed.len(), 4);

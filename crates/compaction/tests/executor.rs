@@ -46,6 +46,7 @@ fn execute_bottommost<S: SsTableStore>(
         next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
         rate_limiter: None,
         max_subcompactions,
+        copy_row_groups: true,
     };
     execute(store, task, state, &ctx)
 }
@@ -109,6 +110,7 @@ fn tombstones_stay_unless_bottommost() {
         next_table_id: &ids,
         rate_limiter: None,
         max_subcompactions: 1,
+        copy_row_groups: true,
     };
     let kept = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(scan(&store, kept.added[0].1.id).len(), 2);
@@ -118,6 +120,7 @@ fn tombstones_stay_unless_bottommost() {
         next_table_id: &ids,
         rate_limiter: None,
         max_subcompactions: 1,
+        copy_row_groups: true,
     };
     let gone = execute(&store, &both, &state, &ctx).unwrap();
     assert_eq!(scan(&store, gone.added[0].1.id), [Entry::put("b", 11, "b")]);
@@ -134,6 +137,7 @@ fn move_and_drop_do_no_data_io() {
         next_table_id: &|| unreachable!("no table is written"),
         rate_limiter: None,
         max_subcompactions: 1,
+        copy_row_groups: true,
     };
     let before = store.stats();
     let moved = CompactionTask { kind: TaskKind::Move, ..merge_task(vec![(0, vec![1])], 1, 1) };
@@ -158,6 +162,7 @@ fn bad_tasks_are_rejected_before_any_io() {
         next_table_id: &|| 99,
         rate_limiter: None,
         max_subcompactions: 1,
+        copy_row_groups: true,
     };
     let err = execute(&store, &merge_task(vec![(1, vec![1])], 1, 10), &state, &ctx).unwrap_err();
     assert!(matches!(err, Error::TableNotInState { id: 1, level: 1 }), "{err}");
@@ -289,7 +294,7 @@ proptest! {
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(100);
-        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None, max_subcompactions: subcompactions };
+        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None, max_subcompactions: subcompactions, copy_row_groups: true };
         let out = execute(&store, &task, &state, &ctx).unwrap();
         let mut outputs: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
         for w in out.added.windows(2) {

@@ -103,6 +103,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             next_table_id: &next_id,
             rate_limiter: self.rate_limiter.as_ref(),
             max_subcompactions: self.options.max_subcompactions,
+            copy_row_groups: self.options.copy_row_groups,
         };
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
         let edit = VersionEdit {
@@ -124,6 +125,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.stats.compactions.fetch_add(1, Ordering::Relaxed);
         self.stats.compaction_bytes_read.fetch_add(output.bytes_read, Ordering::Relaxed);
         self.stats.compaction_bytes_written.fetch_add(output.bytes_written, Ordering::Relaxed);
+        self.stats.compaction_rows_rewritten.fetch_add(output.rows_rewritten, Ordering::Relaxed);
+        self.stats.compaction_rows_copied.fetch_add(output.rows_copied, Ordering::Relaxed);
         Ok(())
     }
 }

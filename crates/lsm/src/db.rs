@@ -532,6 +532,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             compactions: load(&c.compactions),
             compaction_bytes_read: load(&c.compaction_bytes_read),
             compaction_bytes_written: load(&c.compaction_bytes_written),
+            compaction_rows_rewritten: load(&c.compaction_rows_rewritten),
+            compaction_rows_copied: load(&c.compaction_rows_copied),
             compaction_throttled_micros: self
                 .inner
                 .rate_limiter

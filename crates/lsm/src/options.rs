@@ -239,6 +239,10 @@ pub struct Options {
     /// from its page index. Default 2; allowed 1 to 64 (1: no split). On a 2-vCPU machine, 2
     /// made a full compaction of 1M keys 1.3-1.5× faster, sequential or random.
     pub max_subcompactions: usize,
+    /// Whether a compaction copies whole the row groups of its inputs that no other input
+    /// overlaps and that hold one version per key and no tombstone, byte for byte, instead
+    /// of decoding and re-encoding their rows (the same data either way). Default true.
+    pub copy_row_groups: bool,
     /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
     pub compaction: PolicyConfig,
     /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
@@ -278,6 +282,7 @@ impl Default for Options {
             compaction_nice: 10,
             compaction_rate_bytes_per_sec: 0,
             max_subcompactions: 2,
+            copy_row_groups: true,
             compaction: PolicyConfig::default(),
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,

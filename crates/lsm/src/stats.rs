@@ -21,6 +21,8 @@ pub(crate) struct Counters {
     pub(crate) compactions: AtomicU64,
     pub(crate) compaction_bytes_read: AtomicU64,
     pub(crate) compaction_bytes_written: AtomicU64,
+    pub(crate) compaction_rows_rewritten: AtomicU64,
+    pub(crate) compaction_rows_copied: AtomicU64,
 }
 
 /// One level of the tree.
@@ -64,6 +66,11 @@ pub struct Stats {
     pub compaction_bytes_read: u64,
     /// Bytes of tables compactions wrote.
     pub compaction_bytes_written: u64,
+    /// Rows compactions wrote one by one (decoded, merged, encoded).
+    pub compaction_rows_rewritten: u64,
+    /// Rows compactions copied inside whole row groups, undecoded
+    /// (`Options::copy_row_groups`).
+    pub compaction_rows_copied: u64,
     /// Time compactions waited for `Options::compaction_rate_bytes_per_sec`, in µs.
     pub compaction_throttled_micros: u64,
     /// Bytes held by the active memtable.

@@ -61,7 +61,7 @@ pub use parquet::{
     ByteUse, ParquetScan, ParquetStore, TableDescription, is_temp_file, table_file_name, table_id_from_file_name,
 };
 pub use stats::{CacheStats, StoreStats};
-pub use store::{SsTableStore, TableExport};
+pub use store::{CopyUnit, SsTableStore, TableExport, TablePart};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

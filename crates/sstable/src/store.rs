@@ -2,9 +2,75 @@
 
 use std::path::Path;
 
+use std::ops::Bound;
+
 use strata_core::{Bytes, Entry, KeyRange, SeqNo, VersionedValue};
 
 use crate::{Result, StoreStats, TableId, TableMeta};
+
+/// A run of rows of one table that its store can put into a new table as it is, without
+/// decoding it: a Parquet row group. Compaction copies a unit whose key range no other input
+/// touches and that holds nothing to drop, instead of merging its rows one by one
+/// ([`SsTableStore::copy_units`], [`TablePart::Copy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyUnit {
+    /// The table holding the rows.
+    pub table: TableId,
+    /// Which unit of the table (for Parquet, the row group's index).
+    pub index: usize,
+    /// The first and last user key of the rows, exactly.
+    pub min_key: Bytes,
+    /// See `min_key`.
+    pub max_key: Bytes,
+    /// Rows (versions) in the unit.
+    pub rows: u64,
+    /// Distinct user keys among the rows; `rows` when every key has one version. 0 when the
+    /// table does not record it (then the unit is never copied).
+    pub distinct_keys: u64,
+    /// Rows that are point tombstones (as [`TableMeta::tombstones`] counts them).
+    pub tombstones: u64,
+    /// Rows that are range tombstones.
+    pub range_tombstones: u64,
+    /// The smallest and largest sequence number of the rows.
+    pub min_seq: SeqNo,
+    /// See `min_seq`.
+    pub max_seq: SeqNo,
+    /// What the rows count for in output size budgets (as [`Entry::charged_len`] summed).
+    pub charged_bytes: u64,
+    /// Whether the unit is laid out as a table written for the level asked of
+    /// [`SsTableStore::copy_units`] would be (for Parquet: the same codec and filter sizing),
+    /// so copying it keeps the per-level layout; only such units are copied.
+    pub fits_level: bool,
+}
+
+impl CopyUnit {
+    /// Whether a merge would keep every row of the unit as it is, given that no other input
+    /// holds a key in its range: one version per key (each is then the newest of its key) and
+    /// no tombstone (which a bottommost merge would drop).
+    #[must_use]
+    pub fn holds_nothing_to_drop(&self) -> bool {
+        // NOTE: distinct_keys is 0 (never equal to a non-zero row count) when unknown.
+        self.distinct_keys == self.rows && self.tombstones == 0 && self.range_tombstones == 0
+    }
+
+    /// The unit's user keys as a range, for a scan of exactly its rows (when no other unit of
+    /// the table shares a key with it).
+    #[must_use]
+    pub fn key_range(&self) -> KeyRange {
+        KeyRange::new(Bound::Included(self.min_key.clone()), Bound::Included(self.max_key.clone()))
+    }
+}
+
+/// One item of the stream a table is written from by
+/// [`SsTableStore::write_table_parts`]: an entry, or a whole unit copied from another table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TablePart {
+    /// One entry, in internal key order after everything before it.
+    Entry(Entry),
+    /// Every row of a unit from [`SsTableStore::copy_units`], whose keys all sort after
+    /// everything before it and before everything after it (no user key is shared).
+    Copy(CopyUnit),
+}
 
 /// A store of immutable sorted tables, addressed by [`TableId`].
 ///
@@ -62,6 +128,59 @@ pub trait SsTableStore: Send + Sync {
     ) -> Result<TableMeta> {
         let _ = level;
         self.write_table(id, entries)
+    }
+
+    /// The units of table `id` that [`write_table_parts`](Self::write_table_parts) can copy
+    /// whole, in key order, covering every row of the table, each saying whether it fits a
+    /// table written for `level` ([`CopyUnit::fits_level`]); empty when the store cannot copy
+    /// from this table (the default), then compaction rewrites every row.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    fn copy_units(&self, id: TableId, level: usize) -> Result<Vec<CopyUnit>> {
+        let _ = (id, level);
+        Ok(Vec::new())
+    }
+
+    /// [`write_table_at`](Self::write_table_at) from a stream of entries and copied units. The
+    /// table holds exactly the rows it would hold were each copied unit's rows given as
+    /// entries in its place.
+    ///
+    /// The default rewrites a copied unit's rows from a scan of its key range, so a store
+    /// that hands out units but cannot copy them stays correct; the Parquet store copies a
+    /// row group's column chunks, page index, Bloom filters and statistics byte for byte.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_table`](Self::write_table); [`Error::OutOfOrder`](crate::Error::OutOfOrder)
+    /// also when a copied unit does not sort strictly between its neighbours' user keys.
+    fn write_table_parts(
+        &self,
+        id: TableId,
+        level: usize,
+        parts: &mut dyn Iterator<Item = Result<TablePart>>,
+    ) -> Result<TableMeta> {
+        let mut copying: Option<Self::Scan> = None;
+        let mut entries = std::iter::from_fn(|| {
+            loop {
+                if let Some(scan) = &mut copying {
+                    match scan.next() {
+                        Some(item) => return Some(item),
+                        None => copying = None,
+                    }
+                }
+                match parts.next()? {
+                    Ok(TablePart::Entry(e)) => return Some(Ok(e)),
+                    Ok(TablePart::Copy(unit)) => match self.scan(unit.table, &unit.key_range()) {
+                        Ok(scan) => copying = Some(scan),
+                        Err(e) => return Some(Err(e)),
+                    },
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        });
+        self.write_table_at(id, level, &mut entries)
     }
 
     /// Opens table `id` (or finds it already open) and returns its summary. Opening checks the

@@ -44,7 +44,7 @@ use std::path::Path;
 
 use strata_core::{Bytes, Entry, KeyRange, MAX_SEQNO, ValueKind, VersionedValue};
 
-use crate::{Error, Result, SsTableStore};
+use crate::{Error, Result, SsTableStore, TablePart};
 
 /// One check of the suite: it opens stores through the given function.
 type Check<S> = fn(&dyn Fn(&Path) -> S);
@@ -52,7 +52,7 @@ type Check<S> = fn(&dyn Fn(&Path) -> S);
 /// Runs every check against stores made by `open`, which opens (or reopens) a store in the
 /// given directory. Each check gets a fresh directory. Panics on the first failed promise.
 pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
-    let checks: [(&str, Check<S>); 12] = [
+    let checks: [(&str, Check<S>); 13] = [
         ("get_answers_at_every_snapshot", get_answers_at_every_snapshot),
         ("tombstone_is_an_answer", tombstone_is_an_answer),
         ("misses_below_between_and_above", misses_below_between_and_above),
@@ -65,6 +65,7 @@ pub fn conformance<S: SsTableStore>(open: impl Fn(&Path) -> S) {
         ("many_entries_and_concurrent_readers", many_entries_and_concurrent_readers),
         ("an_exported_table_is_independent", an_exported_table_is_independent),
         ("range_tombstones_are_rows_and_metadata", range_tombstones_are_rows_and_metadata),
+        ("copied_units_hold_their_rows", copied_units_hold_their_rows),
     ];
     for (name, check) in checks {
         let dir = tempfile::tempdir().expect("a temporary directory for the conformance suite");
@@ -309,4 +310,84 @@ fn an_exported_table_is_independent<S: SsTableStore>(open: &dyn Fn(&Path) -> S) 
     let copy = open(dest.path());
     assert_eq!(copy.open(7).expect("the exported table opens"), meta);
     assert_eq!(scan_all(&copy, 7, &KeyRange::all()), sample());
+}
+
+/// A table written from entries and copied units ([`SsTableStore::write_table_parts`]) holds
+/// exactly the rows it would hold were each unit's rows given as entries, answers lookups for
+/// them, and rejects a copy that does not sort after what came before. The units of a table
+/// ([`SsTableStore::copy_units`]) cover its rows in key order. A store without units is
+/// checked with entries only.
+fn copied_units_hold_their_rows<S: SsTableStore>(open: &dyn Fn(&Path) -> S) {
+    let store = open(Path::new(""));
+    let mut source: Vec<Entry> =
+        (0..300u32).map(|i| Entry::put(format!("m{i:04}"), 100 + u64::from(i), format!("v{i}"))).collect();
+    // A key with versions, and a tombstone: units report them.
+    source.insert(10, Entry::put("m0009", 50, "old"));
+    source.push(Entry::delete("m0300", 7));
+    let meta = write(&store, 1, &source).expect("write the source");
+    let units = store.copy_units(1, 1).expect("units");
+    if !units.is_empty() {
+        assert_eq!(units.iter().map(|u| u.rows).sum::<u64>(), meta.entries, "units cover every row");
+        assert_eq!(units.iter().map(|u| u.tombstones).sum::<u64>(), meta.tombstones);
+        assert_eq!(units.iter().map(|u| u.rows - u.distinct_keys).sum::<u64>(), 1, "one key has two versions");
+        assert_eq!((&units[0].min_key, &units[units.len() - 1].max_key), (&meta.min_key, &meta.max_key));
+        for w in units.windows(2) {
+            assert!(w[0].max_key <= w[1].min_key, "units are in key order");
+        }
+        assert!(units.iter().all(|u| u.table == 1 && u.min_seq >= meta.min_seq && u.max_seq <= meta.max_seq));
+    }
+    let before = Entry::put("a", 900, "first");
+    let after = Entry::put("z", 901, "last");
+    let mut parts: Vec<Result<TablePart>> = vec![Ok(TablePart::Entry(before.clone()))];
+    if units.is_empty() {
+        parts.extend(source.iter().cloned().map(|e| Ok(TablePart::Entry(e))));
+    }
+    // Units that share a key with a neighbour (a key's versions cut between them) cannot be
+    // copied: their rows go in as entries.
+    let shares = |i: usize| {
+        (i > 0 && units[i - 1].max_key == units[i].min_key)
+            || units.get(i + 1).is_some_and(|next| next.min_key == units[i].max_key)
+    };
+    let mut copies = 0;
+    for (i, unit) in units.iter().enumerate() {
+        if shares(i) {
+            let own = |e: &&Entry| {
+                e.key >= unit.min_key
+                    && e.key <= unit.max_key
+                    && (i == 0 || units[i - 1].max_key != e.key || units[i - 1].max_key != unit.min_key)
+            };
+            parts.extend(source.iter().filter(own).cloned().map(|e| Ok(TablePart::Entry(e))));
+        } else {
+            copies += 1;
+            parts.push(Ok(TablePart::Copy(unit.clone())));
+        }
+    }
+    assert!(units.is_empty() || copies > 0, "at least one unit is copied");
+    parts.push(Ok(TablePart::Entry(after.clone())));
+    let copied = store.write_table_parts(2, 1, &mut parts.into_iter()).expect("write with copies");
+    let mut want = vec![before.clone()];
+    want.extend(source.iter().cloned());
+    want.push(after.clone());
+    assert_eq!(scan_all(&store, 2, &KeyRange::all()), want);
+    assert_eq!((copied.entries, copied.tombstones), (want.len() as u64, 1));
+    assert_eq!((&copied.min_key[..], &copied.max_key[..]), (&b"a"[..], &b"z"[..]));
+    assert_eq!((copied.min_seq, copied.max_seq), (7, 901));
+    assert_eq!(store.open(2).expect("open the copy"), copied);
+    for e in source.iter().step_by(7) {
+        let got = store.get(2, &e.key, MAX_SEQNO).expect("get").expect("a copied key is found");
+        assert_eq!(got.seq, source.iter().find(|s| s.key == e.key).unwrap().seq, "{:?}", e.key);
+    }
+    assert_eq!(store.get(2, b"m0009", 60).expect("get").map(|v| v.value), Some(Bytes::from_static(b"old")));
+    // A copy must sort after the entry before it, and what follows after the copy.
+    if let Some(unit) = units.iter().enumerate().find(|(i, _)| !shares(*i)).map(|(_, u)| u) {
+        let late = Entry::put(unit.min_key.clone(), 1_000, "x");
+        let mut parts = vec![Ok(TablePart::Entry(late)), Ok(TablePart::Copy(unit.clone()))].into_iter();
+        let e = store.write_table_parts(3, 1, &mut parts).expect_err("a copy at the previous key fails");
+        assert!(matches!(e, Error::OutOfOrder { .. }), "{e}");
+        let early = Entry::put(unit.max_key.clone(), 1, "x");
+        let mut parts = vec![Ok(TablePart::Copy(unit.clone())), Ok(TablePart::Entry(early))].into_iter();
+        let e = store.write_table_parts(3, 1, &mut parts).expect_err("an entry at the copy's last key fails");
+        assert!(matches!(e, Error::OutOfOrder { .. }), "{e}");
+        assert!(matches!(store.open(3), Err(Error::NotFound { .. })));
+    }
 }

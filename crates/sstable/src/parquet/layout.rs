@@ -107,6 +107,55 @@ mod keys {
     pub(super) const FILTER: &str = "strata.filter";
     pub(super) const SORT_ORDER: &str = "strata.sort_order";
     pub(super) const RANGE_TOMBSTONES: &str = "strata.range_tombstones";
+    pub(super) const ROW_GROUPS: &str = "strata.row_groups";
+}
+
+/// What `strata.row_groups` records of one row group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowGroupCounts {
+    /// Distinct user keys; as many as rows when each key has one version.
+    pub(crate) keys: u64,
+    /// Rows that are point tombstones.
+    pub(crate) tombstones: u64,
+    /// Rows that are range tombstones.
+    pub(crate) range_tombstones: u64,
+}
+
+/// `strata.row_groups`: `keys/tombstones/range tombstones` of each row group,
+/// comma-separated. Compaction copies a row group whole only when it holds one version per
+/// key and no tombstone of either kind.
+pub(crate) fn row_groups_to_kv(counts: &[RowGroupCounts]) -> KeyValue {
+    let list: Vec<String> =
+        counts.iter().map(|c| format!("{}/{}/{}", c.keys, c.tombstones, c.range_tombstones)).collect();
+    KeyValue::new(keys::ROW_GROUPS.to_owned(), list.join(","))
+}
+
+/// Parses `strata.row_groups` for a file of `row_groups` row groups: `None` when the file
+/// does not record it (written before it existed).
+pub(crate) fn row_groups_from_kv(
+    kv: Option<&Vec<KeyValue>>,
+    row_groups: usize,
+) -> Result<Option<Vec<RowGroupCounts>>, String> {
+    let Some(value) = kv.and_then(|kv| kv.iter().find(|e| e.key == keys::ROW_GROUPS)) else {
+        return Ok(None);
+    };
+    let value = value.value.as_deref().unwrap_or("");
+    let bad = || format!("{} is malformed", keys::ROW_GROUPS);
+    let parse = |item: &str| -> Result<RowGroupCounts, String> {
+        let mut numbers = item.split('/').map(|n| n.parse::<u64>().map_err(|_| bad()));
+        let mut next = || numbers.next().unwrap_or_else(|| Err(bad()));
+        let counts = RowGroupCounts { keys: next()?, tombstones: next()?, range_tombstones: next()? };
+        if numbers.next().is_some() {
+            return Err(bad());
+        }
+        Ok(counts)
+    };
+    let counts: Vec<RowGroupCounts> =
+        if value.is_empty() { Vec::new() } else { value.split(',').map(parse).collect::<Result<_, _>>()? };
+    if counts.len() != row_groups {
+        return Err(format!("{} lists {} row groups of {row_groups}", keys::ROW_GROUPS, counts.len()));
+    }
+    Ok(Some(counts))
 }
 
 /// The `strata.*` key-value metadata describing `meta` (file size excluded: it is not known
@@ -123,7 +172,7 @@ pub(crate) fn meta_to_kv(meta: &TableMeta, filter_policy: &str) -> Vec<KeyValue>
         kv(keys::MIN_SEQ, meta.min_seq.to_string()),
         kv(keys::MAX_SEQ, meta.max_seq.to_string()),
         kv(keys::CREATED_AT_MS, meta.created_at_ms.to_string()),
-        kv(keys::FILTER, format!("strata-bloom v{} per row group, {filter_policy}", strata_bloom::FORMAT_VERSION)),
+        kv(keys::FILTER, filter_description(filter_policy)),
         kv(keys::SORT_ORDER, "key ASC, seq DESC".to_owned()),
     ];
     if !meta.range_tombstones.is_empty() {
@@ -134,6 +183,11 @@ pub(crate) fn meta_to_kv(meta: &TableMeta, filter_policy: &str) -> Vec<KeyValue>
         out.push(kv(keys::RANGE_TOMBSTONES, list.join(",")));
     }
     out
+}
+
+/// `strata.filter` for tables whose filters follow `filter_policy` (its `Debug` form).
+pub(crate) fn filter_description(filter_policy: &str) -> String {
+    format!("strata-bloom v{} per row group, {filter_policy}", strata_bloom::FORMAT_VERSION)
 }
 
 /// Parses `strata.range_tombstones` (absent: none).
@@ -238,6 +292,23 @@ mod tests {
         assert_eq!(range_tombstones_from_kv(None), Ok(Vec::new()));
         for bad in ["1:61", "x:61:62", "1:62:61", "1:61:62:63", "1:6:62"] {
             assert!(range_tombstones_from_kv(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn row_group_counts_round_trip_and_reject_damage() {
+        let counts = [
+            RowGroupCounts { keys: 3, tombstones: 0, range_tombstones: 0 },
+            RowGroupCounts { keys: 1, tombstones: 1, range_tombstones: 2 },
+            RowGroupCounts { keys: 4096, tombstones: 7, range_tombstones: 0 },
+        ];
+        let kv = vec![row_groups_to_kv(&counts)];
+        assert_eq!(row_groups_from_kv(Some(&kv), 3), Ok(Some(counts.to_vec())));
+        assert!(row_groups_from_kv(Some(&kv), 2).unwrap_err().contains("lists 3 row groups of 2"));
+        assert_eq!(row_groups_from_kv(None, 3), Ok(None));
+        for bad in ["3/0/0,x/1/0", "3", "3/0", "3/0/1/2", "-1/0/0"] {
+            let kv = vec![KeyValue::new(keys::ROW_GROUPS.to_owned(), bad.to_owned())];
+            assert!(row_groups_from_kv(Some(&kv), bad.split(',').count()).unwrap_err().contains("malformed"), "{bad}");
         }
     }
 

@@ -28,8 +28,9 @@
 //!
 //! # Reading
 //!
-//! Files are written with the parquet crate's `ArrowWriter`, but read with Strata's own page
-//! path, no arrow reader: the offset index of each column (`chunk`) locates the pages holding
+//! Files are written with the parquet crate's Arrow column writers under its
+//! `SerializedFileWriter`, which also appends row groups copied whole from other tables
+//! (`writer.rs`). They are read with Strata's own page path, no arrow reader: the offset index of each column (`chunk`) locates the pages holding
 //! a key page's rows, each is read with one checksummed `pread`, its Thrift header parsed
 //! (`thrift`), its body decompressed and decoded (`decode`) into a compact page (`page`): the
 //! decompressed bytes plus offsets, handing out zero-copy `Bytes`. Point lookups and scans

@@ -37,16 +37,21 @@ pub(crate) fn schema() -> SchemaRef {
 /// batches, so this bounds how far a page can overshoot `data_page_size`.
 const ENCODER_BATCH_ROWS: usize = 64;
 
-/// The writer's properties for a table. `compress_values: false` writes the `value` column
-/// uncompressed whatever the codec (see [`ParquetOptions::min_compression_saving`]).
-pub(crate) fn writer_properties(opts: &ParquetOptions, compress_values: bool) -> WriterProperties {
-    let codec = match opts.compression {
+/// Parquet's codec for `compression`.
+pub(crate) fn codec_of(compression: Compression) -> Codec {
+    match compression {
         Compression::None => Codec::UNCOMPRESSED,
         Compression::Snappy => Codec::SNAPPY,
         Compression::Lz4 => Codec::LZ4_RAW,
         // NOTE: the level was validated by ParquetOptions::validate.
         Compression::Zstd(level) => Codec::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
-    };
+    }
+}
+
+/// The writer's properties for a table. `compress_values: false` writes the `value` column
+/// uncompressed whatever the codec (see [`ParquetOptions::min_compression_saving`]).
+pub(crate) fn writer_properties(opts: &ParquetOptions, compress_values: bool) -> WriterProperties {
+    let codec = codec_of(opts.compression);
     let col = |i: usize| ColumnPath::from(NAMES[i]);
     let builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)

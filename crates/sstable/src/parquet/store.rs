@@ -9,12 +9,14 @@ use strata_core::{Bytes, Entry, KeyRange, SeqNo, VersionedValue};
 
 use super::names::{is_temp_file, table_file_name, table_id_from_file_name, temp_path};
 use super::scan::ParquetScan;
-use super::table::OpenTable;
+use super::table::{OpenTable, layout_for};
 use super::writer::{sync_dir, write_table};
 use crate::cache::block_cache::BlockCache;
 use crate::cache::table_cache::TableCache;
 use crate::stats::Counters;
-use crate::{Error, ParquetOptions, Result, SsTableStore, StoreStats, TableExport, TableId, TableMeta};
+use crate::{
+    CopyUnit, Error, ParquetOptions, Result, SsTableStore, StoreStats, TableExport, TableId, TableMeta, TablePart,
+};
 
 /// The chunk size of a table copy.
 const COPY_CHUNK: usize = 1 << 20;
@@ -178,11 +180,11 @@ impl ParquetStore {
         &self,
         id: TableId,
         options: &ParquetOptions,
-        entries: &mut dyn Iterator<Item = Result<Entry>>,
+        parts: &mut dyn Iterator<Item = Result<TablePart>>,
     ) -> Result<TableMeta> {
         // A table cached under this id (deleted and now rewritten) must not answer for the new one.
         self.shared.tables.remove(id);
-        let meta = write_table(&*self.shared.fs, &self.table_path(id), id, options, entries)?;
+        let meta = write_table(&*self.shared.fs, &self.table_path(id), id, options, parts, &|t| self.table(t))?;
         Counters::add(&self.shared.counters.tables_written, 1);
         Ok(meta)
     }
@@ -192,7 +194,7 @@ impl SsTableStore for ParquetStore {
     type Scan = ParquetScan;
 
     fn write_table(&self, id: TableId, entries: &mut dyn Iterator<Item = Result<Entry>>) -> Result<TableMeta> {
-        self.write_with(id, &self.shared.options, entries)
+        self.write_with(id, &self.shared.options, &mut entries.map(|e| e.map(TablePart::Entry)))
     }
 
     fn write_table_at(
@@ -201,16 +203,31 @@ impl SsTableStore for ParquetStore {
         level: usize,
         entries: &mut dyn Iterator<Item = Result<Entry>>,
     ) -> Result<TableMeta> {
+        self.write_table_parts(id, level, &mut entries.map(|e| e.map(TablePart::Entry)))
+    }
+
+    fn write_table_parts(
+        &self,
+        id: TableId,
+        level: usize,
+        parts: &mut dyn Iterator<Item = Result<TablePart>>,
+    ) -> Result<TableMeta> {
         let o = &self.shared.options;
         if o.filter_per_level.is_empty() && o.compression_per_level.is_empty() {
-            return self.write_with(id, o, entries);
+            return self.write_with(id, o, parts);
         }
         let options = ParquetOptions {
             filter: o.filter_for_level(level),
             compression: o.compression_for_level(level),
             ..o.clone()
         };
-        self.write_with(id, &options, entries)
+        self.write_with(id, &options, parts)
+    }
+
+    fn copy_units(&self, id: TableId, level: usize) -> Result<Vec<CopyUnit>> {
+        let o = &self.shared.options;
+        let layout = layout_for(o.compression_for_level(level), o.filter_for_level(level));
+        Ok(self.table(id)?.copy_units(&layout))
     }
 
     fn open(&self, id: TableId) -> Result<TableMeta> {

@@ -4,24 +4,31 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
-use parquet::basic::Type as PhysicalType;
+use parquet::basic::{Compression as Codec, Type as PhysicalType};
+use parquet::bloom_filter::Sbbf;
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use strata_bloom::BloomFilter;
+use parquet::file::statistics::Statistics;
+use strata_bloom::{BloomFilter, FilterPolicy};
 use strata_core::fs::FileSystem;
-use strata_core::{Bytes, SeqNo, ValueKind, VersionedValue};
+use strata_core::{Bytes, RangeTombstone, SeqNo, ValueKind, VersionedValue};
 
 use super::bounds::MaxKeys;
 use super::chunk::ColumnChunk;
 use super::decode;
 use super::decode::BinaryColumn;
 use super::file::{TableFile, from_parquet, guard_decoder, read_at};
-use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_from_kv, section_crc_ok};
+use super::layout::filter_description;
+use super::layout::{
+    PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
+};
 use super::page::{DecodedPage, KeyPart, cmp_keys};
+use super::schema::codec_of;
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
 use crate::stats::Counters;
-use crate::{Error, Result, TableId, TableMeta};
+use crate::{Compression, CopyUnit, Error, Result, TableId, TableMeta};
 
 /// One data page of the key column: its key bounds (from the column index; possibly truncated,
 /// but always bounds) and its rows.
@@ -133,6 +140,9 @@ pub(crate) struct OpenTable {
     /// Per row group, where the pages of each column are.
     chunks: Vec<[ColumnChunk; 4]>,
     filters: Vec<BloomFilter>,
+    /// Per row group, distinct keys and tombstones (`strata.row_groups`); `None` for files
+    /// written before it was recorded, whose row groups are never copied.
+    counts: Option<Vec<RowGroupCounts>>,
     memory: usize,
 }
 
@@ -230,6 +240,8 @@ impl OpenTable {
             return Err(corrupt(format!("{} filters for {} row groups", filters.len(), metadata.num_row_groups())));
         }
         check_schema(&metadata).map_err(corrupt)?;
+        let counts = row_groups_from_kv(metadata.file_metadata().key_value_metadata(), metadata.num_row_groups())
+            .map_err(corrupt)?;
         let row_groups = row_group_spans(&metadata).map_err(corrupt)?;
         let chunks = ColumnChunk::all(&metadata, trailer.data_end).map_err(corrupt)?;
         let memory = metadata.memory_size()
@@ -242,7 +254,7 @@ impl OpenTable {
                 })
                 .sum::<usize>()
             + file.memory_size();
-        Ok(Self { meta, cache_id, file, metadata, row_groups, chunks, filters, memory })
+        Ok(Self { meta, cache_id, file, metadata, row_groups, chunks, filters, counts, memory })
     }
 
     /// What `strata inspect` shows of the table.
@@ -316,6 +328,97 @@ impl OpenTable {
 
     pub(crate) fn memory_size(&self) -> usize {
         self.memory
+    }
+
+    /// Every row group as a [`CopyUnit`] (see [`crate::SsTableStore::copy_units`]); none when
+    /// the file does not record its row groups' keys and tombstones, or when a row group's key
+    /// statistics are truncated (keys over parquet's statistics length): a copy needs the
+    /// exact first and last keys.
+    pub(crate) fn copy_units(&self, layout: &Layout) -> Vec<CopyUnit> {
+        (0..self.row_groups.len()).map(|i| self.copy_unit(i, Some(layout))).collect::<Option<_>>().unwrap_or_default()
+    }
+
+    /// Row group `index` as a [`CopyUnit`], its `fits_level` from `layout` (false without);
+    /// `None` when it cannot be copied (see [`Self::copy_units`]) or does not exist.
+    pub(crate) fn copy_unit(&self, index: usize, layout: Option<&Layout>) -> Option<CopyUnit> {
+        let counts = self.counts.as_ref()?.get(index)?;
+        let rg = self.metadata.row_groups().get(index)?;
+        if !rg.column(KEY).statistics().is_some_and(|s| s.min_is_exact() && s.max_is_exact()) {
+            return None;
+        }
+        let Some(Statistics::Int64(seqs)) = rg.column(SEQ).statistics() else { return None };
+        let (min_seq, max_seq) = (*seqs.min_opt()? as u64, *seqs.max_opt()? as u64);
+        let rows = u64::try_from(rg.num_rows()).ok()?;
+        let raw = |col: usize| {
+            let c = rg.column(col);
+            c.unencoded_byte_array_data_bytes().unwrap_or_else(|| c.uncompressed_size()).max(0) as u64
+        };
+        let fits_level = layout.is_some_and(|layout| {
+            let filter = self
+                .metadata
+                .file_metadata()
+                .key_value_metadata()
+                .and_then(|kv| kv.iter().find(|e| e.key == "strata.filter").and_then(|e| e.value.as_deref()));
+            filter == Some(layout.filter.as_str()) && same_codec(rg.column(KEY).compression(), layout.codec)
+        });
+        Some(CopyUnit {
+            table: self.meta.id,
+            index,
+            min_key: self.row_groups[index].min.clone(),
+            max_key: self.row_groups[index].max.clone(),
+            rows,
+            distinct_keys: counts.keys,
+            tombstones: counts.tombstones,
+            range_tombstones: counts.range_tombstones,
+            min_seq,
+            max_seq,
+            charged_bytes: raw(KEY) + raw(VALUE) + 9 * rows,
+            fits_level,
+        })
+    }
+
+    /// Row group `index`'s column chunks as the parquet writer takes them to append them
+    /// unchanged: metadata with statistics, page index, and Parquet's Bloom filter (read and
+    /// checked here).
+    pub(crate) fn row_group_chunks(&self, index: usize) -> Result<Vec<ColumnCloseResult>> {
+        let path = self.path();
+        let rg = self.metadata.row_groups().get(index).ok_or_else(|| Error::Corruption {
+            file: path.to_owned(),
+            reason: format!("no row group {index} to copy ({} in the file)", self.metadata.num_row_groups()),
+        })?;
+        let page_index = self.metadata.page_index();
+        let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
+        (0..rg.num_columns())
+            .map(|c| {
+                let col = rg.column(c);
+                let bloom_filter = guard_decoder(path, || {
+                    Sbbf::read_from_column_chunk(col, &self.file).map_err(|e| from_parquet(path, e))
+                })?;
+                Ok(ColumnCloseResult {
+                    bytes_written: col.compressed_size().max(0) as u64,
+                    rows_written: rows,
+                    metadata: col.clone(),
+                    bloom_filter,
+                    column_index: page_index.and_then(|p| p.column_index(index, c)).cloned(),
+                    offset_index: page_index.and_then(|p| p.offset_index(index, c)).cloned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Row group `index`'s Strata filter, serialized as the file stores it.
+    pub(crate) fn filter_bytes(&self, index: usize) -> Vec<u8> {
+        self.filters.get(index).map(BloomFilter::to_bytes).unwrap_or_default()
+    }
+
+    /// The table's range tombstones whose rows lie in `unit`'s key range (none when the unit
+    /// holds none).
+    pub(crate) fn range_tombstones_in(&self, unit: &CopyUnit) -> Vec<RangeTombstone> {
+        if unit.range_tombstones == 0 {
+            return Vec::new();
+        }
+        let inside = |t: &&RangeTombstone| unit.min_key <= t.start && t.start <= unit.max_key;
+        self.meta.range_tombstones.iter().filter(inside).cloned().collect()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -703,6 +806,23 @@ impl OpenTable {
         }
         weighted / total as f64
     }
+}
+
+/// How a table written for some level is laid out, as far as copying row groups cares: its
+/// codec and its filter sizing (as `strata.filter` describes it).
+pub(crate) struct Layout {
+    codec: Codec,
+    filter: String,
+}
+
+/// The layout of a table written with `compression` and `filter`.
+pub(crate) fn layout_for(compression: Compression, filter: FilterPolicy) -> Layout {
+    Layout { codec: codec_of(compression), filter: filter_description(&format!("{filter:?}")) }
+}
+
+/// The same codec, whatever its level (a file does not record zstd's level).
+fn same_codec(a: Codec, b: Codec) -> bool {
+    std::mem::discriminant(&a) == std::mem::discriminant(&b)
 }
 
 /// Extracts key bounds and page boundaries from the footer and page index, checking them.

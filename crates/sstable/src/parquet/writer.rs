@@ -14,15 +14,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow_array::builder::{BinaryBuilder, UInt8Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use strata_bloom::BloomFilter;
 use strata_core::fs::{FileSystem, WritableFile};
-use strata_core::{Bytes, Entry, RangeTombstone, SeqNo, compare_internal};
+use strata_core::{Bytes, Entry, RangeTombstone, SeqNo, ValueKind, compare_internal};
 
-use super::layout::{PARQUET_MAGIC, TRAILER_LEN, Trailer, meta_to_kv, seal_section};
+use super::file::from_parquet;
+use super::layout::{PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_to_kv, row_groups_to_kv, seal_section};
 use super::names::temp_path;
 use super::schema::{schema, writer_properties};
+use super::table::OpenTable;
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
-use crate::{Compression, Error, ParquetOptions, Result, TableId, TableMeta};
+use crate::{Compression, Error, ParquetOptions, Result, TableId, TableMeta, TablePart};
 
 /// Rows per record batch handed to the encoder.
 const BATCH_ROWS: usize = 4096;
@@ -254,13 +260,81 @@ impl Batch {
     }
 }
 
-/// Writes table `id` as `path` through `fs` (see [`crate::SsTableStore::write_table`]).
+/// The Parquet encoder of one table: row groups encoded from record batches, or copied whole
+/// from another table.
+struct Encoder<W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    columns: ArrowRowGroupWriterFactory,
+    /// The column writers of the row group being encoded.
+    in_progress: Option<Vec<ArrowColumnWriter>>,
+}
+
+impl<W: Write + Send> Encoder<W> {
+    fn new(sink: W, props: WriterProperties) -> parquet::errors::Result<Self> {
+        let (file, columns) = ArrowWriter::try_new(sink, schema(), Some(props))?.into_serialized_writer()?;
+        Ok(Self { file, columns, in_progress: None })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let writers = match &mut self.in_progress {
+            Some(writers) => writers,
+            none => none.insert(self.columns.create_column_writers(self.file.flushed_row_groups().len())?),
+        };
+        let mut writers = writers.iter_mut();
+        for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+            for leaf in compute_leaves(field, column)? {
+                let writer = writers.next().ok_or_else(|| ParquetError::General("more leaves than writers".into()))?;
+                writer.write(&leaf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the row group being encoded would take, encoded.
+    fn in_progress_size(&self) -> usize {
+        self.in_progress.iter().flatten().map(ArrowColumnWriter::get_estimated_total_bytes).sum()
+    }
+
+    /// Closes the row group being encoded, if any.
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let Some(writers) = self.in_progress.take() else { return Ok(()) };
+        let mut row_group = self.file.next_row_group()?;
+        for writer in writers {
+            writer.close()?.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        Ok(())
+    }
+
+    /// The file writer, to finish the file with (every row group is closed by then).
+    fn into_file(self) -> SerializedFileWriter<W> {
+        self.file
+    }
+
+    /// Appends row group `index` of `table` as it is: its column chunks' bytes, read and
+    /// checked against the source's block CRCs, with their statistics, page index and
+    /// Parquet Bloom filter.
+    fn copy_row_group(&mut self, table: &OpenTable, index: usize) -> Result<()> {
+        let chunks = table.row_group_chunks(index)?;
+        let failed = |e: ParquetError| from_parquet(table.path(), e);
+        let mut row_group = self.file.next_row_group().map_err(failed)?;
+        for chunk in chunks {
+            row_group.append_column(&table.file, chunk).map_err(failed)?;
+        }
+        row_group.close().map_err(failed)?;
+        Ok(())
+    }
+}
+
+/// Writes table `id` as `path` through `fs` (see [`crate::SsTableStore::write_table_parts`]);
+/// `tables` opens the tables that copied units come from.
 pub(crate) fn write_table(
     fs: &dyn FileSystem,
     path: &Path,
     id: TableId,
     opts: &ParquetOptions,
-    entries: &mut dyn Iterator<Item = Result<Entry>>,
+    parts: &mut dyn Iterator<Item = Result<TablePart>>,
+    tables: &dyn Fn(TableId) -> Result<Arc<OpenTable>>,
 ) -> Result<TableMeta> {
     if fs.exists(path) {
         return Err(Error::TableExists { file: path.to_owned() });
@@ -276,39 +350,98 @@ pub(crate) fn write_table(
     let mut head = Vec::new();
     let mut sampled = 0usize;
     while sampled < SAMPLE_VALUE_BYTES && head.len() < SAMPLE_ROWS {
-        let Some(item) = entries.next() else { break };
+        let Some(item) = parts.next() else { break };
         let stop = item.is_err();
-        sampled += item.as_ref().map_or(0, |e| 4 + e.value.len());
+        if let Ok(TablePart::Entry(e)) = &item {
+            sampled += 4 + e.value.len();
+        }
         head.push(item);
         if stop {
             break;
         }
     }
-    let compress_values = values_compress(opts, head.iter().filter_map(|e| e.as_ref().ok()).map(|e| &e.value[..]));
-    let mut writer =
-        ArrowWriter::try_new(sink, schema(), Some(writer_properties(opts, compress_values))).map_err(parquet_err)?;
+    let sample = head.iter().filter_map(|p| match p {
+        Ok(TablePart::Entry(e)) => Some(&e.value[..]),
+        _ => None,
+    });
+    let compress_values = values_compress(opts, sample);
+    let mut writer = Encoder::new(sink, writer_properties(opts, compress_values)).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
     let mut rg_rows = 0usize;
     let mut rg_hashes: Vec<u64> = Vec::new();
     let mut filters: Vec<Vec<u8>> = Vec::new();
+    // Per row group, for `strata.row_groups`: distinct keys and tombstones.
+    let mut rg_counts: Vec<RowGroupCounts> = Vec::new();
+    let mut rg_now = RowGroupCounts { keys: 0, tombstones: 0, range_tombstones: 0 };
     let mut prev: Option<(Bytes, SeqNo)> = None;
     let (mut entries_n, mut tombstones) = (0u64, 0u64);
     let mut range_tombstones = Vec::new();
     let (mut min_seq, mut max_seq) = (SeqNo::MAX, 0);
     let mut min_key = Bytes::new();
 
-    let finish_row_group = |rg_hashes: &mut Vec<u64>, filters: &mut Vec<Vec<u8>>| -> Result<()> {
+    let finish_row_group = |rg_hashes: &mut Vec<u64>,
+                            rg_now: &mut RowGroupCounts,
+                            filters: &mut Vec<Vec<u8>>,
+                            rg_counts: &mut Vec<RowGroupCounts>|
+     -> Result<()> {
         let filter = BloomFilter::from_key_hashes(opts.filter, rg_hashes)
             .map_err(|e| Error::InvalidOptions { field: "filter", reason: e.to_string() })?;
         filters.push(filter.to_bytes());
+        rg_counts.push(RowGroupCounts { keys: rg_hashes.len() as u64, ..*rg_now });
         rg_hashes.clear();
+        *rg_now = RowGroupCounts { keys: 0, tombstones: 0, range_tombstones: 0 };
         Ok(())
     };
+    let out_of_order = |index: u64, reason: String| Error::OutOfOrder { file: path.to_owned(), index, reason };
 
-    for item in head.into_iter().chain(entries) {
+    for item in head.into_iter().chain(parts) {
         let index = entries_n;
-        let e = item.map_err(|source| Error::Source { file: path.to_owned(), source: Box::new(source) })?;
+        let part = item.map_err(|source| Error::Source { file: path.to_owned(), source: Box::new(source) })?;
+        let e = match part {
+            TablePart::Entry(e) => e,
+            TablePart::Copy(asked) => {
+                let source = tables(asked.table)?;
+                // What is copied is described by the source itself; the part only names it.
+                let unit = source.copy_unit(asked.index, None).ok_or(Error::Unsupported {
+                    what: "copying a row group of a table without `strata.row_groups` or exact key statistics",
+                })?;
+                if let Some((pk, _)) = &prev
+                    && *pk >= unit.min_key
+                {
+                    let reason = format!("copied rows from {:?} do not sort after the key {pk:?}", unit.min_key);
+                    return Err(out_of_order(index, reason));
+                }
+                // The row group being encoded ends here: the copy is a row group of its own.
+                if batch.rows > 0 {
+                    writer.write(&batch.take()).map_err(parquet_err)?;
+                }
+                if rg_rows > 0 {
+                    writer.flush().map_err(parquet_err)?;
+                    finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
+                    rg_rows = 0;
+                }
+                writer.copy_row_group(&source, unit.index)?;
+                filters.push(source.filter_bytes(unit.index));
+                rg_counts.push(RowGroupCounts {
+                    keys: unit.distinct_keys,
+                    tombstones: unit.tombstones,
+                    range_tombstones: unit.range_tombstones,
+                });
+                range_tombstones.extend(source.range_tombstones_in(&unit));
+                if prev.is_none() {
+                    min_key = unit.min_key.clone();
+                }
+                entries_n += unit.rows;
+                tombstones += unit.tombstones;
+                min_seq = min_seq.min(unit.min_seq);
+                max_seq = max_seq.max(unit.max_seq);
+                // Sequence number 0 sorts after every version of the key: whatever follows
+                // must have a greater key.
+                prev = Some((unit.max_key, 0));
+                continue;
+            }
+        };
         if e.key.len() > MAX_KEY_LEN {
             return Err(Error::EntryTooLarge {
                 file: path.to_owned(),
@@ -329,14 +462,9 @@ pub(crate) fn write_table(
             }
             Some((pk, ps)) => {
                 if !compare_internal(pk, *ps, &e.key, e.seq).is_lt() {
-                    return Err(Error::OutOfOrder {
-                        file: path.to_owned(),
-                        index,
-                        reason: format!(
-                            "({:?}, seq {}) does not sort after the previous ({:?}, seq {})",
-                            e.key, e.seq, pk, ps
-                        ),
-                    });
+                    let reason =
+                        format!("({:?}, seq {}) does not sort after the previous ({:?}, seq {})", e.key, e.seq, pk, ps);
+                    return Err(out_of_order(index, reason));
                 }
                 pk != &e.key
             }
@@ -347,6 +475,8 @@ pub(crate) fn write_table(
         }
         entries_n += 1;
         tombstones += u64::from(e.kind.is_delete());
+        rg_now.tombstones += u64::from(e.kind.is_delete());
+        rg_now.range_tombstones += u64::from(e.kind == ValueKind::RangeDelete);
         range_tombstones.extend(RangeTombstone::from_entry(&e));
         min_seq = min_seq.min(e.seq);
         max_seq = max_seq.max(e.seq);
@@ -359,7 +489,7 @@ pub(crate) fn write_table(
             writer.write(&batch.take()).map_err(parquet_err)?;
             if rg_full || writer.in_progress_size() >= opts.row_group_max_bytes {
                 writer.flush().map_err(parquet_err)?;
-                finish_row_group(&mut rg_hashes, &mut filters)?;
+                finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
                 rg_rows = 0;
             }
         }
@@ -374,7 +504,7 @@ pub(crate) fn write_table(
     }
     if rg_rows > 0 {
         writer.flush().map_err(parquet_err)?;
-        finish_row_group(&mut rg_hashes, &mut filters)?;
+        finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
     }
 
     let created_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -390,13 +520,15 @@ pub(crate) fn write_table(
         created_at_ms,
         range_tombstones,
     };
+    let mut encoder = writer.into_file();
     for kv in meta_to_kv(&meta, &format!("{:?}", opts.filter)) {
-        writer.append_key_value_metadata(kv);
+        encoder.append_key_value_metadata(kv);
     }
+    encoder.append_key_value_metadata(row_groups_to_kv(&rg_counts));
     // Everything from here on (the page index and the footer) is held back, so the Strata
     // section can go between them.
-    writer.inner_mut().retain();
-    let sink = writer.into_inner().map_err(parquet_err)?;
+    encoder.inner_mut().retain();
+    let sink = encoder.into_inner().map_err(parquet_err)?;
     let (buffered, file_size) = sink.finish(&tmp_path, &filters)?;
     drop(buffered);
     meta.file_size = file_size;
