@@ -67,19 +67,26 @@ n = con.execute("select count(*) from read_parquet(?)", [path]).fetchone()[0]
 print(f"rows={t.num_rows} duckdb_rows={n} row_groups={md.num_row_groups} found={found}")
 "#;
 
-fn python_has_modules() -> bool {
-    Command::new("python3").args(["-c", "import pyarrow, duckdb"]).output().is_ok_and(|o| o.status.success())
+/// Whether `test` must be skipped: python3 with pyarrow and duckdb is missing (said loudly),
+/// which fails the test instead when `CI` is set.
+fn skipped_without_python(test: &str) -> bool {
+    let found =
+        Command::new("python3").args(["-c", "import pyarrow, duckdb"]).output().is_ok_and(|o| o.status.success());
+    if found {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
+    }
+    eprintln!(
+        "\n!!!!!!!! SKIPPED {test}: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n"
+    );
+    true
 }
 
 #[test]
 fn pyarrow_and_duckdb_read_strata_tables() {
-    if !python_has_modules() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
-        }
-        eprintln!(
-            "\n!!!!!!!! SKIPPED pyarrow_and_duckdb_read_strata_tables: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n"
-        );
+    if skipped_without_python("pyarrow_and_duckdb_read_strata_tables") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -110,13 +117,7 @@ fn pyarrow_and_duckdb_read_strata_tables() {
 /// it copies row groups) is ordinary Parquet to pyarrow and DuckDB.
 #[test]
 fn pyarrow_and_duckdb_read_tables_with_copied_row_groups() {
-    if !python_has_modules() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but python3 with pyarrow and duckdb is missing: `pip install pyarrow duckdb`");
-        }
-        eprintln!(
-            "\n!!!!!!!! SKIPPED pyarrow_and_duckdb_read_tables_with_copied_row_groups: python3 with pyarrow and duckdb not found (pip install pyarrow duckdb) !!!!!!!!\n"
-        );
+    if skipped_without_python("pyarrow_and_duckdb_read_tables_with_copied_row_groups") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
