@@ -140,15 +140,28 @@ impl ParquetScan {
 }
 
 /// The first page that can hold a key of `range`: the first row group and, in it, the first page
-/// whose maximum (an upper bound) is not before the range's start.
+/// whose maximum (an upper bound) is not before the range's start, or, for an exclusive start,
+/// after it. A scan reopened just past a key (as the engine's iterators do past a hot key's
+/// thousands of versions) thus skips the pages holding only that key without decoding them.
 fn first_page(table: &OpenTable, range: &KeyRange) -> Option<(usize, usize)> {
-    let start = match range.start() {
-        Bound::Included(k) | Bound::Excluded(k) => k,
+    let (start, exclusive) = match range.start() {
+        Bound::Included(k) => (k, false),
+        Bound::Excluded(k) => (k, true),
         Bound::Unbounded => return Some((0, 0)),
     };
-    let rg_idx = table.row_groups.partition_point(|rg| cmp_keys(&rg.max, start).is_lt());
+    let before = |max: &[u8]| {
+        let order = cmp_keys(max, start);
+        order.is_lt() || (exclusive && order.is_eq())
+    };
+    let rg_idx = table.row_groups.partition_point(|rg| before(&rg.max));
     let rg = table.row_groups.get(rg_idx)?;
-    Some((rg_idx, rg.first_page(start)))
+    let page = rg.first_page(start);
+    if !exclusive {
+        return Some((rg_idx, page));
+    }
+    // Pages' maximums ascend: skip those that end at the start key itself.
+    let page = page + rg.pages.get(page..).map_or(0, |rest| rest.partition_point(|p| before(&p.max)));
+    Some((rg_idx, page))
 }
 
 impl Iterator for ParquetScan {
