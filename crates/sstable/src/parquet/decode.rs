@@ -17,6 +17,8 @@
 //! hand before anything is allocated or indexed, and malformed input is an `Err` saying what is
 //! wrong (the caller turns it into [`crate::Error::Corruption`] naming the file), never a panic.
 
+use std::cell::RefCell;
+
 use bytes::Bytes;
 use parquet::basic::Compression as Codec;
 
@@ -146,9 +148,32 @@ fn decompress_into(codec: Codec, input: &[u8], out: &mut [u8]) -> R<usize> {
     match codec {
         Codec::LZ4_RAW => lz4_flex::block::decompress_into(input, out).map_err(|e| format!("LZ4: {e}")),
         Codec::SNAPPY => snap::raw::Decoder::new().decompress(input, out).map_err(|e| format!("snappy: {e}")),
-        Codec::ZSTD(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}")),
+        Codec::ZSTD(_) => zstd_decompress(input, out),
         other => Err(format!("unsupported page codec {other:?}")),
     }
+}
+
+thread_local! {
+    /// Per thread, one zstd decompression context, reused for every page: making one per page
+    /// (what `zstd::bulk::decompress_to_buffer` does) allocates and initializes its ~100 KiB
+    /// of tables each time, which cost more than decompressing a small page.
+    static ZSTD: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+fn zstd_decompress(input: &[u8], out: &mut [u8]) -> R<usize> {
+    let failed = |e: std::io::Error| format!("zstd: {e}");
+    ZSTD.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            let ctx = match &mut *slot {
+                Some(ctx) => ctx,
+                none => none.insert(zstd::bulk::Decompressor::new().map_err(failed)?),
+            };
+            ctx.decompress_to_buffer(input, out).map_err(failed)
+        }
+        // NOTE: not reached (decompression does not nest on a thread); a fresh context keeps
+        // it correct if it ever does.
+        Err(_) => zstd::bulk::decompress_to_buffer(input, out).map_err(failed),
+    })
 }
 
 /// Decompresses `input` (not `UNCOMPRESSED`) into exactly `size` bytes of memory of its own.
