@@ -268,6 +268,10 @@ struct BenchArgs {
     /// (`table.mmap_reads = false`).
     #[arg(long)]
     no_mmap: bool,
+    /// Make Strata's compactions rewrite every row, instead of copying whole the row groups
+    /// nothing else touches (`copy_row_groups = false`).
+    #[arg(long)]
+    no_copy_row_groups: bool,
     /// Let Strata's full block cache cache every page a read decodes, instead of only pages
     /// that missed twice within a while (`block_cache_admission = false`).
     #[arg(long)]
@@ -536,6 +540,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_mmap {
         strata_options.table.mmap_reads = false;
+    }
+    if args.no_copy_row_groups {
+        strata_options.copy_row_groups = false;
     }
     if args.no_cache_admission {
         strata_options.block_cache_admission = false;

@@ -216,6 +216,11 @@ fn engine_bench_runs_writes_json_and_plots() {
     assert!(stored > 800 * 100 && stored <= disk, "parts {stored} bytes, directory {disk}");
     let value = &parts[names.iter().position(|n| *n == "value").expect("value")];
     assert!(value["raw"].as_u64() >= Some(800 * 100), "800 values of 100 bytes before compression: {value}");
+    // Compactions ran (the final full one at least) and say how they wrote their rows.
+    assert!(table.contains("compactions wrote"), "{table}");
+    let rows = &report["engines"][0]["compaction_rows"];
+    let written = rows["rewritten"].as_u64().expect("rewritten") + rows["copied"].as_u64().expect("copied");
+    assert!(written >= 800, "the full compaction writes every live row: {rows}");
 }
 
 #[test]

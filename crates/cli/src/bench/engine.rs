@@ -185,6 +185,10 @@ pub(crate) struct EngineSummary {
     /// Where the tables' bytes go after the full compaction, when the engine says (Strata).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) table_parts: Option<Vec<engines::PartBytes>>,
+    /// Rows the engine's compactions rewrote and copied over the whole run, the final full
+    /// compaction included, when it counts them (Strata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) compaction_rows: Option<engines::CompactionRows>,
 }
 
 /// The whole run, as `--json` writes it.
@@ -505,6 +509,7 @@ fn run_engine(
     engine.flush()?;
     let disk_after = engines::disk_bytes(dir);
     let table_parts = engine.table_parts()?;
+    let compaction_rows = engine.compaction_rows();
     let uploaded = engine.store_stats().map(|s| s.put_bytes);
     let live_bytes = live.len() as u64 * (config.key_size + config.value_size) as u64;
     drop(engine);
@@ -520,6 +525,7 @@ fn run_engine(
         uploaded_bytes: uploaded,
         upload_amplification: uploaded.map(|u| u as f64 / user_bytes.max(1) as f64),
         table_parts,
+        compaction_rows,
     })
 }
 

@@ -26,6 +26,12 @@ pub(crate) trait BenchEngine: Send + Sync {
     /// Bytes written to table files by flushes and compactions, when the engine says.
     fn table_bytes_written(&self) -> Option<u64>;
 
+    /// Rows compactions rewrote one by one and rows they copied in whole row groups, when
+    /// the engine counts them (Strata).
+    fn compaction_rows(&self) -> Option<CompactionRows> {
+        None
+    }
+
     /// Object-store counters, when the engine runs on one (Strata with `--store`).
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {
         None
@@ -36,6 +42,15 @@ pub(crate) trait BenchEngine: Send + Sync {
     fn table_parts(&self) -> Result<Option<Vec<PartBytes>>, String> {
         Ok(None)
     }
+}
+
+/// Rows compactions wrote, by how (`Options::copy_row_groups`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct CompactionRows {
+    /// Decoded, merged and encoded again.
+    pub(crate) rewritten: u64,
+    /// Copied inside whole row groups, undecoded.
+    pub(crate) copied: u64,
 }
 
 /// Bytes one part of the tables takes, summed over the live tables.
@@ -205,6 +220,11 @@ impl BenchEngine for StrataEngine {
     fn table_bytes_written(&self) -> Option<u64> {
         let s = self.db.stats();
         Some(s.flush_bytes + s.compaction_bytes_written)
+    }
+
+    fn compaction_rows(&self) -> Option<CompactionRows> {
+        let s = self.db.stats();
+        Some(CompactionRows { rewritten: s.compaction_rows_rewritten, copied: s.compaction_rows_copied })
     }
 
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {

@@ -118,6 +118,18 @@ pub(crate) fn summary(report: &Report) -> String {
         );
     }
     for e in &report.engines {
+        let Some(rows) = e.compaction_rows else { continue };
+        let total = (rows.rewritten + rows.copied).max(1);
+        let _ = writeln!(
+            out,
+            "{:<8} compactions wrote {} rows one by one and copied {} in whole row groups ({:.1}%)",
+            e.engine,
+            rows.rewritten,
+            rows.copied,
+            100.0 * rows.copied as f64 / total as f64
+        );
+    }
+    for e in &report.engines {
         let Some(parts) = e.table_parts.as_ref().filter(|p| !p.is_empty()) else { continue };
         let total: u64 = parts.iter().map(|p| p.stored).sum();
         let _ = writeln!(out, "\n{} tables after the full compaction, by part:", e.engine);
