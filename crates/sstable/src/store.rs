@@ -38,8 +38,9 @@ pub struct CopyUnit {
     /// What the rows count for in output size budgets (as [`Entry::charged_len`] summed).
     pub charged_bytes: u64,
     /// Whether the unit is laid out as a table written for the level asked of
-    /// [`SsTableStore::copy_units`] would be (for Parquet: the same codec and filter sizing),
-    /// so copying it keeps the per-level layout; only such units are copied.
+    /// [`SsTableStore::copy_units`] would be (for Parquet: the same codec, filter sizing and
+    /// Parquet column types), so copying it keeps the per-level layout; only such units are
+    /// copied.
     pub fits_level: bool,
 }
 

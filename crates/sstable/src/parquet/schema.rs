@@ -3,10 +3,11 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression as Codec, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 
 use crate::{Compression, ParquetOptions};
 
@@ -31,6 +32,15 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// `key: Binary, seq: UInt64, kind: UInt8, value: Binary`, none nullable.
 pub(crate) fn schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
+}
+
+/// The Parquet columns the writer makes of [`schema`]: a row group is appended to a new table
+/// as it is only when its columns are exactly these (`None` if the conversion failed, which
+/// then copies nothing).
+pub(crate) fn parquet_columns() -> Option<&'static SchemaDescriptor> {
+    static COLUMNS: LazyLock<Option<SchemaDescriptor>> =
+        LazyLock::new(|| ArrowSchemaConverter::new().convert(&SCHEMA).ok());
+    COLUMNS.as_ref()
 }
 
 /// Rows per write batch inside the Parquet encoder: page size limits are checked between

@@ -24,8 +24,8 @@ use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
 use super::page::{DecodedPage, KeyPart, cmp_keys};
-use super::schema::codec_of;
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
+use super::schema::{codec_of, parquet_columns};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
 use crate::stats::Counters;
 use crate::{Compression, CopyUnit, Error, Result, TableId, TableMeta};
@@ -359,7 +359,10 @@ impl OpenTable {
                 .file_metadata()
                 .key_value_metadata()
                 .and_then(|kv| kv.iter().find(|e| e.key == "strata.filter").and_then(|e| e.value.as_deref()));
-            filter == Some(layout.filter.as_str()) && same_codec(rg.column(KEY).compression(), layout.codec)
+            let columns = self.metadata.file_metadata().schema_descr().columns();
+            filter == Some(layout.filter.as_str())
+                && same_codec(rg.column(KEY).compression(), layout.codec)
+                && parquet_columns().is_some_and(|ours| ours.columns() == columns)
         });
         Some(CopyUnit {
             table: self.meta.id,
