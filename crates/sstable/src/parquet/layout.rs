@@ -190,6 +190,11 @@ pub(crate) fn filter_description(filter_policy: &str) -> String {
     format!("strata-bloom v{} per row group, {filter_policy}", strata_bloom::FORMAT_VERSION)
 }
 
+/// `strata.filter` of a file, if it has one.
+pub(crate) fn filter_from_kv(kv: Option<&Vec<KeyValue>>) -> Option<&str> {
+    kv?.iter().find(|e| e.key == keys::FILTER)?.value.as_deref()
+}
+
 /// Parses `strata.range_tombstones` (absent: none).
 fn range_tombstones_from_kv(value: Option<&str>) -> Result<Vec<RangeTombstone>, String> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {

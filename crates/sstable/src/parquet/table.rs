@@ -19,10 +19,10 @@ use super::chunk::ColumnChunk;
 use super::decode;
 use super::decode::BinaryColumn;
 use super::file::{TableFile, from_parquet, guard_decoder, read_at};
-use super::layout::filter_description;
 use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
+use super::layout::{filter_description, filter_from_kv};
 use super::page::{DecodedPage, KeyPart, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use super::schema::{codec_of, parquet_columns};
@@ -335,12 +335,23 @@ impl OpenTable {
     /// statistics are truncated (keys over parquet's statistics length): a copy needs the
     /// exact first and last keys.
     pub(crate) fn copy_units(&self, layout: &Layout) -> Vec<CopyUnit> {
-        (0..self.row_groups.len()).map(|i| self.copy_unit(i, Some(layout))).collect::<Option<_>>().unwrap_or_default()
+        let Some(mut units) = (0..self.row_groups.len()).map(|i| self.copy_unit(i)).collect::<Option<Vec<_>>>() else {
+            return Vec::new();
+        };
+        // Filter sizing and column types are the table's; the codec is each column chunk's.
+        let file = self.metadata.file_metadata();
+        let table_fits = filter_from_kv(file.key_value_metadata()) == Some(layout.filter.as_str())
+            && parquet_columns().is_some_and(|ours| ours.columns() == file.schema_descr().columns());
+        for unit in &mut units {
+            let codec = self.metadata.row_group(unit.index).column(KEY).compression();
+            unit.fits_level = table_fits && same_codec(codec, layout.codec);
+        }
+        units
     }
 
-    /// Row group `index` as a [`CopyUnit`], its `fits_level` from `layout` (false without);
-    /// `None` when it cannot be copied (see [`Self::copy_units`]) or does not exist.
-    pub(crate) fn copy_unit(&self, index: usize, layout: Option<&Layout>) -> Option<CopyUnit> {
+    /// Row group `index` as a [`CopyUnit`], with `fits_level` false; `None` when it cannot be
+    /// copied (see [`Self::copy_units`]) or does not exist.
+    pub(crate) fn copy_unit(&self, index: usize) -> Option<CopyUnit> {
         let counts = self.counts.as_ref()?.get(index)?;
         let rg = self.metadata.row_groups().get(index)?;
         if !rg.column(KEY).statistics().is_some_and(|s| s.min_is_exact() && s.max_is_exact()) {
@@ -353,17 +364,6 @@ impl OpenTable {
             let c = rg.column(col);
             c.unencoded_byte_array_data_bytes().unwrap_or_else(|| c.uncompressed_size()).max(0) as u64
         };
-        let fits_level = layout.is_some_and(|layout| {
-            let filter = self
-                .metadata
-                .file_metadata()
-                .key_value_metadata()
-                .and_then(|kv| kv.iter().find(|e| e.key == "strata.filter").and_then(|e| e.value.as_deref()));
-            let columns = self.metadata.file_metadata().schema_descr().columns();
-            filter == Some(layout.filter.as_str())
-                && same_codec(rg.column(KEY).compression(), layout.codec)
-                && parquet_columns().is_some_and(|ours| ours.columns() == columns)
-        });
         Some(CopyUnit {
             table: self.meta.id,
             index,
@@ -376,7 +376,7 @@ impl OpenTable {
             min_seq,
             max_seq,
             charged_bytes: raw(KEY) + raw(VALUE) + 9 * rows,
-            fits_level,
+            fits_level: false,
         })
     }
 

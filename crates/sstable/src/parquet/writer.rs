@@ -18,7 +18,7 @@ use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use strata_bloom::BloomFilter;
+use strata_bloom::{BloomFilter, FilterPolicy};
 use strata_core::fs::{FileSystem, WritableFile};
 use strata_core::{Bytes, Entry, RangeTombstone, SeqNo, ValueKind, compare_internal};
 
@@ -28,7 +28,7 @@ use super::names::temp_path;
 use super::schema::{schema, writer_properties};
 use super::table::OpenTable;
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
-use crate::{Compression, Error, ParquetOptions, Result, TableId, TableMeta, TablePart};
+use crate::{Compression, CopyUnit, Error, ParquetOptions, Result, TableId, TableMeta, TablePart};
 
 /// Rows per record batch handed to the encoder.
 const BATCH_ROWS: usize = 4096;
@@ -260,6 +260,58 @@ impl Batch {
     }
 }
 
+/// The row groups of a table being written: the Strata filters and `strata.row_groups` counts
+/// of those finished, and what is gathered of the one being encoded.
+#[derive(Default)]
+struct RowGroups {
+    filters: Vec<Vec<u8>>,
+    counts: Vec<RowGroupCounts>,
+    /// Of the row group being encoded: its rows, the hash of each of its keys, its tombstones.
+    rows: usize,
+    hashes: Vec<u64>,
+    tombstones: u64,
+    range_tombstones: u64,
+}
+
+impl RowGroups {
+    /// Counts `e`, the next row of the row group being encoded; `new_key` when its key differs
+    /// from the previous row's.
+    fn add(&mut self, e: &Entry, new_key: bool) {
+        // A key whose versions straddle two row groups goes into both filters.
+        if new_key || self.rows == 0 {
+            self.hashes.push(BloomFilter::key_hash(&e.key));
+        }
+        self.rows += 1;
+        self.tombstones += u64::from(e.kind.is_delete());
+        self.range_tombstones += u64::from(e.kind == ValueKind::RangeDelete);
+    }
+
+    /// Finishes the row group being encoded: its filter, sized by `filter`, and its counts.
+    fn close(&mut self, filter: FilterPolicy) -> Result<()> {
+        let built = BloomFilter::from_key_hashes(filter, &self.hashes)
+            .map_err(|e| Error::InvalidOptions { field: "filter", reason: e.to_string() })?;
+        self.filters.push(built.to_bytes());
+        self.counts.push(RowGroupCounts {
+            keys: self.hashes.len() as u64,
+            tombstones: self.tombstones,
+            range_tombstones: self.range_tombstones,
+        });
+        self.hashes.clear();
+        (self.rows, self.tombstones, self.range_tombstones) = (0, 0, 0);
+        Ok(())
+    }
+
+    /// Records a row group copied whole as `unit`, with its serialized filter.
+    fn copied(&mut self, filter: Vec<u8>, unit: &CopyUnit) {
+        self.filters.push(filter);
+        self.counts.push(RowGroupCounts {
+            keys: unit.distinct_keys,
+            tombstones: unit.tombstones,
+            range_tombstones: unit.range_tombstones,
+        });
+    }
+}
+
 /// The Parquet encoder of one table: row groups encoded from record batches, or copied whole
 /// from another table.
 struct Encoder<W: Write + Send> {
@@ -368,29 +420,22 @@ pub(crate) fn write_table(
     let mut writer = Encoder::new(sink, writer_properties(opts, compress_values)).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
-    let mut rg_rows = 0usize;
-    let mut rg_hashes: Vec<u64> = Vec::new();
-    let mut filters: Vec<Vec<u8>> = Vec::new();
-    // Per row group, for `strata.row_groups`: distinct keys and tombstones.
-    let mut rg_counts: Vec<RowGroupCounts> = Vec::new();
-    let mut rg_now = RowGroupCounts { keys: 0, tombstones: 0, range_tombstones: 0 };
+    let mut groups = RowGroups::default();
     let mut prev: Option<(Bytes, SeqNo)> = None;
     let (mut entries_n, mut tombstones) = (0u64, 0u64);
     let mut range_tombstones = Vec::new();
     let (mut min_seq, mut max_seq) = (SeqNo::MAX, 0);
     let mut min_key = Bytes::new();
 
-    let finish_row_group = |rg_hashes: &mut Vec<u64>,
-                            rg_now: &mut RowGroupCounts,
-                            filters: &mut Vec<Vec<u8>>,
-                            rg_counts: &mut Vec<RowGroupCounts>|
-     -> Result<()> {
-        let filter = BloomFilter::from_key_hashes(opts.filter, rg_hashes)
-            .map_err(|e| Error::InvalidOptions { field: "filter", reason: e.to_string() })?;
-        filters.push(filter.to_bytes());
-        rg_counts.push(RowGroupCounts { keys: rg_hashes.len() as u64, ..*rg_now });
-        rg_hashes.clear();
-        *rg_now = RowGroupCounts { keys: 0, tombstones: 0, range_tombstones: 0 };
+    // Ends the row group being encoded, if any: its last batch, its column chunks, its filter.
+    let end_row_group = |writer: &mut Encoder<_>, batch: &mut Batch, groups: &mut RowGroups| -> Result<()> {
+        if batch.rows > 0 {
+            writer.write(&batch.take()).map_err(parquet_err)?;
+        }
+        if groups.rows > 0 {
+            writer.flush().map_err(parquet_err)?;
+            groups.close(opts.filter)?;
+        }
         Ok(())
     };
     let out_of_order = |index: u64, reason: String| Error::OutOfOrder { file: path.to_owned(), index, reason };
@@ -403,7 +448,7 @@ pub(crate) fn write_table(
             TablePart::Copy(asked) => {
                 let source = tables(asked.table)?;
                 // What is copied is described by the source itself; the part only names it.
-                let unit = source.copy_unit(asked.index, None).ok_or(Error::Unsupported {
+                let unit = source.copy_unit(asked.index).ok_or(Error::Unsupported {
                     what: "copying a row group of a table without `strata.row_groups` or exact key statistics",
                 })?;
                 if let Some((pk, _)) = &prev
@@ -413,21 +458,9 @@ pub(crate) fn write_table(
                     return Err(out_of_order(index, reason));
                 }
                 // The row group being encoded ends here: the copy is a row group of its own.
-                if batch.rows > 0 {
-                    writer.write(&batch.take()).map_err(parquet_err)?;
-                }
-                if rg_rows > 0 {
-                    writer.flush().map_err(parquet_err)?;
-                    finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
-                    rg_rows = 0;
-                }
+                end_row_group(&mut writer, &mut batch, &mut groups)?;
                 writer.copy_row_group(&source, unit.index)?;
-                filters.push(source.filter_bytes(unit.index));
-                rg_counts.push(RowGroupCounts {
-                    keys: unit.distinct_keys,
-                    tombstones: unit.tombstones,
-                    range_tombstones: unit.range_tombstones,
-                });
+                groups.copied(source.filter_bytes(unit.index), &unit);
                 range_tombstones.extend(source.range_tombstones_in(&unit));
                 if prev.is_none() {
                     min_key = unit.min_key.clone();
@@ -469,28 +502,20 @@ pub(crate) fn write_table(
                 pk != &e.key
             }
         };
-        // A key whose versions straddle two row groups goes into both filters.
-        if new_key || rg_rows == 0 {
-            rg_hashes.push(BloomFilter::key_hash(&e.key));
-        }
+        groups.add(&e, new_key);
         entries_n += 1;
         tombstones += u64::from(e.kind.is_delete());
-        rg_now.tombstones += u64::from(e.kind.is_delete());
-        rg_now.range_tombstones += u64::from(e.kind == ValueKind::RangeDelete);
         range_tombstones.extend(RangeTombstone::from_entry(&e));
         min_seq = min_seq.min(e.seq);
         max_seq = max_seq.max(e.seq);
         batch.push(&e);
-        rg_rows += 1;
         prev = Some((e.key, e.seq));
 
-        let rg_full = rg_rows >= opts.row_group_rows;
+        let rg_full = groups.rows >= opts.row_group_rows;
         if batch.rows >= BATCH_ROWS || batch.bytes >= BATCH_BYTES || rg_full {
             writer.write(&batch.take()).map_err(parquet_err)?;
             if rg_full || writer.in_progress_size() >= opts.row_group_max_bytes {
-                writer.flush().map_err(parquet_err)?;
-                finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
-                rg_rows = 0;
+                end_row_group(&mut writer, &mut batch, &mut groups)?;
             }
         }
     }
@@ -499,13 +524,7 @@ pub(crate) fn write_table(
     };
     let max_key = crate::meta::extent_end(last_key, &range_tombstones);
     range_tombstones.sort_unstable();
-    if batch.rows > 0 {
-        writer.write(&batch.take()).map_err(parquet_err)?;
-    }
-    if rg_rows > 0 {
-        writer.flush().map_err(parquet_err)?;
-        finish_row_group(&mut rg_hashes, &mut rg_now, &mut filters, &mut rg_counts)?;
-    }
+    end_row_group(&mut writer, &mut batch, &mut groups)?;
 
     let created_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut meta = TableMeta {
@@ -524,12 +543,12 @@ pub(crate) fn write_table(
     for kv in meta_to_kv(&meta, &format!("{:?}", opts.filter)) {
         encoder.append_key_value_metadata(kv);
     }
-    encoder.append_key_value_metadata(row_groups_to_kv(&rg_counts));
+    encoder.append_key_value_metadata(row_groups_to_kv(&groups.counts));
     // Everything from here on (the page index and the footer) is held back, so the Strata
     // section can go between them.
     encoder.inner_mut().retain();
     let sink = encoder.into_inner().map_err(parquet_err)?;
-    let (buffered, file_size) = sink.finish(&tmp_path, &filters)?;
+    let (buffered, file_size) = sink.finish(&tmp_path, &groups.filters)?;
     drop(buffered);
     meta.file_size = file_size;
     if opts.sync {
