@@ -26,6 +26,9 @@ assert [(c.column_index, c.descending) for c in sc] == [(0, False), (1, True)], 
 rg = md.row_group(0)
 assert rg.column(0).is_stats_set and rg.column(0).statistics.min == b"key000000", rg.column(0).statistics
 assert not rg.column(3).is_stats_set, rg.column(3).statistics
+# The encodings Strata writes, which both readers must decode.
+assert "DELTA_BYTE_ARRAY" in rg.column(0).encodings, rg.column(0).encodings
+assert "DELTA_LENGTH_BYTE_ARRAY" in rg.column(3).encodings, rg.column(3).encodings
 assert t.filter(pa.compute.equal(t.column("value"), b"v42")).num_rows == 1
 kv = md.metadata
 assert kv[b"strata.format_version"] == b"1", kv

@@ -11,8 +11,8 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64,
-    plain_value_range, read_page, read_page_in,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, read_page,
+    read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::KIND;
@@ -169,11 +169,11 @@ impl ColumnChunk {
         Ok((page, rows))
     }
 
-    /// Value `row` of page `p` of a binary column stored uncompressed (`PLAIN`), copied out of
-    /// the file's map after checking only the blocks up to the value (a value early in the
-    /// page checks a fraction of it). `None` when the chunk is compressed or the file is not
-    /// mapped: the caller then reads the whole page.
-    pub(crate) fn plain_value_mapped(&self, file: &TableFile, p: usize, row: usize) -> Result<Option<Bytes>> {
+    /// Value `row` of page `p` of a binary column stored uncompressed (`PLAIN` or
+    /// `DELTA_LENGTH_BYTE_ARRAY`), copied out of the file's map after checking only the blocks
+    /// up to the value (a value early in the page checks a fraction of it). `None` when the
+    /// chunk is compressed or the file is not mapped: the caller then reads the whole page.
+    pub(crate) fn value_mapped(&self, file: &TableFile, p: usize, row: usize) -> Result<Option<Bytes>> {
         if self.codec != Codec::UNCOMPRESSED {
             return Ok(None);
         }
@@ -181,7 +181,7 @@ impl ColumnChunk {
         let Some(mut page) = file.unchecked(loc.offset, loc.len as usize)? else { return Ok(None) };
         let (start, end) = self.page_rows(p);
         let bad = |r: String| file.corruption(format!("page at {}: {r}", loc.offset));
-        let range = plain_value_range(page.bytes, (end - start) as usize, row, |n| page.check_to(n), bad)?;
+        let range = value_range(page.bytes, (end - start) as usize, row, |n| page.check_to(n), bad)?;
         Ok(Some(Bytes::copy_from_slice(&page.bytes[range])))
     }
 

@@ -8,7 +8,7 @@
 //! * `seq`: `DELTA_BINARY_PACKED` `INT64` (`PLAIN` in tables written before that change);
 //! * `kind`: dictionary-encoded `INT32` (`RLE_DICTIONARY`/`PLAIN_DICTIONARY`, its dictionary
 //!   `PLAIN`), also `PLAIN`;
-//! * `value`: `PLAIN` `BYTE_ARRAY`.
+//! * `value`: `DELTA_LENGTH_BYTE_ARRAY` (`PLAIN` in tables written before that change).
 //!
 //! Only data page V1 of required (non-null, non-repeated) columns is read: such a page holds
 //! no level bytes, its body is the values alone.
@@ -28,6 +28,7 @@ use super::thrift::{DATA_PAGE, DICTIONARY_PAGE, PageHeader, parse_page_header};
 const PLAIN: i32 = 0;
 const PLAIN_DICTIONARY: i32 = 2;
 const DELTA_BINARY_PACKED: i32 = 5;
+const DELTA_LENGTH_BYTE_ARRAY: i32 = 6;
 const DELTA_BYTE_ARRAY: i32 = 7;
 const RLE_DICTIONARY: i32 = 8;
 
@@ -265,33 +266,45 @@ impl BinaryColumn {
 #[cfg(feature = "testing")]
 pub(crate) fn decode_binary(page: &RawPage, rows: usize) -> R<BinaryColumn> {
     match header_encoding(&page.header, rows)? {
-        PLAIN => plain_binary(&page.body, rows),
         DELTA_BYTE_ARRAY => delta_byte_array(&page.body, rows),
-        e => Err(format!("unsupported encoding {e} for a binary column")),
+        e => in_place_binary(e, &page.body, rows),
     }
 }
 
-/// [`decode_binary`] of a borrowed page: `PLAIN` values are copied out of it (into one
-/// buffer), `DELTA_BYTE_ARRAY` values are rebuilt as always.
+/// [`decode_binary`] of a borrowed page: `PLAIN` and `DELTA_LENGTH_BYTE_ARRAY` pages are
+/// copied out of it (into one buffer), `DELTA_BYTE_ARRAY` values are rebuilt as always.
 pub(crate) fn decode_binary_ref(page: PageRef<'_>, rows: usize) -> R<BinaryColumn> {
     match header_encoding(&page.header, rows)? {
-        PLAIN => plain_binary(&Bytes::copy_from_slice(page.body), rows),
         DELTA_BYTE_ARRAY => delta_byte_array(page.body, rows),
-        e => Err(format!("unsupported encoding {e} for a binary column")),
+        e => in_place_binary(e, &Bytes::copy_from_slice(page.body), rows),
     }
 }
 
 /// Decodes the binary data page at the start of `bytes` (checked bytes as stored, header
-/// first) into a column of its own. A compressed `PLAIN` page (the `value` column) is
-/// decompressed straight into the memory the column keeps, so the values are not copied out of
-/// `scratch` as [`decode_binary_ref`] would; other pages decompress into `scratch` first.
+/// first) into a column of its own. A compressed page whose values lie in its body as they are
+/// (`PLAIN`, `DELTA_LENGTH_BYTE_ARRAY`: the `value` column) is decompressed straight into the
+/// memory the column keeps, so the values are not copied out of `scratch` as
+/// [`decode_binary_ref`] would; other pages decompress into `scratch` first.
 pub(crate) fn decode_binary_page(bytes: &[u8], codec: Codec, rows: usize, scratch: &mut Vec<u8>) -> R<BinaryColumn> {
     let (header, input) = split_page(bytes)?;
-    if codec != Codec::UNCOMPRESSED && header_encoding(&header, rows)? == PLAIN {
-        let body = decompress(codec, input, header.uncompressed_size as usize)?;
-        return plain_binary(&Bytes::from(body), rows);
+    if codec != Codec::UNCOMPRESSED {
+        let encoding = header_encoding(&header, rows)?;
+        if matches!(encoding, PLAIN | DELTA_LENGTH_BYTE_ARRAY) {
+            let body = decompress(codec, input, header.uncompressed_size as usize)?;
+            return in_place_binary(encoding, &Bytes::from(body), rows);
+        }
     }
     decode_binary_ref(read_page_in(bytes, codec, scratch)?, rows)
+}
+
+/// A binary page body of `encoding` whose values are used where they lie in `body`: `PLAIN`
+/// or `DELTA_LENGTH_BYTE_ARRAY`.
+fn in_place_binary(encoding: i32, body: &Bytes, rows: usize) -> R<BinaryColumn> {
+    match encoding {
+        PLAIN => plain_binary(body, rows),
+        DELTA_LENGTH_BYTE_ARRAY => delta_length_binary(body, rows),
+        e => Err(format!("unsupported encoding {e} for a binary column")),
+    }
 }
 
 /// `PLAIN` `BYTE_ARRAY`: `(u32 LE length, bytes)` per value, used in place.
@@ -316,6 +329,31 @@ fn plain_binary(body: &Bytes, rows: usize) -> R<BinaryColumn> {
     }
     offsets.push(at as u32);
     Ok(BinaryColumn { data: body.clone(), offsets, skip: 4 })
+}
+
+/// `DELTA_LENGTH_BYTE_ARRAY`: every value's length (`DELTA_BINARY_PACKED`), then the values'
+/// bytes back to back, used in place.
+fn delta_length_binary(body: &Bytes, rows: usize) -> R<BinaryColumn> {
+    if u32::try_from(body.len()).is_err() {
+        return Err("page too large".into());
+    }
+    let mut lengths = DeltaReader::new(body, rows)?;
+    let data_start = delta_binary_packed_len(body, rows)?;
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(data_start as u32);
+    let mut end = data_start;
+    for _ in 0..rows {
+        let len = usize::try_from(lengths.next_value()?).map_err(|_| "negative value length")?;
+        end = end
+            .checked_add(len)
+            .filter(|&e| e <= body.len())
+            .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
+        offsets.push(end as u32);
+    }
+    if end != body.len() {
+        return Err(format!("DELTA_LENGTH_BYTE_ARRAY values end at {end}, the page at {}", body.len()));
+    }
+    Ok(BinaryColumn { data: body.clone(), offsets, skip: 0 })
 }
 
 /// `DELTA_BYTE_ARRAY`: prefix lengths (`DELTA_BINARY_PACKED`), then the suffixes as
@@ -356,9 +394,10 @@ fn delta_byte_array(body: &[u8], rows: usize) -> R<BinaryColumn> {
     Ok(BinaryColumn { data: Bytes::from(data), offsets, skip: 0 })
 }
 
-/// Where the rows holding `key` are in a binary page of `rows` sorted values (`PLAIN` or
-/// `DELTA_BYTE_ARRAY`), for a point lookup that does not want every value materialized:
-/// `(first row >= key, first row > key)`, both `rows` when every value sorts before `key`.
+/// Where the rows holding `key` are in a binary page of `rows` sorted values (`PLAIN`,
+/// `DELTA_LENGTH_BYTE_ARRAY` or `DELTA_BYTE_ARRAY`), for a point lookup that does not want
+/// every value materialized: `(first row >= key, first row > key)`, both `rows` when every
+/// value sorts before `key`.
 ///
 /// Values are rebuilt one at a time into one buffer and the walk stops at the first value
 /// greater than `key` (`DELTA_BYTE_ARRAY` has no random access: each value extends a prefix
@@ -395,6 +434,25 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             }
             if at != body.len() {
                 return Err(format!("PLAIN values end at {at}, the page at {}", body.len()));
+            }
+        }
+        DELTA_LENGTH_BYTE_ARRAY => {
+            let body = page.body;
+            let mut lengths = DeltaReader::new(body, rows)?;
+            let mut at = delta_binary_packed_len(body, rows)?;
+            for i in 0..rows {
+                let len = usize::try_from(lengths.next_value()?).map_err(|_| "negative value length")?;
+                let end = at
+                    .checked_add(len)
+                    .filter(|&e| e <= body.len())
+                    .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
+                if let Some(found) = step(i, super::page::cmp_keys(&body[at..end], key)) {
+                    return Ok(found);
+                }
+                at = end;
+            }
+            if at != body.len() {
+                return Err(format!("DELTA_LENGTH_BYTE_ARRAY values end at {at}, the page at {}", body.len()));
             }
         }
         DELTA_BYTE_ARRAY => {
@@ -471,19 +529,20 @@ pub(crate) fn decode_u64_prefix(page: PageRef<'_>, rows: usize, limit: usize, ou
     }
 }
 
-/// Value `row` of a `PLAIN` binary page of `rows` values, borrowed from the page: the length
-/// prefixes are walked up to it, no offsets are built.
-pub(crate) fn plain_binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<&'a [u8]> {
-    let range = plain_value_in(&page.header, page.body, rows, row, |_| Ok(()), |r| r)?;
+/// Value `row` of a binary page of `rows` values whose values lie in it as they are (`PLAIN`
+/// or `DELTA_LENGTH_BYTE_ARRAY`), borrowed from the page: no offsets are built.
+pub(crate) fn binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<&'a [u8]> {
+    let range = value_in(&page.header, page.body, rows, row, |_| Ok(()), |r| r)?;
     Ok(&page.body[range])
 }
 
-/// Where value `row` lies in `bytes`, a whole stored `PLAIN` binary page (header and body) of
-/// `rows` values stored uncompressed, whose bytes are trusted only up to what `check` accepts:
-/// `check(n)` must succeed before anything in the first `n` bytes is relied on. The walk asks
-/// for the header, then for each length prefix up to the row, then for the value, so only the
-/// bytes up to the value need to be checked. Errors other than `check`'s become `bad(reason)`.
-pub(crate) fn plain_value_range<E>(
+/// Where value `row` lies in `bytes`, a whole stored binary page (header and body) of `rows`
+/// values stored uncompressed (`PLAIN` or `DELTA_LENGTH_BYTE_ARRAY`), whose bytes are trusted
+/// only up to what `check` accepts: `check(n)` must succeed before anything in the first `n`
+/// bytes is relied on. The walk asks for the header, then for the lengths up to the row, then
+/// for the value, so only the bytes up to the value need to be checked. Errors other than
+/// `check`'s become `bad(reason)`.
+pub(crate) fn value_range<E>(
     bytes: &[u8],
     rows: usize,
     row: usize,
@@ -503,16 +562,20 @@ pub(crate) fn plain_value_range<E>(
     let base = bytes.len() - body.len();
     check(base)?;
     check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
-    let range = plain_value_in(&header, body, rows, row, |n| check(base + n), bad)?;
+    let range = value_in(&header, body, rows, row, |n| check(base + n), bad)?;
     Ok(base + range.start..base + range.end)
 }
 
-/// Where value `row` lies in `body`, the (uncompressed) body of a `PLAIN` binary page of
-/// `rows` values headed by `header`. The length prefixes are walked up to the row, and
-/// `check(n)` is asked to vouch for the first `n` bytes of `body` before each prefix and the
-/// value are read (it returns at once for bytes already vouched for). Errors other than
-/// `check`'s become `bad(reason)`.
-fn plain_value_in<E>(
+/// Where value `row` lies in `body`, the (uncompressed) body of a binary page of `rows` values
+/// headed by `header`, `check(n)` vouching for the first `n` bytes of `body` before they are
+/// relied on (it returns at once for bytes already vouched for). Errors other than `check`'s
+/// become `bad(reason)`.
+///
+/// * `PLAIN`: the length prefixes are walked up to the row, each checked before it is read.
+/// * `DELTA_LENGTH_BYTE_ARRAY`: the lengths stream at the page's start is checked whole (for
+///   100-byte values it is a few bytes), then every length is summed (their total must end the
+///   page exactly) and the value is checked.
+fn value_in<E>(
     header: &PageHeader,
     body: &[u8],
     rows: usize,
@@ -520,11 +583,58 @@ fn plain_value_in<E>(
     mut check: impl FnMut(usize) -> Result<(), E>,
     bad: impl Fn(String) -> E,
 ) -> Result<std::ops::Range<usize>, E> {
-    match header_encoding(header, rows).map_err(&bad)? {
-        PLAIN => {}
-        e => return Err(bad(format!("unsupported encoding {e} for a value page"))),
+    let encoding = header_encoding(header, rows).map_err(&bad)?;
+    if row >= rows {
+        return Err(bad(format!("row {row} of a page of {rows} values")));
     }
-    if row >= rows || rows > body.len() / 4 {
+    match encoding {
+        PLAIN => plain_value_in(body, rows, row, check, bad),
+        DELTA_LENGTH_BYTE_ARRAY => {
+            // NOTE: the block headers are walked before they are checked (bounds-checked, as
+            // the page header above); a failure there is reported as damage if it is.
+            let data_start = match delta_binary_packed_len(body, rows) {
+                Ok(n) => n,
+                Err(reason) => {
+                    check(body.len())?;
+                    return Err(bad(reason));
+                }
+            };
+            check(data_start)?;
+            let mut lengths = DeltaReader::new(body, rows).map_err(&bad)?;
+            let (mut at, mut range) = (data_start, 0..0);
+            for i in 0..rows {
+                let len = lengths
+                    .next_value()
+                    .and_then(|l| usize::try_from(l).map_err(|_| "negative value length".to_owned()))
+                    .map_err(&bad)?;
+                let end = at
+                    .checked_add(len)
+                    .filter(|&e| e <= body.len())
+                    .ok_or_else(|| bad("DELTA_LENGTH_BYTE_ARRAY value overruns the page".into()))?;
+                if i == row {
+                    range = at..end;
+                }
+                at = end;
+            }
+            if at != body.len() {
+                return Err(bad(format!("DELTA_LENGTH_BYTE_ARRAY values end at {at}, the page at {}", body.len())));
+            }
+            check(range.end)?;
+            Ok(range)
+        }
+        e => Err(bad(format!("unsupported encoding {e} for a value page"))),
+    }
+}
+
+/// [`value_in`] of a `PLAIN` page.
+fn plain_value_in<E>(
+    body: &[u8],
+    rows: usize,
+    row: usize,
+    mut check: impl FnMut(usize) -> Result<(), E>,
+    bad: impl Fn(String) -> E,
+) -> Result<std::ops::Range<usize>, E> {
+    if rows > body.len() / 4 {
         return Err(bad(format!("row {row} of {rows} values in {} bytes", body.len())));
     }
     // Value `i` starts at `at`: its length prefix, then its bytes.
@@ -1073,6 +1183,68 @@ mod tests {
         neg.extend(dbp(&[-1, 3]));
         neg.extend_from_slice(b"ab");
         assert!(delta_byte_array(&neg, 2).is_err());
+    }
+
+    /// `values` encoded as a DELTA_LENGTH_BYTE_ARRAY page body: their lengths, then their bytes.
+    fn delta_length_body(values: &[&[u8]]) -> Vec<u8> {
+        let mut body = dbp(&values.iter().map(|v| v.len() as i64).collect::<Vec<_>>());
+        for v in values {
+            body.extend_from_slice(v);
+        }
+        body
+    }
+
+    #[test]
+    fn delta_length_byte_array_reads_values_in_place_and_rejects_bad_lengths() {
+        let big = vec![b'x'; 300];
+        let values: [&[u8]; 6] = [b"abc", b"", b"hello", &big, b"z", b""];
+        let body = Bytes::from(delta_length_body(&values));
+        let col = delta_length_binary(&body, values.len()).unwrap();
+        assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), values);
+        assert_eq!(col.data.as_ptr(), body.as_ptr(), "the values stay in the page's body");
+
+        let header = PageHeader {
+            page_type: DATA_PAGE,
+            num_values: values.len() as i32,
+            encoding: DELTA_LENGTH_BYTE_ARRAY,
+            has_page_header: true,
+            ..PageHeader::default()
+        };
+        let page = PageRef { header, body: &body };
+        for (row, want) in values.iter().enumerate() {
+            assert_eq!(binary_value(page, values.len(), row).unwrap(), *want, "row {row}");
+            // The lazy walk vouches for every byte it relies on: the lengths, then the value.
+            let mut asked = 0;
+            let range = value_in(
+                &header,
+                &body,
+                values.len(),
+                row,
+                |n| {
+                    asked = asked.max(n);
+                    Ok::<(), String>(())
+                },
+                |r| r,
+            )
+            .unwrap();
+            assert_eq!(&body[range.clone()], *want);
+            assert!(asked >= range.end && asked >= delta_binary_packed_len(&body, values.len()).unwrap());
+        }
+        assert!(binary_value(page, values.len(), values.len()).is_err(), "a row past the page");
+
+        // Lengths that overrun the page, fall short of it, or are negative.
+        let mut long = dbp(&[2, 9]);
+        long.extend_from_slice(b"abcd");
+        let mut short = dbp(&[1, 1]);
+        short.extend_from_slice(b"abcd");
+        let mut neg = dbp(&[-1, 5]);
+        neg.extend_from_slice(b"abcd");
+        for bad in [long, short, neg] {
+            let page = PageRef { header: PageHeader { num_values: 2, ..header }, body: &bad };
+            assert!(delta_length_binary(&Bytes::from(bad.clone()), 2).is_err());
+            assert!(binary_value(page, 2, 0).is_err());
+            assert!(find_key(page, 2, b"zz").is_err(), "a walk past every value checks every length");
+        }
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub(crate) fn writer_properties(opts: &ParquetOptions, compress_values: bool) ->
         // bit-pack to a few bits each, where PLAIN takes 8 bytes (see the measurements in the
         // commit that made this change).
         .set_column_encoding(col(SEQ), Encoding::DELTA_BINARY_PACKED)
+        // PLAIN spends 4 bytes per value on its length; here the lengths are one
+        // DELTA_BINARY_PACKED stream at the page's start (a few bytes when values are of one
+        // size), and the values still lie back to back, read in place: 3.4 % of a table of
+        // 100-byte values.
+        .set_column_encoding(col(VALUE), Encoding::DELTA_LENGTH_BYTE_ARRAY)
         .set_sorting_columns(Some(vec![
             SortingColumn { column_idx: KEY as i32, descending: false, nulls_first: false },
             SortingColumn { column_idx: SEQ as i32, descending: true, nulls_first: false },

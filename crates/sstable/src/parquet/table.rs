@@ -516,7 +516,7 @@ impl OpenTable {
     /// block cache, or the cache did not admit the page), so decoding whole parts would be
     /// thrown away: reads the key page and finds `key`'s rows by walking it
     /// only up to the first greater key, decodes the `seq` page only up to the row wanted, and
-    /// takes the value from the `PLAIN` value page without building offsets for every row.
+    /// takes the value from the value page without building offsets for every row.
     ///
     fn lookup_uncached(
         &self,
@@ -727,11 +727,11 @@ impl OpenTable {
         scratch: &mut Vec<u8>,
     ) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
-        if let Some(value) = chunk.plain_value_mapped(&self.file, vp, row)? {
+        if let Some(value) = chunk.value_mapped(&self.file, vp, row)? {
             return Ok(value);
         }
         let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
-        let value = decode::plain_binary_value(raw, rows, row)
+        let value = decode::binary_value(raw, rows, row)
             .map_err(|r| Error::corruption(self.path(), format!("row group {rg} page {page}: value page {vp}: {r}")))?;
         // NOTE: a copy of the value (the page lives in a reused buffer); no larger than the
         // decompression that produced it.

@@ -36,7 +36,8 @@ const BATCH_ROWS: usize = 4096;
 const BATCH_BYTES: usize = 8 << 20;
 
 /// The sample of values that decides whether a table's values are compressed: its first
-/// values up to this many bytes (length prefixes included) or [`SAMPLE_ROWS`] rows.
+/// values up to this many bytes (counting 4 per value, so empty values end it too) or
+/// [`SAMPLE_ROWS`] rows.
 const SAMPLE_VALUE_BYTES: usize = 64 << 10;
 const SAMPLE_ROWS: usize = 4096;
 
@@ -59,8 +60,8 @@ fn values_compress<'a>(opts: &ParquetOptions, values: impl Iterator<Item = &'a [
     let mut page = Vec::new();
     let mut values = values.peekable();
     while let Some(v) = values.next() {
-        // A PLAIN page: each value's u32 length, then its bytes.
-        page.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        // A DELTA_LENGTH_BYTE_ARRAY page holds the values back to back, after a stream of
+        // their lengths that is a few bytes when values are of one size (left out here).
         page.extend_from_slice(v);
         rows += 1;
         if rows == opts.page_rows || page.len() >= opts.data_page_size || values.peek().is_none() {
