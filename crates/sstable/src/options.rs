@@ -80,10 +80,10 @@ pub struct ParquetOptions {
     pub block_cache_admission: bool,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
     pub table_cache_bytes: usize,
-    /// Whether to also write Parquet's own split-block Bloom filter on the `key` column (1 %
-    /// false positives, sized for a row group), so external engines (DuckDB, DataFusion,
-    /// Spark, Trino) can skip row groups on key equality. Strata's lookups use their own
-    /// filter either way. Costs about 1.2 bytes per key. Default `true`.
+    /// Whether to also write Parquet's own split-block Bloom filter on the `key` column (one
+    /// byte per key of a full row group, about 3 % false positives), so external engines
+    /// (DuckDB, DataFusion, Spark, Trino) can skip row groups on key equality. Strata's
+    /// lookups use their own filter either way. Default `true`.
     pub parquet_bloom_filter: bool,
     /// Bytes covered by one CRC32 of the table's data (a power of two, 512 B to 1 MiB). A read
     /// fetches and checks the whole blocks around the bytes it needs, so smaller blocks read
