@@ -101,12 +101,12 @@ fn the_sample_is_written_in_order_and_a_failing_source_still_fails() {
     assert!(store.open(3).is_err());
 }
 
-/// A point lookup that reads an uncompressed value in place from a mapped table checks the
-/// value page's blocks only up to its value: damage before or in the value is corruption,
-/// never a wrong value; damage later in the page (another block) does not concern it, and the
-/// lookups and scans that read that part still report it.
+/// A point lookup that reads an uncompressed value in place from a mapped table checks only
+/// the value page's blocks it relies on: those of the page's header and lengths, and those of
+/// its value. Damage there is corruption, never a wrong value; damage in another value's
+/// block does not concern it, and the lookups and scans that read that value report it.
 #[test]
-fn a_value_read_in_place_checks_the_page_up_to_its_value() {
+fn a_value_read_in_place_checks_the_blocks_it_relies_on() {
     let dir = tempfile::tempdir().unwrap();
     // No block cache: every lookup reads its pages in place.
     let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..Default::default() };
@@ -119,24 +119,25 @@ fn a_value_read_in_place_checks_the_page_up_to_its_value() {
     let clean = std::fs::read(&path).unwrap();
     let at = |i: usize| clean.windows(100).position(|w| w == &all[i].value[..]).expect("value bytes in the file");
 
-    // Row 672 is the middle of its 64-row page; rows 642 and 702 are 30 values (3 KiB, other
-    // checksum blocks) before and after it in the same page.
-    let (target, before, after) = (672, 642, 702);
-    let get = |flip_at: usize| {
+    // Rows 640 to 703 are one 64-row page: its header and lengths end where row 640's value
+    // begins. Row 690 is near its end; rows 660 and 703 lie 3 KiB before and 1.3 KiB after
+    // it, in other checksum blocks (of 1 KiB).
+    let (first, target, before, after) = (640, 690, 660, 703);
+    let get = |flip_at: usize, row: usize| {
         let mut damaged = clean.clone();
         damaged[flip_at] ^= 0x40;
         std::fs::write(&path, &damaged).unwrap();
         let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-        (store.get(1, &all[target].key, MAX_SEQNO), store.get(1, &all[after].key, MAX_SEQNO))
+        store.get(1, &all[row].key, MAX_SEQNO)
     };
-    let (got, _) = get(at(after) + 50);
-    assert_eq!(got.unwrap().unwrap().value, all[target].value, "damage after the value is not read");
-    let (_, later) = get(at(after) + 50);
-    let err = later.unwrap_err();
-    assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
-    for flip in [at(before) + 50, at(target) + 50] {
-        let (got, _) = get(flip);
-        let err = got.unwrap_err();
+    for other in [before, after] {
+        let got = get(at(other) + 50, target);
+        assert_eq!(got.unwrap().unwrap().value, all[target].value, "damage in row {other} is not read");
+        let err = get(at(other) + 50, other).unwrap_err();
+        assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
+    }
+    for flip in [at(first) - 1, at(target) + 50] {
+        let err = get(flip, target).unwrap_err();
         assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
         assert!(err.to_string().contains("checksum"), "{err}");
     }

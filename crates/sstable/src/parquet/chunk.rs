@@ -171,8 +171,9 @@ impl ColumnChunk {
 
     /// Value `row` of page `p` of a binary column stored uncompressed (`PLAIN` or
     /// `DELTA_LENGTH_BYTE_ARRAY`), copied out of the file's map after checking only the blocks
-    /// up to the value (a value early in the page checks a fraction of it). `None` when the
-    /// chunk is compressed or the file is not mapped: the caller then reads the whole page.
+    /// it relies on (`DELTA_LENGTH_BYTE_ARRAY`: the page's header and lengths, and the value's
+    /// own; `PLAIN`: everything up to the value). `None` when the chunk is compressed or the
+    /// file is not mapped: the caller then reads the whole page.
     pub(crate) fn value_mapped(&self, file: &TableFile, p: usize, row: usize) -> Result<Option<Bytes>> {
         if self.codec != Codec::UNCOMPRESSED {
             return Ok(None);
@@ -181,7 +182,7 @@ impl ColumnChunk {
         let Some(mut page) = file.unchecked(loc.offset, loc.len as usize)? else { return Ok(None) };
         let (start, end) = self.page_rows(p);
         let bad = |r: String| file.corruption(format!("page at {}: {r}", loc.offset));
-        let range = value_range(page.bytes, (end - start) as usize, row, |n| page.check_to(n), bad)?;
+        let range = value_range(page.bytes, (end - start) as usize, row, |r| page.check(r), bad)?;
         Ok(Some(Bytes::copy_from_slice(&page.bytes[range])))
     }
 

@@ -18,6 +18,7 @@
 //! wrong (the caller turns it into [`crate::Error::Corruption`] naming the file), never a panic.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use bytes::Bytes;
 use parquet::basic::Compression as Codec;
@@ -538,51 +539,50 @@ pub(crate) fn binary_value<'a>(page: PageRef<'a>, rows: usize, row: usize) -> R<
 
 /// Where value `row` lies in `bytes`, a whole stored binary page (header and body) of `rows`
 /// values stored uncompressed (`PLAIN` or `DELTA_LENGTH_BYTE_ARRAY`), whose bytes are trusted
-/// only up to what `check` accepts: `check(n)` must succeed before anything in the first `n`
-/// bytes is relied on. The walk asks for the header, then for the lengths up to the row, then
-/// for the value, so only the bytes up to the value need to be checked. Errors other than
-/// `check`'s become `bad(reason)`.
+/// only where `check` accepts them: `check(range)` must succeed before anything in `range` is
+/// relied on. The walk asks for the header, then for the lengths up to the row, then for the
+/// value, so the bytes of other values need not be checked. Errors other than `check`'s
+/// become `bad(reason)`.
 pub(crate) fn value_range<E>(
     bytes: &[u8],
     rows: usize,
     row: usize,
-    mut check: impl FnMut(usize) -> Result<(), E>,
+    mut check: impl FnMut(Range<usize>) -> Result<(), E>,
     bad: impl Fn(String) -> E,
-) -> Result<std::ops::Range<usize>, E> {
+) -> Result<Range<usize>, E> {
     // NOTE: the header is parsed before it is checked (the parser is bounds-checked and fuzzed
     // on arbitrary bytes); nothing it says is used until its bytes pass.
     let (header, body) = match split_page(bytes) {
         Ok(split) => split,
         Err(reason) => {
             // Damage shows as a checksum mismatch if it is one.
-            check(bytes.len())?;
+            check(0..bytes.len())?;
             return Err(bad(reason));
         }
     };
     let base = bytes.len() - body.len();
-    check(base)?;
+    check(0..base)?;
     check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
-    let range = value_in(&header, body, rows, row, |n| check(base + n), bad)?;
+    let range = value_in(&header, body, rows, row, |r| check(base + r.start..base + r.end), bad)?;
     Ok(base + range.start..base + range.end)
 }
 
 /// Where value `row` lies in `body`, the (uncompressed) body of a binary page of `rows` values
-/// headed by `header`, `check(n)` vouching for the first `n` bytes of `body` before they are
-/// relied on (it returns at once for bytes already vouched for). Errors other than `check`'s
-/// become `bad(reason)`.
+/// headed by `header`, `check(range)` vouching for `range` of `body` before it is relied on.
+/// Errors other than `check`'s become `bad(reason)`.
 ///
 /// * `PLAIN`: the length prefixes are walked up to the row, each checked before it is read.
 /// * `DELTA_LENGTH_BYTE_ARRAY`: the lengths stream at the page's start is checked whole (for
-///   100-byte values it is a few bytes), then every length is summed (their total must end the
-///   page exactly) and the value is checked.
+///   values of one size it is a few bytes), every length is summed (their total must end the
+///   page exactly), and the value is checked: the values before it are not.
 fn value_in<E>(
     header: &PageHeader,
     body: &[u8],
     rows: usize,
     row: usize,
-    mut check: impl FnMut(usize) -> Result<(), E>,
+    mut check: impl FnMut(Range<usize>) -> Result<(), E>,
     bad: impl Fn(String) -> E,
-) -> Result<std::ops::Range<usize>, E> {
+) -> Result<Range<usize>, E> {
     let encoding = header_encoding(header, rows).map_err(&bad)?;
     if row >= rows {
         return Err(bad(format!("row {row} of a page of {rows} values")));
@@ -595,11 +595,11 @@ fn value_in<E>(
             let data_start = match delta_binary_packed_len(body, rows) {
                 Ok(n) => n,
                 Err(reason) => {
-                    check(body.len())?;
+                    check(0..body.len())?;
                     return Err(bad(reason));
                 }
             };
-            check(data_start)?;
+            check(0..data_start)?;
             let mut lengths = DeltaReader::new(body, rows).map_err(&bad)?;
             let (mut at, mut range) = (data_start, 0..0);
             for i in 0..rows {
@@ -619,21 +619,22 @@ fn value_in<E>(
             if at != body.len() {
                 return Err(bad(format!("DELTA_LENGTH_BYTE_ARRAY values end at {at}, the page at {}", body.len())));
             }
-            check(range.end)?;
+            check(range.clone())?;
             Ok(range)
         }
         e => Err(bad(format!("unsupported encoding {e} for a value page"))),
     }
 }
 
-/// [`value_in`] of a `PLAIN` page.
+/// [`value_in`] of a `PLAIN` page: every byte up to the value is checked, as the length
+/// prefixes are spread among the values.
 fn plain_value_in<E>(
     body: &[u8],
     rows: usize,
     row: usize,
-    mut check: impl FnMut(usize) -> Result<(), E>,
+    mut check: impl FnMut(Range<usize>) -> Result<(), E>,
     bad: impl Fn(String) -> E,
-) -> Result<std::ops::Range<usize>, E> {
+) -> Result<Range<usize>, E> {
     if rows > body.len() / 4 {
         return Err(bad(format!("row {row} of {rows} values in {} bytes", body.len())));
     }
@@ -642,7 +643,7 @@ fn plain_value_in<E>(
     let mut i = 0;
     let end = loop {
         let prefix = body.get(at..at + 4).ok_or_else(|| bad("PLAIN value length overruns the page".into()))?;
-        check(at + 4)?;
+        check(0..at + 4)?;
         let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         let end = at
             .checked_add(4 + len)
@@ -654,7 +655,7 @@ fn plain_value_in<E>(
         at = end;
         i += 1;
     };
-    check(end)?;
+    check(0..end)?;
     Ok(at + 4..end)
 }
 
@@ -971,10 +972,18 @@ impl<'a> DeltaReader<'a> {
         let n = self.left.min(self.per_mini - self.next).min(32);
         let w = usize::from(self.width);
         let (mut value, min_delta) = (self.value, self.min_delta);
-        for (k, slot) in self.run[..n].iter_mut().enumerate() {
-            let d = bits_at(self.mini, (self.next + k) * w, u32::from(self.width));
-            value = value.wrapping_add(min_delta).wrapping_add(d as i64);
-            *slot = value;
+        if w == 0 {
+            // Every delta is the minimum (the lengths of values of one size, for example).
+            for slot in &mut self.run[..n] {
+                value = value.wrapping_add(min_delta);
+                *slot = value;
+            }
+        } else {
+            for (k, slot) in self.run[..n].iter_mut().enumerate() {
+                let d = bits_at(self.mini, (self.next + k) * w, u32::from(self.width));
+                value = value.wrapping_add(min_delta).wrapping_add(d as i64);
+                *slot = value;
+            }
         }
         self.value = value;
         self.next += n;
@@ -1213,22 +1222,25 @@ mod tests {
         let page = PageRef { header, body: &body };
         for (row, want) in values.iter().enumerate() {
             assert_eq!(binary_value(page, values.len(), row).unwrap(), *want, "row {row}");
-            // The lazy walk vouches for every byte it relies on: the lengths, then the value.
-            let mut asked = 0;
+            // The lazy walk vouches for every byte it relies on, the lengths and the value, and
+            // for nothing of the values before it.
+            let mut asked = vec![false; body.len()];
             let range = value_in(
                 &header,
                 &body,
                 values.len(),
                 row,
-                |n| {
-                    asked = asked.max(n);
+                |r: Range<usize>| {
+                    asked[r].fill(true);
                     Ok::<(), String>(())
                 },
                 |r| r,
             )
             .unwrap();
             assert_eq!(&body[range.clone()], *want);
-            assert!(asked >= range.end && asked >= delta_binary_packed_len(&body, values.len()).unwrap());
+            let lengths = delta_binary_packed_len(&body, values.len()).unwrap();
+            assert!(asked[..lengths].iter().chain(&asked[range.clone()]).all(|&a| a), "row {row}");
+            assert_eq!(asked.iter().filter(|&&a| a).count(), lengths + range.len(), "row {row}: only those");
         }
         assert!(binary_value(page, values.len(), values.len()).is_err(), "a row past the page");
 

@@ -134,8 +134,8 @@ impl TableFile {
     }
 
     /// For a mapped file, the `len` bytes at `start` before any is checked, for a reader that
-    /// needs only a prefix of them (a value near the start of a value page) and checks the
-    /// blocks under that prefix with [`Unchecked::check_to`] before trusting it. `None` when
+    /// needs only some of them (a value page's lengths and one value) and checks the blocks
+    /// under them with [`Unchecked::check`] before trusting them. `None` when
     /// the file is not mapped.
     pub(crate) fn unchecked(&self, start: u64, len: usize) -> Result<Option<Unchecked<'_>>> {
         let Some(map) = &self.0.map else { return Ok(None) };
@@ -271,39 +271,54 @@ impl Read for VerifiedRead {
 }
 
 /// Bytes of a mapped table file not yet checked against their CRCs (see
-/// [`TableFile::unchecked`]): a reader checks a prefix with [`Self::check_to`] before it
-/// reads from it; each block is checked at most once.
+/// [`TableFile::unchecked`]): a reader checks the bytes it is about to rely on with
+/// [`Self::check`] first. Checks that continue the checked prefix extend it, so each block of
+/// a walk from the start is checked once; a range apart from the prefix (a value in the middle
+/// of its page) checks only the blocks under it.
 pub(crate) struct Unchecked<'a> {
     file: &'a TableFile,
     /// The whole mapped file.
     map: &'a [u8],
-    /// The bytes; trust only the first ones [`Self::check_to`] accepted.
+    /// The bytes; trust only those [`Self::check`] accepted.
     pub(crate) bytes: &'a [u8],
     /// Where the bytes start in the file.
     start: u64,
-    /// Every block below this file offset is checked (`start` until the first check).
+    /// Every block from `start`'s down to this file offset is checked (`start` until the
+    /// first check: nothing is).
     checked_to: u64,
 }
 
 impl Unchecked<'_> {
-    /// Checks the blocks under the first `n` bytes (at most all of them) not checked yet.
+    /// Checks the blocks under `range` of the bytes (clamped to them) not checked yet.
     ///
     /// # Errors
     ///
     /// [`Error::Corruption`] naming the file and block whose checksum does not match.
-    pub(crate) fn check_to(&mut self, n: usize) -> Result<()> {
-        let end = self.start + n.min(self.bytes.len()) as u64;
-        if end <= self.checked_to {
+    pub(crate) fn check(&mut self, range: std::ops::Range<usize>) -> Result<()> {
+        let n = self.bytes.len();
+        let (lo, hi) = (range.start.min(n), range.end.min(n));
+        if lo >= hi {
+            return Ok(());
+        }
+        let (lo, hi) = (self.start + lo as u64, self.start + hi as u64);
+        if hi <= self.checked_to {
             return Ok(());
         }
         let inner = &*self.file.0;
-        let first_block = self.checked_to / inner.block_size;
-        let from = first_block * inner.block_size;
-        let to = end.div_ceil(inner.block_size).saturating_mul(inner.block_size).min(inner.data_end);
+        let bs = inner.block_size;
+        // The first block to check: the range's own, or the first past the checked prefix
+        // when the range reaches into it (its end is block-aligned once anything is checked).
+        let prefix = self.checked_to > self.start;
+        let first_block = if prefix && lo <= self.checked_to { self.checked_to / bs } else { lo / bs };
+        let from = first_block * bs;
+        let to = hi.div_ceil(bs).saturating_mul(bs).min(inner.data_end);
         // NOTE: in bounds: `to <= data_end`, which is inside the map.
         Counters::add(&inner.counters.bytes_read, to - from);
         self.file.check_blocks(first_block, &self.map[from as usize..to as usize])?;
-        self.checked_to = to;
+        // Continuing the prefix (or starting it at the first byte) extends it.
+        if lo <= self.checked_to {
+            self.checked_to = to;
+        }
         Ok(())
     }
 }
@@ -361,5 +376,38 @@ mod tests {
         // A map of another length is not used.
         let short = table_file(StdFs.open_read(&path).unwrap(), Some(Bytes::from(vec![0; 10])), &data);
         assert!(!short.is_mapped());
+    }
+
+    /// An unchecked read checks exactly the blocks under the ranges a reader relies on: a range
+    /// apart from the checked prefix skips the blocks between, which may be damaged unseen
+    /// until someone relies on them.
+    #[test]
+    fn unchecked_reads_check_only_the_blocks_relied_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut bad = data.clone();
+        bad[1500] ^= 1;
+        let t = table_file(StdFs.open_read(&path).unwrap(), Some(Bytes::from(bad)), &data);
+        let read = |t: &TableFile| t.0.counters.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+
+        // Bytes 100..4000 of the file; block 1 (1024..2048) is damaged.
+        let mut u = t.unchecked(100, 3900).unwrap().expect("mapped");
+        u.check(0..50).unwrap();
+        assert_eq!(read(&t), 1024, "block 0");
+        u.check(10..20).unwrap();
+        assert_eq!(read(&t), 1024, "already checked");
+        u.check(2000..2100).unwrap();
+        assert_eq!(read(&t), 2048, "block 2 alone, block 1 skipped");
+        u.check(3000..3000).unwrap();
+        let err = u.check(0..1000).unwrap_err();
+        assert!(err.is_corruption() && err.to_string().contains("block 1"), "{err}");
+
+        // A first range that starts inside the bytes' first block is not taken for a prefix.
+        let mut u = t.unchecked(100, 3900).unwrap().expect("mapped");
+        u.check(2100..2200).unwrap();
+        let err = u.check(900..1000).unwrap_err();
+        assert!(err.to_string().contains("block 1"), "{err}");
     }
 }
