@@ -346,7 +346,9 @@ fn merge_range<S: SsTableStore>(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let visible = RangeDelFilter { inner: MergeIter::new(scans), range_dels, snapshots: snapshots.clone() };
-    let merged = GcIter::new(visible, snapshots, ctx.bottommost);
+    // A merge into L0 (size-tiered, FIFO) keeps every sequence number: L0 tables are ordered
+    // by their newest one.
+    let merged = GcIter::new(visible, snapshots, ctx.bottommost).zero_seqs(task.output_level > 0);
     let throttled = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
     let mut stream = WithCopies { inner: throttled, copies: copies.into(), rate_limiter: ctx.rate_limiter }.peekable();
     let target = task.target_table_size.max(1);
@@ -599,11 +601,20 @@ where
 /// the versions around them, except at the bottom once every snapshot sees them, when every
 /// version they delete is gone (see [`RangeDelFilter`]) and nothing older lies below.
 ///
+/// With [`Self::zero_seqs`] (a bottommost merge into a sorted level), the oldest kept
+/// version of a key, when a put that every snapshot sees, is written with sequence number 0,
+/// as RocksDB does: no reader can tell (it is visible at every snapshot and nothing older lies
+/// below; a range tombstone kept beside it is one that some snapshot does not see, so newer
+/// than it, and covers it at 0 as it did before), and the `seq` column of a bottom level, a
+/// few bytes per row of random-order sequence numbers, becomes runs of zeros that a page index
+/// shows without the pages being read.
+///
 /// Buffers only the kept versions of one key (at most one more than there are snapshots).
 pub(crate) struct GcIter<I> {
     inner: I,
     snapshots: Vec<SeqNo>,
     bottommost: bool,
+    zero_seqs: bool,
     /// The user key being read and the sequence number of its last version seen.
     current: Option<(Bytes, SeqNo)>,
     /// Kept versions of the current key.
@@ -622,12 +633,20 @@ impl<I> GcIter<I> {
             inner,
             snapshots,
             bottommost,
+            zero_seqs: false,
             current: None,
             kept: Vec::new(),
             ready: VecDeque::new(),
             last_range: None,
             done: false,
         }
+    }
+
+    /// Writes the oldest kept version of each key with sequence number 0 when it is a put
+    /// every snapshot sees (see the type's docs); only for a bottommost merge.
+    pub(crate) fn zero_seqs(mut self, on: bool) -> Self {
+        self.zero_seqs = on && self.bottommost;
+        self
     }
 
     /// Whether a snapshot sees the version `seq` whose next newer version is `newer`.
@@ -655,6 +674,13 @@ impl<I> GcIter<I> {
             while self.kept.last().is_some_and(|e| e.kind == ValueKind::Delete) {
                 self.kept.pop();
             }
+        }
+        if self.zero_seqs
+            && let Some(oldest) = self.kept.last_mut()
+            && oldest.kind == ValueKind::Put
+            && no_snapshot_between(&self.snapshots, 0, oldest.seq)
+        {
+            oldest.seq = 0;
         }
         self.ready.extend(self.kept.drain(..));
     }
@@ -817,6 +843,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_oldest_put_every_snapshot_sees_is_written_at_zero() {
+        let zeroed = |entries: &[Entry], snapshots: &[SeqNo], bottommost: bool| {
+            let source = entries.iter().cloned().map(Ok::<_, Infallible>);
+            let out = GcIter::new(source, snapshots.to_vec(), bottommost).zero_seqs(true);
+            out.map(|e| e.unwrap()).map(|e| (e.key, e.seq)).collect::<Vec<_>>()
+        };
+        let k = |seq| (Bytes::from_static(b"k"), seq);
+        let versions = vec![Entry::put("k", 10, "10"), Entry::put("k", 5, "5"), Entry::put("k", 2, "2")];
+        // No snapshot: one version, seen by all.
+        assert_eq!(zeroed(&versions, &[], true), [k(0)]);
+        // A snapshot at 6 keeps 5 for itself: 5 is seen by every snapshot, 10 is not.
+        assert_eq!(zeroed(&versions, &[6], true), [k(10), k(0)]);
+        // A snapshot at 3 does not see 5 (nor 10): 5 keeps its number, as 2 must stay below.
+        assert_eq!(zeroed(&versions, &[3, 6], true), [k(10), k(5), k(0)]);
+        // Not at the bottom: older data below may sit between, so nothing changes.
+        assert_eq!(zeroed(&versions, &[], false), [k(10)]);
+        // Only the oldest kept version, below a tombstone that keeps its number.
+        let versions = vec![Entry::put("k", 10, "10"), Entry::delete("k", 6), Entry::put("k", 3, "3")];
+        assert_eq!(zeroed(&versions, &[4, 7], true), [k(10), k(6), k(0)]);
+    }
+
+    #[test]
     fn exact_duplicates_keep_the_newer_source() {
         let versions = vec![Entry::put("k", 4, "new"), Entry::put("k", 4, "old")];
         assert_eq!(gc(&versions, &[], false), [Entry::put("k", 4, "new")]);
@@ -878,6 +926,7 @@ pub(crate) mod tests {
             below in prop::collection::vec(ranged_op(), 0..10),
             split in any::<prop::sample::Index>(),
             snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+            zero in any::<bool>(),
         ) {
             let mk = |(i, (k, what, len)): (usize, &(u8, u8, u8)), base: u64| {
                 let seq = base + i as u64 + 1;
@@ -898,7 +947,8 @@ pub(crate) mod tests {
             );
             let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
             let filtered = RangeDelFilter { inner: merged, range_dels, snapshots: snapshots.clone() };
-            let out: Vec<Entry> = GcIter::new(filtered, snapshots.clone(), bottommost).map(|e| e.unwrap()).collect();
+            let out: Vec<Entry> =
+                GcIter::new(filtered, snapshots.clone(), bottommost).zero_seqs(zero).map(|e| e.unwrap()).collect();
             prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
             for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
                 let want = view_with_ranges(vec![new_in.clone(), old_in.clone(), older.clone()], snap);
@@ -924,6 +974,7 @@ pub(crate) mod tests {
             below in prop::collection::vec(op(), 0..10),
             split in any::<prop::sample::Index>(),
             snaps in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+            zero in any::<bool>(),
         ) {
             let mk = |(i, (k, del)): (usize, &(u8, bool)), base: u64| {
                 let seq = base + i as u64 + 1;
@@ -936,8 +987,13 @@ pub(crate) mod tests {
             let GcCase { older, old_in, new_in, snapshots } = GcCase::new(older, entries, split, &snaps);
             let bottommost = older.is_empty();
             let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
-            let out: Vec<Entry> = GcIter::new(merged, snapshots.clone(), bottommost).map(|e| e.unwrap()).collect();
+            let out: Vec<Entry> =
+                GcIter::new(merged, snapshots.clone(), bottommost).zero_seqs(zero).map(|e| e.unwrap()).collect();
             prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
+            // Only a bottommost merge zeroes, and only puts every snapshot sees.
+            let zeroed = out.iter().filter(|e| e.seq == 0).count();
+            prop_assert!(zeroed == 0 || (zero && bottommost));
+            prop_assert!(out.iter().all(|e| e.seq > 0 || (e.kind == ValueKind::Put)));
             for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
                 let want = view(vec![new_in.clone(), old_in.clone(), older.clone()], snap);
                 let got = view(vec![out.clone(), older.clone()], snap);

@@ -15,7 +15,7 @@ use super::decode::{
     read_page_in, value_range,
 };
 use super::file::TableFile;
-use super::schema::KIND;
+use super::schema::{KIND, SEQ};
 use crate::Result;
 
 thread_local! {
@@ -47,8 +47,9 @@ pub(crate) struct ColumnChunk {
     /// The decoded dictionary (`INT32` columns), read on first use.
     dict_values: OnceLock<Arc<[i32]>>,
     /// Per data page: the single value every row holds, when the column index says the page's
-    /// minimum and maximum are equal (only kept for `kind`: it saves reading the page at all).
-    uniform: Vec<Option<i32>>,
+    /// minimum and maximum are equal, so the page need not be read at all. Only for `kind` and
+    /// `seq`, and empty when no page is uniform.
+    uniform: Vec<Option<i64>>,
 }
 
 impl ColumnChunk {
@@ -90,16 +91,25 @@ impl ColumnChunk {
                         Some((d, len.filter(|&l| l > 0).ok_or_else(|| ctx("dictionary page out of place"))?))
                     }
                 };
-                let mut uniform = Vec::new();
-                if col == KIND
-                    && let Some(ColumnIndexMetaData::INT32(ci)) = index.column_index(rg_idx, col)
-                {
-                    uniform = (0..pages.len())
+                let mut uniform: Vec<Option<i64>> = match (col, index.column_index(rg_idx, col)) {
+                    (KIND, Some(ColumnIndexMetaData::INT32(ci))) => (0..pages.len())
+                        .map(|p| match (ci.min_value(p), ci.max_value(p)) {
+                            (Some(lo), Some(hi)) if lo == hi => Some(i64::from(*lo)),
+                            _ => None,
+                        })
+                        .collect(),
+                    (SEQ, Some(ColumnIndexMetaData::INT64(ci))) => (0..pages.len())
                         .map(|p| match (ci.min_value(p), ci.max_value(p)) {
                             (Some(lo), Some(hi)) if lo == hi => Some(*lo),
                             _ => None,
                         })
-                        .collect();
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                // Kept only when some page is uniform: a `seq` page is only when a bottommost
+                // merge wrote its rows at sequence number 0.
+                if uniform.iter().all(Option::is_none) {
+                    uniform = Vec::new();
                 }
                 Ok(ColumnChunk {
                     codec: meta.compression(),
@@ -235,6 +245,11 @@ impl ColumnChunk {
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
         for (p, a, b) in self.overlapping(from, to, near) {
+            if let Some(v) = self.uniform_page(p) {
+                // The column holds `u64` in Parquet's signed `INT64`.
+                out.extend(std::iter::repeat_n(v as u64, b - a));
+                continue;
+            }
             self.decode_page(file, p, |page, rows| {
                 if (a, b) == (0, rows) {
                     // The usual case, the page holds exactly the rows wanted: no staging copy.
@@ -249,11 +264,16 @@ impl ColumnChunk {
         Ok(out)
     }
 
+    /// The value every row of page `p` holds, when the column index says there is one.
+    pub(crate) fn uniform_page(&self, p: usize) -> Option<i64> {
+        self.uniform.get(p).copied().flatten()
+    }
+
     /// Row `row` of the `kind` column, as [`Self::kind_rows`] gives it; with no allocation when
     /// its page holds one kind throughout (the usual case).
     pub(crate) fn kind_at(&self, file: &TableFile, row: u64, near: usize) -> Result<ValueKind> {
-        if let Some(Some(v)) = self.uniform.get(self.page_of(row, near)) {
-            return kind_of(file, *v);
+        if let Some(v) = self.uniform_page(self.page_of(row, near)) {
+            return kind_of(file, v);
         }
         let kinds = self.kind_rows(file, row, row + 1, near)?;
         kinds.first().copied().ok_or_else(|| file.corruption(format!("no kind at row {row}")))
@@ -262,12 +282,12 @@ impl ColumnChunk {
     /// Rows `[from, to)` of the `kind` column. A page whose column index says every row holds
     /// the same kind is not read at all.
     pub(crate) fn kind_rows(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Vec<ValueKind>> {
-        let kind = |v: i32| kind_of(file, v);
+        let kind = |v: i64| kind_of(file, v);
         let mut out = Vec::with_capacity((to - from) as usize);
         let mut buf = Vec::new();
         for (p, a, b) in self.overlapping(from, to, near) {
-            if let Some(Some(v)) = self.uniform.get(p) {
-                out.extend(std::iter::repeat_n(kind(*v)?, b - a));
+            if let Some(v) = self.uniform_page(p) {
+                out.extend(std::iter::repeat_n(kind(v)?, b - a));
                 continue;
             }
             // The dictionary is read before the page: both go through this thread's buffers.
@@ -278,7 +298,7 @@ impl ColumnChunk {
             buf.clear();
             self.decode_page(file, p, |page, rows| decode_i32(page, rows, dict.as_deref(), &mut buf))?;
             for &v in &buf[a..b] {
-                out.push(kind(v)?);
+                out.push(kind(i64::from(v))?);
             }
         }
         Ok(out)
@@ -317,12 +337,12 @@ impl ColumnChunk {
 
     /// Heap bytes held.
     pub(crate) fn memory_size(&self) -> usize {
-        self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * 8 + 64
+        self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * size_of::<Option<i64>>() + 64
     }
 }
 
 /// The kind stored as `v` in the `kind` column of `file`.
-fn kind_of(file: &TableFile, v: i32) -> Result<ValueKind> {
+fn kind_of(file: &TableFile, v: i64) -> Result<ValueKind> {
     u8::try_from(v)
         .ok()
         .and_then(|b| ValueKind::from_u8(b).ok())

@@ -515,8 +515,9 @@ impl OpenTable {
     /// A point lookup in page `page` of row group `rg` that caches nothing (the store has no
     /// block cache, or the cache did not admit the page), so decoding whole parts would be
     /// thrown away: reads the key page and finds `key`'s rows by walking it
-    /// only up to the first greater key, decodes the `seq` page only up to the row wanted, and
-    /// takes the value from the value page without building offsets for every row.
+    /// only up to the first greater key, decodes the `seq` page only up to the row wanted (or
+    /// not at all when its page index says it holds one number), and takes the value from the
+    /// value page without building offsets for every row.
     ///
     fn lookup_uncached(
         &self,
@@ -568,9 +569,15 @@ impl OpenTable {
             // The first key past `key` is in this page, so `key` is not in the table.
             return Ok(InPage::Answer(None));
         }
-        let (raw, _) = chunks[SEQ].page_in(file, sp, read, scratch)?;
         let mut seqs = Vec::with_capacity(hi);
-        decode::decode_u64_prefix(raw, rows, hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
+        if let Some(v) = chunks[SEQ].uniform_page(sp) {
+            // One sequence number throughout (0, below a bottommost merge): the page index
+            // says so, and the page is not read.
+            seqs.resize(hi, v as u64);
+        } else {
+            let (raw, _) = chunks[SEQ].page_in(file, sp, read, scratch)?;
+            decode::decode_u64_prefix(raw, rows, hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
+        }
         // Versions of a key are newest first: the first one visible at `snapshot`.
         let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
             return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None) });
