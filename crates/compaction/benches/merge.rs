@@ -56,6 +56,7 @@ fn narrow_update(c: &mut Criterion) {
             rate_limiter: None,
             max_subcompactions: 1,
             copy_row_groups: copy,
+            zero_seqs_below: strata_core::MAX_SEQNO,
         };
         let out = execute(&store, &task, &state, &ctx).expect("merge");
         eprintln!("{name}: {} rows copied, {} rewritten", out.rows_copied, out.rows_rewritten);

@@ -33,6 +33,13 @@ pub struct ExecContext<'a> {
     /// Whether a merge copies whole the units (row groups) that no other input overlaps and
     /// that hold nothing to drop, instead of rewriting their rows. See [`execute`].
     pub copy_row_groups: bool,
+    /// A bottommost merge into L1 or deeper writes the oldest version of a key at sequence
+    /// number 0 when every snapshot sees it and its number is below this one (see
+    /// [`execute`]): the oldest sequence number data outside the tables may hold. An engine
+    /// passes the oldest number in its memtables, which after an ingest can be older than a
+    /// table's; `SeqNo::MAX` when nothing outside the tables can be older than them, 0 to
+    /// never zero.
+    pub zero_seqs_below: SeqNo,
 }
 
 impl std::fmt::Debug for ExecContext<'_> {
@@ -43,6 +50,7 @@ impl std::fmt::Debug for ExecContext<'_> {
             .field("rate_limiter", &self.rate_limiter.map(RateLimiter::bytes_per_sec))
             .field("max_subcompactions", &self.max_subcompactions)
             .field("copy_row_groups", &self.copy_row_groups)
+            .field("zero_seqs_below", &self.zero_seqs_below)
             .finish_non_exhaustive()
     }
 }
@@ -348,7 +356,11 @@ fn merge_range<S: SsTableStore>(
     let visible = RangeDelFilter { inner: MergeIter::new(scans), range_dels, snapshots: snapshots.clone() };
     // A merge into L0 (size-tiered, FIFO) keeps every sequence number: L0 tables are ordered
     // by their newest one.
-    let merged = GcIter::new(visible, snapshots, ctx.bottommost).zero_seqs(task.output_level > 0);
+    let merged = GcIter::new(visible, snapshots, ctx.bottommost).zero_seqs(if task.output_level > 0 {
+        ctx.zero_seqs_below
+    } else {
+        0
+    });
     let throttled = Throttled::new(merged, ctx.rate_limiter, Priority::Low).peekable();
     let mut stream = WithCopies { inner: throttled, copies: copies.into(), rate_limiter: ctx.rate_limiter }.peekable();
     let target = task.target_table_size.max(1);
@@ -607,14 +619,18 @@ where
 /// below; a range tombstone kept beside it is one that some snapshot does not see, so newer
 /// than it, and covers it at 0 as it did before), and the `seq` column of a bottom level, a
 /// few bytes per row of random-order sequence numbers, becomes runs of zeros that a page index
-/// shows without the pages being read.
+/// shows without the pages being read. "Nothing older" must hold outside the tables too: an
+/// ingested table is numbered after writes still in the memtables (a range tombstone there
+/// may cover its keys at a lower number), so only versions older than the memtables' oldest
+/// (`zero_below`) are zeroed.
 ///
 /// Buffers only the kept versions of one key (at most one more than there are snapshots).
 pub(crate) struct GcIter<I> {
     inner: I,
     snapshots: Vec<SeqNo>,
     bottommost: bool,
-    zero_seqs: bool,
+    /// Versions numbered below this may be written at 0 (0: none).
+    zero_below: SeqNo,
     /// The user key being read and the sequence number of its last version seen.
     current: Option<(Bytes, SeqNo)>,
     /// Kept versions of the current key.
@@ -633,7 +649,7 @@ impl<I> GcIter<I> {
             inner,
             snapshots,
             bottommost,
-            zero_seqs: false,
+            zero_below: 0,
             current: None,
             kept: Vec::new(),
             ready: VecDeque::new(),
@@ -643,9 +659,10 @@ impl<I> GcIter<I> {
     }
 
     /// Writes the oldest kept version of each key with sequence number 0 when it is a put
-    /// every snapshot sees (see the type's docs); only for a bottommost merge.
-    pub(crate) fn zero_seqs(mut self, on: bool) -> Self {
-        self.zero_seqs = on && self.bottommost;
+    /// every snapshot sees and its number is below `below` (see the type's docs); only for a
+    /// bottommost merge (0: never).
+    pub(crate) fn zero_seqs(mut self, below: SeqNo) -> Self {
+        self.zero_below = if self.bottommost { below } else { 0 };
         self
     }
 
@@ -675,8 +692,8 @@ impl<I> GcIter<I> {
                 self.kept.pop();
             }
         }
-        if self.zero_seqs
-            && let Some(oldest) = self.kept.last_mut()
+        if let Some(oldest) = self.kept.last_mut()
+            && oldest.seq < self.zero_below
             && oldest.kind == ValueKind::Put
             && no_snapshot_between(&self.snapshots, 0, oldest.seq)
         {
@@ -846,7 +863,7 @@ pub(crate) mod tests {
     fn the_oldest_put_every_snapshot_sees_is_written_at_zero() {
         let zeroed = |entries: &[Entry], snapshots: &[SeqNo], bottommost: bool| {
             let source = entries.iter().cloned().map(Ok::<_, Infallible>);
-            let out = GcIter::new(source, snapshots.to_vec(), bottommost).zero_seqs(true);
+            let out = GcIter::new(source, snapshots.to_vec(), bottommost).zero_seqs(SeqNo::MAX);
             out.map(|e| e.unwrap()).map(|e| (e.key, e.seq)).collect::<Vec<_>>()
         };
         let k = |seq| (Bytes::from_static(b"k"), seq);
@@ -859,6 +876,13 @@ pub(crate) mod tests {
         assert_eq!(zeroed(&versions, &[3, 6], true), [k(10), k(5), k(0)]);
         // Not at the bottom: older data below may sit between, so nothing changes.
         assert_eq!(zeroed(&versions, &[], false), [k(10)]);
+        // Not at or above the bound (the memtables' oldest number): such data may be older.
+        let source = versions.iter().cloned().map(Ok::<_, Infallible>);
+        let bounded: Vec<SeqNo> = GcIter::new(source, vec![], true).zero_seqs(10).map(|e| e.unwrap().seq).collect();
+        assert_eq!(bounded, [10]);
+        let source = versions.iter().cloned().map(Ok::<_, Infallible>);
+        let bounded: Vec<SeqNo> = GcIter::new(source, vec![], true).zero_seqs(11).map(|e| e.unwrap().seq).collect();
+        assert_eq!(bounded, [0]);
         // Only the oldest kept version, below a tombstone that keeps its number.
         let versions = vec![Entry::put("k", 10, "10"), Entry::delete("k", 6), Entry::put("k", 3, "3")];
         assert_eq!(zeroed(&versions, &[4, 7], true), [k(10), k(6), k(0)]);
@@ -948,7 +972,7 @@ pub(crate) mod tests {
             let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
             let filtered = RangeDelFilter { inner: merged, range_dels, snapshots: snapshots.clone() };
             let out: Vec<Entry> =
-                GcIter::new(filtered, snapshots.clone(), bottommost).zero_seqs(zero).map(|e| e.unwrap()).collect();
+                GcIter::new(filtered, snapshots.clone(), bottommost).zero_seqs(if zero { SeqNo::MAX } else { 0 }).map(|e| e.unwrap()).collect();
             prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
             for snap in snapshots.iter().copied().chain([MAX_SEQNO]) {
                 let want = view_with_ranges(vec![new_in.clone(), old_in.clone(), older.clone()], snap);
@@ -988,7 +1012,7 @@ pub(crate) mod tests {
             let bottommost = older.is_empty();
             let merged = MergeIter::new(vec![new_in.clone().into_iter().map(Ok::<_, Infallible>), old_in.clone().into_iter().map(Ok)]);
             let out: Vec<Entry> =
-                GcIter::new(merged, snapshots.clone(), bottommost).zero_seqs(zero).map(|e| e.unwrap()).collect();
+                GcIter::new(merged, snapshots.clone(), bottommost).zero_seqs(if zero { SeqNo::MAX } else { 0 }).map(|e| e.unwrap()).collect();
             prop_assert!(out.windows(2).all(|w| w[0].cmp_internal(&w[1]).is_lt()));
             // Only a bottommost merge zeroes, and only puts every snapshot sees.
             let zeroed = out.iter().filter(|e| e.seq == 0).count();

@@ -51,6 +51,7 @@
 //!     rate_limiter: None,
 //!     max_subcompactions: 1,
 //!     copy_row_groups: true,
+//!     zero_seqs_below: strata_core::MAX_SEQNO,
 //! };
 //! let edit = execute(&store, &task, &state, &ctx)?;
 //! assert_eq!(edit.removed.len(), 4);

@@ -47,6 +47,7 @@ fn execute_bottommost<S: SsTableStore>(
         rate_limiter: None,
         max_subcompactions,
         copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
     };
     execute(store, task, state, &ctx)
 }
@@ -114,6 +115,7 @@ fn tombstones_stay_unless_bottommost() {
         rate_limiter: None,
         max_subcompactions: 1,
         copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
     };
     let kept = execute(&store, &task, &state, &ctx).unwrap();
     assert_eq!(scan(&store, kept.added[0].1.id).len(), 2);
@@ -124,6 +126,7 @@ fn tombstones_stay_unless_bottommost() {
         rate_limiter: None,
         max_subcompactions: 1,
         copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
     };
     let gone = execute(&store, &both, &state, &ctx).unwrap();
     // The one version left, which every reader sees, at sequence number 0.
@@ -142,6 +145,7 @@ fn move_and_drop_do_no_data_io() {
         rate_limiter: None,
         max_subcompactions: 1,
         copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
     };
     let before = store.stats();
     let moved = CompactionTask { kind: TaskKind::Move, ..merge_task(vec![(0, vec![1])], 1, 1) };
@@ -167,6 +171,7 @@ fn bad_tasks_are_rejected_before_any_io() {
         rate_limiter: None,
         max_subcompactions: 1,
         copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
     };
     let err = execute(&store, &merge_task(vec![(1, vec![1])], 1, 10), &state, &ctx).unwrap_err();
     assert!(matches!(err, Error::TableNotInState { id: 1, level: 1 }), "{err}");
@@ -298,7 +303,7 @@ proptest! {
         let mut snapshots: Vec<SeqNo> = snaps.iter().map(|s| s.index(max_seq as usize + 1) as SeqNo).collect();
         snapshots.sort_unstable();
         let next = AtomicU64::new(100);
-        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None, max_subcompactions: subcompactions, copy_row_groups: true };
+        let ctx = ExecContext { snapshots: &snapshots, bottommost, next_table_id: &|| next.fetch_add(1, Ordering::SeqCst), rate_limiter: None, max_subcompactions: subcompactions, copy_row_groups: true, zero_seqs_below: SeqNo::MAX };
         let out = execute(&store, &task, &state, &ctx).unwrap();
         let mut outputs: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
         for w in out.added.windows(2) {

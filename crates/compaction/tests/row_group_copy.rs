@@ -83,6 +83,7 @@ fn run(
         rate_limiter: None,
         max_subcompactions: setup.subcompactions,
         copy_row_groups: copy,
+        zero_seqs_below: SeqNo::MAX,
     };
     execute(store, task, state, &ctx).unwrap()
 }

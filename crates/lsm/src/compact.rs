@@ -93,7 +93,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     fn execute_task(&self, task: &CompactionTask) -> Result<()> {
-        let version = Arc::clone(&self.current().version);
+        let sv = self.current();
+        let version = Arc::clone(&sv.version);
+        // The memtables of this super version and the tables of its version together hold
+        // everything written so far; later writes and ingests are numbered after both.
+        let unflushed = sv.immutables.iter().chain([&sv.active]).map(|m| m.min_seq()).min().unwrap_or(SeqNo::MAX);
+        drop(sv);
         let state = version.level_state(&lock(&self.bg).compacting, now_ms());
         let snapshots = self.live_snapshots();
         let next_id = || self.allocate_file_number();
@@ -104,6 +109,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             rate_limiter: self.rate_limiter.as_ref(),
             max_subcompactions: self.options.max_subcompactions,
             copy_row_groups: self.options.copy_row_groups,
+            zero_seqs_below: unflushed,
         };
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
         let edit = VersionEdit {

@@ -29,6 +29,10 @@ pub(crate) struct MemHandle<M> {
     /// The memtable's range tombstones (also entries in it, which flushes carry into the
     /// table) and their fragment index, built at the first read after a change.
     range_dels: RwLock<(Vec<RangeTombstone>, Option<Arc<RangeDelIndex>>)>,
+    /// The lowest sequence number inserted (`SeqNo::MAX` while empty). After an ingest a
+    /// table can hold numbers newer than this, so a compaction must not treat its keys as
+    /// the oldest of all (see `ExecContext::zero_seqs_below`).
+    min_seq: AtomicU64,
 }
 
 impl<M: Memtable> MemHandle<M> {
@@ -40,7 +44,19 @@ impl<M: Memtable> MemHandle<M> {
             empty_bytes,
             has_range_dels: AtomicBool::new(false),
             range_dels: RwLock::new((Vec::new(), None)),
+            min_seq: AtomicU64::new(SeqNo::MAX),
         }
+    }
+
+    /// Records that inserts numbered from `first` on follow (once per write group: the
+    /// group's numbers rise from its first).
+    pub(crate) fn note_first_seq(&self, first: SeqNo) {
+        self.min_seq.fetch_min(first, Ordering::AcqRel);
+    }
+
+    /// The lowest sequence number inserted; `SeqNo::MAX` while empty.
+    pub(crate) fn min_seq(&self) -> SeqNo {
+        self.min_seq.load(Ordering::Acquire)
     }
 
     /// Inserts one operation of a batch; a range delete is also indexed for readers.

@@ -141,6 +141,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         let sv = self.current();
         let mut bytes = 0;
         let mut next_seq = base + 1;
+        sv.active.note_first_seq(next_seq);
         for w in group {
             for (kind, key, value) in &w.batch.ops {
                 sv.active.insert(key, next_seq, *kind, value);
