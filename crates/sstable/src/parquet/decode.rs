@@ -338,23 +338,51 @@ fn delta_length_binary(body: &Bytes, rows: usize) -> R<BinaryColumn> {
     if u32::try_from(body.len()).is_err() {
         return Err("page too large".into());
     }
-    let mut lengths = DeltaReader::new(body, rows)?;
-    let data_start = delta_binary_packed_len(body, rows)?;
+    let mut values = DeltaLengthValues::new(body, rows)?;
     let mut offsets = Vec::with_capacity(rows + 1);
-    offsets.push(data_start as u32);
-    let mut end = data_start;
+    offsets.push(values.at as u32);
     for _ in 0..rows {
-        let len = usize::try_from(lengths.next_value()?).map_err(|_| "negative value length")?;
-        end = end
-            .checked_add(len)
-            .filter(|&e| e <= body.len())
-            .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
-        offsets.push(end as u32);
+        offsets.push(values.next_range()?.end as u32);
     }
-    if end != body.len() {
-        return Err(format!("DELTA_LENGTH_BYTE_ARRAY values end at {end}, the page at {}", body.len()));
-    }
+    values.finish()?;
     Ok(BinaryColumn { data: body.clone(), offsets, skip: 0 })
+}
+
+/// Where the values of a `DELTA_LENGTH_BYTE_ARRAY` page body lie, one after the other, each
+/// checked to lie inside the body; [`Self::finish`] checks that the last one ends it.
+struct DeltaLengthValues<'a> {
+    lengths: DeltaReader<'a>,
+    /// Where the next value starts (first: where the lengths stream ends).
+    at: usize,
+    body_len: usize,
+}
+
+impl<'a> DeltaLengthValues<'a> {
+    /// The values of a body of `rows` values. Reads only the lengths stream's headers.
+    fn new(body: &'a [u8], rows: usize) -> R<Self> {
+        let at = delta_binary_packed_len(body, rows)?;
+        Ok(Self { lengths: DeltaReader::new(body, rows)?, at, body_len: body.len() })
+    }
+
+    /// The next value's bytes in the body.
+    fn next_range(&mut self) -> R<Range<usize>> {
+        let len = usize::try_from(self.lengths.next_value()?).map_err(|_| "negative value length")?;
+        let start = self.at;
+        self.at = start
+            .checked_add(len)
+            .filter(|&e| e <= self.body_len)
+            .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
+        Ok(start..self.at)
+    }
+
+    /// After the last value: checks that the values fill the body exactly.
+    fn finish(&self) -> R<()> {
+        if self.at == self.body_len {
+            Ok(())
+        } else {
+            Err(format!("DELTA_LENGTH_BYTE_ARRAY values end at {}, the page at {}", self.at, self.body_len))
+        }
+    }
 }
 
 /// `DELTA_BYTE_ARRAY`: prefix lengths (`DELTA_BINARY_PACKED`), then the suffixes as
@@ -438,23 +466,14 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             }
         }
         DELTA_LENGTH_BYTE_ARRAY => {
-            let body = page.body;
-            let mut lengths = DeltaReader::new(body, rows)?;
-            let mut at = delta_binary_packed_len(body, rows)?;
+            let mut values = DeltaLengthValues::new(page.body, rows)?;
             for i in 0..rows {
-                let len = usize::try_from(lengths.next_value()?).map_err(|_| "negative value length")?;
-                let end = at
-                    .checked_add(len)
-                    .filter(|&e| e <= body.len())
-                    .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
-                if let Some(found) = step(i, super::page::cmp_keys(&body[at..end], key)) {
+                let range = values.next_range()?;
+                if let Some(found) = step(i, super::page::cmp_keys(&page.body[range], key)) {
                     return Ok(found);
                 }
-                at = end;
             }
-            if at != body.len() {
-                return Err(format!("DELTA_LENGTH_BYTE_ARRAY values end at {at}, the page at {}", body.len()));
-            }
+            values.finish()?;
         }
         DELTA_BYTE_ARRAY => {
             // NOTE: both length streams are read lazily, up to the row the walk stops at; the
@@ -590,35 +609,25 @@ fn value_in<E>(
     match encoding {
         PLAIN => plain_value_in(body, rows, row, check, bad),
         DELTA_LENGTH_BYTE_ARRAY => {
-            // NOTE: the block headers are walked before they are checked (bounds-checked, as
-            // the page header above); a failure there is reported as damage if it is.
-            let data_start = match delta_binary_packed_len(body, rows) {
-                Ok(n) => n,
+            // NOTE: the lengths stream's headers are walked before they are checked
+            // (bounds-checked, as the page header above); a failure there is reported as
+            // damage if it is.
+            let mut values = match DeltaLengthValues::new(body, rows) {
+                Ok(values) => values,
                 Err(reason) => {
                     check(0..body.len())?;
                     return Err(bad(reason));
                 }
             };
-            check(0..data_start)?;
-            let mut lengths = DeltaReader::new(body, rows).map_err(&bad)?;
-            let (mut at, mut range) = (data_start, 0..0);
+            check(0..values.at)?;
+            let mut range = 0..0;
             for i in 0..rows {
-                let len = lengths
-                    .next_value()
-                    .and_then(|l| usize::try_from(l).map_err(|_| "negative value length".to_owned()))
-                    .map_err(&bad)?;
-                let end = at
-                    .checked_add(len)
-                    .filter(|&e| e <= body.len())
-                    .ok_or_else(|| bad("DELTA_LENGTH_BYTE_ARRAY value overruns the page".into()))?;
+                let r = values.next_range().map_err(&bad)?;
                 if i == row {
-                    range = at..end;
+                    range = r;
                 }
-                at = end;
             }
-            if at != body.len() {
-                return Err(bad(format!("DELTA_LENGTH_BYTE_ARRAY values end at {at}, the page at {}", body.len())));
-            }
+            values.finish().map_err(&bad)?;
             check(range.clone())?;
             Ok(range)
         }
