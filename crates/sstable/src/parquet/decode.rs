@@ -375,6 +375,20 @@ impl<'a> DeltaLengthValues<'a> {
         Ok(start..self.at)
     }
 
+    /// Steps over the next `n` values (checked to lie in the body, as one span).
+    fn skip(&mut self, n: usize) -> R<()> {
+        let (sum, min) = self.lengths.sum_next(n)?;
+        if n > 0 && min < 0 {
+            return Err("negative value length".into());
+        }
+        self.at = usize::try_from(sum)
+            .ok()
+            .and_then(|sum| self.at.checked_add(sum))
+            .filter(|&e| e <= self.body_len)
+            .ok_or("DELTA_LENGTH_BYTE_ARRAY value overruns the page")?;
+        Ok(())
+    }
+
     /// After the last value: checks that the values fill the body exactly.
     fn finish(&self) -> R<()> {
         if self.at == self.body_len {
@@ -620,13 +634,11 @@ fn value_in<E>(
                 }
             };
             check(0..values.at)?;
-            let mut range = 0..0;
-            for i in 0..rows {
-                let r = values.next_range().map_err(&bad)?;
-                if i == row {
-                    range = r;
-                }
-            }
+            // The values before the row, the row's, and those after it (whose lengths must
+            // still end the page exactly).
+            values.skip(row).map_err(&bad)?;
+            let range = values.next_range().map_err(&bad)?;
+            values.skip(rows - row - 1).map_err(&bad)?;
             values.finish().map_err(&bad)?;
             check(range.clone())?;
             Ok(range)
@@ -943,6 +955,25 @@ impl<'a> DeltaReader<'a> {
         let v = self.run[self.pos];
         self.pos += 1;
         Ok(v)
+    }
+
+    /// The sum and the smallest of the next `n` values (`n` at most the values left), a
+    /// run at a time rather than value by value.
+    fn sum_next(&mut self, mut n: usize) -> R<(i128, i64)> {
+        let (mut sum, mut min) = (0i128, i64::MAX);
+        while n > 0 {
+            if self.pos == self.filled {
+                self.unpack_run()?;
+            }
+            let take = n.min(self.filled - self.pos);
+            for &v in &self.run[self.pos..self.pos + take] {
+                sum += i128::from(v);
+                min = min.min(v);
+            }
+            self.pos += take;
+            n -= take;
+        }
+        Ok((sum, min))
     }
 
     /// Unpacks the next run of values (at most 32, never past a miniblock) into `run`.
