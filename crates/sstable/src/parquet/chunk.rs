@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use parquet::basic::Compression as Codec;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColumnIndex};
 use strata_core::ValueKind;
 
 use super::decode::{
@@ -91,26 +91,11 @@ impl ColumnChunk {
                         Some((d, len.filter(|&l| l > 0).ok_or_else(|| ctx("dictionary page out of place"))?))
                     }
                 };
-                let mut uniform: Vec<Option<i64>> = match (col, index.column_index(rg_idx, col)) {
-                    (KIND, Some(ColumnIndexMetaData::INT32(ci))) => (0..pages.len())
-                        .map(|p| match (ci.min_value(p), ci.max_value(p)) {
-                            (Some(lo), Some(hi)) if lo == hi => Some(i64::from(*lo)),
-                            _ => None,
-                        })
-                        .collect(),
-                    (SEQ, Some(ColumnIndexMetaData::INT64(ci))) => (0..pages.len())
-                        .map(|p| match (ci.min_value(p), ci.max_value(p)) {
-                            (Some(lo), Some(hi)) if lo == hi => Some(*lo),
-                            _ => None,
-                        })
-                        .collect(),
+                let uniform = match (col, index.column_index(rg_idx, col)) {
+                    (KIND, Some(ColumnIndexMetaData::INT32(ci))) => uniform_pages(ci, pages.len()),
+                    (SEQ, Some(ColumnIndexMetaData::INT64(ci))) => uniform_pages(ci, pages.len()),
                     _ => Vec::new(),
                 };
-                // Kept only when some page is uniform: a `seq` page is only when a bottommost
-                // merge wrote its rows at sequence number 0.
-                if uniform.iter().all(Option::is_none) {
-                    uniform = Vec::new();
-                }
                 Ok(ColumnChunk {
                     codec: meta.compression(),
                     pages,
@@ -339,6 +324,19 @@ impl ColumnChunk {
     pub(crate) fn memory_size(&self) -> usize {
         self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * size_of::<Option<i64>>() + 64
     }
+}
+
+/// Per page of a column index: the value every row holds, where its minimum and maximum are
+/// equal. Empty when no page is uniform (a `seq` page is only when a bottommost merge wrote
+/// its rows at sequence number 0), so such chunks keep nothing.
+fn uniform_pages<T: Copy + PartialEq + Into<i64>>(ci: &PrimitiveColumnIndex<T>, pages: usize) -> Vec<Option<i64>> {
+    let uniform: Vec<Option<i64>> = (0..pages)
+        .map(|p| match (ci.min_value(p), ci.max_value(p)) {
+            (Some(lo), Some(hi)) if lo == hi => Some((*lo).into()),
+            _ => None,
+        })
+        .collect();
+    if uniform.iter().all(Option::is_none) { Vec::new() } else { uniform }
 }
 
 /// The kind stored as `v` in the `kind` column of `file`.

@@ -360,8 +360,8 @@ struct DeltaLengthValues<'a> {
 impl<'a> DeltaLengthValues<'a> {
     /// The values of a body of `rows` values. Reads only the lengths stream's headers.
     fn new(body: &'a [u8], rows: usize) -> R<Self> {
-        let at = delta_binary_packed_len(body, rows)?;
-        Ok(Self { lengths: DeltaReader::new(body, rows)?, at, body_len: body.len() })
+        let (lengths, at) = DeltaReader::new_with_len(body, rows)?;
+        Ok(Self { lengths, at, body_len: body.len() })
     }
 
     /// The next value's bytes in the body.
@@ -493,10 +493,9 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             // NOTE: both length streams are read lazily, up to the row the walk stops at; the
             // second one starts where the first one's block headers say it ends.
             let body = page.body;
-            let mut prefixes = DeltaReader::new(body, rows)?;
-            let at = delta_binary_packed_len(body, rows)?;
-            let mut suffixes = DeltaReader::new(&body[at..], rows)?;
-            let mut tail = &body[at + delta_binary_packed_len(&body[at..], rows)?..];
+            let (mut prefixes, at) = DeltaReader::new_with_len(body, rows)?;
+            let (mut suffixes, at2) = DeltaReader::new_with_len(&body[at..], rows)?;
+            let mut tail = &body[at + at2..];
             // NOTE: keys are compared with `key` without being rebuilt. `matched` is the length
             // of the common prefix of the previous key and `key`. A key sharing `p` bytes with
             // the previous one: when `p > matched`, it differs from `key` where the previous
@@ -837,6 +836,7 @@ fn delta_binary_packed_upto(buf: &[u8], count: usize, limit: usize, out: &mut Ve
 }
 
 /// The header of a `DELTA_BINARY_PACKED` stream, checked.
+#[derive(Clone, Copy)]
 struct DeltaHeader {
     /// Values per miniblock, and miniblocks per block.
     per_mini: usize,
@@ -869,10 +869,17 @@ impl DeltaHeader {
     }
 }
 
-/// The length in bytes of the `DELTA_BINARY_PACKED` stream of `count` values at the start of
-/// `buf`, found from its block headers without unpacking a value.
+/// [`stream_len`] with the header parsed here (the tests' way in).
+#[cfg(test)]
 fn delta_binary_packed_len(buf: &[u8], count: usize) -> R<usize> {
-    let DeltaHeader { per_mini, miniblocks, len: mut at, .. } = DeltaHeader::parse(buf, count)?;
+    stream_len(buf, count, &DeltaHeader::parse(buf, count)?)
+}
+
+/// The length in bytes of the `DELTA_BINARY_PACKED` stream of `count` values at the start of
+/// `buf`, headed by `h` (already parsed), found from its block headers without unpacking a
+/// value.
+fn stream_len(buf: &[u8], count: usize, h: &DeltaHeader) -> R<usize> {
+    let DeltaHeader { per_mini, miniblocks, len: mut at, .. } = *h;
     let mut left = count.saturating_sub(1);
     while left > 0 {
         zigzag(buf, &mut at)?;
@@ -925,9 +932,20 @@ struct DeltaReader<'a> {
 
 impl<'a> DeltaReader<'a> {
     /// A reader of the stream of `count` values at the start of `buf`.
+    #[cfg(test)]
     fn new(buf: &'a [u8], count: usize) -> R<Self> {
+        Ok(Self::with_header(buf, count, &DeltaHeader::parse(buf, count)?))
+    }
+
+    /// A reader of the stream, and its length in bytes (where a following stream starts), from
+    /// one parse of its header.
+    fn new_with_len(buf: &'a [u8], count: usize) -> R<(Self, usize)> {
         let h = DeltaHeader::parse(buf, count)?;
-        Ok(Self {
+        Ok((Self::with_header(buf, count, &h), stream_len(buf, count, &h)?))
+    }
+
+    fn with_header(buf: &'a [u8], count: usize, h: &DeltaHeader) -> Self {
+        Self {
             buf,
             at: h.len,
             per_mini: h.per_mini,
@@ -943,7 +961,7 @@ impl<'a> DeltaReader<'a> {
             run: [0; 32],
             pos: 0,
             filled: 0,
-        })
+        }
     }
 
     /// The next value; `Err` past the last one or on malformed bytes.

@@ -103,17 +103,14 @@ impl TableFile {
         }
         let block_size = inner.block_size;
         let first_block = start / block_size;
+        if let Some(map) = &inner.map {
+            self.check_mapped(map, first_block, end)?;
+            return Ok(start as usize..start as usize + len);
+        }
         let aligned_start = first_block * block_size;
         let aligned_end = end.div_ceil(block_size).saturating_mul(block_size).min(inner.data_end);
         let n = (aligned_end - aligned_start) as usize;
         let from = (start - aligned_start) as usize;
-        if let Some(map) = &inner.map {
-            // NOTE: in bounds: `aligned_end <= data_end < len`, the map's length.
-            let at = aligned_start as usize;
-            Counters::add(&inner.counters.bytes_read, n as u64);
-            self.check_blocks(first_block, &map[at..at + n])?;
-            return Ok(at + from..at + from + len);
-        }
         if buf.len() < n {
             buf.resize(n, 0);
         }
@@ -154,6 +151,18 @@ impl TableFile {
                 format!("read of {len} bytes at {start} reaches past the data region ({} bytes)", inner.data_end),
             )
         })
+    }
+
+    /// Checks the blocks of the mapped file `map` from block `first_block` to the one holding
+    /// file offset `end - 1`, counting their bytes as read; returns where they end.
+    fn check_mapped(&self, map: &[u8], first_block: u64, end: u64) -> Result<u64> {
+        let inner = &*self.0;
+        let from = first_block * inner.block_size;
+        let to = end.div_ceil(inner.block_size).saturating_mul(inner.block_size).min(inner.data_end);
+        // NOTE: in bounds: `to <= data_end < len`, the map's length.
+        Counters::add(&inner.counters.bytes_read, to - from);
+        self.check_blocks(first_block, &map[from as usize..to as usize])?;
+        Ok(to)
     }
 
     /// Checks `blocks`, read from block `first_block` on, against their CRCs.
@@ -304,17 +313,12 @@ impl Unchecked<'_> {
         if hi <= self.checked_to {
             return Ok(());
         }
-        let inner = &*self.file.0;
-        let bs = inner.block_size;
+        let bs = self.file.0.block_size;
         // The first block to check: the range's own, or the first past the checked prefix
         // when the range reaches into it (its end is block-aligned once anything is checked).
         let prefix = self.checked_to > self.start;
         let first_block = if prefix && lo <= self.checked_to { self.checked_to / bs } else { lo / bs };
-        let from = first_block * bs;
-        let to = hi.div_ceil(bs).saturating_mul(bs).min(inner.data_end);
-        // NOTE: in bounds: `to <= data_end`, which is inside the map.
-        Counters::add(&inner.counters.bytes_read, to - from);
-        self.file.check_blocks(first_block, &self.map[from as usize..to as usize])?;
+        let to = self.file.check_mapped(self.map, first_block, hi)?;
         // Continuing the prefix (or starting it at the first byte) extends it.
         if lo <= self.checked_to {
             self.checked_to = to;
