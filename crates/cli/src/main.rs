@@ -290,6 +290,11 @@ struct BenchArgs {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
     value_size: u32,
+    /// db_bench's `--compression_ratio`: each value is made of 100-byte pieces whose first
+    /// ratio is random printable bytes and the rest repeats them, so LZ4 or snappy stores a
+    /// value in about this share of its size. 1 makes values that do not compress.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_ratio)]
+    compression_ratio: f64,
     /// Client threads per workload.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: u32,
@@ -334,6 +339,12 @@ const DEFAULT_READS: u64 = 20_000;
 
 fn parse_kind(name: &str) -> Result<MemtableKind, String> {
     name.parse().map_err(|e: strata_memtable::Error| e.to_string())
+}
+
+/// A compression ratio: a share of the value above 0 and at most 1.
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    let ratio: f64 = text.parse().map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    if ratio > 0.0 && ratio <= 1.0 { Ok(ratio) } else { Err(format!("{ratio} is outside (0, 1]")) }
 }
 
 fn main() -> ExitCode {
@@ -566,6 +577,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         reads,
         key_size: args.key_size as usize,
         value_size: args.value_size as usize,
+        compression_ratio: args.compression_ratio,
         threads: args.threads as usize,
         sync: args.sync,
         seek_nexts: args.seek_nexts,
@@ -593,6 +605,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         config.reads,
         config.key_size,
         config.value_size,
+        config.compression_ratio,
         config.threads,
         config.sync,
     ))?;

@@ -130,6 +130,31 @@ fn bad_flags_fail() {
     assert!(!out.status.success());
     fails_with(&strata(&["bench", "--benchmarks", "fillsideways", "--num", "10"]), "unknown benchmark");
     fails_with(&strata(&["bench", "--policy", "tiered", "--num", "10"]), "size_tiered");
+    for (ratio, says) in [("0", "outside (0, 1]"), ("1.5", "outside (0, 1]"), ("half", "not a number")] {
+        let out = strata(&["bench", "--compression-ratio", ratio, "--num", "10"]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
+    }
+}
+
+#[test]
+fn bench_values_compress_as_the_ratio_says() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stored_share = |ratio: &str| {
+        let json = dir.path().join(format!("bench-{ratio}.json"));
+        let args = ["bench", "--num", "2000", "--benchmarks", "fillrandom", "--compression-ratio", ratio, "--json"];
+        ok(&strata(&[&args[..], &[s(&json)]].concat()));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid");
+        assert_eq!(report["compression_ratio"].as_f64(), ratio.parse().ok());
+        let parts = report["engines"][0]["table_parts"].as_array().expect("table parts").clone();
+        let value = parts.iter().find(|p| p["part"] == "value").expect("value part");
+        value["stored"].as_f64().expect("stored") / value["raw"].as_f64().expect("raw")
+    };
+    // LZ4 keeps about the ratio; values that do not compress are stored raw.
+    let (quarter, half, whole) = (stored_share("0.25"), stored_share("0.5"), stored_share("1"));
+    assert!((0.2..0.35).contains(&quarter), "ratio 0.25 stored {quarter:.3} of the values");
+    assert!((0.45..0.6).contains(&half), "ratio 0.5 stored {half:.3} of the values");
+    assert!(whole >= 0.99, "ratio 1 stored {whole:.3} of the values");
 }
 
 #[test]
@@ -213,9 +238,11 @@ fn engine_bench_runs_writes_json_and_plots() {
     }
     let stored: u64 = parts.iter().filter_map(|p| p["stored"].as_u64()).sum();
     let disk = report["engines"][0]["disk_bytes_after_compact"].as_u64().expect("disk bytes");
-    assert!(stored > 800 * 100 && stored <= disk, "parts {stored} bytes, directory {disk}");
+    assert!(stored > 800 * 16 && stored <= disk, "parts {stored} bytes, directory {disk}");
     let value = &parts[names.iter().position(|n| *n == "value").expect("value")];
     assert!(value["raw"].as_u64() >= Some(800 * 100), "800 values of 100 bytes before compression: {value}");
+    // db_bench's values (compression ratio 0.5 by default) are stored compressed.
+    assert!(value["stored"].as_u64() < Some(800 * 70), "values of ratio 0.5 compress: {value}");
     // Compactions ran (the final full one at least) and say how they wrote their rows.
     assert!(table.contains("compactions wrote"), "{table}");
     let rows = &report["engines"][0]["compaction_rows"];

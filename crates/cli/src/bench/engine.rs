@@ -86,6 +86,9 @@ pub(crate) struct Config {
     pub(crate) reads: u64,
     pub(crate) key_size: usize,
     pub(crate) value_size: usize,
+    /// db_bench's `--compression_ratio`: the share of each value a codec that finds repeats
+    /// keeps (see [`value_pool`]).
+    pub(crate) compression_ratio: f64,
     pub(crate) threads: usize,
     pub(crate) sync: bool,
     pub(crate) seek_nexts: usize,
@@ -199,6 +202,7 @@ pub(crate) struct Report {
     pub(crate) reads: u64,
     pub(crate) key_size: usize,
     pub(crate) value_size: usize,
+    pub(crate) compression_ratio: f64,
     pub(crate) threads: usize,
     pub(crate) sync: bool,
     pub(crate) rows: Vec<Row>,
@@ -232,16 +236,37 @@ impl Keys {
     }
 }
 
-/// Value bytes: half random, half repeated, so compression sees db_bench's 0.5 ratio.
-fn value_pool(seed: u64) -> Vec<u8> {
+/// The length of the pieces [`value_pool`] is made of, db_bench's.
+const PIECE: usize = 100;
+
+/// Value bytes as db_bench makes them for `--compression_ratio`: pieces of [`PIECE`] bytes,
+/// each `ratio` of its bytes random printable characters repeated to fill it, so a codec that
+/// finds repeats (LZ4, snappy) stores a piece in about `ratio` of its size, and one that also
+/// codes entropy (zstd) in somewhat less. 1 MiB, or one value if larger.
+fn value_pool(seed: u64, ratio: f64, value_size: usize) -> Vec<u8> {
     let mut rng = Rng::new(seed);
-    let mut pool = Vec::with_capacity(1 << 20);
-    while pool.len() < 1 << 20 {
-        let r = rng.next_u64().to_le_bytes();
-        pool.extend_from_slice(&r[..4]);
-        pool.extend_from_slice(&[r[0]; 4]);
+    let len = (1 << 20).max(value_size).next_multiple_of(PIECE);
+    let random = ((PIECE as f64 * ratio) as usize).clamp(1, PIECE);
+    let mut pool = Vec::with_capacity(len);
+    let mut piece = Vec::with_capacity(PIECE);
+    while pool.len() < len {
+        piece.clear();
+        piece.extend((0..random).map(|_| b' ' + rng.below(95) as u8));
+        while piece.len() < PIECE {
+            let more = random.min(PIECE - piece.len());
+            piece.extend_from_within(..more);
+        }
+        pool.extend_from_slice(&piece);
     }
     pool
+}
+
+/// Key `i`'s value: `value_size` bytes of `pool` from the start of a piece, as db_bench hands
+/// out values of its piece length (for other lengths its pieces do not line up either).
+fn value_in(pool: &[u8], value_size: usize, i: u64) -> &[u8] {
+    let starts = (pool.len() - value_size) / PIECE + 1;
+    let start = (i.wrapping_mul(0x9E37_79B9) as usize) % starts * PIECE;
+    &pool[start..start + value_size]
 }
 
 /// What one workload thread does per operation.
@@ -288,9 +313,7 @@ impl Shared<'_> {
     }
 
     fn value(&self, i: u64) -> &[u8] {
-        let start =
-            (i.wrapping_mul(0x9E37_79B9) as usize) % (self.pool.len() - self.value_size.min(self.pool.len() - 1));
-        &self.pool[start..start + self.value_size]
+        value_in(self.pool, self.value_size, i)
     }
 
     fn run(&self, op: Op, index: u64, kbuf: &mut Vec<u8>) -> Result<u64, String> {
@@ -440,6 +463,7 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         reads: config.reads,
         key_size: config.key_size,
         value_size: config.value_size,
+        compression_ratio: config.compression_ratio,
         threads: config.threads,
         sync: config.sync,
         rows,
@@ -464,7 +488,7 @@ fn run_engine(
     let mut inserted_total = 0;
     let mut deleted = None;
     // The same value bytes for every workload, generated once.
-    let pool = value_pool(config.seed);
+    let pool = value_pool(config.seed, config.compression_ratio, config.value_size);
     for name in &config.workloads {
         bar.set_message(format!("{} {name}", kind.name()));
         if name.starts_with("fill") {
@@ -714,6 +738,43 @@ mod tests {
                 keys.missing_key(i, &mut missing);
                 keys.key(i + 1, &mut next);
                 assert!(k < missing && missing < next, "key size {key_size}, index {i}: {missing:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_repeat_their_random_share_as_db_bench_makes_them() {
+        for (ratio, random) in [(0.5, 50), (0.25, 25), (0.1, 10)] {
+            let pool = value_pool(7, ratio, 100);
+            assert_eq!(pool.len() % PIECE, 0);
+            assert!(pool.len() >= 1 << 20);
+            let mut firsts = std::collections::HashSet::new();
+            for i in 0..10_000 {
+                let v = value_in(&pool, 100, i);
+                assert!(v.iter().all(|b| (b' '..=b'~').contains(b)), "printable bytes only");
+                for (at, b) in v.iter().enumerate() {
+                    assert_eq!(*b, v[at % random], "ratio {ratio}: byte {at} repeats byte {}", at % random);
+                }
+                firsts.insert(v[..random].to_vec());
+            }
+            // About 10,486 pieces: 10,000 picks should land on thousands of distinct ones.
+            assert!(firsts.len() > 5000, "ratio {ratio}: only {} distinct values", firsts.len());
+        }
+        // At ratio 1 a value is all random: its halves differ.
+        let pool = value_pool(7, 1.0, 100);
+        let repeated = (0..1000).filter(|&i| {
+            let v = value_in(&pool, 100, i);
+            v[..50] == v[50..]
+        });
+        assert_eq!(repeated.count(), 0);
+    }
+
+    #[test]
+    fn values_of_any_size_fit_the_pool() {
+        for value_size in [0, 1, 99, 100, 101, 4096, 1 << 20, (1 << 20) + 1, 3 << 20] {
+            let pool = value_pool(3, 0.5, value_size);
+            for i in [0, 1, 2, 1000, u64::MAX] {
+                assert_eq!(value_in(&pool, value_size, i).len(), value_size);
             }
         }
     }

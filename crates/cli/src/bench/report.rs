@@ -16,12 +16,20 @@ fn mib(bytes: u64) -> String {
 }
 
 /// What the run is, then the column names of [`row_line`].
-pub(crate) fn header(num: u64, reads: u64, key_size: usize, value_size: usize, threads: usize, sync: bool) -> String {
+pub(crate) fn header(
+    num: u64,
+    reads: u64,
+    key_size: usize,
+    value_size: usize,
+    compression_ratio: f64,
+    threads: usize,
+    sync: bool,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{num} keys of {key_size} B, values of {value_size} B, {reads} operations per workload on loaded keys, \
-         {threads} thread(s), sync={sync}"
+        "{num} keys of {key_size} B, values of {value_size} B (compression ratio {compression_ratio}), {reads} \
+         operations per workload on loaded keys, {threads} thread(s), sync={sync}"
     );
     let _ = writeln!(
         out,
