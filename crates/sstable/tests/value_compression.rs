@@ -145,3 +145,60 @@ fn a_value_read_in_place_checks_the_blocks_it_relies_on() {
     let store = ParquetStore::open(dir.path(), opts).unwrap();
     assert_eq!(store.get(1, &all[target].key, MAX_SEQNO).unwrap().unwrap().value, all[target].value);
 }
+
+/// A cold lookup of a value in an LZ4 page decompresses the page only up to the value, and
+/// checks only the compressed bytes that took: damage further on in the page does not concern
+/// it (the lookups of the values there report it), damage before it is corruption, never a
+/// wrong value.
+#[test]
+fn a_value_read_from_an_lz4_page_checks_only_the_bytes_it_decompressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..Default::default() };
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    // db_bench's values: 50 random bytes, repeated. LZ4 halves them, so a 64-row page is
+    // about 3.5 KiB: four checksum blocks of 1 KiB.
+    let all: Vec<Entry> =
+        (0..3000u64).map(|i| Entry::put(format!("key{i:06}"), i + 1, noise(i << 32, 50).repeat(2))).collect();
+    store.write_table(1, &mut all.iter().cloned().map(Ok)).unwrap();
+    let d = store.describe(1).unwrap();
+    assert!(d.compression.starts_with("LZ4") && !d.compression.contains("value: UNCOMPRESSED"), "{}", d.compression);
+    let path = store.table_path(1);
+    drop(store);
+
+    // The value page of rows 640 to 703, from the page index.
+    let file = std::fs::File::open(&path).unwrap();
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required)
+        .parse_and_finish(&file)
+        .unwrap();
+    let value_column = meta.row_group(0).columns().iter().position(|c| c.column_path().string() == "value").unwrap();
+    let locations = meta.page_index().unwrap().offset_index(0, value_column).unwrap().page_locations();
+    let page = locations.iter().find(|l| l.first_row_index == 640).expect("a page starts at row 640");
+    let (start, len) = (page.offset as usize, page.compressed_page_size as usize);
+    assert!(len > 3000, "a page of {len} bytes");
+
+    let clean = std::fs::read(&path).unwrap();
+    let get = |flip_at: usize, row: usize| {
+        let mut damaged = clean.clone();
+        damaged[flip_at] ^= 0x40;
+        std::fs::write(&path, &damaged).unwrap();
+        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+        store.get(1, &all[row].key, MAX_SEQNO)
+    };
+    // Row 642 comes from the page's first few hundred bytes; its last 100 are two blocks on.
+    let (early, last) = (642, 703);
+    let tail = start + len - 100;
+    assert_eq!(get(tail, early).unwrap().unwrap().value, all[early].value, "damage past the value is not read");
+    let err = get(tail, last).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    for flip in [start + 2, start + len / 20] {
+        let err = get(flip, early).unwrap_err();
+        assert!(matches!(err, strata_sstable::Error::Corruption { .. }), "{err}");
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+    std::fs::write(&path, &clean).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    for e in all.iter().step_by(7) {
+        assert_eq!(store.get(1, &e.key, MAX_SEQNO).unwrap().unwrap().value, e.value);
+    }
+}

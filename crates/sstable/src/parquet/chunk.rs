@@ -11,8 +11,8 @@ use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColu
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, read_page,
-    read_page_in, value_range,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, lz4_value,
+    read_page, read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::{KIND, SEQ};
@@ -164,20 +164,34 @@ impl ColumnChunk {
         Ok((page, rows))
     }
 
-    /// Value `row` of page `p` of a binary column stored uncompressed (`PLAIN` or
-    /// `DELTA_LENGTH_BYTE_ARRAY`), copied out of the file's map after checking only the blocks
-    /// it relies on (`DELTA_LENGTH_BYTE_ARRAY`: the page's header and lengths, and the value's
-    /// own; `PLAIN`: everything up to the value). `None` when the chunk is compressed or the
-    /// file is not mapped: the caller then reads the whole page.
-    pub(crate) fn value_mapped(&self, file: &TableFile, p: usize, row: usize) -> Result<Option<Bytes>> {
-        if self.codec != Codec::UNCOMPRESSED {
+    /// Value `row` of page `p` of a binary column, copied out of the file's map after
+    /// checking only the blocks it relies on. Stored uncompressed (`PLAIN` or
+    /// `DELTA_LENGTH_BYTE_ARRAY`): the page's header and lengths, and the value's own blocks
+    /// (`PLAIN`: everything up to the value). `LZ4_RAW` with `DELTA_LENGTH_BYTE_ARRAY`:
+    /// decompressed into `scratch` only up to the value, checking the compressed bytes that
+    /// took. `None` for other codecs and encodings, or when the file is not mapped: the caller
+    /// then reads the whole page.
+    pub(crate) fn value_mapped(
+        &self,
+        file: &TableFile,
+        p: usize,
+        row: usize,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<Bytes>> {
+        if !matches!(self.codec, Codec::UNCOMPRESSED | Codec::LZ4_RAW) {
             return Ok(None);
         }
         let loc = self.pages[p];
         let Some(mut page) = file.unchecked(loc.offset, loc.len as usize)? else { return Ok(None) };
         let (start, end) = self.page_rows(p);
+        let rows = (end - start) as usize;
         let bad = |r: String| file.corruption(format!("page at {}: {r}", loc.offset));
-        let range = value_range(page.bytes, (end - start) as usize, row, |r| page.check(r), bad)?;
+        if self.codec == Codec::LZ4_RAW {
+            let bytes = page.bytes;
+            let value = lz4_value(bytes, rows, row, scratch, |r| page.check(r), bad)?;
+            return Ok(value.map(Bytes::copy_from_slice));
+        }
+        let range = value_range(page.bytes, rows, row, |r| page.check(r), bad)?;
         Ok(Some(Bytes::copy_from_slice(&page.bytes[range])))
     }
 

@@ -23,6 +23,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use parquet::basic::Compression as Codec;
 
+use super::lz4::Lz4Prefix;
 use super::thrift::{DATA_PAGE, DICTIONARY_PAGE, PageHeader, parse_page_header};
 
 /// Parquet encodings (`Encoding` in parquet.thrift).
@@ -644,6 +645,84 @@ fn value_in<E>(
         }
         e => Err(bad(format!("unsupported encoding {e} for a value page"))),
     }
+}
+
+/// Bytes of an `LZ4_RAW` value page decoded before its lengths stream is parsed: enough for
+/// the stream's headers and up to 40-bit lengths of every row (values of one size take a few
+/// bytes), so a second pass is rare.
+fn lengths_guess(rows: usize) -> usize {
+    64 + rows.saturating_mul(5)
+}
+
+/// Value `row` of a stored binary page (`bytes`: header and `LZ4_RAW` body) of `rows`
+/// `DELTA_LENGTH_BYTE_ARRAY` values, decompressed into `scratch` only as far as the value's
+/// end: the lengths stream, the values before it, and it. `check(range)` must accept `range`
+/// of `bytes` before anything in it, or decompressed from it, is relied on; the compressed
+/// bytes after the ones the value came from are not checked. `Ok(None)` for a page of another
+/// encoding (the caller decodes it whole). Errors other than `check`'s become `bad(reason)`.
+pub(crate) fn lz4_value<'s, E>(
+    bytes: &[u8],
+    rows: usize,
+    row: usize,
+    scratch: &'s mut Vec<u8>,
+    mut check: impl FnMut(Range<usize>) -> Result<(), E>,
+    bad: impl Fn(String) -> E,
+) -> Result<Option<&'s [u8]>, E> {
+    // NOTE: as in `value_range`, the header is parsed before it is checked and nothing it
+    // says is used until its bytes pass.
+    let (header, input) = match split_page(bytes) {
+        Ok(split) => split,
+        Err(reason) => {
+            check(0..bytes.len())?;
+            return Err(bad(reason));
+        }
+    };
+    let base = bytes.len() - input.len();
+    check(0..base)?;
+    if header_encoding(&header, rows).map_err(&bad)? != DELTA_LENGTH_BYTE_ARRAY {
+        return Ok(None);
+    }
+    if row >= rows {
+        return Err(bad(format!("row {row} of a page of {rows} values")));
+    }
+    let size = header.uncompressed_size as usize;
+    check_claim(Codec::LZ4_RAW, input, size).map_err(&bad)?;
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let mut lz4 = Lz4Prefix::new(input, &mut scratch[..size]);
+    // Decodes to `want` and checks the compressed bytes used so far; on a decoding error the
+    // whole page is checked, so damage shows as a checksum mismatch.
+    let mut decode_to = |lz4: &mut Lz4Prefix<'_>, want: usize| -> Result<(), E> {
+        let decoded = lz4.decode_to(want);
+        if let Err(reason) = decoded {
+            check(0..bytes.len())?;
+            return Err(bad(reason));
+        }
+        check(0..base + lz4.consumed().end)
+    };
+    decode_to(&mut lz4, lengths_guess(rows))?;
+    let values = |body: &[u8]| -> R<Range<usize>> {
+        let mut values = DeltaLengthValues::new(body, rows)?;
+        // The lengths are in `body`, a prefix; the values they give end the whole page.
+        values.body_len = size;
+        values.skip(row)?;
+        let range = values.next_range()?;
+        values.skip(rows - row - 1)?;
+        values.finish()?;
+        Ok(range)
+    };
+    let range = match values(lz4.output()) {
+        Ok(range) => range,
+        Err(_) if !lz4.done() => {
+            // The lengths run past the guess: decode the page whole and look again.
+            decode_to(&mut lz4, size)?;
+            values(lz4.output()).map_err(&bad)?
+        }
+        Err(reason) => return Err(bad(reason)),
+    };
+    decode_to(&mut lz4, range.end)?;
+    Ok(Some(&scratch[range]))
 }
 
 /// [`value_in`] of a `PLAIN` page: every byte up to the value is checked, as the length

@@ -41,6 +41,7 @@ mod chunk;
 pub(crate) mod decode;
 mod file;
 pub(crate) mod layout;
+mod lz4;
 mod names;
 pub(crate) mod page;
 mod scan;

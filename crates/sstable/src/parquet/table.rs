@@ -734,7 +734,7 @@ impl OpenTable {
         scratch: &mut Vec<u8>,
     ) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
-        if let Some(value) = chunk.value_mapped(&self.file, vp, row)? {
+        if let Some(value) = chunk.value_mapped(&self.file, vp, row, scratch)? {
             return Ok(value);
         }
         let (raw, _) = chunk.page_in(&self.file, vp, read, scratch)?;
