@@ -288,6 +288,44 @@ fn a_full_cache_reads_declined_pages_in_place_and_answers_alike() {
     assert_eq!((after.pages_read, after.value_pages_read), (before.pages_read, before.value_pages_read));
 }
 
+/// Seeks go through the same admission as lookups: once the cache is full, the pages a short
+/// scan misses for the first time are decoded and dropped, and cached on their next miss, so
+/// seeks over data many times the cache do not churn it; what they return is unchanged.
+#[test]
+fn a_full_cache_admits_a_seeks_pages_on_their_second_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, block_cache_bytes: 1 << 20, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    let value = |i: u32| format!("{i:0>100}");
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    // Lookups over the first half fill the cache (a 100,000-row table is about 13 MiB).
+    for i in 0..N / 2 {
+        store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+    }
+    let seek = |i: u32| {
+        let from = strata_core::Bytes::from(key(i));
+        let range = KeyRange::new(std::ops::Bound::Included(from), std::ops::Bound::Unbounded);
+        let got: Vec<Entry> = store.scan(1, &range).unwrap().take(100).map(Result::unwrap).collect();
+        assert_eq!(got.len(), 100);
+        assert!(got.iter().zip(i..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+    };
+    // Seeks in the half never read: the first decodes its pages without caching them...
+    let at = N / 2 + 1000;
+    let before = store.stats();
+    seek(at);
+    let first = store.stats();
+    assert!(first.block_cache.declined >= before.block_cache.declined + 2, "the first miss is declined");
+    assert!(first.pages_read > before.pages_read);
+    // ...the second caches them, and the third reads nothing.
+    seek(at);
+    let second = store.stats();
+    assert_eq!(second.block_cache.declined, first.block_cache.declined, "the second miss is admitted");
+    seek(at);
+    let third = store.stats();
+    assert_eq!((third.pages_read, third.value_pages_read), (second.pages_read, second.value_pages_read));
+}
+
 /// A scan that starts just past a key (an exclusive start, as the engine's iterators reopen a
 /// table's scan past a hot key's old versions) skips the pages that hold only that key,
 /// whatever their number, without decoding them; and still finds what follows the key in the

@@ -8,8 +8,10 @@
 //! # Block cache policy
 //!
 //! * The first [`CACHED_PAGES`] pages a scan reads go through the block cache like a point
-//!   lookup's page: a hit is used, a miss is decoded and inserted. Short scans (seeks) thus
-//!   share their pages with point lookups and with each other.
+//!   lookup's page: a hit is used, a miss is decoded and inserted if the cache admits it
+//!   (once full, a page that missed recently; see `BlockCache::admit`). Short scans (seeks)
+//!   thus share their pages with point lookups and with each other, and with data many
+//!   times the cache they do not churn it with pages read once.
 //! * Past those, the scan still uses a page the cache holds, but on a miss it decodes the page
 //!   with the same decoder and does not insert it. A long scan therefore does not evict the
 //!   point-lookup working set, and pages are decoded one at a time, only when the iterator

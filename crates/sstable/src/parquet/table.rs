@@ -626,7 +626,8 @@ impl OpenTable {
     }
 
     /// Part `part` of page `page` of row group `rg` from the block cache, or made by `decode`
-    /// and, if `insert`, then cached.
+    /// and, if `insert` and the cache admits it (as a point lookup's parts: once full, only a
+    /// part that missed recently), then cached.
     fn cached<T: CachedPart>(
         &self,
         (rg, page, part): (usize, usize, Part),
@@ -639,7 +640,7 @@ impl OpenTable {
             return Ok(hit);
         }
         let made = Arc::new(decode()?);
-        if insert {
+        if insert && cache.admit(&key) {
             cache.insert(key, Arc::clone(&made));
         }
         Ok(made)
