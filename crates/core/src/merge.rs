@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 
 use crate::Entry;
 
@@ -89,12 +90,18 @@ where
                 }
             }
         }
-        let HeapItem { entry, source } = self.heap.pop()?;
-        if let Err(e) = self.advance(source) {
-            self.failed = true;
-            return Some(Err(e));
+        // The smallest entry is replaced in place by its source's next one, which sifts down
+        // once (no comparison at all with one source left), instead of a pop and a push.
+        let mut top = self.heap.peek_mut()?;
+        match self.sources[top.source].next() {
+            Some(Ok(next)) => Some(Ok(std::mem::replace(&mut top.entry, next))),
+            Some(Err(e)) => {
+                PeekMut::pop(top);
+                self.failed = true;
+                Some(Err(e))
+            }
+            None => Some(Ok(PeekMut::pop(top).entry)),
         }
-        Some(Ok(entry))
     }
 }
 
