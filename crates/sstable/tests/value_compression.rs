@@ -45,6 +45,22 @@ fn write_and_check(store: &ParquetStore, id: u64, entries: &[Entry]) -> ((u64, u
     ((value.stored, value.raw), d.compression)
 }
 
+/// Looks `key` up in table 1 of the store in `path`'s directory after flipping a bit of byte
+/// `flip_at` of the table file `path`, whose undamaged bytes are `clean`.
+fn get_damaged(
+    path: &std::path::Path,
+    clean: &[u8],
+    flip_at: usize,
+    opts: &ParquetOptions,
+    key: &[u8],
+) -> strata_sstable::Result<Option<strata_core::VersionedValue>> {
+    let mut damaged = clean.to_vec();
+    damaged[flip_at] ^= 0x40;
+    std::fs::write(path, &damaged).unwrap();
+    let store = ParquetStore::open(path.parent().unwrap(), opts.clone()).unwrap();
+    store.get(1, key, MAX_SEQNO)
+}
+
 #[test]
 fn incompressible_values_are_stored_uncompressed_and_read_back() {
     for codec in [Compression::Lz4, Compression::Snappy, Compression::Zstd(3)] {
@@ -123,13 +139,7 @@ fn a_value_read_in_place_checks_the_blocks_it_relies_on() {
     // begins. Row 690 is near its end; rows 660 and 703 lie 3 KiB before and 1.3 KiB after
     // it, in other checksum blocks (of 1 KiB).
     let (first, target, before, after) = (640, 690, 660, 703);
-    let get = |flip_at: usize, row: usize| {
-        let mut damaged = clean.clone();
-        damaged[flip_at] ^= 0x40;
-        std::fs::write(&path, &damaged).unwrap();
-        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-        store.get(1, &all[row].key, MAX_SEQNO)
-    };
+    let get = |flip_at: usize, row: usize| get_damaged(&path, &clean, flip_at, &opts, &all[row].key);
     for other in [before, after] {
         let got = get(at(other) + 50, target);
         assert_eq!(got.unwrap().unwrap().value, all[target].value, "damage in row {other} is not read");
@@ -178,13 +188,7 @@ fn a_value_read_from_an_lz4_page_checks_only_the_bytes_it_decompressed() {
     assert!(len > 3000, "a page of {len} bytes");
 
     let clean = std::fs::read(&path).unwrap();
-    let get = |flip_at: usize, row: usize| {
-        let mut damaged = clean.clone();
-        damaged[flip_at] ^= 0x40;
-        std::fs::write(&path, &damaged).unwrap();
-        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-        store.get(1, &all[row].key, MAX_SEQNO)
-    };
+    let get = |flip_at: usize, row: usize| get_damaged(&path, &clean, flip_at, &opts, &all[row].key);
     // Row 642 comes from the page's first few hundred bytes; its last 100 are two blocks on.
     let (early, last) = (642, 703);
     let tail = start + len - 100;

@@ -583,21 +583,32 @@ pub(crate) fn value_range<E>(
     mut check: impl FnMut(Range<usize>) -> Result<(), E>,
     bad: impl Fn(String) -> E,
 ) -> Result<Range<usize>, E> {
+    let (header, body, base) = split_checked(bytes, &mut check, &bad)?;
+    check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
+    let range = value_in(&header, body, rows, row, |r| check(base + r.start..base + r.end), bad)?;
+    Ok(base + range.start..base + range.end)
+}
+
+/// [`split_page`] for a reader that trusts only what `check` accepted: the header, the body,
+/// and where the body starts, once the header's bytes passed `check`. A page that does not
+/// split is checked whole first, so damage shows as a checksum mismatch if it is one.
+fn split_checked<'b, E>(
+    bytes: &'b [u8],
+    check: &mut impl FnMut(Range<usize>) -> Result<(), E>,
+    bad: &impl Fn(String) -> E,
+) -> Result<(PageHeader, &'b [u8], usize), E> {
     // NOTE: the header is parsed before it is checked (the parser is bounds-checked and fuzzed
     // on arbitrary bytes); nothing it says is used until its bytes pass.
     let (header, body) = match split_page(bytes) {
         Ok(split) => split,
         Err(reason) => {
-            // Damage shows as a checksum mismatch if it is one.
             check(0..bytes.len())?;
             return Err(bad(reason));
         }
     };
     let base = bytes.len() - body.len();
     check(0..base)?;
-    check_uncompressed(body, header.uncompressed_size as usize).map_err(&bad)?;
-    let range = value_in(&header, body, rows, row, |r| check(base + r.start..base + r.end), bad)?;
-    Ok(base + range.start..base + range.end)
+    Ok((header, body, base))
 }
 
 /// Where value `row` lies in `body`, the (uncompressed) body of a binary page of `rows` values
@@ -668,17 +679,7 @@ pub(crate) fn lz4_value<'s, E>(
     mut check: impl FnMut(Range<usize>) -> Result<(), E>,
     bad: impl Fn(String) -> E,
 ) -> Result<Option<&'s [u8]>, E> {
-    // NOTE: as in `value_range`, the header is parsed before it is checked and nothing it
-    // says is used until its bytes pass.
-    let (header, input) = match split_page(bytes) {
-        Ok(split) => split,
-        Err(reason) => {
-            check(0..bytes.len())?;
-            return Err(bad(reason));
-        }
-    };
-    let base = bytes.len() - input.len();
-    check(0..base)?;
+    let (header, input, base) = split_checked(bytes, &mut check, &bad)?;
     if header_encoding(&header, rows).map_err(&bad)? != DELTA_LENGTH_BYTE_ARRAY {
         return Ok(None);
     }
