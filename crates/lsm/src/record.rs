@@ -37,12 +37,26 @@ pub(crate) enum Tail {
     Invalid { offset: u64, reason: &'static str },
 }
 
+/// Why a record is invalid when the file ends inside its header.
+const TRUNCATED_HEADER: &str = "truncated header";
+/// Why a record is invalid when the file ends inside its payload.
+const TRUNCATED_PAYLOAD: &str = "truncated payload";
+
+impl Tail {
+    /// Whether the file ends inside its last record: what a write cut short leaves (a process
+    /// killed during a `write` of more than a page can leave part of it), as opposed to a
+    /// whole record that fails its checksum.
+    pub(crate) fn is_truncated(&self) -> bool {
+        matches!(self, Self::Invalid { reason, .. } if *reason == TRUNCATED_HEADER || *reason == TRUNCATED_PAYLOAD)
+    }
+}
+
 /// The record starting at `pos`: its payload, or why the bytes there are not a valid record.
 fn record_at(data: &[u8], pos: usize) -> Result<&[u8], &'static str> {
-    let header = data.get(pos..pos + HEADER).ok_or("truncated header")?;
+    let header = data.get(pos..pos + HEADER).ok_or(TRUNCATED_HEADER)?;
     let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-    let payload = data.get(pos + HEADER..pos + HEADER + len).ok_or("truncated payload")?;
+    let payload = data.get(pos + HEADER..pos + HEADER + len).ok_or(TRUNCATED_PAYLOAD)?;
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&header[4..8]);
     hasher.update(payload);

@@ -131,6 +131,9 @@ impl Manifest {
     }
 }
 
+/// Where a `write` cut short by a fatal signal can end: at a page boundary of the file.
+const TORN_WRITE_ALIGN: usize = 4096;
+
 /// The open manifest file edits are appended to.
 #[derive(Debug)]
 pub(crate) struct LocalManifest {
@@ -164,9 +167,17 @@ impl LocalManifest {
         })?;
         let (payloads, tail) = record::scan(&data);
         if let record::Tail::Invalid { offset, reason } = tail {
-            // Every manifest write is synced before it is acted on, so a bad record is
-            // damage, not a torn write whose effects could be ignored.
-            return Err(Error::corruption(&path, format!("{reason} at offset {offset}")));
+            // An edit is acted on only after its append was written and synced. A process
+            // killed during the `write` of an edit larger than a page leaves the file ending
+            // inside that record, at a page boundary (Linux stops a write between pages for a
+            // fatal signal): that edit never took effect, and the open writes a new manifest
+            // without it. Any other bad record, including one whose damaged length runs past an
+            // unaligned end, is damage.
+            let torn = tail.is_truncated() && data.len().is_multiple_of(TORN_WRITE_ALIGN);
+            if !torn {
+                return Err(Error::corruption(&path, format!("{reason} at offset {offset}")));
+            }
+            tracing::warn!(file = %path.display(), offset, reason, "ignoring an edit cut short at the manifest's end");
         }
         let mut state = TreeState::default();
         for (i, payload) in payloads.iter().enumerate() {
@@ -400,6 +411,52 @@ mod tests {
         assert!(m.append(&edit(7)).is_err(), "an append after a failed one must be refused");
         let (state, _) = LocalManifest::recover(&shared, dir).unwrap().expect("a manifest");
         assert_eq!(state.next_file_number, 5, "the failed edit must not be replayed");
+    }
+
+    /// Found by the SIGKILL crash test (`crash_sigkill.rs`, in CI): a process killed while
+    /// appending an edit of more than a page left the manifest ending inside that record at a
+    /// page boundary, and the next open reported corruption instead of opening without the
+    /// edit, which never took effect. A record cut anywhere else, or whole but failing its
+    /// checksum, is still damage (the corruption sweep flips length fields).
+    #[test]
+    fn an_edit_cut_short_at_a_page_boundary_is_dropped_and_other_damage_is_corruption() {
+        let fs = MemFs::shared();
+        let dir = Path::new("/m");
+        fs.create_dir_all(dir).unwrap();
+        let mut m = LocalManifest::create(&fs, dir, 1, &TreeState::default()).unwrap();
+        m.append(&edit(5)).unwrap();
+        let path = dir.join(manifest_name(1));
+        let good = fs.read_all(&path).unwrap();
+        // A record that crosses the first page boundary of the file.
+        let mut record = Vec::new();
+        record::encode(&mut record, &[7u8; 6000]);
+        let write = |bytes: &[u8]| {
+            let mut f = fs.create(&path).unwrap();
+            f.write_all(bytes).unwrap();
+        };
+        let at_page = TORN_WRITE_ALIGN - good.len();
+        write(&[&good[..], &record[..at_page]].concat());
+        let (state, _) = LocalManifest::recover(&fs, dir).unwrap().expect("a manifest that opens");
+        assert_eq!(state.next_file_number, 5, "the torn edit must not be replayed");
+        for cut in [1, record::HEADER, at_page - 1, at_page + 1] {
+            write(&[&good[..], &record[..cut]].concat());
+            match LocalManifest::recover(&fs, dir) {
+                Err(Error::Corruption { file, reason }) => {
+                    assert_eq!(file, path);
+                    assert!(reason.contains("truncated"), "{reason}");
+                }
+                other => panic!("cut at {cut}: expected corruption, got {other:?}"),
+            }
+        }
+        let mut damaged = Vec::new();
+        record::encode(&mut damaged, &edit(6).encode());
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        write(&[&good[..], &damaged[..]].concat());
+        match LocalManifest::recover(&fs, dir) {
+            Err(Error::Corruption { reason, .. }) => assert!(reason.contains("checksum"), "{reason}"),
+            other => panic!("expected corruption, got {other:?}"),
+        }
     }
 
     /// Found by the corruption sweep: a flipped digit in `CURRENT` named a manifest that does
