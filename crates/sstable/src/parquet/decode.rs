@@ -361,8 +361,24 @@ struct DeltaLengthValues<'a> {
 impl<'a> DeltaLengthValues<'a> {
     /// The values of a body of `rows` values. Reads only the lengths stream's headers.
     fn new(body: &'a [u8], rows: usize) -> R<Self> {
-        let (lengths, at) = DeltaReader::new_with_len(body, rows)?;
-        Ok(Self { lengths, at, body_len: body.len() })
+        Self::within(body, rows, body.len())
+    }
+
+    /// [`Self::new`] for a body of `body_len` bytes of which `prefix`, holding at least the
+    /// lengths stream, is at hand (a page decompressed only so far).
+    fn within(prefix: &'a [u8], rows: usize, body_len: usize) -> R<Self> {
+        let (lengths, at) = DeltaReader::new_with_len(prefix, rows)?;
+        Ok(Self { lengths, at, body_len })
+    }
+
+    /// Where value `row` of the `rows` lies, from the lengths alone: those before it are
+    /// summed, and those after it must still end the body exactly.
+    fn locate(mut self, row: usize, rows: usize) -> R<Range<usize>> {
+        self.skip(row)?;
+        let range = self.next_range()?;
+        self.skip(rows - row - 1)?;
+        self.finish()?;
+        Ok(range)
     }
 
     /// The next value's bytes in the body.
@@ -637,7 +653,7 @@ fn value_in<E>(
             // NOTE: the lengths stream's headers are walked before they are checked
             // (bounds-checked, as the page header above); a failure there is reported as
             // damage if it is.
-            let mut values = match DeltaLengthValues::new(body, rows) {
+            let values = match DeltaLengthValues::new(body, rows) {
                 Ok(values) => values,
                 Err(reason) => {
                     check(0..body.len())?;
@@ -645,12 +661,7 @@ fn value_in<E>(
                 }
             };
             check(0..values.at)?;
-            // The values before the row, the row's, and those after it (whose lengths must
-            // still end the page exactly).
-            values.skip(row).map_err(&bad)?;
-            let range = values.next_range().map_err(&bad)?;
-            values.skip(rows - row - 1).map_err(&bad)?;
-            values.finish().map_err(&bad)?;
+            let range = values.locate(row, rows).map_err(&bad)?;
             check(range.clone())?;
             Ok(range)
         }
@@ -700,19 +711,11 @@ pub(crate) fn lz4_value<'s, E>(
             check(0..bytes.len())?;
             return Err(bad(reason));
         }
-        check(0..base + lz4.consumed().end)
+        check(0..base + lz4.consumed())
     };
     decode_to(&mut lz4, lengths_guess(rows))?;
-    let values = |body: &[u8]| -> R<Range<usize>> {
-        let mut values = DeltaLengthValues::new(body, rows)?;
-        // The lengths are in `body`, a prefix; the values they give end the whole page.
-        values.body_len = size;
-        values.skip(row)?;
-        let range = values.next_range()?;
-        values.skip(rows - row - 1)?;
-        values.finish()?;
-        Ok(range)
-    };
+    // The lengths are in the prefix decoded; the values they give end the whole page.
+    let values = |prefix: &[u8]| DeltaLengthValues::within(prefix, rows, size)?.locate(row, rows);
     let range = match values(lz4.output()) {
         Ok(range) => range,
         Err(_) if !lz4.done() => {

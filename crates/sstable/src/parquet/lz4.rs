@@ -8,8 +8,6 @@
 //! until one is not 255), the literals, then a 2-byte little-endian offset back into the
 //! output and the match's extra length bytes. The last sequence has literals only.
 
-use std::ops::Range;
-
 type R<T> = Result<T, String>;
 
 /// The smallest match LZ4 encodes.
@@ -31,10 +29,10 @@ impl<'a> Lz4Prefix<'a> {
         Self { input, read: 0, out, written: 0 }
     }
 
-    /// The input bytes the output so far came from: only these need be trusted for
-    /// [`Self::output`] to be.
-    pub(crate) fn consumed(&self) -> Range<usize> {
-        0..self.read
+    /// How many input bytes, from the first, the output so far came from: only these need be
+    /// trusted for [`Self::output`] to be.
+    pub(crate) fn consumed(&self) -> usize {
+        self.read
     }
 
     /// The bytes decoded so far.
@@ -186,7 +184,7 @@ mod tests {
                 assert_eq!(d.output(), &data[..got]);
                 // The prefix came from the consumed input alone: decoding just that input
                 // gives the same bytes.
-                let consumed = &block[d.consumed()];
+                let consumed = &block[..d.consumed()];
                 let mut again = vec![0; len];
                 let mut e = Lz4Prefix::new(consumed, &mut again);
                 while !e.done() {
