@@ -260,6 +260,10 @@ struct BenchArgs {
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     page_rows: Option<u32>,
+    /// Rows per Parquet data page of the value column (a cold point read decodes its value
+    /// page up to the value); the engine's default when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    value_page_rows: Option<u32>,
     /// Leave Parquet's own Bloom filter out of Strata's tables (`table.parquet_bloom_filter =
     /// false`; Strata's lookups use their own filter either way).
     #[arg(long)]
@@ -542,6 +546,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         args.compression_per_level.iter().map(|c| codec(c)).collect::<Result<_, _>>()?;
     if let Some(rows) = args.page_rows {
         strata_options.table.page_rows = rows as usize;
+    }
+    if let Some(rows) = args.value_page_rows {
+        strata_options.table.value_page_rows = rows as usize;
     }
     if let Some(rows) = args.row_group_rows {
         strata_options.table.row_group_rows = rows as usize;

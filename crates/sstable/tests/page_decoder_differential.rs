@@ -54,6 +54,9 @@ struct Case {
     compression: Compression,
     min_compression_saving: f64,
     page_rows: usize,
+    /// Rows per value page: often fewer than `page_rows`, so value pages do not line up with
+    /// key pages.
+    value_page_rows: usize,
     data_page_size: usize,
     row_group_rows: usize,
     block_cache_bytes: usize,
@@ -104,7 +107,7 @@ fn case() -> impl Strategy<Value = Case> {
     let saving = prop_oneof![Just(0.125f64), Just(1.0)];
     (
         (codec, saving),
-        1usize..70,
+        (1usize..70, 1usize..70),
         prop_oneof![Just(512usize), Just(2048), Just(16384)],
         prop_oneof![Just(37usize), Just(100_000)],
     )
@@ -128,7 +131,7 @@ fn case() -> impl Strategy<Value = Case> {
         })
         .prop_map(
             |(
-                ((compression, min_compression_saving), page_rows, data_page_size, row_group_rows),
+                ((compression, min_compression_saving), (page_rows, value_page_rows), data_page_size, row_group_rows),
                 block_cache_bytes,
                 keys,
                 probes,
@@ -138,6 +141,7 @@ fn case() -> impl Strategy<Value = Case> {
                     compression,
                     min_compression_saving,
                     page_rows,
+                    value_page_rows,
                     data_page_size,
                     row_group_rows,
                     block_cache_bytes,
@@ -170,6 +174,7 @@ fn check(case: &Case) {
         compression: case.compression,
         min_compression_saving: case.min_compression_saving,
         page_rows: case.page_rows,
+        value_page_rows: case.value_page_rows,
         data_page_size: case.data_page_size,
         row_group_rows: case.row_group_rows,
         block_cache_bytes: case.block_cache_bytes,
@@ -237,6 +242,7 @@ fn many_versions_of_one_key_across_pages_and_codecs() {
                 compression,
                 min_compression_saving,
                 page_rows,
+                value_page_rows: 3,
                 data_page_size,
                 row_group_rows: 40,
                 block_cache_bytes: 0,

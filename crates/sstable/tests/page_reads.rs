@@ -58,6 +58,52 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
     assert!(after.table_cache.hits > s0.table_cache.hits);
 }
 
+/// Value pages hold half a key page's rows by default (`value_page_rows` 32, `page_rows` 64).
+/// A cold lookup still decodes one key page and the one value page holding its row, finds
+/// every key's value (in either half, cached or read in place), and checks fewer bytes than
+/// in a table whose value pages line up with its key pages.
+#[test]
+fn value_pages_shorter_than_key_pages_answer_from_the_value_page_holding_the_row() {
+    let value = |i: u32| {
+        // 100 bytes that LZ4 halves, as the bench's values.
+        let half = format!("{:050}", u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) % 10u64.pow(18));
+        format!("{half}{half}")
+    };
+    let open = |value_page_rows: usize, block_cache_bytes: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ParquetOptions { sync: false, value_page_rows, block_cache_bytes, ..ParquetOptions::default() };
+        assert_eq!(
+            (opts.page_rows, ParquetOptions::default().value_page_rows),
+            (64, 32),
+            "the defaults this test is about"
+        );
+        let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+        store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, value(i))))).unwrap();
+        (ParquetStore::open(dir.path(), opts).unwrap(), dir)
+    };
+    // One key per key page (a second would hit the cache), at every row position: both halves,
+    // the rows either side of the middle, the page's ends, and the table's last row.
+    let probes: Vec<u32> =
+        (0..N / 64).step_by(3).map(|p| p * 64 + p * 37 % 64).chain([64 + 31, 128 + 32, 256 + 63, N - 1]).collect();
+    let mut checked = Vec::new();
+    for (value_page_rows, cache) in [(32, 0), (32, 64 << 20), (64, 0)] {
+        let (store, _dir) = open(value_page_rows, cache);
+        let before = store.stats();
+        for &i in &probes {
+            let s0 = store.stats();
+            let got = store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+            assert_eq!(got.value, value(i).as_bytes(), "key {i}, value pages of {value_page_rows} rows, cache {cache}");
+            let s1 = store.stats();
+            assert_eq!(s1.pages_read - s0.pages_read, 1, "key {i}: one key page");
+            assert_eq!(s1.value_pages_read - s0.value_pages_read, 1, "key {i}: one value part");
+        }
+        let after = store.stats();
+        checked.push(after.bytes_read - before.bytes_read);
+    }
+    let [short, _, long] = checked[..] else { unreachable!() };
+    assert!(short < long, "cold lookups checked {short} bytes with short value pages, {long} with long ones");
+}
+
 /// A seek (a scan from a key, of which a few entries are read) decodes only the pages those
 /// entries are on, through the block cache: a repeated seek reads nothing from the file. A long
 /// scan streams past its first pages without filling the block cache.

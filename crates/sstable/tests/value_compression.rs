@@ -124,8 +124,9 @@ fn the_sample_is_written_in_order_and_a_failing_source_still_fails() {
 #[test]
 fn a_value_read_in_place_checks_the_blocks_it_relies_on() {
     let dir = tempfile::tempdir().unwrap();
-    // No block cache: every lookup reads its pages in place.
-    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..Default::default() };
+    // No block cache: every lookup reads its pages in place. Value pages as long as key
+    // pages (64 rows), which the row numbers below are chosen for.
+    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, value_page_rows: 64, ..Default::default() };
     let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
     let all = entries(true);
     store.write_table(1, &mut all.iter().cloned().map(Ok)).unwrap();
@@ -163,7 +164,8 @@ fn a_value_read_in_place_checks_the_blocks_it_relies_on() {
 #[test]
 fn a_value_read_from_an_lz4_page_checks_only_the_bytes_it_decompressed() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, ..Default::default() };
+    // 64-row value pages, which the row numbers and sizes below are chosen for.
+    let opts = ParquetOptions { block_cache_bytes: 0, sync: false, value_page_rows: 64, ..Default::default() };
     let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
     // db_bench's values: 50 random bytes, repeated. LZ4 halves them, so a 64-row page is
     // about 3.5 KiB: four checksum blocks of 1 KiB.

@@ -11,8 +11,8 @@ use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColu
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, lz4_value,
-    read_page, read_page_in, value_range,
+    BinaryColumn, LengthValuePages, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary,
+    decode_u64, lz4_value, read_page, read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::{KIND, SEQ};
@@ -196,8 +196,9 @@ impl ColumnChunk {
     }
 
     /// The page holding row `row`: `near` if it does (the caller's guess, normally the key
-    /// column's page of the same rows, which other columns' pages line up with), else found by
-    /// a binary search.
+    /// column's page of the same rows, which the `seq` and `kind` pages line up with), else
+    /// the page that does if every page before it is as long as the first (pages cut by a row
+    /// limit, as the `value` column's shorter ones), else found by a binary search.
     fn page_of(&self, row: u64, near: usize) -> usize {
         let holds = |p: usize| {
             self.pages.get(p).is_some_and(|l| l.first_row <= row)
@@ -206,7 +207,26 @@ impl ColumnChunk {
         if holds(near) {
             return near;
         }
+        if let Some(second) = self.pages.get(1)
+            && second.first_row > 0
+        {
+            let guess = usize::try_from(row / second.first_row).unwrap_or(usize::MAX);
+            if holds(guess) {
+                return guess;
+            }
+        }
         self.pages.partition_point(|p| p.first_row <= row).saturating_sub(1)
+    }
+
+    /// The page holding row `row` (`near` as in [`Self::page_of`]), its row count, and the
+    /// row's index in it; `None` past the row group's last row.
+    pub(crate) fn locate(&self, row: u64, near: usize) -> Option<(usize, usize, usize)> {
+        if row >= self.num_rows {
+            return None;
+        }
+        let p = self.page_of(row, near);
+        let (start, end) = self.page_rows(p);
+        Some((p, (end - start) as usize, (row - start) as usize))
     }
 
     /// The pages overlapping rows `[from, to)`, each with the part of it in range as
@@ -233,10 +253,39 @@ impl ColumnChunk {
         if let Some(p) = self.exact_page(from, to, near) {
             return decode(p);
         }
+        if let Some(values) = self.whole_length_pages(file, from, to, near)? {
+            return Ok(values);
+        }
         let parts: Vec<(BinaryColumn, usize, usize)> =
             self.overlapping(from, to, near).map(|(p, a, b)| Ok((decode(p)?, a, b))).collect::<Result<_>>()?;
         let refs: Vec<_> = parts.iter().map(|(c, a, b)| (c, *a, *b)).collect();
         BinaryColumn::gather(&refs).map_err(|r| file.corruption(r))
+    }
+
+    /// Rows `[from, to)` of a binary column when they are whole `DELTA_LENGTH_BYTE_ARRAY`
+    /// pages (the `value` column's, shorter than the key page they are read for), decoded into
+    /// one column with no copy beyond the decompression; `None` otherwise.
+    fn whole_length_pages(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Option<BinaryColumn>> {
+        let pages: Vec<(usize, usize, usize)> = self.overlapping(from, to, near).collect();
+        if !pages.iter().all(|&(p, a, b)| {
+            let (start, end) = self.page_rows(p);
+            a == 0 && b as u64 == end - start
+        }) {
+            return Ok(None);
+        }
+        let mut values = LengthValuePages::default();
+        for (p, _, rows) in pages {
+            let appended = PAGE_BUFFERS.with_borrow_mut(|(read, _)| {
+                let (bytes, _) = self.stored_page(file, p, read)?;
+                values
+                    .append(bytes, self.codec, rows)
+                    .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
+            })?;
+            if !appended {
+                return Ok(None);
+            }
+        }
+        Ok(Some(values.finish()))
     }
 
     /// Rows `[from, to)` of the `seq` column.

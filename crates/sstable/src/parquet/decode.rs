@@ -299,6 +299,62 @@ pub(crate) fn decode_binary_page(bytes: &[u8], codec: Codec, rows: usize, scratc
     decode_binary_ref(read_page_in(bytes, codec, scratch)?, rows)
 }
 
+/// The values of consecutive whole binary pages of `DELTA_LENGTH_BYTE_ARRAY` values (the
+/// `value` column's shorter pages under one key page), built into one column without a second
+/// copy: each page is decompressed straight after the values before it, and its values are
+/// then moved down over its lengths stream, so they lie back to back.
+#[derive(Debug, Default)]
+pub(crate) struct LengthValuePages {
+    data: Vec<u8>,
+    offsets: Vec<u32>,
+}
+
+impl LengthValuePages {
+    /// Appends the values of the stored page at the start of `bytes` (`rows` values, body
+    /// compressed with `codec`); `Ok(false)`, appending nothing, when the page is of another
+    /// encoding.
+    pub(crate) fn append(&mut self, bytes: &[u8], codec: Codec, rows: usize) -> R<bool> {
+        let (header, input) = split_page(bytes)?;
+        if header_encoding(&header, rows)? != DELTA_LENGTH_BYTE_ARRAY {
+            return Ok(false);
+        }
+        let size = header.uncompressed_size as usize;
+        let start = self.data.len();
+        if codec == Codec::UNCOMPRESSED {
+            check_uncompressed(input, size)?;
+            self.data.extend_from_slice(input);
+        } else {
+            check_claim(codec, input, size)?;
+            self.data.resize(start + size, 0);
+            let n = decompress_into(codec, input, &mut self.data[start..])?;
+            if n != size {
+                self.data.truncate(start);
+                return Err(format!("page decompressed to {n} bytes, header says {size}"));
+            }
+        }
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let mut values = DeltaLengthValues::new(&self.data[start..], rows)?;
+        let lengths = values.at;
+        for _ in 0..rows {
+            let end = start + values.next_range()?.end - lengths;
+            self.offsets.push(u32::try_from(end).map_err(|_| "values too large for one column".to_owned())?);
+        }
+        values.finish()?;
+        self.data.copy_within(start + lengths.., start);
+        self.data.truncate(start + size - lengths);
+        Ok(true)
+    }
+
+    pub(crate) fn finish(mut self) -> BinaryColumn {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        BinaryColumn { data: Bytes::from(self.data), offsets: self.offsets, skip: 0 }
+    }
+}
+
 /// A binary page body of `encoding` whose values are used where they lie in `body`: `PLAIN`
 /// or `DELTA_LENGTH_BYTE_ARRAY`.
 fn in_place_binary(encoding: i32, body: &Bytes, rows: usize) -> R<BinaryColumn> {

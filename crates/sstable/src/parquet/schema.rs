@@ -47,6 +47,19 @@ pub(crate) fn parquet_columns() -> Option<&'static SchemaDescriptor> {
 /// batches, so this bounds how far a page can overshoot `data_page_size`.
 const ENCODER_BATCH_ROWS: usize = 64;
 
+/// Rows per encoder batch: the largest divisor of both `page_rows` and the value column's page
+/// rows, at most [`ENCODER_BATCH_ROWS`] (64 with the defaults).
+fn encoder_batch_rows(opts: &ParquetOptions) -> usize {
+    let gcd = |mut a: usize, mut b: usize| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let both = gcd(opts.page_rows, opts.value_rows());
+    (1..=both.min(ENCODER_BATCH_ROWS)).rev().find(|d| both % d == 0).unwrap_or(1)
+}
+
 /// Parquet's codec for `compression`.
 pub(crate) fn codec_of(compression: Compression) -> Codec {
     match compression {
@@ -74,9 +87,13 @@ pub(crate) fn writer_properties(opts: &ParquetOptions, compress_values: bool) ->
         .set_column_statistics_enabled(col(VALUE), EnabledStatistics::None)
         .set_data_page_size_limit(opts.data_page_size)
         .set_data_page_row_count_limit(opts.page_rows)
-        // Limits are checked between encoder batches; a batch that divides `page_rows` makes
-        // every column cut its pages at the same rows.
-        .set_write_batch_size(ENCODER_BATCH_ROWS.min(opts.page_rows))
+        // A cold lookup decodes its value page up to the value: smaller value pages halve
+        // those bytes, while the key page, whose index every lookup searches, stays as it is.
+        .set_column_data_page_row_count_limit(col(VALUE), opts.value_rows())
+        // Limits are checked between encoder batches; a batch that divides both row limits
+        // makes the key, `seq` and `kind` columns cut their pages at the same rows, and the
+        // value column exactly where its own limit says.
+        .set_write_batch_size(encoder_batch_rows(opts))
         // Row groups are cut by the table writer, which keeps one filter per row group.
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)

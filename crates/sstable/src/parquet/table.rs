@@ -544,11 +544,8 @@ impl OpenTable {
         let (from, to) = self.rows_of(rg, page);
         let chunks = &self.chunks[rg];
         let file = &self.file;
-        let (Some(kp), Some(sp), Some(vp)) = (
-            chunks[KEY].exact_page(from, to, page),
-            chunks[SEQ].exact_page(from, to, page),
-            chunks[VALUE].exact_page(from, to, page),
-        ) else {
+        let (Some(kp), Some(sp)) = (chunks[KEY].exact_page(from, to, page), chunks[SEQ].exact_page(from, to, page))
+        else {
             return Ok(InPage::Unaligned);
         };
         let rows = (to - from) as usize;
@@ -585,8 +582,14 @@ impl OpenTable {
         let seq = seqs[row];
         let r = from + row as u64;
         let kind = chunks[KIND].kind_at(file, r, page)?;
-        let value = self.value_from_page(rg, page, (vp, rows, row), read, scratch)?;
-        Counters::add(&counters.value_pages_read, 1);
+        let value = match kind {
+            // A deletion's value is empty: only a put reads its value page.
+            ValueKind::Put => {
+                Counters::add(&counters.value_pages_read, 1);
+                self.value_at(rg, page, r, read, scratch)?
+            }
+            ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
+        };
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
@@ -692,11 +695,7 @@ impl OpenTable {
         let admitted = matches!(probe, Probe::Admit);
         match probe {
             Probe::Hit(values) => return Ok(values.get_bytes(row)),
-            Probe::InPlace => {
-                if let Some(value) = self.value_in_place(rg, page, row, counters)? {
-                    return Ok(value);
-                }
-            }
+            Probe::InPlace => return self.value_in_place(rg, page, row, counters),
             Probe::Admit => {}
         }
         let values = Arc::new(self.decode_value_part(rg, page, counters)?);
@@ -706,35 +705,26 @@ impl OpenTable {
         Ok(values.get_bytes(row))
     }
 
-    /// Value `row` of page `page` of row group `rg` read from the value page without decoding
-    /// the page into a part (walked to the row, then copied); `None` when the value column's
-    /// pages do not line up with the key page's rows.
-    fn value_in_place(&self, rg: usize, page: usize, row: usize, counters: &Counters) -> Result<Option<Bytes>> {
-        let (from, to) = self.rows_of(rg, page);
-        let chunk = &self.chunks[rg][VALUE];
-        let Some(vp) = chunk.exact_page(from, to, page) else {
-            return Ok(None);
-        };
-        let rows = (to - from) as usize;
-        let value =
-            with_lookup_buffers(|read, scratch| self.value_from_page(rg, page, (vp, rows, row), read, scratch))?;
+    /// Value `row` of page `page` of row group `rg` read from the value page holding it,
+    /// without decoding the page into a part (walked to the row, then copied).
+    fn value_in_place(&self, rg: usize, page: usize, row: usize, counters: &Counters) -> Result<Bytes> {
+        let (from, _) = self.rows_of(rg, page);
+        let value = with_lookup_buffers(|read, scratch| self.value_at(rg, page, from + row as u64, read, scratch))?;
         Counters::add(&counters.value_pages_read, 1);
-        Ok(Some(value))
+        Ok(value)
     }
 
-    /// Value `row` of value page `vp` (of `rows` rows, holding the rows of key page `page` of
-    /// row group `rg`), copied out: from the file's map, checked only up to the value, when the
-    /// page is stored uncompressed; else from the page read (and decompressed) into `read`
+    /// Value of row `r` of row group `rg` (a row of key page `page`), copied out of the value
+    /// page holding it: from the file's map, checked only up to the value, when the page is
+    /// stored uncompressed or in LZ4; else from the page read (and decompressed) into `read`
     /// and `scratch`.
-    fn value_from_page(
-        &self,
-        rg: usize,
-        page: usize,
-        (vp, rows, row): (usize, usize, usize),
-        read: &mut Vec<u8>,
-        scratch: &mut Vec<u8>,
-    ) -> Result<Bytes> {
+    fn value_at(&self, rg: usize, page: usize, r: u64, read: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
+        // NOTE: value pages are shorter than key pages by default (half as long), so the key
+        // page's index is only a guess at the value page's.
+        let (vp, rows, row) = chunk
+            .locate(r, page)
+            .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))?;
         if let Some(value) = chunk.value_mapped(&self.file, vp, row, scratch)? {
             return Ok(value);
         }

@@ -42,7 +42,7 @@ const SAMPLE_VALUE_BYTES: usize = 64 << 10;
 const SAMPLE_ROWS: usize = 4096;
 
 /// Whether `opts.compression` saves at least `opts.min_compression_saving` of the bytes of
-/// `values` (a sample), cut into pages as the writer cuts them (`page_rows` rows, or
+/// `values` (a sample), cut into pages as the writer cuts them (`value_page_rows` rows, or
 /// `data_page_size` bytes) and compressed page by page.
 fn values_compress<'a>(opts: &ParquetOptions, values: impl Iterator<Item = &'a [u8]>) -> bool {
     if opts.min_compression_saving <= 0.0 {
@@ -64,7 +64,7 @@ fn values_compress<'a>(opts: &ParquetOptions, values: impl Iterator<Item = &'a [
         // their lengths that is a few bytes when values are of one size (left out here).
         page.extend_from_slice(v);
         rows += 1;
-        if rows == opts.page_rows || page.len() >= opts.data_page_size || values.peek().is_none() {
+        if rows == opts.value_rows() || page.len() >= opts.data_page_size || values.peek().is_none() {
             raw += page.len();
             stored += compressed_len(&page);
             page.clear();
