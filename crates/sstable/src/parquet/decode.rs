@@ -347,6 +347,7 @@ impl LengthValuePages {
         Ok(true)
     }
 
+    /// The column of every value appended, in order.
     pub(crate) fn finish(mut self) -> BinaryColumn {
         if self.offsets.is_empty() {
             self.offsets.push(0);
