@@ -266,15 +266,15 @@ impl ColumnChunk {
     /// pages (the `value` column's, shorter than the key page they are read for), decoded into
     /// one column with no copy beyond the decompression; `None` otherwise.
     fn whole_length_pages(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Option<BinaryColumn>> {
-        let pages: Vec<(usize, usize, usize)> = self.overlapping(from, to, near).collect();
-        if !pages.iter().all(|&(p, a, b)| {
+        let whole = |(p, a, b): (usize, usize, usize)| {
             let (start, end) = self.page_rows(p);
             a == 0 && b as u64 == end - start
-        }) {
+        };
+        if !self.overlapping(from, to, near).all(whole) {
             return Ok(None);
         }
-        let mut values = LengthValuePages::default();
-        for (p, _, rows) in pages {
+        let mut values = LengthValuePages::with_rows((to - from) as usize);
+        for (p, _, rows) in self.overlapping(from, to, near) {
             let appended = PAGE_BUFFERS.with_borrow_mut(|(read, _)| {
                 let (bytes, _) = self.stored_page(file, p, read)?;
                 values

@@ -111,15 +111,23 @@ pub(crate) fn read_page_in<'a>(bytes: &'a [u8], codec: Codec, scratch: &'a mut V
         check_uncompressed(input, size)?;
         return Ok(PageRef { header, body: input });
     }
+    decompress_at(codec, input, size, scratch, 0)?;
+    Ok(PageRef { header, body: &scratch[..size] })
+}
+
+/// Decompresses a page body `input` (not `UNCOMPRESSED`) that its header says is `size` bytes
+/// into `buf[at..at + size]`, growing `buf` (never shrinking it) only after checking that
+/// `input` can hold `size` bytes; a body that decompresses to another size is an error.
+fn decompress_at(codec: Codec, input: &[u8], size: usize, buf: &mut Vec<u8>, at: usize) -> R<()> {
     check_claim(codec, input, size)?;
-    if scratch.len() < size {
-        scratch.resize(size, 0);
+    if buf.len() < at + size {
+        buf.resize(at + size, 0);
     }
-    let n = decompress_into(codec, input, &mut scratch[..size])?;
+    let n = decompress_into(codec, input, &mut buf[at..at + size])?;
     if n != size {
         return Err(format!("page decompressed to {n} bytes, header says {size}"));
     }
-    Ok(PageRef { header, body: &scratch[..size] })
+    Ok(())
 }
 
 fn check_uncompressed(input: &[u8], size: usize) -> R<()> {
@@ -302,14 +310,23 @@ pub(crate) fn decode_binary_page(bytes: &[u8], codec: Codec, rows: usize, scratc
 /// The values of consecutive whole binary pages of `DELTA_LENGTH_BYTE_ARRAY` values (the
 /// `value` column's shorter pages under one key page), built into one column without a second
 /// copy: each page is decompressed straight after the values before it, and its values are
-/// then moved down over its lengths stream, so they lie back to back.
-#[derive(Debug, Default)]
+/// then moved down over its lengths stream, so they lie back to back. After an error the
+/// builder is dropped, not used.
+#[derive(Debug)]
 pub(crate) struct LengthValuePages {
     data: Vec<u8>,
+    /// Where each value ends, after the start of the first.
     offsets: Vec<u32>,
 }
 
 impl LengthValuePages {
+    /// A column of about `rows` values.
+    pub(crate) fn with_rows(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows.min(MAX_PAGE_ROWS) + 1);
+        offsets.push(0);
+        Self { data: Vec::new(), offsets }
+    }
+
     /// Appends the values of the stored page at the start of `bytes` (`rows` values, body
     /// compressed with `codec`); `Ok(false)`, appending nothing, when the page is of another
     /// encoding.
@@ -324,16 +341,7 @@ impl LengthValuePages {
             check_uncompressed(input, size)?;
             self.data.extend_from_slice(input);
         } else {
-            check_claim(codec, input, size)?;
-            self.data.resize(start + size, 0);
-            let n = decompress_into(codec, input, &mut self.data[start..])?;
-            if n != size {
-                self.data.truncate(start);
-                return Err(format!("page decompressed to {n} bytes, header says {size}"));
-            }
-        }
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
+            decompress_at(codec, input, size, &mut self.data, start)?;
         }
         let mut values = DeltaLengthValues::new(&self.data[start..], rows)?;
         let lengths = values.at;
@@ -348,10 +356,7 @@ impl LengthValuePages {
     }
 
     /// The column of every value appended, in order.
-    pub(crate) fn finish(mut self) -> BinaryColumn {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
+    pub(crate) fn finish(self) -> BinaryColumn {
         BinaryColumn { data: Bytes::from(self.data), offsets: self.offsets, skip: 0 }
     }
 }

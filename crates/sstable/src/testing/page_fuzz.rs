@@ -58,7 +58,7 @@ pub fn fuzz_page_bytes(data: &[u8]) {
             assert_eq!(values(&full), values(&direct), "decode_binary_page disagrees");
             // The decoder of several value pages into one column: the page twice over holds the
             // full decoder's values twice, or is refused when the full decoder refuses it.
-            let mut joined = LengthValuePages::default();
+            let mut joined = LengthValuePages::with_rows(2 * rows);
             let twice = joined.append(page, codec(*mode), rows).and_then(|first| {
                 Ok(first && joined.append(page, codec(*mode), rows)?).map(|both| both.then(|| joined.finish()))
             });
