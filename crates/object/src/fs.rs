@@ -34,7 +34,7 @@ use strata_core::fs::{FileLock, FileSystem, ReadableFile, StdFs, WritableFile};
 
 use crate::RemoteInner;
 use crate::cache::DiskCache;
-use crate::runtime::{block_on, io_error};
+use crate::runtime::{block_on, block_on_read, io_error};
 use crate::stats::bump;
 
 /// The file system of one opener's table store. See the module docs.
@@ -195,13 +195,12 @@ impl FileSystem for ObjectFs {
         // One GET of the tail: the object's length, and the footer and filters the store
         // reads next.
         let counters = &self.remote.counters;
-        bump(&counters.gets, 1);
         let opts = GetOptions {
             range: Some(GetRange::Suffix(self.remote.options.tail_prefetch_bytes.max(8))),
             ..GetOptions::default()
         };
-        let (len, tail) = block_on(async {
-            let got = self.remote.store.get_opts(&object, opts).await?;
+        let (len, tail) = block_on_read(self.remote.options.read_retries(), &counters.gets, || async {
+            let got = self.remote.store.get_opts(&object, opts.clone()).await?;
             let size = got.meta.size;
             Ok::<_, object_store::Error>((size, got.bytes().await?))
         })?
@@ -255,10 +254,11 @@ impl FileSystem for ObjectFs {
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = self.local.list_dir(dir)?;
         if dir == self.table_dir {
-            bump(&self.remote.counters.lists, 1);
             let listed: Vec<_> =
-                block_on(self.remote.store.list(Some(&self.remote.tables_dir())).try_collect::<Vec<_>>())?
-                    .map_err(io_error)?;
+                block_on_read(self.remote.options.read_retries(), &self.remote.counters.lists, || {
+                    self.remote.store.list(Some(&self.remote.tables_dir())).try_collect::<Vec<_>>()
+                })?
+                .map_err(io_error)?;
             names.extend(listed.iter().filter_map(|m| m.location.filename().map(str::to_owned)));
         }
         Ok(names)
@@ -448,8 +448,10 @@ impl ReadableFile for ObjectFile {
             n as u64
         };
         let counters = &self.remote.counters;
-        bump(&counters.gets, 1);
-        let bytes = block_on(self.remote.store.get_range(&self.object, offset..offset + fetch))?.map_err(io_error)?;
+        let bytes = block_on_read(self.remote.options.read_retries(), &counters.gets, || {
+            self.remote.store.get_range(&self.object, offset..offset + fetch)
+        })?
+        .map_err(io_error)?;
         bump(&counters.get_bytes, bytes.len() as u64);
         if (bytes.len() as u64) != fetch {
             return Err(io::Error::new(

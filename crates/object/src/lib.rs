@@ -17,7 +17,10 @@
 //!   loses a file it is reading.
 //! * **Retries**: the S3 client retries transient failures (5xx, timeouts, dropped
 //!   connections) with exponential backoff, and never a 4xx ([`ObjectOptions::max_retries`],
-//!   [`ObjectOptions::retry_timeout`]). Every request is counted ([`Remote::stats`]).
+//!   [`ObjectOptions::retry_timeout`]). Reads (GETs and lists) are also sent again after a
+//!   transport failure the client cannot classify, such as a pooled connection the server
+//!   closed a moment before, within the same budget; writes are not. Every request is
+//!   counted ([`Remote::stats`]).
 //!
 //! ```no_run
 //! use strata_object::{ObjectOptions, Remote};
@@ -52,6 +55,7 @@ use strata::{Components, Db, Error, Options, Result};
 use crate::cache::DiskCache;
 pub use crate::fs::ObjectFs;
 pub use crate::manifest::ObjectManifestStore;
+use crate::runtime::ReadRetries;
 use crate::stats::Counters;
 pub use crate::stats::ObjectStats;
 
@@ -87,6 +91,12 @@ pub struct ObjectOptions {
     /// Tables larger than this are uploaded in parts of this size (at least 5 MiB, S3's
     /// smallest part).
     pub multipart_part_bytes: usize,
+}
+
+impl ObjectOptions {
+    pub(crate) fn read_retries(&self) -> ReadRetries {
+        ReadRetries { max_retries: self.max_retries, retry_timeout: self.retry_timeout }
+    }
 }
 
 impl Default for ObjectOptions {
@@ -211,7 +221,13 @@ impl Remote {
     pub fn manifest_store(&self) -> Arc<ObjectManifestStore> {
         let dir = self.inner.prefix.clone().join("manifest");
         let url = format!("{}/manifest", self.inner.url);
-        Arc::new(ObjectManifestStore::new(Arc::clone(&self.inner.store), dir, url, Arc::clone(&self.inner.counters)))
+        Arc::new(ObjectManifestStore::new(
+            Arc::clone(&self.inner.store),
+            dir,
+            url,
+            Arc::clone(&self.inner.counters),
+            self.inner.options.read_retries(),
+        ))
     }
 
     /// The object key of table `id` (`<prefix>/tables/NNNNNN.parquet`), for other readers

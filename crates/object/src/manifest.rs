@@ -8,7 +8,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use strata_core::ManifestStore;
 
-use crate::runtime::{block_on, io_error};
+use crate::runtime::{ReadRetries, block_on, block_on_read, io_error};
 use crate::stats::{Counters, bump};
 
 /// The [`ManifestStore`] of a [`Remote`](crate::Remote): objects `MANIFEST-NNNNNN` under
@@ -19,6 +19,7 @@ pub struct ObjectManifestStore {
     dir: ObjPath,
     url: String,
     counters: Arc<Counters>,
+    retries: ReadRetries,
 }
 
 fn name(number: u64) -> String {
@@ -34,13 +35,21 @@ fn parse(name: &str) -> Option<u64> {
 const LATEST_ATTEMPTS: usize = 4;
 
 impl ObjectManifestStore {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, dir: ObjPath, url: String, counters: Arc<Counters>) -> Self {
-        Self { store, dir, url, counters }
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        dir: ObjPath,
+        url: String,
+        counters: Arc<Counters>,
+        retries: ReadRetries,
+    ) -> Self {
+        Self { store, dir, url, counters, retries }
     }
 
     fn numbers(&self) -> io::Result<Vec<u64>> {
-        bump(&self.counters.lists, 1);
-        let listed: Vec<_> = block_on(self.store.list(Some(&self.dir)).try_collect::<Vec<_>>())?.map_err(io_error)?;
+        let listed: Vec<_> = block_on_read(self.retries, &self.counters.lists, || {
+            self.store.list(Some(&self.dir)).try_collect::<Vec<_>>()
+        })?
+        .map_err(io_error)?;
         Ok(listed.iter().filter_map(|m| m.location.filename().and_then(parse)).collect())
     }
 }
@@ -55,10 +64,9 @@ impl ManifestStore for ObjectManifestStore {
             let Some(number) = self.numbers()?.into_iter().max() else {
                 return Ok(None);
             };
-            bump(&self.counters.gets, 1);
-            let got = block_on(async {
-                let result = self.store.get(&self.dir.clone().join(name(number))).await?;
-                result.bytes().await
+            let path = self.dir.clone().join(name(number));
+            let got = block_on_read(self.retries, &self.counters.gets, || async {
+                self.store.get(&path).await?.bytes().await
             })?;
             match got {
                 Ok(bytes) => {
@@ -120,6 +128,7 @@ mod tests {
             ObjPath::from("db/manifest"),
             "memory://db/manifest".into(),
             Arc::default(),
+            ReadRetries { max_retries: 0, retry_timeout: std::time::Duration::ZERO },
         );
         assert_eq!(store.latest().unwrap(), None);
         assert!(store.put_if_absent(1, b"one").unwrap());

@@ -4,14 +4,18 @@
 //! a compaction's input, a manifest commit refused, and a manifest commit that landed
 //! but whose answer was lost. Each time the writer reports the error and refuses writes;
 //! reopened from an empty cache, it holds every acknowledged write, and every table its
-//! manifest names is in the store.
+//! manifest names is in the store. And reads that fail in transport, in a way
+//! `object_store` does not retry itself, are sent again until they succeed or the retry
+//! budget runs out.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::stream::BoxStream;
+use object_store::client::{HttpError, HttpErrorKind};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
@@ -42,6 +46,9 @@ struct FaultStore {
     inner: InMemory,
     rules: Mutex<Vec<Rule>>,
     fired: Mutex<usize>,
+    /// How many of the next GETs fail in transport, as hyper fails a request sent on a
+    /// pooled connection the server had just closed.
+    transport_failures: Mutex<usize>,
 }
 
 impl fmt::Display for FaultStore {
@@ -99,6 +106,15 @@ impl ObjectStore for FaultStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        {
+            let mut left = self.transport_failures.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                let cut = std::io::Error::other("connection was not ready");
+                let source = HttpError::new(HttpErrorKind::Unknown, cut);
+                return Err(object_store::Error::Generic { store: "fault", source: Box::new(source) });
+            }
+        }
         match self.check(Kind::Get, location) {
             None => self.inner.get_opts(location, options).await,
             Some(_) => Err(Self::error(location)),
@@ -209,4 +225,49 @@ fn a_manifest_commit_whose_answer_was_lost() {
 #[test]
 fn a_compaction_commit_whose_answer_was_lost() {
     case(Rule { kind: Kind::Put, path: "manifest/", nth: 1, after: true });
+}
+
+/// A database of 2,000 keys in one table, reopened with nothing cached so every read of the
+/// table is a GET.
+fn uncached(object_options: ObjectOptions) -> (Arc<FaultStore>, Remote, tempfile::TempDir, Db) {
+    let store = Arc::new(FaultStore::default());
+    let object_options =
+        ObjectOptions { tail_prefetch_bytes: 64, cache_bytes: 0, readahead_bytes: 0, ..object_options };
+    let remote = Remote::with_store(store.clone(), "memory://transport", "db", object_options);
+    let local = tempfile::tempdir().unwrap();
+    let db = remote.open(local.path(), options()).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
+    }
+    db.flush().unwrap();
+    db.close().unwrap();
+    let db = remote.open(local.path(), Options { block_cache_bytes: 64 << 10, ..options() }).unwrap();
+    assert_eq!(db.get("key00001").unwrap().as_deref(), Some(&b"value1"[..]), "opens the table");
+    (store, remote, local, db)
+}
+
+#[test]
+fn a_read_that_fails_in_transport_is_sent_again() {
+    let (store, remote, _local, db) = uncached(ObjectOptions::default());
+    let gets = remote.stats().gets;
+    *store.transport_failures.lock().unwrap() = 3;
+    assert_eq!(db.get("key01234").unwrap().as_deref(), Some(&b"value1234"[..]));
+    assert_eq!(*store.transport_failures.lock().unwrap(), 0, "every failure was met");
+    assert!(remote.stats().gets >= gets + 4, "each attempt is a counted GET");
+    assert_eq!(db.iter(..).count(), 2000);
+}
+
+#[test]
+fn a_read_failing_in_transport_past_its_retry_budget_is_an_error() {
+    let (store, _remote, _local, db) = uncached(ObjectOptions { max_retries: 0, ..ObjectOptions::default() });
+    *store.transport_failures.lock().unwrap() = 1;
+    assert!(db.get("key01234").is_err(), "max_retries 0 sends nothing again");
+    assert_eq!(db.get("key01234").unwrap().as_deref(), Some(&b"value1234"[..]), "the next read succeeds");
+
+    let budget = ObjectOptions { retry_timeout: Duration::from_millis(200), ..ObjectOptions::default() };
+    let (store, _remote, _local, db) = uncached(budget);
+    *store.transport_failures.lock().unwrap() = usize::MAX;
+    assert!(db.get("key01234").is_err(), "a read that keeps failing gives up after retry_timeout");
+    *store.transport_failures.lock().unwrap() = 0;
+    assert_eq!(db.get("key01234").unwrap().as_deref(), Some(&b"value1234"[..]));
 }
