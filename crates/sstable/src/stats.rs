@@ -35,7 +35,8 @@ pub struct StoreStats {
     pub pages_read: u64,
     /// Value pages read from disk (decoded into a value part, or read in place for one value).
     /// A point lookup reads one only when it finds its key (as a put) and the page's values
-    /// are not cached; a scan reads one per page.
+    /// are not cached; a scan reads one per page whose values it caches or finds cached, and
+    /// otherwise one per value page its rows reach.
     pub value_pages_read: u64,
     /// Bytes read from table files after opening them (page data, page indexes).
     pub bytes_read: u64,

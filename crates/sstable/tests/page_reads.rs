@@ -372,6 +372,44 @@ fn a_full_cache_admits_a_seeks_pages_on_their_second_miss() {
     assert_eq!((third.pages_read, third.value_pages_read), (second.pages_read, second.value_pages_read));
 }
 
+/// A seek whose pages the block cache does not take reads only the value pages its rows reach:
+/// value pages are half as long as key pages, so one that starts halfway into a key page and
+/// stops before its end reads one of its two value pages, not both; what it returns is
+/// unchanged.
+#[test]
+fn a_seek_the_cache_declines_reads_only_the_value_pages_its_rows_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, block_cache_bytes: 0, ..ParquetOptions::default() };
+    assert_eq!((opts.page_rows, opts.value_page_rows), (64, 32), "the rows below are chosen for these");
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    // Values that do not compress away, so a value page is most of what a seek reads.
+    let value = |i: u32| format!("{:0>100}", u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    store.open(1).unwrap();
+    let seek = |from: u32, n: usize| {
+        let before = store.stats();
+        let range = KeyRange::from_range(key(from)..);
+        let got: Vec<Entry> = store.scan(1, &range).unwrap().take(n).map(Result::unwrap).collect();
+        assert_eq!(got.len(), n);
+        assert!(got.iter().zip(from..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+        let after = store.stats();
+        (after.bytes_read - before.bytes_read, after.value_pages_read - before.value_pages_read)
+    };
+    // Key page 10 holds rows 640..704, its value pages rows 640..672 and 672..704.
+    let (whole, whole_pages) = seek(640, 64);
+    assert_eq!(whole_pages, 2);
+    let (second_half, pages) = seek(680, 20);
+    assert_eq!(pages, 1, "rows 680..700 lie in the key page's second value page");
+    let (first_half, pages) = seek(645, 20);
+    assert_eq!(pages, 1, "rows 645..665 lie in the key page's first value page");
+    for half in [first_half, second_half] {
+        assert!(half < whole, "half the rows read {half} bytes, the whole page {whole}");
+    }
+    // Across key pages: rows 680..780 reach value pages 672, 704, 736 and 768.
+    assert_eq!(seek(680, 100).1, 4);
+}
+
 /// A scan that starts just past a key (an exclusive start, as the engine's iterators reopen a
 /// table's scan past a hot key's old versions) skips the pages that hold only that key,
 /// whatever their number, without decoding them; and still finds what follows the key in the

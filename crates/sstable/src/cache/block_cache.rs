@@ -131,11 +131,14 @@ impl BlockCache {
         }
     }
 
-    /// Whether a part that just missed under `key` should be decoded and cached: always while
-    /// its shard has room, else only when the same key missed recently and was not cached then
+    /// Whether a part that just missed under `key` should be decoded and cached: never without
+    /// a block cache, always while its shard has room, else only when the same key missed recently and was not cached then
     /// (see [`Doorkeeper`]). A part not admitted is read in place by the caller and counted as
     /// declined.
     pub(crate) fn admit(&self, key: &PageKey) -> bool {
+        if self.capacity == 0 {
+            return false;
+        }
         let Some(doorkeeper) = &self.doorkeeper else { return true };
         let h = Self::hash(key);
         if !self.shard_of(h).is_full(self.capacity / self.shards.len() / FULL_SLACK_SHARE) || doorkeeper.take(h) {

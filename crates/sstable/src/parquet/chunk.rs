@@ -132,7 +132,7 @@ impl ColumnChunk {
     }
 
     /// Page `p` of a binary column (`key`, `value`), decoded into a column of its own.
-    fn binary_page(&self, file: &TableFile, p: usize) -> Result<BinaryColumn> {
+    pub(crate) fn binary_page(&self, file: &TableFile, p: usize) -> Result<BinaryColumn> {
         PAGE_BUFFERS.with_borrow_mut(|(read, scratch)| {
             let (bytes, rows) = self.stored_page(file, p, read)?;
             decode_binary_page(bytes, self.codec, rows, scratch)

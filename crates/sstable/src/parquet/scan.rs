@@ -52,7 +52,7 @@ pub struct ParquetScan {
     /// Pages read so far, from the cache or from disk.
     pages: usize,
     /// The current page, its next row, and the end of the range's rows in it.
-    rows: Option<Arc<DecodedPage>>,
+    rows: Option<DecodedPage>,
     pos: usize,
     end: usize,
     /// Until a row at or after the start bound is found, new rows are searched for it.
@@ -108,7 +108,7 @@ impl ParquetScan {
             }
             // Past the first pages, cached parts are used but nothing decoded is inserted.
             let insert = self.pages < CACHED_PAGES;
-            let rows = Arc::new(self.table.page(rg_idx, page_idx, &self.cache, &self.counters, insert)?);
+            let rows = self.table.page(rg_idx, page_idx, &self.cache, &self.counters, insert)?;
             self.pages += 1;
             self.next_page = Some((rg_idx, page_idx + 1));
             self.set_rows(rows);
@@ -117,7 +117,7 @@ impl ParquetScan {
     }
 
     /// Makes `rows` current: finds the range's start in it (while still seeking) and its end.
-    fn set_rows(&mut self, rows: Arc<DecodedPage>) {
+    fn set_rows(&mut self, rows: DecodedPage) {
         self.pos = 0;
         if self.seeking {
             self.pos = match self.range.start() {
@@ -172,12 +172,17 @@ impl Iterator for ParquetScan {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(rows) = &self.rows
+            if let Some(rows) = &mut self.rows
                 && self.pos < self.end
             {
                 let i = self.pos;
                 self.pos += 1;
-                return Some(Ok(rows.entry(i)));
+                let entry = rows.entry(i, &self.table, &self.counters);
+                if entry.is_err() {
+                    self.done = true;
+                    self.rows = None;
+                }
+                return Some(entry);
             }
             if self.done {
                 return None;

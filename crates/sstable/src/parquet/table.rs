@@ -23,7 +23,7 @@ use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
 use super::layout::{filter_description, filter_from_kv};
-use super::page::{DecodedPage, KeyPart, cmp_keys};
+use super::page::{DecodedPage, KeyPart, ScanValues, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use super::schema::{codec_of, parquet_columns};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
@@ -593,8 +593,10 @@ impl OpenTable {
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
-    /// A page of the key column with the matching rows of the other columns: each part from
-    /// the block cache, or decoded from disk and, if `insert`, then cached.
+    /// A page of the key column with the matching rows of the other columns, for a scan: the
+    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
+    /// values likewise when cached or cached now, else read value page by value page as the
+    /// scan reaches their rows ([`ScanValues::Lazy`]).
     pub(crate) fn page(
         &self,
         rg: usize,
@@ -604,8 +606,42 @@ impl OpenTable {
         insert: bool,
     ) -> Result<DecodedPage> {
         let head = self.key_part(rg, page, cache, counters, insert)?;
-        let values = self.value_part(rg, page, cache, counters, insert)?;
-        Ok(DecodedPage::new(head, values))
+        let key = self.cache_key(rg, page, Part::Values);
+        let values = if let Some(hit) = cache.get::<BinaryColumn>(&key) {
+            ScanValues::Part(hit)
+        } else if insert && cache.admit(&key) {
+            let values = Arc::new(self.decode_value_part(rg, page, counters)?);
+            cache.insert(key, Arc::clone(&values));
+            ScanValues::Part(values)
+        } else {
+            ScanValues::Lazy(None)
+        };
+        Ok(DecodedPage::new(head, values, (rg, page)))
+    }
+
+    /// The value page holding row `row` of key page `page` of row group `rg`, decoded whole, and
+    /// the row of the key page its first value belongs to (negative when the value page starts
+    /// in the key page before).
+    pub(crate) fn value_page_holding(
+        &self,
+        rg: usize,
+        page: usize,
+        row: usize,
+        counters: &Counters,
+    ) -> Result<(i64, BinaryColumn)> {
+        let (from, _) = self.rows_of(rg, page);
+        let r = from + row as u64;
+        let chunk = &self.chunks[rg][VALUE];
+        let (vp, rows, at) = chunk
+            .locate(r, page)
+            .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))?;
+        let values = chunk.binary_page(&self.file, vp)?;
+        if values.len() != rows {
+            let what = format!("row group {rg} value page {vp}: {} values, index says {rows} rows", values.len());
+            return Err(Error::corruption(self.path(), what));
+        }
+        Counters::add(&counters.value_pages_read, 1);
+        Ok((row as i64 - at as i64, values))
     }
 
     fn cache_key(&self, rg: usize, page: usize, part: Part) -> PageKey {
@@ -660,19 +696,6 @@ impl OpenTable {
         insert: bool,
     ) -> Result<Arc<KeyPart>> {
         self.cached((rg, page, Part::Keys), cache, insert, || self.decode_key_part(rg, page, counters))
-    }
-
-    /// The values of page `page` of row group `rg`, from the block cache, or decoded from disk
-    /// and, if `insert`, then cached.
-    fn value_part(
-        &self,
-        rg: usize,
-        page: usize,
-        cache: &BlockCache,
-        counters: &Counters,
-        insert: bool,
-    ) -> Result<Arc<BinaryColumn>> {
-        self.cached((rg, page, Part::Values), cache, insert, || self.decode_value_part(rg, page, counters))
     }
 
     /// Decodes the value part of page `page` of row group `rg` from disk (checksummed reads),
