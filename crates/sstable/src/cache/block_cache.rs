@@ -325,8 +325,9 @@ mod tests {
         }
         assert!((0..100).all(|p| plain.admit(&key(5, 0, p))));
         assert_eq!(plain.stats().declined, 0);
+        // A cache of no bytes admits nothing, remembered or not: a caller reads in place.
         let off = BlockCache::new(0, true);
         off.remember_miss(&fresh);
-        assert!(off.admit(&fresh) && off.admit(&fresh));
+        assert!(!off.admit(&fresh) && !off.admit(&fresh));
     }
 }
