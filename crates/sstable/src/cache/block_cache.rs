@@ -132,9 +132,9 @@ impl BlockCache {
     }
 
     /// Whether a part that just missed under `key` should be decoded and cached: never without
-    /// a block cache, always while its shard has room, else only when the same key missed recently and was not cached then
-    /// (see [`Doorkeeper`]). A part not admitted is read in place by the caller and counted as
-    /// declined.
+    /// a block cache, always while its shard has room, else only when the same key missed
+    /// recently and was not cached then (see [`Doorkeeper`]). A part not admitted is read in
+    /// place by the caller and counted as declined.
     pub(crate) fn admit(&self, key: &PageKey) -> bool {
         if self.capacity == 0 {
             return false;
