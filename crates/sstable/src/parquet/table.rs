@@ -606,16 +606,9 @@ impl OpenTable {
         insert: bool,
     ) -> Result<DecodedPage> {
         let head = self.key_part(rg, page, cache, counters, insert)?;
-        let key = self.cache_key(rg, page, Part::Values);
-        let values = if let Some(hit) = cache.get::<BinaryColumn>(&key) {
-            ScanValues::Part(hit)
-        } else if insert && cache.admit(&key) {
-            let values = Arc::new(self.decode_value_part(rg, page, counters)?);
-            cache.insert(key, Arc::clone(&values));
-            ScanValues::Part(values)
-        } else {
-            ScanValues::Lazy(None)
-        };
+        let values = self
+            .cached_or_admitted((rg, page, Part::Values), cache, insert, || self.decode_value_part(rg, page, counters))?
+            .map_or(ScanValues::Lazy(None), ScanValues::Part);
         Ok(DecodedPage::new(head, values, (rg, page)))
     }
 
@@ -630,16 +623,10 @@ impl OpenTable {
         counters: &Counters,
     ) -> Result<(i64, BinaryColumn)> {
         let (from, _) = self.rows_of(rg, page);
-        let r = from + row as u64;
-        let chunk = &self.chunks[rg][VALUE];
-        let (vp, rows, at) = chunk
-            .locate(r, page)
-            .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))?;
-        let values = chunk.binary_page(&self.file, vp)?;
-        if values.len() != rows {
-            let what = format!("row group {rg} value page {vp}: {} values, index says {rows} rows", values.len());
-            return Err(Error::corruption(self.path(), what));
-        }
+        let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
+        // NOTE: the page is decoded to exactly the rows its offset index gives it (its header
+        // must agree), so `values` holds the rows `locate` counted.
+        let values = self.chunks[rg][VALUE].binary_page(&self.file, vp)?;
         Counters::add(&counters.value_pages_read, 1);
         Ok((row as i64 - at as i64, values))
     }
@@ -669,20 +656,37 @@ impl OpenTable {
     /// part that missed recently), then cached.
     fn cached<T: CachedPart>(
         &self,
+        at: (usize, usize, Part),
+        cache: &BlockCache,
+        insert: bool,
+        decode: impl Fn() -> Result<T>,
+    ) -> Result<Arc<T>> {
+        match self.cached_or_admitted(at, cache, insert, &decode)? {
+            Some(part) => Ok(part),
+            None => decode().map(Arc::new),
+        }
+    }
+
+    /// Part `part` of page `page` of row group `rg` from the block cache, or made by `decode`
+    /// and cached when `insert` and the cache admits it; `None` when neither, for the caller
+    /// to read the part its own way.
+    fn cached_or_admitted<T: CachedPart>(
+        &self,
         (rg, page, part): (usize, usize, Part),
         cache: &BlockCache,
         insert: bool,
         decode: impl FnOnce() -> Result<T>,
-    ) -> Result<Arc<T>> {
+    ) -> Result<Option<Arc<T>>> {
         let key = self.cache_key(rg, page, part);
         if let Some(hit) = cache.get::<T>(&key) {
-            return Ok(hit);
+            return Ok(Some(hit));
+        }
+        if !(insert && cache.admit(&key)) {
+            return Ok(None);
         }
         let made = Arc::new(decode()?);
-        if insert && cache.admit(&key) {
-            cache.insert(key, Arc::clone(&made));
-        }
-        Ok(made)
+        cache.insert(key, Arc::clone(&made));
+        Ok(Some(made))
     }
 
     /// The keys, sequence numbers and kinds of page `page` of row group `rg`, from the block
@@ -737,17 +741,23 @@ impl OpenTable {
         Ok(value)
     }
 
+    /// The value page holding row `r` of row group `rg` (a row of key page `page`), its row
+    /// count, and the row's index in it.
+    fn value_page_of(&self, rg: usize, page: usize, r: u64) -> Result<(usize, usize, usize)> {
+        // NOTE: value pages are shorter than key pages by default (half as long), so the key
+        // page's index is only a guess at the value page's.
+        self.chunks[rg][VALUE]
+            .locate(r, page)
+            .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))
+    }
+
     /// Value of row `r` of row group `rg` (a row of key page `page`), copied out of the value
     /// page holding it: from the file's map, checked only up to the value, when the page is
     /// stored uncompressed or in LZ4; else from the page read (and decompressed) into `read`
     /// and `scratch`.
     fn value_at(&self, rg: usize, page: usize, r: u64, read: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
-        // NOTE: value pages are shorter than key pages by default (half as long), so the key
-        // page's index is only a guess at the value page's.
-        let (vp, rows, row) = chunk
-            .locate(r, page)
-            .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))?;
+        let (vp, rows, row) = self.value_page_of(rg, page, r)?;
         if let Some(value) = chunk.value_mapped(&self.file, vp, row, scratch)? {
             return Ok(value);
         }
