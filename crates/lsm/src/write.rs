@@ -1,9 +1,11 @@
 //! The write path: group commit, then the memtable.
 //!
-//! Writers queue up; the first becomes the leader, takes every queued batch, gives them
-//! consecutive sequence numbers, writes them to the log with one system call and (if any
-//! writer asked, or `wal_sync = "every_write"`) one fsync, inserts them into the memtable,
-//! publishes the new sequence number, and hands leadership to the next waiting writer.
+//! A writer that finds no group committing leads a group of its own batch at once. Otherwise
+//! it queues up; when the group ends, the writer at the front of the queue becomes the
+//! leader, takes every queued batch, gives them consecutive sequence numbers, writes them to
+//! the log with one system call and (if any writer asked, or `wal_sync = "every_write"`) one
+//! fsync, inserts them into the memtable, publishes the new sequence number, and hands
+//! leadership to the next waiting writer.
 //! Readers never see part of a batch: the visible sequence number moves past a batch only
 //! after all of it is in the memtable.
 
@@ -62,15 +64,21 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         }
         self.check_bg_error()?;
         let sync = options.sync || self.options.wal_sync == WalSync::EveryWrite;
-        let me = Arc::new(PendingWrite { batch, sync, slot: Mutex::new(Slot::Waiting), cv: Condvar::new() });
         {
             let mut queue = lock(&self.writers);
-            queue.pending.push_back(Arc::clone(&me));
             if !queue.leader {
+                // No group is committing and none waits (`pending` is empty without a
+                // leader): lead a group of this batch alone, without queueing it. Writers
+                // arriving meanwhile queue up for the next group, as behind any leader.
                 queue.leader = true;
-                *lock(&me.slot) = Slot::Lead;
+                drop(queue);
+                let result = self.commit_group(&[&batch], sync);
+                self.pass_leadership();
+                return result;
             }
         }
+        let me = Arc::new(PendingWrite { batch, sync, slot: Mutex::new(Slot::Waiting), cv: Condvar::new() });
+        lock(&self.writers).pending.push_back(Arc::clone(&me));
         {
             let mut slot = lock(&me.slot);
             loop {
@@ -97,31 +105,37 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             group
         };
         debug_assert!(Arc::ptr_eq(&group[0], &me), "the leader heads its group");
-        let result = self.commit_group(&group);
+        let batches: Vec<&WriteBatch> = group.iter().map(|w| &w.batch).collect();
+        let result = self.commit_group(&batches, group.iter().any(|w| w.sync));
         for w in &group[1..] {
             w.set(Slot::Done(result.clone()));
         }
-        {
-            let mut queue = lock(&self.writers);
-            match queue.pending.front() {
-                Some(next) => next.set(Slot::Lead),
-                None => queue.leader = false,
-            }
-        }
+        self.pass_leadership();
         result
     }
 
-    fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
+    /// Ends a leader's turn: the writer at the front of the queue leads the next group, or,
+    /// when none waits, the next writer to arrive does.
+    fn pass_leadership(&self) {
+        let mut queue = lock(&self.writers);
+        match queue.pending.front() {
+            Some(next) => next.set(Slot::Lead),
+            None => queue.leader = false,
+        }
+    }
+
+    /// Logs `group`'s batches (synced when `sync`), inserts them into the memtable and makes
+    /// them visible.
+    fn commit_group(&self, group: &[&WriteBatch], sync: bool) -> Result<()> {
         self.make_room()?;
-        let sync = group.iter().any(|w| w.sync);
         let mut wal = lock(&self.wal);
         let base = wal.last_seq;
         // Each batch takes the sequence numbers after the batches before it in the group.
         let mut seq = base;
         let writer = wal.writer()?;
         let encoded = writer.append_with(group, |w, out| {
-            w.batch.encode(seq + 1, out);
-            seq += w.batch.len() as u64;
+            w.encode(seq + 1, out);
+            seq += w.len() as u64;
         });
         let logged = encoded.and_then(|()| {
             if sync {
@@ -143,11 +157,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         let mut next_seq = base + 1;
         sv.active.note_first_seq(next_seq);
         for w in group {
-            for (kind, key, value) in &w.batch.ops {
+            for (kind, key, value) in &w.ops {
                 sv.active.insert(key, next_seq, *kind, value);
                 next_seq += 1;
             }
-            bytes += w.batch.payload_bytes() as u64;
+            bytes += w.payload_bytes() as u64;
         }
         debug_assert_eq!(next_seq, seq + 1, "the memtable got the sequence numbers the log did");
         self.visible_seq.store(seq, Ordering::Release);

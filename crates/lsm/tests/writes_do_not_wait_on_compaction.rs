@@ -17,13 +17,19 @@ fn ten_memtables_of_writes_while_compaction_runs() {
             target_table_size: 256 << 10,
             num_levels: 5,
         },
+        // The writer's priority: at the default nice 10, a writer at full speed on a loaded
+        // machine can starve compaction for the whole run, and nothing would overlap.
+        compaction_nice: 0,
         ..Options::default()
     };
     let db = Db::open(dir.path(), options.clone()).expect("open");
     let value = vec![b'v'; 100];
     let mut written = 0;
     let mut i = 0u64;
-    while written < 10 * memtable {
+    // Ten memtables, then on until a compaction has finished during the writes (a writer
+    // faster than the compaction thread is scheduled would otherwise end first).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while written < 10 * memtable || (db.stats().compactions == 0 && std::time::Instant::now() < deadline) {
         let key = format!("key{:016}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000);
         db.put(key.clone(), value.clone()).expect("put");
         written += key.len() + value.len();
