@@ -335,6 +335,10 @@ struct BenchArgs {
     /// Draw engine throughput side by side into this SVG file.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Seconds one thread spins before the run to measure how often this machine stalls a
+    /// running thread (printed and in the JSON: tail latencies are read against it); 0 skips.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_probe_secs)]
+    stall_probe_secs: f64,
 }
 
 /// `--reads` unless `--full`: enough operations for p50 and p99 to settle, few enough that the
@@ -343,6 +347,12 @@ const DEFAULT_READS: u64 = 20_000;
 
 fn parse_kind(name: &str) -> Result<MemtableKind, String> {
     name.parse().map_err(|e: strata_memtable::Error| e.to_string())
+}
+
+/// Seconds of the stall probe: 0 (skip) to 60.
+fn parse_probe_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    if (0.0..=60.0).contains(&secs) { Ok(secs) } else { Err(format!("{secs} is outside [0, 60]")) }
 }
 
 /// A compression ratio: a share of the value above 0 and at most 1.
@@ -616,9 +626,16 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         config.threads,
         config.sync,
     ))?;
-    let report = bench::engine::run(&config, &mut |row, earlier| {
+    let stalls =
+        (args.stall_probe_secs > 0.0).then(|| bench::stalls::probe(Duration::from_secs_f64(args.stall_probe_secs)));
+    if let Some(s) = &stalls {
+        emit(&s.line())?;
+    }
+    emit(&bench::report::columns())?;
+    let mut report = bench::engine::run(&config, &mut |row, earlier| {
         emit(&bench::report::row_line(row, bench::report::strata_ops(earlier, &row.workload)))
     })?;
+    report.machine_stalls = stalls;
     if report.engines.len() > 1 {
         emit(&bench::report::side_by_side(&report))?;
     }

@@ -134,6 +134,10 @@ fn bad_flags_fail() {
         let out = strata(&["bench", "--compression-ratio", ratio, "--num", "10"]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
     }
+    for (secs, says) in [("-1", "outside [0, 60]"), ("61", "outside [0, 60]"), ("long", "not a number")] {
+        let out = strata(&["bench", &format!("--stall-probe-secs={secs}"), "--num", "10"]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
+    }
 }
 
 #[test]
@@ -256,13 +260,19 @@ fn engine_bench_prints_rows_as_it_goes_and_reads_missing_keys() {
     let out = strata(&["bench", "--num", "500", "--reads", "300", "--benchmarks", "fillrandom,readmissing,readrandom"]);
     let table = ok(&out);
     let at = |needle: &str| table.find(needle).unwrap_or_else(|| panic!("table lacks {needle}: {table}"));
-    assert!(at("500 keys") < at("workload"));
-    assert!(at("workload") < at("fillrandom") && at("fillrandom") < at("readmissing"));
+    // The column names start a line ("workload" alone is also in the header's first line).
+    assert!(at("500 keys") < at("machine stalls") && at("machine stalls") < at("\nworkload"));
+    assert!(at("\nworkload") < at("fillrandom") && at("fillrandom") < at("readmissing"));
     assert!(at("readmissing") < at("readrandom") && at("readrandom") < at("write amp"));
 
     // With the JSON on standard output, the table moves to standard error.
-    let out = strata(&["bench", "--num", "200", "--benchmarks", "fillseq,readmissing", "--json", "-"]);
+    let args =
+        ["bench", "--num", "200", "--benchmarks", "fillseq,readmissing", "--stall-probe-secs", "0.2", "--json", "-"];
+    let out = strata(&args);
     let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("standard output is the JSON alone");
+    let stalls = &report["machine_stalls"];
+    assert!(stalls["secs"].as_f64().is_some_and(|s| s >= 0.2), "the probe spun as long as asked: {stalls}");
+    assert!(stalls["longest_us"].as_f64().is_some_and(|l| l > 0.0), "{stalls}");
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows[1]["workload"], "readmissing");
     assert_eq!(rows[1]["ops"], 200, "reads default to --num when it is below 20000");

@@ -207,6 +207,9 @@ pub(crate) struct Report {
     pub(crate) sync: bool,
     pub(crate) rows: Vec<Row>,
     pub(crate) engines: Vec<EngineSummary>,
+    /// How often the machine stalled a spinning thread before the run (`--stall-probe-secs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) machine_stalls: Option<super::stalls::Stalls>,
 }
 
 /// The keys a run uses: `num` of them, `key_size` bytes each, an 8-byte big-endian index
@@ -468,6 +471,7 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         sync: config.sync,
         rows,
         engines: summaries,
+        machine_stalls: None,
     })
 }
 

@@ -5,5 +5,6 @@ pub(crate) mod engines;
 pub(crate) mod memtables;
 pub(crate) mod plot;
 pub(crate) mod report;
+pub(crate) mod stalls;
 mod workload;
 mod zipf;

@@ -15,7 +15,7 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-/// What the run is, then the column names of [`row_line`].
+/// What the run is (one line; [`columns`] follows it).
 pub(crate) fn header(
     num: u64,
     reads: u64,
@@ -31,12 +31,15 @@ pub(crate) fn header(
         "{num} keys of {key_size} B, values of {value_size} B (compression ratio {compression_ratio}), {reads} \
          operations per workload on loaded keys, {threads} thread(s), sync={sync}"
     );
-    let _ = writeln!(
-        out,
-        "\n{:<17} {:<8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>12}",
-        "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "strata/this"
-    );
     out
+}
+
+/// The column names of [`row_line`], after a blank line.
+pub(crate) fn columns() -> String {
+    format!(
+        "\n{:<17} {:<8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>12}\n",
+        "workload", "engine", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "strata/this"
+    )
 }
 
 /// One finished workload; `strata_ops` is Strata's ops/s on the same workload, when known
