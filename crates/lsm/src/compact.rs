@@ -123,16 +123,17 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         // NOTE: when this fails the outputs are kept. The edit may have reached the manifest
         // file even though its sync failed (and the next open would then replay it), so
         // deleting them here could lose data; the next open deletes them if they are orphans.
-        self.log_and_install(&edit, |sv, version| SuperVersion {
-            active: Arc::clone(&sv.active),
-            immutables: sv.immutables.clone(),
-            version,
+        self.log_and_install(&edit, |sv, version| {
+            // Counted as the version is installed, before anyone waiting on the tree wakes: a
+            // `compact_range` whose task a background worker ran returns once it sees the
+            // new tree, and its caller's stats must include the merge.
+            self.stats.compactions.fetch_add(1, Ordering::Relaxed);
+            self.stats.compaction_bytes_read.fetch_add(output.bytes_read, Ordering::Relaxed);
+            self.stats.compaction_bytes_written.fetch_add(output.bytes_written, Ordering::Relaxed);
+            self.stats.compaction_rows_rewritten.fetch_add(output.rows_rewritten, Ordering::Relaxed);
+            self.stats.compaction_rows_copied.fetch_add(output.rows_copied, Ordering::Relaxed);
+            SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version }
         })?;
-        self.stats.compactions.fetch_add(1, Ordering::Relaxed);
-        self.stats.compaction_bytes_read.fetch_add(output.bytes_read, Ordering::Relaxed);
-        self.stats.compaction_bytes_written.fetch_add(output.bytes_written, Ordering::Relaxed);
-        self.stats.compaction_rows_rewritten.fetch_add(output.rows_rewritten, Ordering::Relaxed);
-        self.stats.compaction_rows_copied.fetch_add(output.rows_copied, Ordering::Relaxed);
         Ok(())
     }
 }
