@@ -47,7 +47,7 @@ pub(crate) trait CachedPart: Any + Send + Sync {
     fn memory_size(&self) -> usize;
 }
 
-/// The share of the budget key parts may hold before they are evicted ahead of value pages.
+/// The share of the budget key parts may hold before they are evicted ahead of value parts.
 const HIGH_PRIORITY_SHARE: f64 = 0.5;
 
 /// The most shards; a power of two, so a shard is picked with a mask.
@@ -69,12 +69,10 @@ pub(crate) enum Probe<T> {
 /// A shard counts as full, and admission starts, once less than this share of its budget is free.
 const FULL_SLACK_SHARE: usize = 32;
 /// Bytes of budget per part the doorkeeper remembers: about a quarter as many parts as the
-/// cache held when it was tuned (a key part is about 2 KiB, and values were cached a key page
-/// at a time, about 7 KiB of 100-byte values; a value page now, about half that, so it
-/// remembers somewhat fewer parts than a quarter of those held: not tuned again), so a part is
-/// admitted when it misses twice within a few thousand lookups. With data many times the
-/// cache and uniform reads every admission is churn (it evicts a part as likely to be read as
-/// itself, and costs a whole decode and an insert); remembering as many parts as the cache
+/// cache holds (a key part is about 2 KiB, a value part of 100-byte values about 7 KiB), so a
+/// part is admitted when it misses twice within a few thousand lookups. With data many times
+/// the cache and uniform reads every admission is churn (it evicts a part as likely to be read
+/// as itself, and costs a whole decode and an insert); remembering as many parts as the cache
 /// holds admitted about one lookup in seven at 10M keys and a 64 MiB cache, and remembering a
 /// quarter of them made readrandom 16 to 28 % faster there and 6 % faster at 1M keys. A new
 /// working set the size of the cache is still 90 % cached after about nine rereads of each
@@ -156,7 +154,7 @@ impl BlockCache {
     }
 
     /// Records a miss of the part under `key` read in place without asking [`Self::admit`]
-    /// (the value page a lookup read along with a key part that was not admitted), so its
+    /// (the value part a lookup read along with a key part that was not admitted), so its
     /// next miss admits it.
     pub(crate) fn remember_miss(&self, key: &PageKey) {
         if let Some(doorkeeper) = &self.doorkeeper {

@@ -497,7 +497,7 @@ impl OpenTable {
                     if head.key(i) != key {
                         return Ok(None);
                     }
-                    // A deletion's value is empty: only a put reads a value page.
+                    // A deletion's value is empty: only a put reads the value part.
                     let value = match head.kind(i) {
                         ValueKind::Put => self.value_of(rg_idx, page_idx, i, cache, counters)?,
                         ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
