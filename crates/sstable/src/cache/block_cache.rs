@@ -1,12 +1,9 @@
 //! The cache of decoded pages, sharded so concurrent readers do not meet on one lock.
 //!
-//! A page of the key column is cached as its key part: its keys with their sequence numbers
-//! and kinds (small, needed by every lookup that reaches the page). Values (most of the bytes,
-//! needed only by a lookup that finds its key) are cached a value page at a time, the unit a
-//! lookup reads: value pages are shorter than key pages, so a lookup that misses decodes and
-//! caches one of them, not every value of the key page. Key parts are cached at high priority,
-//! so with data larger than the cache a point lookup usually finds its page's keys in memory
-//! and reads one value page.
+//! A page is cached as two parts: its keys with their sequence numbers and kinds (small, needed
+//! by every lookup that reaches the page), and its values (most of the bytes, needed only by a
+//! lookup that finds its key). Key parts are cached at high priority, so with data larger than
+//! the cache a point lookup usually finds its page's keys in memory and reads one value page.
 //!
 //! Once a shard is full, a part is cached only on its second miss within a while (the
 //! [`Doorkeeper`], the admission half of TinyLFU): with data many times the cache, most pages a
@@ -24,9 +21,8 @@ use super::doorkeeper::Doorkeeper;
 use super::lru::{IntHasher, Lru};
 use crate::CacheStats;
 
-/// Names one part of one page of one open table: (the table's cache id, row group, page, [`Part`]),
-/// where the page is one of the key column for [`Part::Keys`] and one of the value column for
-/// [`Part::Values`].
+/// Names one part of one page of one open table: (the table's cache id, row group, page of the
+/// key column, [`Part`]).
 ///
 /// NOTE: the cache id is unique per opening of a table, never reused, so pages of a deleted
 /// and rewritten table id can never be served for the new table; stale pages just age out.
@@ -37,7 +33,7 @@ pub(crate) type PageKey = (u64, u32, u32, Part);
 pub(crate) enum Part {
     /// Keys, sequence numbers and kinds: cached at high priority.
     Keys,
-    /// The values of one value page.
+    /// Values.
     Values,
 }
 

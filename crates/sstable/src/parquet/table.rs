@@ -23,7 +23,7 @@ use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
 use super::layout::{filter_description, filter_from_kv};
-use super::page::{DecodedPage, KeyPart, cmp_keys};
+use super::page::{DecodedPage, KeyPart, ScanValues, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use super::schema::{codec_of, parquet_columns};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
@@ -88,9 +88,8 @@ fn with_lookup_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T 
 
 /// What a point lookup found in one page.
 enum InPage {
-    /// The answer: the newest visible version of the key, or none; and the value page read
-    /// for it, if any.
-    Answer(Option<VersionedValue>, Option<usize>),
+    /// The answer: the newest visible version of the key, or none.
+    Answer(Option<VersionedValue>),
     /// Every row of the page sorts before `(key, snapshot)`: the answer, if any, is further on.
     Further,
     /// The columns' pages do not align with the key page's rows: decode the whole page instead.
@@ -473,11 +472,11 @@ impl OpenTable {
                     Probe::Admit | Probe::InPlace => {
                         if !admitted {
                             match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
-                                InPage::Answer(found, value_page) => {
-                                    if let Some(vp) = value_page {
-                                        // Its value page was read too: a second read of it
-                                        // admits it.
-                                        cache.remember_miss(&self.cache_key(rg_idx, vp, Part::Values));
+                                InPage::Answer(found) => {
+                                    if found.as_ref().is_some_and(|v| v.kind == ValueKind::Put) {
+                                        // Its value page was read too: a second read of the
+                                        // page admits both parts.
+                                        cache.remember_miss(&self.cache_key(rg_idx, page_idx, Part::Values));
                                     }
                                     return Ok(found);
                                 }
@@ -565,7 +564,7 @@ impl OpenTable {
         }
         if lo == hi {
             // The first key past `key` is in this page, so `key` is not in the table.
-            return Ok(InPage::Answer(None, None));
+            return Ok(InPage::Answer(None));
         }
         let mut seqs = Vec::with_capacity(hi);
         if let Some(v) = chunks[SEQ].uniform_page(sp) {
@@ -578,26 +577,26 @@ impl OpenTable {
         }
         // Versions of a key are newest first: the first one visible at `snapshot`.
         let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
-            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None, None) });
+            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None) });
         };
         let seq = seqs[row];
         let r = from + row as u64;
         let kind = chunks[KIND].kind_at(file, r, page)?;
-        let (value, value_page) = match kind {
+        let value = match kind {
             // A deletion's value is empty: only a put reads its value page.
             ValueKind::Put => {
                 Counters::add(&counters.value_pages_read, 1);
-                let at = self.value_page_of(rg, page, r)?;
-                (self.value_at(rg, page, at, read, scratch)?, Some(at.0))
+                self.value_at(rg, page, r, read, scratch)?
             }
-            ValueKind::Delete | ValueKind::RangeDelete => (Bytes::new(), None),
+            ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
         };
-        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value }), value_page))
+        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
     /// A page of the key column with the matching rows of the other columns, for a scan: the
-    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; its
-    /// value pages are read as the scan reaches their rows ([`Self::value_page_holding`]).
+    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
+    /// values likewise when cached or cached now, else read value page by value page as the
+    /// scan reaches their rows ([`ScanValues::Lazy`]).
     pub(crate) fn page(
         &self,
         rg: usize,
@@ -607,25 +606,28 @@ impl OpenTable {
         insert: bool,
     ) -> Result<DecodedPage> {
         let head = self.key_part(rg, page, cache, counters, insert)?;
-        Ok(DecodedPage::new(head, (rg, page), insert))
+        let values = self
+            .cached_or_admitted((rg, page, Part::Values), cache, insert, || self.decode_value_part(rg, page, counters))?
+            .map_or(ScanValues::Lazy(None), ScanValues::Part);
+        Ok(DecodedPage::new(head, values, (rg, page)))
     }
 
-    /// The value page holding row `row` of key page `page` of row group `rg`, from the block
-    /// cache, or decoded whole and, if `insert` and the cache admits it, then cached; and the
-    /// row of the key page its first value belongs to (negative when the value page starts in
-    /// the key page before).
+    /// The value page holding row `row` of key page `page` of row group `rg`, decoded whole, and
+    /// the row of the key page its first value belongs to (negative when the value page starts
+    /// in the key page before).
     pub(crate) fn value_page_holding(
         &self,
         rg: usize,
         page: usize,
         row: usize,
-        cache: &BlockCache,
-        insert: bool,
         counters: &Counters,
-    ) -> Result<(i64, Arc<BinaryColumn>)> {
+    ) -> Result<(i64, BinaryColumn)> {
         let (from, _) = self.rows_of(rg, page);
         let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
-        let values = self.cached((rg, vp, Part::Values), cache, insert, || self.decode_value_page(rg, vp, counters))?;
+        // NOTE: the page is decoded to exactly the rows its offset index gives it (its header
+        // must agree), so `values` holds the rows `locate` counted.
+        let values = self.chunks[rg][VALUE].binary_page(&self.file, vp)?;
+        Counters::add(&counters.value_pages_read, 1);
         Ok((row as i64 - at as i64, values))
     }
 
@@ -700,36 +702,43 @@ impl OpenTable {
         self.cached((rg, page, Part::Keys), cache, insert, || self.decode_key_part(rg, page, counters))
     }
 
-    /// Decodes value page `vp` of row group `rg` from disk (checksummed reads), without
-    /// caching it.
-    fn decode_value_page(&self, rg: usize, vp: usize, counters: &Counters) -> Result<BinaryColumn> {
-        // NOTE: the page is decoded to exactly the rows its offset index gives it (its header
-        // must agree), so it holds the rows `value_page_of` counted.
-        let values = self.chunks[rg][VALUE].binary_page(&self.file, vp)?;
+    /// Decodes the value part of page `page` of row group `rg` from disk (checksummed reads),
+    /// without caching it.
+    fn decode_value_part(&self, rg: usize, page: usize, counters: &Counters) -> Result<BinaryColumn> {
+        let (from, to) = self.rows_of(rg, page);
+        let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
+        self.check_rows(rg, page, "values", values.len())?;
         Counters::add(&counters.value_pages_read, 1);
         Ok(values)
     }
 
-    /// Value `row` of page `page` of row group `rg`: from its value page in the block cache;
-    /// else from the value page decoded and cached, when the cache admits it; else read in
-    /// place from the value page, and only that value copied.
+    /// Value `row` of page `page` of row group `rg`: from the cached value part; else from the
+    /// value part decoded and cached, when the block cache admits it; else read in place from
+    /// the value page, and only that value copied (or from the part decoded and not cached,
+    /// when the value pages do not line up with the key page).
     fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
-        let (from, _) = self.rows_of(rg, page);
-        let at = self.value_page_of(rg, page, from + row as u64)?;
-        let key = self.cache_key(rg, at.0, Part::Values);
-        match cache.probe::<BinaryColumn>(&key) {
-            Probe::Hit(values) => Ok(values.get_bytes(at.2)),
-            Probe::InPlace => {
-                let value = with_lookup_buffers(|read, scratch| self.value_at(rg, page, at, read, scratch))?;
-                Counters::add(&counters.value_pages_read, 1);
-                Ok(value)
-            }
-            Probe::Admit => {
-                let values = Arc::new(self.decode_value_page(rg, at.0, counters)?);
-                cache.insert(key, Arc::clone(&values));
-                Ok(values.get_bytes(at.2))
-            }
+        let key = self.cache_key(rg, page, Part::Values);
+        let probe = cache.probe::<BinaryColumn>(&key);
+        let admitted = matches!(probe, Probe::Admit);
+        match probe {
+            Probe::Hit(values) => return Ok(values.get_bytes(row)),
+            Probe::InPlace => return self.value_in_place(rg, page, row, counters),
+            Probe::Admit => {}
         }
+        let values = Arc::new(self.decode_value_part(rg, page, counters)?);
+        if admitted {
+            cache.insert(key, Arc::clone(&values));
+        }
+        Ok(values.get_bytes(row))
+    }
+
+    /// Value `row` of page `page` of row group `rg` read from the value page holding it,
+    /// without decoding the page into a part (walked to the row, then copied).
+    fn value_in_place(&self, rg: usize, page: usize, row: usize, counters: &Counters) -> Result<Bytes> {
+        let (from, _) = self.rows_of(rg, page);
+        let value = with_lookup_buffers(|read, scratch| self.value_at(rg, page, from + row as u64, read, scratch))?;
+        Counters::add(&counters.value_pages_read, 1);
+        Ok(value)
     }
 
     /// The value page holding row `r` of row group `rg` (a row of key page `page`), its row
@@ -742,19 +751,13 @@ impl OpenTable {
             .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))
     }
 
-    /// The value at `(vp, rows, row)` (row `row` of value page `vp`, of `rows` rows, in row
-    /// group `rg`; read for key page `page`), copied out of the value page: from the file's
-    /// map, checked only up to the value, when the page is stored uncompressed or in LZ4; else
-    /// from the page read (and decompressed) into `read` and `scratch`.
-    fn value_at(
-        &self,
-        rg: usize,
-        page: usize,
-        (vp, rows, row): (usize, usize, usize),
-        read: &mut Vec<u8>,
-        scratch: &mut Vec<u8>,
-    ) -> Result<Bytes> {
+    /// Value of row `r` of row group `rg` (a row of key page `page`), copied out of the value
+    /// page holding it: from the file's map, checked only up to the value, when the page is
+    /// stored uncompressed or in LZ4; else from the page read (and decompressed) into `read`
+    /// and `scratch`.
+    fn value_at(&self, rg: usize, page: usize, r: u64, read: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
+        let (vp, rows, row) = self.value_page_of(rg, page, r)?;
         if let Some(value) = chunk.value_mapped(&self.file, vp, row, scratch)? {
             return Ok(value);
         }
