@@ -64,21 +64,22 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         }
         self.check_bg_error()?;
         let sync = options.sync || self.options.wal_sync == WalSync::EveryWrite;
-        {
-            let mut queue = lock(&self.writers);
-            if !queue.leader {
-                // No group is committing and none waits (`pending` is empty without a
-                // leader): lead a group of this batch alone, without queueing it. Writers
-                // arriving meanwhile queue up for the next group, as behind any leader.
-                queue.leader = true;
-                drop(queue);
-                let result = self.commit_group(&[&batch], sync);
-                self.pass_leadership();
-                return result;
-            }
+        let mut queue = lock(&self.writers);
+        if !queue.leader {
+            // No group is committing and none waits (`pending` is empty without a leader):
+            // lead a group of this batch alone, without queueing it. Writers arriving
+            // meanwhile queue up for the next group, as behind any leader.
+            queue.leader = true;
+            drop(queue);
+            let result = self.commit_group(std::iter::once(&batch), sync);
+            self.pass_leadership();
+            return result;
         }
+        // NOTE: queued under the same lock that saw the leader: a leader ending in between
+        // would find no one to hand over to, and this writer would wait for ever.
         let me = Arc::new(PendingWrite { batch, sync, slot: Mutex::new(Slot::Waiting), cv: Condvar::new() });
-        lock(&self.writers).pending.push_back(Arc::clone(&me));
+        queue.pending.push_back(Arc::clone(&me));
+        drop(queue);
         {
             let mut slot = lock(&me.slot);
             loop {
@@ -105,8 +106,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             group
         };
         debug_assert!(Arc::ptr_eq(&group[0], &me), "the leader heads its group");
-        let batches: Vec<&WriteBatch> = group.iter().map(|w| &w.batch).collect();
-        let result = self.commit_group(&batches, group.iter().any(|w| w.sync));
+        let result = self.commit_group(group.iter().map(|w| &w.batch), group.iter().any(|w| w.sync));
         for w in &group[1..] {
             w.set(Slot::Done(result.clone()));
         }
@@ -126,14 +126,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
 
     /// Logs `group`'s batches (synced when `sync`), inserts them into the memtable and makes
     /// them visible.
-    fn commit_group(&self, group: &[&WriteBatch], sync: bool) -> Result<()> {
+    fn commit_group<'a>(&self, group: impl Iterator<Item = &'a WriteBatch> + Clone, sync: bool) -> Result<()> {
         self.make_room()?;
         let mut wal = lock(&self.wal);
         let base = wal.last_seq;
         // Each batch takes the sequence numbers after the batches before it in the group.
         let mut seq = base;
         let writer = wal.writer()?;
-        let encoded = writer.append_with(group, |w, out| {
+        let encoded = writer.append_with(group.clone(), |w, out| {
             w.encode(seq + 1, out);
             seq += w.len() as u64;
         });
@@ -153,10 +153,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         wal.last_seq = seq;
         wal.logged_seq = seq;
         let sv = self.current();
-        let mut bytes = 0;
+        let (mut bytes, mut writes) = (0, 0);
         let mut next_seq = base + 1;
         sv.active.note_first_seq(next_seq);
         for w in group {
+            writes += 1;
             for (kind, key, value) in &w.ops {
                 sv.active.insert(key, next_seq, *kind, value);
                 next_seq += 1;
@@ -167,7 +168,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         self.visible_seq.store(seq, Ordering::Release);
         drop(wal);
         self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
-        self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        self.stats.writes.fetch_add(writes, Ordering::Relaxed);
         self.stats.user_bytes.fetch_add(bytes, Ordering::Relaxed);
         Ok(())
     }
