@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, ValueKind, VisibleIter};
+use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -17,112 +17,74 @@ use crate::state::{MemHandle, SuperVersion};
 use crate::version::TableHandle;
 use crate::{Error, Result};
 
-/// Entries a memtable source copies in its first refill. Seeks read a few dozen entries
-/// merged from every source, so copying a full chunk from each memtable up front was most
-/// of a seek's cost (a profile of `seekrandom` showed 40 % in the skip list's range walk).
-const MEM_FIRST_CHUNK: usize = 16;
-/// The most entries a memtable source copies per refill; refills double up to this.
-const MEM_CHUNK: usize = 256;
-
 /// Older versions of one key a memtable source steps over before it seeks past the key
 /// instead (a hot key updated thousands of times holds as many versions).
 const MAX_VERSION_SKIPS: usize = 8;
 
-/// A memtable read in chunks, so the iterator owns its position instead of borrowing the
-/// memtable.
+/// A memtable's own range iterator, held together with the memtable it walks, so the
+/// source owns its position: it walks on from where it stopped instead of seeking again,
+/// and copies only the entries the merge takes (and the one it looks ahead at).
 ///
 /// Like every source of the merge, it yields at most one version per key: the newest one the
 /// snapshot sees, which is the only one of this source that can decide the key. Older versions
 /// are skipped, by seeking past the key once there are more than [`MAX_VERSION_SKIPS`].
-struct MemSource<M> {
+struct MemSource<M: Memtable + 'static> {
+    /// Borrows `*mem`. Declared first so it is dropped first.
+    iter: M::Iter<'static>,
     mem: Arc<MemHandle<M>>,
     range: KeyRange,
     snapshot: SeqNo,
-    buf: VecDeque<Entry>,
-    /// The last key yielded (the next refill starts after it).
+    /// The last key yielded.
     last: Option<Bytes>,
-    /// Entries the next refill copies.
-    chunk: usize,
-    done: bool,
+    /// Older versions of `last` stepped over so far.
+    skipped: usize,
 }
 
-impl<M: Memtable> MemSource<M> {
-    /// Copies the next chunk of entries into one buffer that they all share, so a refill
-    /// costs one allocation instead of two per entry (a key and a value): the memtable lends
-    /// its bytes through [`Memtable::visit_range`].
-    fn refill(&mut self) {
-        let end = || self.range.end().map(Bytes::copy_from_slice);
-        let mut range = match &self.last {
-            None => self.range.clone(),
-            Some(k) => KeyRange::new(Bound::Excluded(k.clone()), end()),
-        };
-        let snapshot = self.snapshot;
-        let chunk = self.chunk;
-        let mut bytes: Vec<u8> = Vec::new();
-        // Per entry taken: where its key starts, where its value starts and ends, its
-        // sequence number and kind.
-        let mut taken: Vec<(usize, usize, usize, SeqNo, ValueKind)> = Vec::with_capacity(chunk);
-        let mut full = false;
-        loop {
-            let mut skipped = 0;
-            let mut seek_past = None;
-            let last = self.last.as_deref();
-            self.mem.mem.visit_range(&range, &mut |key, seq, kind, value| {
-                if seq > snapshot {
-                    return true;
-                }
-                let prev = match taken.last() {
-                    Some(&(k, v, ..)) => Some(&bytes[k..v]),
-                    None => last,
-                };
-                if prev == Some(key) {
-                    // An older version of the key just taken.
-                    skipped += 1;
-                    if skipped > MAX_VERSION_SKIPS {
-                        seek_past = Some(Bytes::copy_from_slice(key));
-                        return false;
-                    }
-                    return true;
-                }
-                skipped = 0;
-                let k = bytes.len();
-                bytes.extend_from_slice(key);
-                let v = bytes.len();
-                bytes.extend_from_slice(value);
-                taken.push((k, v, bytes.len(), seq, kind));
-                full = taken.len() == chunk;
-                !full
-            });
-            match seek_past {
-                Some(key) if !full => range = KeyRange::new(Bound::Excluded(key), end()),
-                _ => break,
-            }
-        }
-        if full {
-            self.chunk = (self.chunk * 2).min(MEM_CHUNK);
-        } else {
-            self.done = true;
-        }
-        let bytes = Bytes::from(bytes);
-        self.buf.extend(taken.into_iter().map(|(k, v, e, seq, kind)| Entry {
-            key: bytes.slice(k..v),
-            seq,
-            kind,
-            value: bytes.slice(v..e),
-        }));
+impl<M: Memtable + 'static> MemSource<M> {
+    fn new(mem: &Arc<MemHandle<M>>, range: KeyRange, snapshot: SeqNo) -> Self {
+        let iter = Self::walk(mem, &range);
+        Self { iter, mem: Arc::clone(mem), range, snapshot, last: None, skipped: 0 }
+    }
+
+    /// The memtable's iterator over `range`, with its borrow extended to the source's life.
+    fn walk(mem: &Arc<MemHandle<M>>, range: &KeyRange) -> M::Iter<'static> {
+        // SAFETY: the memtable lives inside the `Arc` allocation, which does not move while
+        // any `Arc` to it exists. The iterator is only ever stored in a `MemSource` next to a
+        // clone of that `Arc` (`new`, `seek_past`), whose field order drops the iterator
+        // first, and it never leaves the source, so the borrow never outlives the memtable.
+        let m: &'static M = unsafe { &*std::ptr::addr_of!((*Arc::as_ptr(mem)).mem) };
+        m.range(range)
+    }
+
+    /// Restarts the walk just past every version of `key`.
+    fn seek_past(&mut self, key: Bytes) {
+        let range = KeyRange::new(Bound::Excluded(key), self.range.end().map(Bytes::copy_from_slice));
+        self.iter = Self::walk(&self.mem, &range);
     }
 }
 
-impl<M: Memtable> Iterator for MemSource<M> {
+impl<M: Memtable + 'static> Iterator for MemSource<M> {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Result<Entry>> {
-        if self.buf.is_empty() && !self.done {
-            self.refill();
+        loop {
+            let e = self.iter.next()?;
+            if e.seq > self.snapshot {
+                continue;
+            }
+            if self.last.as_deref() == Some(&e.key[..]) {
+                // An older version of the key just yielded.
+                self.skipped += 1;
+                if self.skipped > MAX_VERSION_SKIPS {
+                    self.skipped = 0;
+                    self.seek_past(e.key);
+                }
+                continue;
+            }
+            self.skipped = 0;
+            self.last = Some(e.key.clone());
+            return Some(Ok(e));
         }
-        let e = self.buf.pop_front()?;
-        self.last = Some(e.key.clone());
-        Some(Ok(e))
     }
 }
 
@@ -202,12 +164,12 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
     }
 }
 
-enum Source<M, S: SsTableStore> {
+enum Source<M: Memtable + 'static, S: SsTableStore> {
     Mem(MemSource<M>),
     Level(LevelSource<S>),
 }
 
-impl<M: Memtable, S: SsTableStore> Iterator for Source<M, S> {
+impl<M: Memtable + 'static, S: SsTableStore> Iterator for Source<M, S> {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Result<Entry>> {
@@ -222,7 +184,7 @@ impl<M: Memtable, S: SsTableStore> Iterator for Source<M, S> {
 ///
 /// Items are `Result`s: a table read can fail (I/O, corruption), and the iterator ends
 /// after yielding such an error.
-pub struct DbIter<M: Memtable, S: SsTableStore> {
+pub struct DbIter<M: Memtable + 'static, S: SsTableStore> {
     inner: VisibleIter<MergeIter<Source<M, S>, Error>>,
     /// The range tombstones of every source, as the snapshot sees them; `None` when there
     /// are none (the usual case, which then costs nothing per entry).
@@ -231,7 +193,7 @@ pub struct DbIter<M: Memtable, S: SsTableStore> {
     _pin: Arc<SuperVersion<M>>,
 }
 
-impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
+impl<M: Memtable + 'static, S: SsTableStore> DbIter<M, S> {
     pub(crate) fn new(sv: Arc<SuperVersion<M>>, store: &Arc<S>, range: &KeyRange, snapshot: SeqNo) -> Self {
         let mut sources = Vec::new();
         let mut tombstones = Vec::new();
@@ -240,17 +202,7 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
                 tombstones.extend(index.tombstones().iter().cloned());
             }
         }
-        let mem_source = |m: &Arc<MemHandle<M>>| {
-            Source::Mem(MemSource {
-                mem: Arc::clone(m),
-                range: range.clone(),
-                snapshot,
-                buf: VecDeque::new(),
-                last: None,
-                chunk: MEM_FIRST_CHUNK,
-                done: false,
-            })
-        };
+        let mem_source = |m: &Arc<MemHandle<M>>| Source::Mem(MemSource::new(m, range.clone(), snapshot));
         sources.push(mem_source(&sv.active));
         sources.extend(sv.immutables.iter().map(mem_source));
         let covers =
@@ -287,7 +239,7 @@ impl<M: Memtable, S: SsTableStore> DbIter<M, S> {
     }
 }
 
-impl<M: Memtable, S: SsTableStore> Iterator for DbIter<M, S> {
+impl<M: Memtable + 'static, S: SsTableStore> Iterator for DbIter<M, S> {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -303,7 +255,7 @@ impl<M: Memtable, S: SsTableStore> Iterator for DbIter<M, S> {
     }
 }
 
-impl<M: Memtable, S: SsTableStore> std::fmt::Debug for DbIter<M, S> {
+impl<M: Memtable + 'static, S: SsTableStore> std::fmt::Debug for DbIter<M, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DbIter").field("snapshot", &self.inner.snapshot()).finish_non_exhaustive()
     }

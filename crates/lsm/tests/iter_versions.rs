@@ -79,3 +79,31 @@ fn scans_over_keys_with_thousands_of_versions_match_the_model_at_every_snapshot(
     }
     assert_eq!(scan(db.iter(..)), model_scan(&model, &KeyRange::all()));
 }
+
+/// A scan walks its memtables in place (it holds them, not a copy): one started on a full
+/// memtable keeps returning that memtable's entries, unchanged, after the memtable was
+/// flushed and dropped from the database, after later writes, and after the database is
+/// closed.
+#[test]
+fn a_scan_outlives_its_memtables_flush_and_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut model = Model::new();
+    for i in 0..2000u32 {
+        let value = vec![(i % 251) as u8; (i % 300) as usize];
+        db.put(key(i), value.clone()).unwrap();
+        model.insert(key(i), value);
+    }
+    let mut iter = db.iter(..);
+    let mut seen = scan(iter.by_ref().take(10));
+    db.flush().unwrap();
+    for i in 0..2000u32 {
+        db.put(key(i), b"newer".to_vec()).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact_range(..).unwrap();
+    seen.extend(scan(iter.by_ref().take(990)));
+    drop(db);
+    seen.extend(scan(iter));
+    assert_eq!(seen, model_scan(&model, &KeyRange::all()));
+}

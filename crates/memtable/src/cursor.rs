@@ -22,8 +22,11 @@ pub trait ChunkSource: Sync {
     fn fill_chunk(&self, range: &KeyRange, after: Option<(&[u8], SeqNo)>, max: usize, out: &mut VecDeque<Entry>);
 }
 
-/// Entries copied per lock acquisition: large enough to amortize the seek, small enough
-/// that a writer never waits long.
+/// Entries the first chunk copies: a seek often takes only a few, so copying a full chunk up
+/// front would be most of its cost.
+const FIRST_CHUNK: usize = 16;
+/// The most entries copied per lock acquisition: large enough to amortize the seek, small
+/// enough that a writer never waits long. Chunks double from [`FIRST_CHUNK`] up to this.
 const CHUNK: usize = 256;
 
 /// A streaming iterator over a [`ChunkSource`], one chunk per lock acquisition.
@@ -32,13 +35,22 @@ pub struct ChunkedIter<'a, S: ?Sized> {
     range: KeyRange,
     buf: VecDeque<Entry>,
     last: Option<(Bytes, SeqNo)>,
+    /// Entries the next chunk copies.
+    chunk: usize,
     exhausted: bool,
 }
 
 impl<'a, S: ChunkSource + ?Sized> ChunkedIter<'a, S> {
     /// An iterator over the entries of `source` in `range`.
     pub fn new(source: &'a S, range: &KeyRange) -> Self {
-        Self { source, range: range.clone(), buf: VecDeque::new(), last: None, exhausted: range.is_empty() }
+        Self {
+            source,
+            range: range.clone(),
+            buf: VecDeque::new(),
+            last: None,
+            chunk: FIRST_CHUNK,
+            exhausted: range.is_empty(),
+        }
     }
 }
 
@@ -48,8 +60,9 @@ impl<S: ChunkSource + ?Sized> Iterator for ChunkedIter<'_, S> {
     fn next(&mut self) -> Option<Entry> {
         if self.buf.is_empty() && !self.exhausted {
             let after = self.last.as_ref().map(|(k, s)| (&k[..], *s));
-            self.source.fill_chunk(&self.range, after, CHUNK, &mut self.buf);
-            self.exhausted = self.buf.len() < CHUNK;
+            self.source.fill_chunk(&self.range, after, self.chunk, &mut self.buf);
+            self.exhausted = self.buf.len() < self.chunk;
+            self.chunk = (self.chunk * 2).min(CHUNK);
         }
         let entry = self.buf.pop_front()?;
         self.last = Some((entry.key.clone(), entry.seq));

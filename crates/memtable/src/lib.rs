@@ -56,6 +56,7 @@ pub mod linked_list;
 mod list;
 mod memtable;
 pub mod skiplist;
+mod slab;
 mod slot;
 pub mod sorted;
 #[cfg(feature = "testing")]

@@ -21,6 +21,7 @@ use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
 use crate::Memtable;
 use crate::key::{KeyView, OwnedKey};
+use crate::slab::Slab;
 
 type Value = (ValueKind, Box<[u8]>);
 
@@ -65,6 +66,7 @@ type Bounds = (Bound<OwnedKey>, Bound<OwnedKey>);
 pub struct SkipListIter<'a> {
     /// `None` for an empty range, which crossbeam must not see (its start lies past its end).
     inner: Option<Range<'a, OwnedKey, Bounds, OwnedKey, Value>>,
+    slab: Slab,
 }
 
 impl Iterator for SkipListIter<'_> {
@@ -73,12 +75,7 @@ impl Iterator for SkipListIter<'_> {
     fn next(&mut self) -> Option<Entry> {
         let e = self.inner.as_mut()?.next()?;
         let (key, (kind, value)) = (e.key(), e.value());
-        Some(Entry {
-            key: Bytes::copy_from_slice(&key.key),
-            seq: key.seq,
-            kind: *kind,
-            value: Bytes::copy_from_slice(value),
-        })
+        Some(self.slab.copy(&key.key, key.seq, *kind, value))
     }
 }
 
@@ -136,7 +133,7 @@ impl Memtable for SkipListMemtable {
     fn range(&self, range: &KeyRange) -> SkipListIter<'_> {
         let (start, end) = internal_bounds(range);
         let inner = (!range.is_empty()).then(|| self.map.range((owned(start), owned(end))));
-        SkipListIter { inner }
+        SkipListIter { inner, slab: Slab::default() }
     }
 
     fn len(&self) -> usize {

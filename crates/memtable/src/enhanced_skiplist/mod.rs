@@ -48,6 +48,7 @@ use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue, compare_int
 use self::arena::Arena;
 use crate::Memtable;
 use crate::skiplist::internal_bounds;
+use crate::slab::Slab;
 
 /// Tallest tower. With p = 1/2, 24 levels index 2^24 = 16.7 million entries well.
 const MAX_HEIGHT: usize = 24;
@@ -121,15 +122,6 @@ impl Node {
         match self.prefix.cmp(&prefix) {
             CmpOrdering::Equal => compare_internal(self.key(), self.seq, key, seq),
             unequal => unequal,
-        }
-    }
-
-    fn to_entry(&self) -> Entry {
-        Entry {
-            key: Bytes::copy_from_slice(self.key()),
-            seq: self.seq,
-            kind: self.kind(),
-            value: Bytes::copy_from_slice(self.value()),
         }
     }
 }
@@ -450,7 +442,7 @@ impl Memtable for EnhancedSkipListMemtable {
     fn range(&self, range: &KeyRange) -> EnhancedSkipListIter<'_> {
         let (start, _) = internal_bounds(range);
         let next = if range.is_empty() { ptr::null_mut() } else { self.seek_bound(start) };
-        EnhancedSkipListIter { _list: self, next, range: range.clone() }
+        EnhancedSkipListIter { _list: self, next, range: range.clone(), slab: Slab::default() }
     }
 
     fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
@@ -475,11 +467,13 @@ impl Memtable for EnhancedSkipListMemtable {
     }
 }
 
-/// The iterator of [`EnhancedSkipListMemtable`]: walks the bottom level.
+/// The iterator of [`EnhancedSkipListMemtable`]: walks the bottom level, copying each entry
+/// into buffers it shares with its neighbours.
 pub struct EnhancedSkipListIter<'a> {
     _list: &'a EnhancedSkipListMemtable,
     next: *mut Node,
     range: KeyRange,
+    slab: Slab,
 }
 
 // SAFETY: the iterator only reads published, immutable node contents and atomic next
@@ -498,6 +492,9 @@ impl<'a> EnhancedSkipListIter<'a> {
         }
         // SAFETY: every node has level 0.
         self.next = unsafe { node.next(0) }.load(Ordering::Acquire);
+        // Nodes lie in the arena in insertion order, so each step of a walk is a cache miss:
+        // start loading the next node while the caller works on this one.
+        prefetch(self.next);
         Some(node)
     }
 }
@@ -506,7 +503,8 @@ impl Iterator for EnhancedSkipListIter<'_> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        self.next_node().map(Node::to_entry)
+        let node = self.next_node()?;
+        Some(self.slab.copy(node.key(), node.seq, node.kind(), node.value()))
     }
 }
 
