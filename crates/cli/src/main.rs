@@ -308,6 +308,12 @@ struct BenchArgs {
     /// Entries read after each seek in seekrandom.
     #[arg(long, default_value_t = 100)]
     seek_nexts: usize,
+    /// Puts per second readwhilewriting's writer is held to (0: as fast as it can, the
+    /// default, as db_bench). An engine that writes faster also flushes and compacts more
+    /// while the reads run, on the same cores; a fixed rate compares reads under one write
+    /// load. The report shows the rate each writer made.
+    #[arg(long, default_value_t = 0, value_parser = parse_write_rate)]
+    write_rate: u64,
     /// Memtable size in bytes, for every engine.
     #[arg(long, default_value_t = 64 << 20)]
     memtable_size: usize,
@@ -353,6 +359,16 @@ fn parse_kind(name: &str) -> Result<MemtableKind, String> {
 fn parse_probe_secs(text: &str) -> Result<f64, String> {
     let secs: f64 = text.parse().map_err(|e| format!("{text:?} is not a number: {e}"))?;
     if (0.0..=60.0).contains(&secs) { Ok(secs) } else { Err(format!("{secs} is outside [0, 60]")) }
+}
+
+/// Puts per second: 0 (no limit) or 100 to 100,000,000.
+fn parse_write_rate(text: &str) -> Result<u64, String> {
+    let rate: u64 = text.parse().map_err(|e| format!("{text:?} is not a whole number: {e}"))?;
+    if rate == 0 || (100..=100_000_000).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is outside 100 to 100000000 (0: no limit)"))
+    }
 }
 
 /// A compression ratio: a share of the value above 0 and at most 1.
@@ -598,6 +614,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         threads: args.threads as usize,
         sync: args.sync,
         seek_nexts: args.seek_nexts,
+        write_rate: args.write_rate,
         engine: EngineConfig {
             memtable_bytes: args.memtable_size,
             cache_bytes: args.cache_size,

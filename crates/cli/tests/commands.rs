@@ -138,6 +138,29 @@ fn bad_flags_fail() {
         let out = strata(&["bench", &format!("--stall-probe-secs={secs}"), "--num", "10"]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
     }
+    for (rate, says) in [("50", "outside 100 to"), ("-5", "not a whole number"), ("fast", "not a whole number")] {
+        let out = strata(&["bench", &format!("--write-rate={rate}"), "--num", "10"]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
+    }
+}
+
+/// `readwhilewriting` reports its writer's rate, in the table and the JSON, and holds the
+/// writer to `--write-rate`.
+#[test]
+fn bench_readwhilewriting_reports_and_paces_its_writer() {
+    let rate_of = |extra: &[&str]| {
+        let args = ["bench", "--num", "2000", "--reads", "20000", "--benchmarks", "fillrandom,readwhilewriting"];
+        let out = strata(&[&args[..], extra, &["--stall-probe-secs", "0", "--json", "-"]].concat());
+        let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("JSON");
+        let rows = report["rows"].as_array().expect("rows");
+        assert!(rows[0].get("writes_per_sec").is_none(), "only readwhilewriting has a writer");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("while a writer put"), "{out:?}");
+        rows[1]["writes_per_sec"].as_f64().expect("the writer's rate")
+    };
+    assert!(rate_of(&[]) > 0.0);
+    let paced = rate_of(&["--write-rate", "500"]);
+    // At most the rate (and a rounding of the clock to nanoseconds).
+    assert!(paced > 0.0 && paced <= 500.5, "the writer put {paced}/s, held to 500");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -92,6 +92,8 @@ pub(crate) struct Config {
     pub(crate) threads: usize,
     pub(crate) sync: bool,
     pub(crate) seek_nexts: usize,
+    /// Puts per second `readwhilewriting`'s writer is held to; 0: as fast as it can.
+    pub(crate) write_rate: u64,
     pub(crate) engine: EngineConfig,
     /// Where databases are made; each engine gets a fresh subdirectory.
     pub(crate) dir: PathBuf,
@@ -114,6 +116,10 @@ pub(crate) struct Row {
     /// Object-store requests of this workload, when Strata ran on one (`--store`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) store: Option<StoreUse>,
+    /// `readwhilewriting`: the puts per second its writer made while the reads ran. An engine
+    /// that writes faster also flushes and compacts more in that time, on the same cores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) writes_per_sec: Option<f64>,
 }
 
 /// Object-store traffic of one workload, per operation.
@@ -157,6 +163,7 @@ impl Row {
             p99_us: secs * 1e6,
             p999_us: secs * 1e6,
             store: None,
+            writes_per_sec: None,
         }
     }
 }
@@ -425,6 +432,7 @@ fn measure(
         p99_us: us(0.99),
         p999_us: us(0.999),
         store: None,
+        writes_per_sec: None,
     })
 }
 
@@ -580,6 +588,38 @@ fn permute(num: u64, i: u64) -> u64 {
     }
 }
 
+/// Holds a loop to a rate: each step sleeps as long as the loop is ahead of it.
+struct Pace {
+    started: Instant,
+    steps: u64,
+    /// Steps per second; 0: no limit.
+    rate: u64,
+    /// Steps between checks of the clock: about one per millisecond of work at the rate.
+    every: u64,
+}
+
+impl Pace {
+    fn new(rate: u64) -> Self {
+        Self { started: Instant::now(), steps: 0, rate, every: (rate / 1000).clamp(1, 64) }
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        if self.rate == 0 || !self.steps.is_multiple_of(self.every) {
+            return;
+        }
+        let due = Duration::from_secs_f64(self.steps as f64 / self.rate as f64);
+        if let Some(ahead) = due.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+
+    /// Steps per second so far.
+    fn per_sec(&self) -> f64 {
+        self.steps as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+    }
+}
+
 fn run_workload(
     shared: &Shared<'_>,
     name: &str,
@@ -629,6 +669,7 @@ fn run_workload(
                 p99_us: 0.0,
                 p999_us: 0.0,
                 store: None,
+                writes_per_sec: None,
             }
         }
         "deleterange" => {
@@ -653,23 +694,32 @@ fn run_workload(
             Row::one_call(engine, name, 1, started.elapsed().as_secs_f64())
         }
         "readwhilewriting" => {
-            // One writer overwrites at full speed while the reader threads are measured.
+            // One writer overwrites, at full speed or at `write_rate`, while the reader threads
+            // are measured.
             let stop = AtomicBool::new(false);
             let mut result = Ok(None);
             std::thread::scope(|s| {
                 let writer = s.spawn(|| {
                     let mut rng = Rng::new(seed ^ 0x5151);
                     let mut kbuf = Vec::new();
+                    let mut pace = Pace::new(config.write_rate);
                     while !stop.load(Ordering::Relaxed) {
                         shared.run(Op::Put, rng.below(num as usize) as u64, &mut kbuf)?;
+                        pace.step();
                     }
-                    Ok::<(), String>(())
+                    Ok::<f64, String>(pace.per_sec())
                 });
                 let readers = threads.max(1);
                 result = run(ops, readers, &|r, _| (Op::Get, r.below(num as usize) as u64)).map(Some);
                 stop.store(true, Ordering::Relaxed);
-                if let Ok(Err(e)) = writer.join() {
-                    result = Err(e);
+                match writer.join() {
+                    Ok(Ok(rate)) => {
+                        if let Ok(Some(row)) = &mut result {
+                            row.writes_per_sec = Some(rate);
+                        }
+                    }
+                    Ok(Err(e)) => result = Err(e),
+                    Err(_) => result = Err("the writer panicked".to_owned()),
                 }
             });
             result?.ok_or("readwhilewriting produced no row")?
@@ -718,6 +768,20 @@ fn run_workload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paced_loop_never_runs_ahead_of_its_rate() {
+        // The clock is checked every 10 steps at 10,000 a second, and the loop ends on a
+        // check, so 1,000 steps take at least 0.1 s however fast the machine is.
+        let mut pace = Pace::new(10_000);
+        assert_eq!(pace.every, 10);
+        for _ in 0..1_000 {
+            pace.step();
+        }
+        assert!(pace.started.elapsed() >= Duration::from_millis(100), "{:?}", pace.started.elapsed());
+        assert!(pace.per_sec() <= 10_010.0, "{}", pace.per_sec());
+        assert_eq!((Pace::new(0).every, Pace::new(100).every, Pace::new(10_000_000).every), (1, 1, 64));
+    }
 
     #[test]
     fn fillrandom_order_is_a_permutation_at_every_size() {

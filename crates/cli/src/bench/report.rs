@@ -60,6 +60,9 @@ pub(crate) fn row_line(r: &Row, strata_ops: Option<f64>) -> String {
         r.p999_us,
         ratio
     );
+    if let Some(w) = r.writes_per_sec {
+        let _ = writeln!(line, "{:<17} while a writer put {}/s", "", rate(w));
+    }
     if let Some(s) = &r.store {
         let _ = writeln!(
             line,
