@@ -70,16 +70,22 @@ struct MemSource<M: Memtable + 'static> {
 
 impl<M: Memtable + 'static> MemSource<M> {
     fn new(mem: &Arc<MemHandle<M>>, range: KeyRange, snapshot: SeqNo) -> Self {
-        let iter = Self::walk(mem, &range);
+        // SAFETY: the iterator is stored beside a clone of `mem`, in `iter`, which is
+        // dropped first.
+        let iter = unsafe { Self::walk(mem, &range) };
         Self { iter, mem: Arc::clone(mem), range, snapshot, last: LastKey::default(), skipped: 0 }
     }
 
-    /// The memtable's iterator over `range`, with its borrow extended to the source's life.
-    fn walk(mem: &Arc<MemHandle<M>>, range: &KeyRange) -> M::Iter<'static> {
-        // SAFETY: the memtable lives inside the `Arc` allocation, which does not move while
-        // any `Arc` to it exists. The iterator is only ever stored in a `MemSource` next to a
-        // clone of that `Arc` (`new`, `seek_past`), whose field order drops the iterator
-        // first, and it never leaves the source, so the borrow never outlives the memtable.
+    /// The memtable's iterator over `range`, with its borrow extended to `'static`.
+    ///
+    /// # Safety
+    ///
+    /// The iterator must be dropped while an `Arc` to the same memtable is still held: store
+    /// it in a source's `iter`, beside such a clone in `mem`, and never hand it out.
+    unsafe fn walk(mem: &Arc<MemHandle<M>>, range: &KeyRange) -> M::Iter<'static> {
+        // SAFETY: the memtable lives inside the `Arc` allocation, which does not move or get
+        // freed while any `Arc` to it exists, and the caller keeps one for as long as the
+        // iterator lives (the source's field order drops `iter` before `mem`).
         let m: &'static M = unsafe { &*std::ptr::addr_of!((*Arc::as_ptr(mem)).mem) };
         m.range(range)
     }
@@ -87,7 +93,9 @@ impl<M: Memtable + 'static> MemSource<M> {
     /// Restarts the walk just past every version of `key`.
     fn seek_past(&mut self, key: Bytes) {
         let range = KeyRange::new(Bound::Excluded(key), self.range.end().map(Bytes::copy_from_slice));
-        self.iter = Self::walk(&self.mem, &range);
+        // SAFETY: stored in `iter`, beside `mem`, the `Arc` it borrows through; the iterator it
+        // replaces is dropped here, while `mem` is still held.
+        self.iter = unsafe { Self::walk(&self.mem, &range) };
     }
 }
 
