@@ -20,9 +20,10 @@ pub(crate) struct Doorkeeper {
 }
 
 impl Doorkeeper {
-    /// A doorkeeper that remembers about `parts` parts (at least 64).
+    /// A doorkeeper that remembers about `parts` parts (at least 128, so a small cache still
+    /// admits a few dozen hot parts on their second miss).
     pub(crate) fn new(parts: usize) -> Self {
-        let slots = parts.max(64).next_power_of_two();
+        let slots = parts.max(128).next_power_of_two();
         Self { slots: (0..slots).map(|_| AtomicU64::new(0)).collect() }
     }
 
