@@ -238,6 +238,12 @@ struct BenchArgs {
     /// engine's default (256 MiB) when absent.
     #[arg(long)]
     level_base_bytes: Option<u64>,
+    /// L0 tables that start an L0 merge under Strata's leveled policy (db_bench's
+    /// level0_file_num_compaction_trigger); the engine's default (4) when absent. A higher
+    /// trigger writes fewer bytes (each merge rewrites L1 for more new data) and leaves more L0
+    /// tables for reads to merge.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    l0_trigger: Option<u64>,
     /// Table compression of Strata: lz4, zstd, snappy or none.
     #[arg(long, default_value = "lz4")]
     compression: String,
@@ -546,6 +552,13 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
             return Err("--level-base-bytes applies to --policy leveled only".into());
         };
         *base_level_bytes = bytes;
+        compaction.validate().map_err(|e| e.to_string())?;
+    }
+    if let Some(n) = args.l0_trigger {
+        let strata::PolicyConfig::Leveled { l0_trigger, .. } = &mut compaction else {
+            return Err("--l0-trigger applies to --policy leveled only".into());
+        };
+        *l0_trigger = n as usize;
         compaction.validate().map_err(|e| e.to_string())?;
     }
     let codec = |name: &str| match name {

@@ -138,6 +138,9 @@ fn bad_flags_fail() {
         let out = strata(&["bench", &format!("--stall-probe-secs={secs}"), "--num", "10"]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
     }
+    let out = strata(&["bench", "--l0-trigger", "0", "--num", "10"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not in 1..=1024"), "{out:?}");
+    fails_with(&strata(&["bench", "--policy", "size_tiered", "--l0-trigger", "6", "--num", "10"]), "leveled only");
     for (rate, says) in [("50", "outside 100 to"), ("-5", "not a whole number"), ("fast", "not a whole number")] {
         let out = strata(&["bench", &format!("--write-rate={rate}"), "--num", "10"]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{out:?}");
