@@ -220,6 +220,11 @@ impl<M: Memtable + 'static, S: SsTableStore> Iterator for Source<M, S> {
 ///
 /// Items are `Result`s: a table read can fail (I/O, corruption), and the iterator ends
 /// after yielding such an error.
+///
+/// The `Bytes` it yields share memory instead of each holding its own: a pair from a table is
+/// a slice of the decoded page, one from a memtable a slice of a buffer of up to 32 KiB that
+/// the pairs copied next to it share. Keeping one pair keeps that memory alive; to keep a few
+/// pairs of a long scan for long, copy them (`Bytes::copy_from_slice`).
 pub struct DbIter<M: Memtable + 'static, S: SsTableStore> {
     inner: VisibleIter<MergeIter<Source<M, S>, Error>>,
     /// The range tombstones of every source, as the snapshot sees them; `None` when there
