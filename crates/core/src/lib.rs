@@ -54,7 +54,7 @@ pub use merge::MergeIter;
 pub use range::{KeyRange, prefix_successor};
 pub use range_del::{RangeDelIndex, RangeTombstone};
 pub use rate::{Priority, RateLimiter};
-pub use visible::VisibleIter;
+pub use visible::{LastKey, VisibleIter};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,19 +10,42 @@ use crate::{Entry, SeqNo, ValueKind};
 pub struct VisibleIter<I> {
     inner: I,
     snapshot: SeqNo,
-    /// The user key whose deciding version was already seen (valid when `any_decided`).
-    ///
-    /// NOTE: a copy of the key in a buffer reused for every key, not a clone of the entry's
-    /// `Bytes`: a clone and its drop are two atomic updates of the page's shared count per
-    /// entry, which profiles of seeks with 100 `next`s showed, and the key is short.
-    decided: Vec<u8>,
-    any_decided: bool,
+    /// The user key whose deciding version was already seen.
+    decided: LastKey,
+}
+
+/// The last key a stream yielded, for the older versions of it that follow: a copy in a
+/// buffer reused for every key.
+///
+/// NOTE: a copy, not a clone of the entry's `Bytes`: a clone, and the drop of the one before,
+/// are two atomic updates per entry of the shared count of the page (or memtable buffer) the
+/// keys are slices of, which profiles of seeks with 100 `next`s showed among their largest
+/// costs; keys are short.
+#[derive(Debug, Default)]
+pub struct LastKey {
+    key: Vec<u8>,
+    set: bool,
+}
+
+impl LastKey {
+    /// Whether `key` is the last key.
+    #[must_use]
+    pub fn is(&self, key: &[u8]) -> bool {
+        self.set && self.key[..] == *key
+    }
+
+    /// Makes `key` the last key.
+    pub fn set(&mut self, key: &[u8]) {
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.set = true;
+    }
 }
 
 impl<I> VisibleIter<I> {
     /// The view of `inner` at `snapshot`.
     pub const fn new(inner: I, snapshot: SeqNo) -> Self {
-        Self { inner, snapshot, decided: Vec::new(), any_decided: false }
+        Self { inner, snapshot, decided: LastKey { key: Vec::new(), set: false } }
     }
 
     /// The snapshot this view reads at.
@@ -46,12 +69,10 @@ where
             if entry.seq > self.snapshot {
                 continue;
             }
-            if self.any_decided && self.decided[..] == entry.key[..] {
+            if self.decided.is(&entry.key) {
                 continue;
             }
-            self.decided.clear();
-            self.decided.extend_from_slice(&entry.key);
-            self.any_decided = true;
+            self.decided.set(&entry.key);
             if entry.kind == ValueKind::Put {
                 return Some(Ok(entry));
             }

@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use strata_core::{Entry, KeyRange, MergeIter, RangeDelIndex, SeqNo, VisibleIter};
+use strata_core::{Entry, KeyRange, LastKey, MergeIter, RangeDelIndex, SeqNo, VisibleIter};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
@@ -21,46 +21,20 @@ use crate::{Error, Result};
 /// instead (a hot key updated thousands of times holds as many versions).
 const MAX_VERSION_SKIPS: usize = 8;
 
-/// The last key a source yielded, copied into a buffer reused for every key.
-///
-/// NOTE: a copy, not a clone of the entry's `Bytes` (as [`VisibleIter`] keeps its key): a
-/// clone and the drop of the one before are two atomic updates per entry of the shared count
-/// of the page (or memtable buffer) the keys are slices of, which a profile of seeks with 100
-/// `next`s showed among their largest costs; keys are short.
-#[derive(Default)]
-struct LastKey {
-    key: Vec<u8>,
-    set: bool,
+/// What a source does with the next entry it read.
+enum Step {
+    /// Yield it: the newest version of its key the snapshot sees.
+    Yield,
+    /// Step over it: newer than the snapshot, or an older version of the key just yielded.
+    Skip,
+    /// Step over it and reopen the source past its key: one more older version than
+    /// [`MAX_VERSION_SKIPS`].
+    SeekPast,
 }
 
-impl LastKey {
-    fn is(&self, key: &[u8]) -> bool {
-        self.set && self.key[..] == *key
-    }
-
-    fn set(&mut self, key: &[u8]) {
-        self.key.clear();
-        self.key.extend_from_slice(key);
-        self.set = true;
-    }
-
-    fn to_bytes(&self) -> Option<Bytes> {
-        self.set.then(|| Bytes::copy_from_slice(&self.key))
-    }
-}
-
-/// A memtable's own range iterator, held together with the memtable it walks, so the
-/// source owns its position: it walks on from where it stopped instead of seeking again,
-/// and copies only the entries the merge takes (and the one it looks ahead at).
-///
-/// Like every source of the merge, it yields at most one version per key: the newest one the
-/// snapshot sees, which is the only one of this source that can decide the key. Older versions
-/// are skipped, by seeking past the key once there are more than [`MAX_VERSION_SKIPS`].
-struct MemSource<M: Memtable + 'static> {
-    /// Borrows `*mem`. Declared first so it is dropped first.
-    iter: M::Iter<'static>,
-    mem: Arc<MemHandle<M>>,
-    range: KeyRange,
+/// The rule every source of the merge applies: it yields at most one version per key, the
+/// newest one the snapshot sees, which is the only one of this source that can decide the key.
+struct NewestVersions {
     snapshot: SeqNo,
     /// The last key yielded.
     last: LastKey,
@@ -68,12 +42,49 @@ struct MemSource<M: Memtable + 'static> {
     skipped: usize,
 }
 
+impl NewestVersions {
+    fn new(snapshot: SeqNo) -> Self {
+        Self { snapshot, last: LastKey::default(), skipped: 0 }
+    }
+
+    fn step(&mut self, e: &Entry) -> Step {
+        if e.seq > self.snapshot {
+            return Step::Skip;
+        }
+        if self.last.is(&e.key) {
+            self.skipped += 1;
+            if self.skipped > MAX_VERSION_SKIPS {
+                self.skipped = 0;
+                return Step::SeekPast;
+            }
+            return Step::Skip;
+        }
+        self.skipped = 0;
+        self.last.set(&e.key);
+        Step::Yield
+    }
+}
+
+/// A memtable's own range iterator, held together with the memtable it walks, so the
+/// source owns its position: it walks on from where it stopped instead of seeking again,
+/// and copies only the entries the merge takes (and the one it looks ahead at).
+///
+/// Yields the newest visible version of each key ([`NewestVersions`]); past more than
+/// [`MAX_VERSION_SKIPS`] older versions of one key it walks again from past the key.
+struct MemSource<M: Memtable + 'static> {
+    /// Borrows `*mem`. Declared first so it is dropped first.
+    iter: M::Iter<'static>,
+    mem: Arc<MemHandle<M>>,
+    range: KeyRange,
+    versions: NewestVersions,
+}
+
 impl<M: Memtable + 'static> MemSource<M> {
     fn new(mem: &Arc<MemHandle<M>>, range: KeyRange, snapshot: SeqNo) -> Self {
         // SAFETY: the iterator is stored beside a clone of `mem`, in `iter`, which is
         // dropped first.
         let iter = unsafe { Self::walk(mem, &range) };
-        Self { iter, mem: Arc::clone(mem), range, snapshot, last: LastKey::default(), skipped: 0 }
+        Self { iter, mem: Arc::clone(mem), range, versions: NewestVersions::new(snapshot) }
     }
 
     /// The memtable's iterator over `range`, with its borrow extended to `'static`.
@@ -105,41 +116,26 @@ impl<M: Memtable + 'static> Iterator for MemSource<M> {
     fn next(&mut self) -> Option<Result<Entry>> {
         loop {
             let e = self.iter.next()?;
-            if e.seq > self.snapshot {
-                continue;
+            match self.versions.step(&e) {
+                Step::Yield => return Some(Ok(e)),
+                Step::Skip => {}
+                Step::SeekPast => self.seek_past(e.key),
             }
-            if self.last.is(&e.key) {
-                // An older version of the key just yielded.
-                self.skipped += 1;
-                if self.skipped > MAX_VERSION_SKIPS {
-                    self.skipped = 0;
-                    self.seek_past(e.key);
-                }
-                continue;
-            }
-            self.skipped = 0;
-            self.last.set(&e.key);
-            return Some(Ok(e));
         }
     }
 }
 
 /// The tables of one sorted level (or one L0 table), opened one at a time as the scan reaches
-/// them. Yields at most one version per key, the newest the snapshot sees, as [`MemSource`];
-/// after [`MAX_VERSION_SKIPS`] older versions of one key it reopens the table's scan past the
-/// key, so the thousands of versions an update-heavy workload leaves on a hot key cost one
+/// them. Yields the newest visible version of each key ([`NewestVersions`]); after
+/// [`MAX_VERSION_SKIPS`] older versions of one key it reopens the table's scan past the key, so the thousands of versions an update-heavy workload leaves on a hot key cost one
 /// page lookup instead of a decode each.
 struct LevelSource<S: SsTableStore> {
     store: Arc<S>,
     tables: VecDeque<Arc<TableHandle>>,
     range: KeyRange,
-    snapshot: SeqNo,
     /// The table being scanned, and its scan.
     current: Option<(Arc<TableHandle>, S::Scan)>,
-    /// The last key yielded.
-    last: LastKey,
-    /// Older versions of `last` stepped over so far.
-    skipped: usize,
+    versions: NewestVersions,
 }
 
 impl<S: SsTableStore> LevelSource<S> {
@@ -170,24 +166,17 @@ impl<S: SsTableStore> Iterator for LevelSource<S> {
         loop {
             if let Some((table, scan)) = &mut self.current {
                 match scan.next() {
-                    Some(Ok(e)) if e.seq > self.snapshot => continue,
-                    Some(Ok(e)) if self.last.is(&e.key) => {
-                        // An older version of the key just yielded.
-                        self.skipped += 1;
-                        if self.skipped > MAX_VERSION_SKIPS {
-                            self.skipped = 0;
-                            let (table, past) = (Arc::clone(table), self.last.to_bytes());
-                            if let Err(e) = self.start(table, past) {
+                    Some(Ok(e)) => match self.versions.step(&e) {
+                        Step::Yield => return Some(Ok(e)),
+                        Step::Skip => continue,
+                        Step::SeekPast => {
+                            let table = Arc::clone(table);
+                            if let Err(e) = self.start(table, Some(e.key)) {
                                 return Some(Err(e));
                             }
+                            continue;
                         }
-                        continue;
-                    }
-                    Some(Ok(e)) => {
-                        self.skipped = 0;
-                        self.last.set(&e.key);
-                        return Some(Ok(e));
-                    }
+                    },
                     Some(Err(e)) => return Some(Err(e.into())),
                     None => self.current = None,
                 }
@@ -258,10 +247,8 @@ impl<M: Memtable + 'static, S: SsTableStore> DbIter<M, S> {
                     store: Arc::clone(store),
                     tables,
                     range: range.clone(),
-                    snapshot,
                     current: None,
-                    last: LastKey::default(),
-                    skipped: 0,
+                    versions: NewestVersions::new(snapshot),
                 })
             };
             if level == 0 {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use strata::{Db, KeyRange, Options};
+use strata::{Db, KeyRange, Options, PolicyConfig};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -106,4 +106,33 @@ fn a_scan_outlives_its_memtables_flush_and_the_database() {
     drop(db);
     seen.extend(scan(iter));
     assert_eq!(seen, model_scan(&model, &KeyRange::all()));
+}
+
+/// A level of many tables, each holding two versions of every key (a snapshot keeps the
+/// older): a scan steps over each key's older version and stays in the table it is reading,
+/// at the latest view and at the snapshot.
+#[test]
+fn scans_step_over_older_versions_inside_each_table_of_a_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compaction = PolicyConfig::by_name("leveled").unwrap();
+    if let PolicyConfig::Leveled { target_table_size, .. } = &mut compaction {
+        *target_table_size = 8 << 10;
+    }
+    let db = Db::open(dir.path(), Options { max_memtable_size: 64 << 10, compaction, ..Options::default() }).unwrap();
+    let mut model = Model::new();
+    for i in 0..3000u32 {
+        db.put(key(i), format!("old{i}").into_bytes()).unwrap();
+        model.insert(key(i), format!("old{i}").into_bytes());
+    }
+    let snapshot = db.snapshot();
+    let old = model.clone();
+    for i in 0..3000u32 {
+        db.put(key(i), format!("new{i}").into_bytes()).unwrap();
+        model.insert(key(i), format!("new{i}").into_bytes());
+    }
+    db.compact_range(..).unwrap();
+    let tables: usize = db.tables().iter().map(Vec::len).max().unwrap();
+    assert!(tables >= 3, "the keys should span several tables of one level, not {tables}");
+    assert_eq!(scan(db.iter(..)), model_scan(&model, &KeyRange::all()), "latest view");
+    assert_eq!(scan(snapshot.iter(..)), model_scan(&old, &KeyRange::all()), "snapshot");
 }
