@@ -21,6 +21,7 @@
 mod bench;
 mod commands;
 mod location;
+mod policy_args;
 mod sim;
 #[cfg(feature = "sql")]
 mod sql;
@@ -231,19 +232,8 @@ struct BenchArgs {
     /// Memtable names: the variant for engine workloads (one), or the variants to compare with --memtables.
     #[arg(long = "memtable", value_delimiter = ',', value_parser = parse_kind)]
     kinds: Vec<MemtableKind>,
-    /// Compaction policy of Strata: leveled, size_tiered or fifo.
-    #[arg(long, default_value = "leveled")]
-    policy: String,
-    /// Byte target of L1 under the leveled policy (db_bench's max_bytes_for_level_base); the
-    /// engine's default (256 MiB) when absent.
-    #[arg(long)]
-    level_base_bytes: Option<u64>,
-    /// L0 tables that start an L0 merge under Strata's leveled policy (db_bench's
-    /// level0_file_num_compaction_trigger); the engine's default (4) when absent. A higher
-    /// trigger writes fewer bytes (each merge rewrites L1 for more new data) and leaves more L0
-    /// tables for reads to merge.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    l0_trigger: Option<u64>,
+    #[command(flatten)]
+    policy: policy_args::PolicyArgs,
     /// Table compression of Strata: lz4, zstd, snappy or none.
     #[arg(long, default_value = "lz4")]
     compression: String,
@@ -546,21 +536,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         [one] => *one,
         _ => return Err("engine benchmarks take one --memtable".into()),
     };
-    let mut compaction = strata::PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
-    if let Some(bytes) = args.level_base_bytes {
-        let strata::PolicyConfig::Leveled { base_level_bytes, .. } = &mut compaction else {
-            return Err("--level-base-bytes applies to --policy leveled only".into());
-        };
-        *base_level_bytes = bytes;
-        compaction.validate().map_err(|e| e.to_string())?;
-    }
-    if let Some(n) = args.l0_trigger {
-        let strata::PolicyConfig::Leveled { l0_trigger, .. } = &mut compaction else {
-            return Err("--l0-trigger applies to --policy leveled only".into());
-        };
-        *l0_trigger = n as usize;
-        compaction.validate().map_err(|e| e.to_string())?;
-    }
+    let compaction = args.policy.config()?;
     let codec = |name: &str| match name {
         "lz4" => Ok(strata::CompressionName::Lz4),
         "zstd" => Ok(strata::CompressionName::Zstd),

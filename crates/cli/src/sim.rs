@@ -4,16 +4,15 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use strata_compaction::{AnyPolicy, PolicyConfig, SimConfig, SimReport, sim::KEY_BYTES, simulate};
+use strata_compaction::{AnyPolicy, SimConfig, SimReport, sim::KEY_BYTES, simulate};
 
 const MIB: u64 = 1 << 20;
 
 /// Options of `strata sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// The policy: leveled, size_tiered or fifo (default options).
-    #[arg(long)]
-    policy: String,
+    #[command(flatten)]
+    policy: crate::policy_args::PolicyArgs,
     /// User data to write, in MiB.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     total_mb: u64,
@@ -37,7 +36,7 @@ pub(crate) struct SimArgs {
 
 /// Runs the simulation and prints its growth table.
 pub(crate) fn run(args: &SimArgs) -> Result<(), String> {
-    let config = PolicyConfig::by_name(&args.policy).map_err(|e| e.to_string())?;
+    let config = args.policy.config()?;
     let policy = AnyPolicy::new(&config).map_err(|e| e.to_string())?;
     let total_bytes = args.total_mb * MIB;
     let entry_bytes = KEY_BYTES + args.value_size;

@@ -27,6 +27,11 @@ pub struct LeveledOptions {
     pub target_table_size: u64,
     /// Number of levels, L0 included. Default 7.
     pub num_levels: usize,
+    /// When L0 reaches its trigger holding fewer bytes than the L1 tables its key range
+    /// overlaps, merge L0 into one L0 table instead of into L1, so that each merge into L1
+    /// brings about as many bytes as it rewrites there. Fewer bytes written, at the price of
+    /// one large L0 table that reads also visit. Default `false`.
+    pub intra_l0_merge: bool,
 }
 
 impl LeveledOptions {
@@ -40,6 +45,8 @@ impl LeveledOptions {
     pub const DEFAULT_TARGET_TABLE_SIZE: u64 = 32 * MIB;
     /// Default of [`num_levels`](Self::num_levels).
     pub const DEFAULT_NUM_LEVELS: usize = 7;
+    /// Default of [`intra_l0_merge`](Self::intra_l0_merge).
+    pub const DEFAULT_INTRA_L0_MERGE: bool = false;
 
     /// Checks every option.
     ///
@@ -74,6 +81,7 @@ impl Default for LeveledOptions {
             level_multiplier: Self::DEFAULT_LEVEL_MULTIPLIER,
             target_table_size: Self::DEFAULT_TARGET_TABLE_SIZE,
             num_levels: Self::DEFAULT_NUM_LEVELS,
+            intra_l0_merge: Self::DEFAULT_INTRA_L0_MERGE,
         }
     }
 }
@@ -217,6 +225,9 @@ pub enum PolicyConfig {
         /// See [`LeveledOptions::num_levels`].
         #[serde(default = "defaults::num_levels")]
         num_levels: usize,
+        /// See [`LeveledOptions::intra_l0_merge`].
+        #[serde(default = "defaults::intra_l0_merge")]
+        intra_l0_merge: bool,
     },
     /// The [`SizeTiered`](crate::SizeTiered) policy; see [`SizeTieredOptions`] for each field.
     SizeTiered {
@@ -264,6 +275,9 @@ mod defaults {
     }
     pub(super) const fn num_levels() -> usize {
         LeveledOptions::DEFAULT_NUM_LEVELS
+    }
+    pub(super) const fn intra_l0_merge() -> bool {
+        LeveledOptions::DEFAULT_INTRA_L0_MERGE
     }
     pub(super) const fn run_trigger() -> usize {
         SizeTieredOptions::DEFAULT_RUN_TRIGGER
@@ -328,9 +342,21 @@ impl PolicyConfig {
 
     fn leveled_options(&self) -> LeveledOptions {
         match *self {
-            Self::Leveled { l0_trigger, base_level_bytes, level_multiplier, target_table_size, num_levels } => {
-                LeveledOptions { l0_trigger, base_level_bytes, level_multiplier, target_table_size, num_levels }
-            }
+            Self::Leveled {
+                l0_trigger,
+                base_level_bytes,
+                level_multiplier,
+                target_table_size,
+                num_levels,
+                intra_l0_merge,
+            } => LeveledOptions {
+                l0_trigger,
+                base_level_bytes,
+                level_multiplier,
+                target_table_size,
+                num_levels,
+                intra_l0_merge,
+            },
             _ => LeveledOptions::default(),
         }
     }
@@ -392,6 +418,7 @@ impl From<LeveledOptions> for PolicyConfig {
             level_multiplier: o.level_multiplier,
             target_table_size: o.target_table_size,
             num_levels: o.num_levels,
+            intra_l0_merge: o.intra_l0_merge,
         }
     }
 }

@@ -95,7 +95,8 @@ struct RowCounts {
 ///   first keys and at the store's [`split_keys`](SsTableStore::split_keys) (user keys, so
 ///   one user key's versions stay in one range), merged on their own threads;
 ///   the outputs come back in key order as one edit, exactly as one merge would write them
-///   but for where tables are cut.
+///   but for where tables are cut. A task with `target_table_size` `u64::MAX` (one output
+///   table: a sorted run of L0) or with range tombstones is not split.
 ///
 ///   With `ctx.copy_row_groups`, a unit of an input ([`SsTableStore::copy_units`], a Parquet
 ///   row group) that lies wholly inside the merge's key range, whose key range no other unit
@@ -208,8 +209,10 @@ fn merge<S: SsTableStore>(
     let min_bytes = MIN_SUBCOMPACTION_BYTES.min(task.target_table_size.saturating_mul(4));
     // A range tombstone is one row at its first key that reaches to its end: cut into key
     // ranges, the ranges after its start would not see it. Such merges run whole.
+    // A task asking for one output table (a sorted run of L0) runs whole too.
     let has_range_tombstones = inputs.iter().any(|(_, t)| !t.range_tombstones.is_empty());
-    let max_ranges = if has_range_tombstones { 1 } else { ctx.max_subcompactions };
+    let one_output = task.target_table_size == u64::MAX;
+    let max_ranges = if has_range_tombstones || one_output { 1 } else { ctx.max_subcompactions };
     let split_keys: Vec<Vec<Bytes>> = if max_ranges > 1 {
         // NOTE: split keys only place the cuts; a table that cannot give them (or fails to)
         // counts at its first key, and its scan reports any real error.

@@ -14,7 +14,8 @@ use crate::{CompactionPolicy, CompactionTask, Error, LevelState, LeveledOptions,
 ///   table plus the L1 tables their key range overlaps are merged into L1. If one of them is
 ///   already compacting, L0 waits (taking only newer L0 tables would put newer data below
 ///   older). When the L0 tables overlap neither each other nor L1 they are moved, not
-///   rewritten.
+///   rewritten. With [`intra_l0_merge`](LeveledOptions::intra_l0_merge), while L0 holds
+///   fewer bytes than the L1 tables it overlaps, all of L0 is merged into one L0 table instead.
 /// * **Ln → Ln+1** (`1 <= n < num_levels - 1`) when Ln holds more than its byte target,
 ///   `base_level_bytes * level_multiplier^(n-1)`. The table pushed down is the one whose
 ///   overlapping bytes in Ln+1, relative to its own size, are fewest; among equals a
@@ -97,6 +98,20 @@ impl Leveled {
                 output_level: 1,
                 target_table_size: self.options.target_table_size,
                 reason: format!("{reason}; no overlap below, moved"),
+            });
+        }
+        let l0_bytes: u64 = l0.iter().map(|t| t.file_size).sum();
+        let overlap_bytes: u64 = overlap.iter().map(|t| t.file_size).sum();
+        if self.options.intra_l0_merge && l0.len() > 1 && l0_bytes < overlap_bytes {
+            // One L0 table of all of L0: nothing older stays in L0 to be put above it.
+            return Some(CompactionTask {
+                kind: TaskKind::Merge,
+                inputs: vec![(0, l0_ids)],
+                output_level: 0,
+                target_table_size: u64::MAX,
+                reason: format!(
+                    "{reason}; {l0_bytes} bytes against {overlap_bytes} they overlap in L1, merged within L0"
+                ),
             });
         }
         let mut inputs = vec![(0, l0_ids)];
@@ -281,6 +296,38 @@ mod tests {
     }
 
     #[test]
+    fn intra_l0_merge_keeps_l0_in_l0_until_it_holds_the_bytes_it_overlaps_below() {
+        let p = Leveled::new(LeveledOptions { intra_l0_merge: true, ..small().options }).unwrap();
+        // L0: four tables of 10 bytes; L1: 50 bytes under their key range, 10 beside it.
+        let mut state = LevelState {
+            levels: vec![
+                (1..=4).map(|i| summary(i, 5, 20, 10, 10 + i)).rev().collect(),
+                vec![summary(9, 0, 10, 30, 1), summary(8, 15, 18, 20, 1), summary(7, 50, 60, 10, 1)],
+            ],
+            ..Default::default()
+        };
+        let task = p.pick(&state).unwrap();
+        assert_eq!(task.kind, TaskKind::Merge);
+        assert_eq!(task.inputs, vec![(0, vec![4, 3, 2, 1])]);
+        assert_eq!((task.output_level, task.target_table_size), (0, u64::MAX));
+        // Forty bytes in L0 against thirty below: into L1.
+        state.levels[1].remove(0);
+        let task = p.pick(&state).unwrap();
+        assert_eq!((task.output_level, task.inputs), (1, vec![(0, vec![4, 3, 2, 1]), (1, vec![8])]));
+        // Without the option L0 always goes down.
+        state.levels[1].insert(0, summary(6, 0, 6, 50, 1));
+        assert_eq!(p.pick(&state).unwrap().output_level, 0);
+        assert_eq!(small().pick(&state).unwrap().output_level, 1);
+        // Tables that can be moved are moved.
+        let movable = LevelState {
+            levels: vec![vec![summary(1, 30, 40, 10, 5), summary(2, 0, 10, 10, 4)], vec![summary(3, 50, 99, 100, 1)]],
+            ..Default::default()
+        };
+        let p = Leveled::new(LeveledOptions { l0_trigger: 2, intra_l0_merge: true, ..Default::default() }).unwrap();
+        assert_eq!(p.pick(&movable).unwrap().kind, TaskKind::Move);
+    }
+
+    #[test]
     fn data_settles_in_the_first_level_whose_target_holds_it() {
         // Targets: L1 100, L2 1,000, L3 10,000; L4 is the last level and has none.
         let p = Leveled::new(LeveledOptions { base_level_bytes: 100, num_levels: 5, ..Default::default() }).unwrap();
@@ -358,15 +405,16 @@ mod tests {
     }
 
     fn options() -> impl Strategy<Value = LeveledOptions> {
-        (1usize..6, 1u64..200, 2u64..11, 1u64..100, 2usize..7).prop_map(|(t, base, mult, target, levels)| {
-            LeveledOptions {
+        (1usize..6, 1u64..200, 2u64..11, 1u64..100, 2usize..7, any::<bool>()).prop_map(
+            |(t, base, mult, target, levels, intra)| LeveledOptions {
                 l0_trigger: t,
                 base_level_bytes: base * 1000,
                 level_multiplier: mult,
                 target_table_size: target * 1000,
                 num_levels: levels,
-            }
-        })
+                intra_l0_merge: intra,
+            },
+        )
     }
 
     proptest! {

@@ -15,8 +15,11 @@ fn leveled_conforms() {
         level_multiplier: 4,
         target_table_size: 2 << 20,
         num_levels: 4,
+        intra_l0_merge: false,
     };
     conformance(&Leveled::new(tight).unwrap());
+    conformance(&Leveled::new(LeveledOptions { intra_l0_merge: true, ..tight }).unwrap());
+    conformance(&Leveled::new(LeveledOptions { intra_l0_merge: true, ..Default::default() }).unwrap());
 }
 
 #[test]

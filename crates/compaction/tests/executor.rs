@@ -420,3 +420,37 @@ fn tables_over_the_whole_key_space_are_split_at_the_stores_split_keys() {
     let ids: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
     assert_eq!(view(&store, &ids, MAX_SEQNO), want);
 }
+
+/// A task asking for one output table (a sorted run of L0, `target_table_size` `u64::MAX`)
+/// gets one, however many subcompactions are allowed: a policy counts L0 runs by tables.
+#[test]
+fn a_task_for_one_output_table_is_not_split() {
+    let (_dir, inner) = store();
+    let store = FailingStore::new(inner, 0);
+    let table = |id: TableId, salt: u64| {
+        let entries = (0..20_000u64)
+            .map(|i| (i * 7_919 + salt * 104_729) % 1_000_003)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|k| Entry::put(format!("k{k:08}"), salt * 100_000 + 1, format!("{:0>100}", k * salt)))
+            .collect();
+        write(&store, id, entries)
+    };
+    let state = LevelState { levels: vec![vec![table(2, 2), table(1, 1)], vec![]], ..Default::default() };
+    let next = AtomicU64::new(10);
+    let task = merge_task(vec![(0, vec![2, 1])], 0, u64::MAX);
+    let ctx = ExecContext {
+        snapshots: &[],
+        bottommost: false,
+        next_table_id: &|| next.fetch_add(1, Ordering::SeqCst),
+        rate_limiter: None,
+        max_subcompactions: 4,
+        copy_row_groups: true,
+        zero_seqs_below: SeqNo::MAX,
+    };
+    let out = execute(&store, &task, &state, &ctx).unwrap();
+    assert_eq!(store.scans.load(Ordering::SeqCst), 2, "one range scanning each input once");
+    assert_eq!(out.added.len(), 1);
+    assert_eq!(out.added[0].0, 0);
+    assert_eq!(view(&store, &[out.added[0].1.id], MAX_SEQNO), view(&store, &[2, 1], MAX_SEQNO));
+}

@@ -60,6 +60,7 @@ fn options() -> Options {
         level_multiplier: 2,
         target_table_size: 16 << 10,
         num_levels: 5,
+        intra_l0_merge: false,
     };
     Options { max_memtable_size: 64 << 10, compaction, ..Options::default() }
 }

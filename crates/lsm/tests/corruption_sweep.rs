@@ -297,6 +297,7 @@ fn a_background_compaction_meeting_damage_reports_corruption() {
             level_multiplier: 2,
             target_table_size: 64 << 10,
             num_levels: 4,
+            intra_l0_merge: false,
         },
         ..options()
     };

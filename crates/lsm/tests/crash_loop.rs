@@ -25,13 +25,14 @@ const MEMTABLES: [&str; 8] =
 
 /// Options number `n`: a memtable variant and a compaction policy.
 fn options(n: u64) -> Options {
-    let compaction = match n / 8 % 3 {
+    let compaction = match n / 8 % 4 {
         0 => PolicyConfig::Leveled {
             l0_trigger: 2,
             base_level_bytes: 128 << 10,
             level_multiplier: 4,
             target_table_size: 64 << 10,
             num_levels: 4,
+            intra_l0_merge: false,
         },
         1 => PolicyConfig::SizeTiered {
             run_trigger: 3,
@@ -40,7 +41,15 @@ fn options(n: u64) -> Options {
             max_merge_width: 8,
             max_size_amplification_percent: 200,
         },
-        _ => PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+        2 => PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+        _ => PolicyConfig::Leveled {
+            l0_trigger: 2,
+            base_level_bytes: 512 << 10,
+            level_multiplier: 4,
+            target_table_size: 64 << 10,
+            num_levels: 4,
+            intra_l0_merge: true,
+        },
     };
     let mut o = Options { max_memtable_size: 64 << 10, compaction, ..Options::default() };
     o.memtable_type = MEMTABLES[(n % 8) as usize].parse().expect("a memtable name");
@@ -172,7 +181,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let (mut acked_total, mut landed_in_flight) = (0u64, 0u64);
     for cycle in 0..cycles {
         let seed = 0x1000 + cycle;
-        let child_options = rng.next(24);
+        let child_options = rng.next(32);
         let mut proc = Command::new(std::env::current_exe().expect("test binary"))
             .args(["--exact", "crash_loop_child", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR, dir.path())

@@ -68,6 +68,7 @@ fn options() -> Options {
         level_multiplier: 10,
         target_table_size: 32 << 20,
         num_levels: 7,
+        intra_l0_merge: false,
     };
     Options { compaction, ..Options::default() }
 }

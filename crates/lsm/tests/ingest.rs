@@ -55,6 +55,7 @@ fn leveled() -> PolicyConfig {
         level_multiplier: 4,
         target_table_size: 256 << 10,
         num_levels: 4,
+        intra_l0_merge: false,
     }
 }
 
@@ -408,6 +409,7 @@ fn ingests_race_writers_and_compactions_safely() {
             level_multiplier: 2,
             target_table_size: 32 << 10,
             num_levels: 5,
+            intra_l0_merge: false,
         },
         ..Options::default()
     };

@@ -30,6 +30,7 @@ fn options() -> Options {
             level_multiplier: 4,
             target_table_size: 32 << 10,
             num_levels: 4,
+            intra_l0_merge: false,
         },
         ..Options::default()
     }

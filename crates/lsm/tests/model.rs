@@ -2,7 +2,7 @@
 //! snapshot reads (checked against a copy of the model taken when the snapshot was),
 //! flushes, `compact_range`, reopens, ingests of Parquet files and checkpoints (each
 //! opened and compared with the model). It runs for several memtable variants and for all
-//! three compaction policies. Policies are tuned small so background compactions run
+//! three compaction policies, leveled also with intra-L0 merges. Policies are tuned small so background compactions run
 //! often and data reaches deep levels; snapshots make compaction keep old versions, and
 //! tombstones must hide keys in deeper levels until they are dropped at the bottom.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
@@ -46,6 +46,11 @@ fn model_with_fifo_compaction() {
     check(MemtableKind::EnhancedSkipList, &policies()[2], &open);
 }
 
+#[test]
+fn model_with_leveled_compaction_and_intra_l0_merges() {
+    check(MemtableKind::SkipList, &policies()[3], &open);
+}
+
 /// Compactions really happen under these settings, and a full compaction leaves leveled
 /// data in one deep level.
 #[test]
@@ -78,6 +83,7 @@ fn compact_range_writes_each_byte_once() {
         level_multiplier: 10,
         target_table_size: 64 << 10,
         num_levels: 5,
+        intra_l0_merge: false,
     };
     let db = Db::open(dir.path(), options(MemtableKind::EnhancedSkipList, &policy)).expect("open");
     for i in 0..6_000u32 {

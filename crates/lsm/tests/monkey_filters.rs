@@ -49,6 +49,7 @@ fn tables_get_the_bits_planned_for_their_level() {
             level_multiplier: 10,
             target_table_size: 256 << 10,
             num_levels: 4,
+            intra_l0_merge: false,
         },
         table: TableOptions { bloom_bits_per_level: vec![16.0, 5.0], ..TableOptions::default() },
         ..Options::default()

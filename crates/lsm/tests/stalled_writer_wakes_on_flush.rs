@@ -72,6 +72,7 @@ fn a_stalled_writer_resumes_when_the_flush_commits() {
             level_multiplier: 10,
             target_table_size: 8 << 20,
             num_levels: 4,
+            intra_l0_merge: false,
         },
         l0_slowdown_trigger: 100,
         l0_stop_trigger: 200,

@@ -16,6 +16,7 @@ fn ten_memtables_of_writes_while_compaction_runs() {
             level_multiplier: 4,
             target_table_size: 256 << 10,
             num_levels: 5,
+            intra_l0_merge: false,
         },
         // The writer's priority: at the default nice 10, a writer at full speed on a loaded
         // machine can starve compaction for the whole run, and nothing would overlap.
@@ -78,6 +79,7 @@ fn the_stop_trigger_stalls_writes_until_compaction_catches_up() {
             level_multiplier: 10,
             target_table_size: 1 << 20,
             num_levels: 3,
+            intra_l0_merge: false,
         },
         ..Options::default()
     };

@@ -108,7 +108,8 @@ pub fn options(kind: MemtableKind, policy: &PolicyConfig) -> Options {
     Options { memtable_type: kind, max_memtable_size: 64 << 10, compaction: policy.clone(), ..Options::default() }
 }
 
-/// One small configuration of each compaction policy: leveled, size-tiered, FIFO.
+/// One small configuration of each compaction policy: leveled, size-tiered, FIFO, and
+/// leveled with L0 merged within L0 while it is smaller than what it overlaps in L1.
 #[must_use]
 pub fn policies() -> Vec<PolicyConfig> {
     vec![
@@ -118,6 +119,7 @@ pub fn policies() -> Vec<PolicyConfig> {
             level_multiplier: 2,
             target_table_size: 16 << 10,
             num_levels: 5,
+            intra_l0_merge: false,
         },
         PolicyConfig::SizeTiered {
             run_trigger: 3,
@@ -128,6 +130,15 @@ pub fn policies() -> Vec<PolicyConfig> {
         },
         // Large enough that FIFO never drops live data, so the model still holds.
         PolicyConfig::Fifo { max_total_bytes: 1 << 40, max_age_ms: None },
+        // L1's target is several flushes, so L0 is merged within itself between merges into L1.
+        PolicyConfig::Leveled {
+            l0_trigger: 2,
+            base_level_bytes: 256 << 10,
+            level_multiplier: 4,
+            target_table_size: 32 << 10,
+            num_levels: 4,
+            intra_l0_merge: true,
+        },
     ]
 }
 
