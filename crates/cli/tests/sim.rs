@@ -54,3 +54,31 @@ fn an_unknown_policy_lists_the_valid_ones() {
         assert!(stderr.contains(name), "{stderr}");
     }
 }
+
+/// The final write amplification of leveled with `flags` over 1,106 MiB of 116-byte entries
+/// in 45 MiB flushes over 10M keys (the stream of a 10M-key fillrandom).
+fn leveled_write_amp(flags: &[&str]) -> f64 {
+    let out = strata()
+        .args(["sim", "--total-mb", "1106", "--flush-mb", "45", "--keys", "10000000", "--json", "-"])
+        .args(flags)
+        .output()
+        .expect("run strata");
+    assert!(out.status.success(), "{flags:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = &stdout[stdout.find("\n{").expect("JSON after the table")..];
+    let report: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    report["points"].as_array().and_then(|p| p.last()).and_then(|p| p["write_amp"].as_f64()).expect("write amp")
+}
+
+#[test]
+fn leveled_tuning_flags_reach_the_policy() {
+    let default = leveled_write_amp(&[]);
+    assert_eq!(leveled_write_amp(&["--policy", "leveled", "--l0-trigger", "4"]), default);
+    let intra = leveled_write_amp(&["--intra-l0-merge", "true"]);
+    let trigger = leveled_write_amp(&["--l0-trigger", "6"]);
+    assert!(intra < default * 0.9, "intra-L0 merges {intra} against {default}");
+    assert!(trigger < default * 0.9, "a trigger of 6 {trigger} against {default}");
+    let out = strata().args(["sim", "--policy", "fifo", "--intra-l0-merge", "true"]).output().expect("run strata");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--intra-l0-merge applies to --policy leveled only"));
+}
