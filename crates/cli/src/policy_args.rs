@@ -20,7 +20,8 @@ pub(crate) struct PolicyArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     l0_trigger: Option<u64>,
     /// Under the leveled policy, merge L0 into one L0 table while it holds fewer bytes than it
-    /// overlaps in L1, instead of into L1 (true or false); the engine's default when absent.
+    /// overlaps in L1, instead of into L1: true or false; the engine's default (true) when
+    /// absent.
     #[arg(long)]
     intra_l0_merge: Option<bool>,
 }

@@ -73,11 +73,11 @@ fn leveled_write_amp(flags: &[&str]) -> f64 {
 #[test]
 fn leveled_tuning_flags_reach_the_policy() {
     let default = leveled_write_amp(&[]);
-    assert_eq!(leveled_write_amp(&["--policy", "leveled", "--l0-trigger", "4"]), default);
-    let intra = leveled_write_amp(&["--intra-l0-merge", "true"]);
-    let trigger = leveled_write_amp(&["--l0-trigger", "6"]);
-    assert!(intra < default * 0.9, "intra-L0 merges {intra} against {default}");
-    assert!(trigger < default * 0.9, "a trigger of 6 {trigger} against {default}");
+    assert_eq!(leveled_write_amp(&["--policy", "leveled", "--l0-trigger", "4", "--intra-l0-merge", "true"]), default);
+    let into_l1 = leveled_write_amp(&["--intra-l0-merge", "false"]);
+    let trigger = leveled_write_amp(&["--intra-l0-merge", "false", "--l0-trigger", "6"]);
+    assert!(default < into_l1 * 0.9, "intra-L0 merges {default} against {into_l1} without");
+    assert!(trigger < into_l1 * 0.9, "a trigger of 6 {trigger} against {into_l1}");
     let out = strata().args(["sim", "--policy", "fifo", "--intra-l0-merge", "true"]).output().expect("run strata");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--intra-l0-merge applies to --policy leveled only"));

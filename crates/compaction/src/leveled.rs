@@ -317,7 +317,8 @@ mod tests {
         // Without the option L0 always goes down.
         state.levels[1].insert(0, summary(6, 0, 6, 50, 1));
         assert_eq!(p.pick(&state).unwrap().output_level, 0);
-        assert_eq!(small().pick(&state).unwrap().output_level, 1);
+        let into_l1 = Leveled::new(LeveledOptions { intra_l0_merge: false, ..small().options }).unwrap();
+        assert_eq!(into_l1.pick(&state).unwrap().output_level, 1);
         // Tables that can be moved are moved.
         let movable = LevelState {
             levels: vec![vec![summary(1, 30, 40, 10, 5), summary(2, 0, 10, 10, 4)], vec![summary(3, 50, 99, 100, 1)]],
