@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use strata_core::rate::Throttled;
-use strata_core::{Entry, KeyRange, MergeIter, Priority, RangeDelIndex, RateLimiter, SeqNo, ValueKind};
+use strata_core::{Entry, KeyRange, LastKey, MergeIter, Priority, RangeDelIndex, RateLimiter, SeqNo, ValueKind};
 use strata_sstable::{CopyUnit, SsTableStore, TableMeta, TablePart};
 
 use crate::range_del::wholly_deleted;
@@ -634,8 +634,10 @@ pub(crate) struct GcIter<I> {
     bottommost: bool,
     /// Versions numbered below this may be written at 0 (0: none).
     zero_below: SeqNo,
-    /// The user key being read and the sequence number of its last version seen.
-    current: Option<(Bytes, SeqNo)>,
+    /// The user key being read (a copy: see [`LastKey`]) and the sequence number of its
+    /// last version seen.
+    current: LastKey,
+    current_seq: SeqNo,
     /// Kept versions of the current key.
     kept: Vec<Entry>,
     /// Finished versions, ready to yield.
@@ -653,7 +655,8 @@ impl<I> GcIter<I> {
             snapshots,
             bottommost,
             zero_below: 0,
-            current: None,
+            current: LastKey::default(),
+            current_seq: 0,
             kept: Vec::new(),
             ready: VecDeque::new(),
             last_range: None,
@@ -680,10 +683,10 @@ impl<I> GcIter<I> {
         if (self.bottommost && seen_by_all) || self.last_range.as_ref() == Some(&(entry.key.clone(), entry.seq)) {
             return;
         }
-        if self.current.as_ref().is_none_or(|(key, _)| *key != entry.key) {
+        if !self.current.is(&entry.key) {
             // A new user key starts with this tombstone; its point versions (older) follow.
             self.finish_key();
-            self.current = None;
+            self.current.clear();
         }
         self.last_range = Some((entry.key.clone(), entry.seq));
         self.kept.push(entry);
@@ -736,19 +739,17 @@ where
                 self.keep_range_tombstone(entry);
                 continue;
             }
-            let keep = match &self.current {
-                Some((key, newer)) if *key == entry.key => {
-                    if entry.seq == *newer {
-                        continue;
-                    }
-                    self.visible_at_snapshot(entry.seq, *newer)
+            let keep = if self.current.is(&entry.key) {
+                if entry.seq == self.current_seq {
+                    continue;
                 }
-                _ => {
-                    self.finish_key();
-                    true
-                }
+                self.visible_at_snapshot(entry.seq, self.current_seq)
+            } else {
+                self.finish_key();
+                self.current.set(&entry.key);
+                true
             };
-            self.current = Some((entry.key.clone(), entry.seq));
+            self.current_seq = entry.seq;
             if keep {
                 self.kept.push(entry);
             }

@@ -40,6 +40,11 @@ impl LastKey {
         self.key.extend_from_slice(key);
         self.set = true;
     }
+
+    /// Forgets the last key: no key [`is`](Self::is) it until the next [`set`](Self::set).
+    pub const fn clear(&mut self) {
+        self.set = false;
+    }
 }
 
 impl<I> VisibleIter<I> {
@@ -89,6 +94,18 @@ mod tests {
 
     use super::*;
     use crate::MergeIter;
+
+    #[test]
+    fn last_key_is_what_was_set_until_cleared() {
+        let mut last = LastKey::default();
+        assert!(!last.is(b""), "nothing is the last key before a set, not even the empty key");
+        last.set(b"abc");
+        assert!(last.is(b"abc") && !last.is(b"ab") && !last.is(b"abcd"));
+        last.set(b"");
+        assert!(last.is(b"") && !last.is(b"abc"));
+        last.clear();
+        assert!(!last.is(b""));
+    }
 
     /// A write: key, is-delete, value. Its sequence number is its position + 1.
     type Op = (Vec<u8>, bool, Vec<u8>);
