@@ -238,7 +238,7 @@ fn engine_options(kind: MemtableKind, policy: u8) -> Options {
             level_multiplier: 2,
             target_table_size: 16 << 10,
             num_levels: 4,
-            intra_l0_merge: false,
+            intra_l0_merge: true,
         },
         1 => PolicyConfig::SizeTiered {
             run_trigger: 3,
