@@ -373,8 +373,38 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
     if ratio > 0.0 && ratio <= 1.0 { Ok(ratio) } else { Err(format!("{ratio} is outside (0, 1]")) }
 }
 
+/// The variable that sets what the engine logs to standard error: a level (`error`, `warn`,
+/// `info`, `debug`, `trace`, `off`) and per-target levels, comma-separated, for example
+/// `info` or `warn,strata=info`. Default `warn`.
+const LOG_VAR: &str = "STRATA_LOG";
+
+/// Sends the engine's `tracing` events at or above [`LOG_VAR`]'s levels to standard error.
+fn init_logging() -> Result<(), String> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let spec = std::env::var(LOG_VAR).unwrap_or_else(|_| "warn".to_owned());
+    let bad = |why: String| {
+        format!("{LOG_VAR}={spec:?} is not a log filter (for example `info` or `warn,strata=info`): {why}")
+    };
+    // NOTE: `Targets` reads a bare word as a target to log at every level, so a misspelt level
+    // would log nothing and say nothing; a bare word must be a level here.
+    if let Some(word) = spec.split(',').find(|d| !d.contains('=') && d.parse::<LevelFilter>().is_err()) {
+        return Err(bad(format!("{word:?} is not a level")));
+    }
+    let filter: Targets = spec.parse().map_err(|e| bad(format!("{e}")))?;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+        .with(filter)
+        .try_init()
+        .map_err(|e| format!("setting up logging: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let base = strata::Options::default().wal_recovery(match cli.wal_recovery {
         RecoveryMode::TornTail => strata::WalRecovery::TornTail,
         RecoveryMode::PointInTime => strata::WalRecovery::PointInTime,

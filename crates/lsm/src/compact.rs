@@ -93,6 +93,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     fn execute_task(&self, task: &CompactionTask) -> Result<()> {
+        let started = std::time::Instant::now();
         let sv = self.current();
         let version = Arc::clone(&sv.version);
         // The memtables of this super version and the tables of its version together hold
@@ -134,6 +135,20 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             self.stats.compaction_rows_copied.fetch_add(output.rows_copied, Ordering::Relaxed);
             SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version }
         })?;
+        let inputs: Vec<String> =
+            task.inputs.iter().map(|(level, ids)| format!("{} from L{level}", ids.len())).collect();
+        tracing::info!(
+            kind = task.kind.as_str(),
+            inputs = %inputs.join(", "),
+            output_level = task.output_level,
+            outputs = output.added.len(),
+            bytes_read = output.bytes_read,
+            bytes_written = output.bytes_written,
+            rows_copied = output.rows_copied,
+            ms = started.elapsed().as_millis(),
+            reason = %task.reason,
+            "compaction finished"
+        );
         Ok(())
     }
 }

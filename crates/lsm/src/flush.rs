@@ -22,6 +22,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// Writes `mem` as an L0 table, records it in the manifest, drops the memtable, and
     /// deletes log segments no memtable needs any more.
     pub(crate) fn flush_memtable(&self, mem: &Arc<MemHandle<M>>) -> Result<()> {
+        let started = std::time::Instant::now();
         let meta = if mem.mem.is_empty() {
             None
         } else {
@@ -43,6 +44,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             Some(i) if i > 0 => sv.immutables[i - 1].wal_number,
             _ => sv.active.wal_number,
         };
+        let logged = meta.as_ref().map(|m| (m.id, m.entries, m.file_size));
         let edit = VersionEdit {
             added: meta.into_iter().map(|m| (0, m)).collect(),
             removed: Vec::new(),
@@ -57,6 +59,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             version,
         })?;
         self.delete_logs_below(log_number);
+        if let Some((table, entries, bytes)) = logged {
+            let ms = started.elapsed().as_millis();
+            tracing::info!(table, entries, bytes, ms, "flushed a memtable to L0");
+        }
         Ok(())
     }
 
