@@ -34,12 +34,24 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             // Dropping tables a range delete emptied costs no I/O and frees the most: first.
             // Carrying range tombstones down to what they hide waits until the policy has
             // nothing to do.
-            None if background => (
-                strata_compaction::range_delete_drop_task(&state, &snapshots)
+            None if background => {
+                let picked = strata_compaction::range_delete_drop_task(&state, &snapshots)
                     .or_else(|| self.policy.pick(&state))
-                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots))?,
-                false,
-            ),
+                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots));
+                let Some(task) = picked else {
+                    // Nothing to do in this epoch's tree; `Db::wait_for_compactions` waits
+                    // for this (with nothing running either).
+                    // The epoch moves on (the tree is the same) so that waiters wake.
+                    if bg.running_compactions == 0 && bg.settled_epoch != Some(bg.epoch) {
+                        bg.epoch += 1;
+                        bg.settled_epoch = Some(bg.epoch);
+                        drop(bg);
+                        self.bg_cv.notify_all();
+                    }
+                    return None;
+                };
+                (task, false)
+            }
             None => return None,
         };
         let ids: Vec<_> = task.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();

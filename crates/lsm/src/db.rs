@@ -412,6 +412,33 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.inner.wait_until(|inner| Ok(inner.current().immutables.is_empty()))
     }
 
+    /// Waits until background work is done: every sealed memtable flushed, no compaction
+    /// running, and the compaction policy finding nothing to do in the tree. Writes may go
+    /// on meanwhile; the call returns once it has seen a moment with nothing pending, so
+    /// with a steady stream of writes it may wait for a long time. For a measurement of the
+    /// bytes compaction writes that does not depend on where in its cycle it was stopped,
+    /// before a backup of the files, or before timing reads. With
+    /// [`Options::enable_background_compaction`](crate::Options::enable_background_compaction)
+    /// off it waits for the flushes only.
+    ///
+    /// # Errors
+    ///
+    /// A background failure (as [`Error::ReadOnly`]); [`Error::Closed`] when the database
+    /// shuts down first.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        let compactions = self.inner.options.enable_background_compaction;
+        self.inner.wait_until(|inner| {
+            if !inner.current().immutables.is_empty() {
+                return Ok(false);
+            }
+            let bg = lock(&inner.bg);
+            // NOTE: not `bg.flushing`: a flush leaves the immutables when it is installed,
+            // and the flag is cleared after that without a wake-up.
+            let idle = bg.running_compactions == 0 && bg.forced.is_empty();
+            Ok(idle && (!compactions || bg.settled_epoch == Some(bg.epoch)))
+        })
+    }
+
     /// Compacts every table whose keys overlap `range` until the policy has nothing left
     /// to do there, after flushing the memtables. With leveled compaction the range ends
     /// up in the bottom level.

@@ -139,6 +139,9 @@ pub(crate) struct BgState {
     pub(crate) running: Vec<(usize, Vec<TableId>)>,
     /// An ingest is choosing its level and committing: no compaction may start meanwhile.
     pub(crate) ingesting: bool,
+    /// The epoch at which a background compaction worker last asked the policy for work and
+    /// found none: the tree of that epoch needs no compaction.
+    pub(crate) settled_epoch: Option<u64>,
 }
 
 pub(crate) struct Inner<M, S, C> {

@@ -539,6 +539,7 @@ fn run_engine(
         rows.push(row);
     }
     engine.flush()?;
+    engine.wait_for_compactions()?;
     let written = engine.table_bytes_written();
     let disk = engines::disk_bytes(dir);
     engine.compact()?;

@@ -26,6 +26,13 @@ pub(crate) trait BenchEngine: Send + Sync {
     /// Bytes written to table files by flushes and compactions, when the engine says.
     fn table_bytes_written(&self) -> Option<u64>;
 
+    /// Waits until the engine's background flushes and compactions are done, so the bytes
+    /// they write are counted whole rather than wherever their cycle stood when the last
+    /// workload ended. Engines that cannot tell return at once.
+    fn wait_for_compactions(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Rows compactions rewrote one by one and rows they copied in whole row groups, when
     /// the engine counts them (Strata).
     fn compaction_rows(&self) -> Option<CompactionRows> {
@@ -220,6 +227,10 @@ impl BenchEngine for StrataEngine {
     fn table_bytes_written(&self) -> Option<u64> {
         let s = self.db.stats();
         Some(s.flush_bytes + s.compaction_bytes_written)
+    }
+
+    fn wait_for_compactions(&self) -> Result<(), String> {
+        self.db.wait_for_compactions().map_err(|e| e.to_string())
     }
 
     fn compaction_rows(&self) -> Option<CompactionRows> {
@@ -451,6 +462,25 @@ mod rocksdb_engine {
         fn compact(&self) -> Result<(), String> {
             self.db.compact_range(None::<&[u8]>, None::<&[u8]>);
             Ok(())
+        }
+
+        fn wait_for_compactions(&self) -> Result<(), String> {
+            const PENDING: [&str; 4] = [
+                "rocksdb.mem-table-flush-pending",
+                "rocksdb.num-running-flushes",
+                "rocksdb.compaction-pending",
+                "rocksdb.num-running-compactions",
+            ];
+            loop {
+                let mut busy = false;
+                for name in PENDING {
+                    busy |= self.db.property_int_value(name).map_err(|e| e.to_string())?.unwrap_or(0) > 0;
+                }
+                if !busy {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
 
         fn table_bytes_written(&self) -> Option<u64> {

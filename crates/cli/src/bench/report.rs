@@ -162,7 +162,7 @@ pub(crate) fn summary(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\nstrata/this: Strata's ops/s divided by this engine's (above 1: Strata is faster). write amp: table \
-         bytes written per user byte. space amp: directory size after the run per live key and value byte."
+         bytes written per user byte, once background flushes and compactions are done. space amp: directory size after the run per live key and value byte."
     );
     out
 }
