@@ -314,7 +314,7 @@ mod tests {
         state.levels[1].remove(0);
         let task = p.pick(&state).unwrap();
         assert_eq!((task.output_level, task.inputs), (1, vec![(0, vec![4, 3, 2, 1]), (1, vec![8])]));
-        // Without the option L0 always goes down.
+        // Fifty more bytes below: L0 stays in L0 again, and without the option it goes down.
         state.levels[1].insert(0, summary(6, 0, 6, 50, 1));
         assert_eq!(p.pick(&state).unwrap().output_level, 0);
         let into_l1 = Leveled::new(LeveledOptions { intra_l0_merge: false, ..small().options }).unwrap();

@@ -39,9 +39,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                     .or_else(|| self.policy.pick(&state))
                     .or_else(|| self.range_tombstone_cleanup(&state, &snapshots));
                 let Some(task) = picked else {
-                    // Nothing to do in this epoch's tree; `Db::wait_for_compactions` waits
-                    // for this (with nothing running either).
-                    // The epoch moves on (the tree is the same) so that waiters wake.
+                    // Nothing to do in this tree, which `Db::wait_for_compactions` waits for
+                    // (with nothing running either). The epoch moves on, the tree unchanged,
+                    // so that waiters wake; the next worker to find nothing sees it settled.
                     if bg.running_compactions == 0 && bg.settled_epoch != Some(bg.epoch) {
                         bg.epoch += 1;
                         bg.settled_epoch = Some(bg.epoch);
