@@ -147,11 +147,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             self.stats.compaction_rows_copied.fetch_add(output.rows_copied, Ordering::Relaxed);
             SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version }
         })?;
-        let inputs: Vec<String> =
-            task.inputs.iter().map(|(level, ids)| format!("{} from L{level}", ids.len())).collect();
         tracing::info!(
             kind = task.kind.as_str(),
-            inputs = %inputs.join(", "),
+            // Evaluated only when the event is logged.
+            inputs = %input_counts(task),
             output_level = task.output_level,
             outputs = output.added.len(),
             bytes_read = output.bytes_read,
@@ -163,6 +162,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         );
         Ok(())
     }
+}
+
+/// A task's inputs for the log, for example `4 from L0, 6 from L1`.
+fn input_counts(task: &CompactionTask) -> String {
+    let counts: Vec<String> = task.inputs.iter().map(|(level, ids)| format!("{} from L{level}", ids.len())).collect();
+    counts.join(", ")
 }
 
 /// Whether a table that is not an input of `task` now sits on its output level inside the
