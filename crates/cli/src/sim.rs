@@ -98,8 +98,14 @@ fn table(report: &SimReport) -> String {
         "tasks: {} merges, {} moves, {} drops; levels at the end:",
         report.merges, report.moves, report.drops
     );
-    for (i, level) in report.levels.iter().enumerate().filter(|(_, l)| l.tables > 0) {
-        let _ = write!(out, " L{i} {} tables {:.1} MiB;", level.tables, mib(level.bytes));
+    for (i, level) in report.levels.iter().enumerate().filter(|(_, l)| l.tables > 0 || l.written > 0) {
+        let _ = write!(
+            out,
+            " L{i} {} tables {:.1} MiB ({:.1} MiB written there);",
+            level.tables,
+            mib(level.bytes),
+            mib(level.written)
+        );
     }
     out.push('\n');
     out

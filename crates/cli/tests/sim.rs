@@ -43,6 +43,11 @@ fn json_holds_the_growth_points() {
     let last = points.last().expect("a last point");
     assert!(last["write_amp"].as_f64() >= Some(1.0), "{last}");
     assert!(last["sorted_runs"].as_u64() >= Some(1));
+    // The bytes written into each level add up to every byte written.
+    let levels = report["levels"].as_array().expect("levels");
+    let by_level: u64 = levels.iter().map(|l| l["written"].as_u64().expect("written")).sum();
+    assert_eq!(Some(by_level), last["table_bytes_written"].as_u64(), "{levels:?}");
+    assert!(levels[0]["written"].as_u64() > Some(0), "flushes write into L0: {levels:?}");
 }
 
 #[test]

@@ -112,6 +112,9 @@ pub struct SimLevel {
     pub tables: usize,
     /// Bytes in them.
     pub bytes: u64,
+    /// Bytes written into the level over the whole stream: flushes for L0, merges whose
+    /// output went there for every level.
+    pub written: u64,
 }
 
 /// The outcome of [`simulate`].
@@ -159,12 +162,15 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
         levels: Vec::new(),
     };
     let (mut user_bytes, mut written, mut entries_written, mut next_point) = (0u64, 0u64, 0u64, interval);
+    let mut written_by_level = vec![0u64];
     while user_bytes < total_bytes {
         // The last flush is partial, so the stream ends at `total_bytes` (rounded up to an entry).
         let n = per_flush.min((total_bytes - user_bytes).div_ceil(entry_bytes));
         let (lo, hi) = sample_range(&mut rng, key_space, n);
         let distinct = expected_distinct(key_space, n).min((hi - lo + 1) as f64);
-        written += tree.flush(lo, hi, distinct, n);
+        let flushed = tree.flush(lo, hi, distinct, n);
+        written += flushed;
+        written_by_level[0] += flushed;
         user_bytes += n * entry_bytes;
         entries_written += n;
         tree.state.now_ms += 1000;
@@ -175,7 +181,12 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
                 TaskKind::Move => report.moves += 1,
                 TaskKind::Drop => report.drops += 1,
             }
-            written += tree.apply(&task);
+            let bytes = tree.apply(&task);
+            written += bytes;
+            if written_by_level.len() <= task.output_level {
+                written_by_level.resize(task.output_level + 1, 0);
+            }
+            written_by_level[task.output_level] += bytes;
             tasks += 1;
             if tasks >= MAX_TASKS_PER_FLUSH {
                 report.stuck = true;
@@ -205,7 +216,12 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
         .state
         .levels
         .iter()
-        .map(|l| SimLevel { tables: l.len(), bytes: l.iter().map(|t| t.file_size).sum() })
+        .enumerate()
+        .map(|(level, l)| SimLevel {
+            tables: l.len(),
+            bytes: l.iter().map(|t| t.file_size).sum(),
+            written: written_by_level.get(level).copied().unwrap_or(0),
+        })
         .collect();
     report
 }
@@ -454,6 +470,8 @@ mod tests {
             assert!(last.write_amp >= 0.5 && last.write_amp < 50.0, "{name}: {last:?}");
             assert!(report.points.len() >= 16, "{name}: {}", report.points.len());
             assert!(report.points.windows(2).all(|w| w[0].user_bytes < w[1].user_bytes));
+            let by_level: u64 = report.levels.iter().map(|l| l.written).sum();
+            assert_eq!(by_level, last.table_bytes_written, "{name}: {:?}", report.levels);
             // Deterministic for a seed (a fresh policy: leveled's round-robin cursor is state).
             assert_eq!(simulate(&AnyPolicy::by_name(name).unwrap(), &cfg), report);
         }
