@@ -319,6 +319,10 @@ struct BenchArgs {
     /// Where the databases are made (default: a temporary directory, removed afterwards).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Leave each engine's database under --db when the run ends (RocksDB's LOG, `strata
+    /// stats` on Strata's), instead of removing it.
+    #[arg(long, requires = "db")]
+    keep_data: bool,
     /// Put Strata's tables and manifest in this object store (s3://bucket/prefix, with the
     /// global --endpoint and --store-cache-bytes), under a fresh prefix per database; the
     /// database directory keeps the log and the disk cache. Each workload's row is followed
@@ -641,6 +645,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
             store: args.store.clone().map(|url| (url, store.object_options())),
         },
         dir,
+        keep_data: args.keep_data,
         seed: args.seed,
         progress: std::io::stderr().is_terminal(),
     };

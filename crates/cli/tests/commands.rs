@@ -306,6 +306,23 @@ fn engine_bench_prints_rows_as_it_goes_and_reads_missing_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("readmissing"));
 }
 
+/// `--keep-data` leaves the database under `--db`, where `strata` opens it; without the flag
+/// the run removes it, and the flag without `--db` is refused.
+#[test]
+fn bench_keeps_its_database_when_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args =
+        ["bench", "--num", "300", "--benchmarks", "fillrandom", "--stall-probe-secs", "0", "--db", s(dir.path())];
+    ok(&strata(&args));
+    assert!(!dir.path().join("strata").exists(), "removed without --keep-data");
+    ok(&strata(&[&args[..], &["--keep-data"]].concat()));
+    let stats = ok(&strata(&["stats", s(&dir.path().join("strata"))]));
+    assert!(stats.contains("300 live keys"), "the kept database holds the keys loaded: {stats}");
+    // clap's own error, several lines long.
+    let out = strata(&["bench", "--num", "10", "--keep-data"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--db"), "{out:?}");
+}
+
 #[test]
 fn an_engine_left_out_of_the_build_says_how_to_add_it() {
     if cfg!(feature = "rocksdb") {

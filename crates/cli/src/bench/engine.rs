@@ -97,6 +97,9 @@ pub(crate) struct Config {
     pub(crate) engine: EngineConfig,
     /// Where databases are made; each engine gets a fresh subdirectory.
     pub(crate) dir: PathBuf,
+    /// Leave each engine's database in `dir` after its last workload (for its log, or
+    /// `strata stats`), instead of removing it.
+    pub(crate) keep_data: bool,
     pub(crate) seed: u64,
     pub(crate) progress: bool,
 }
@@ -465,7 +468,9 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let summary = run_engine(kind, &dir, config, &bar, &mut rows, on_row)?;
         summaries.push(summary);
-        let _ = std::fs::remove_dir_all(&dir);
+        if !config.keep_data {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     bar.finish_and_clear();
     Ok(Report {
