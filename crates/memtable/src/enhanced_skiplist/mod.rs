@@ -7,9 +7,11 @@
 //! | get | O(log n), lock-free; keys are compared in place, one cache line per hop |
 //! | scan | O(log n) seek, then O(1) per entry along the bottom level |
 //!
-//! A node is one arena allocation: a 32-byte header (which caches the first 8 key bytes
-//! as a number, so most comparisons never touch the key), a tower of `height` next
-//! pointers, then the key bytes and the value bytes. Heights are geometric with p = 1/2.
+//! A node is one arena allocation: a 24-byte header (which caches the first 8 key bytes
+//! as a number, so most comparisons never touch the key, and packs the key length, the
+//! tower height and the kind into one word), a tower of `height` next pointers, then the
+//! key bytes and the value bytes. Heights are geometric with p = 1/2. Keys are limited to
+//! 16 MiB (the engine's own limit is 64 KiB) and values to 4 GiB.
 //! Inserts link a node bottom-up with compare-and-swap, retrying a level from its last
 //! known predecessor when another insert got there first; nothing is ever unlinked, so there
 //! is no ABA problem and no reclamation scheme: the arena frees everything at once when the
@@ -60,19 +62,45 @@ struct Node {
     /// cache line the search already loaded, without touching the key bytes.
     prefix: u64,
     seq: SeqNo,
-    key_len: u32,
     value_len: u32,
-    kind: u8,
-    height: u8,
-    _pad: [u8; 6],
+    /// The key length in the low [`KEY_LEN_BITS`] bits, the tower height in the next
+    /// [`HEIGHT_BITS`] and the kind byte in the top [`KIND_BITS`]: 8 bytes a node fewer than
+    /// three fields of their own (and their padding) took.
+    key_meta: u32,
     tower: [AtomicPtr<Node>; 0],
 }
 
 const HEADER: usize = size_of::<Node>();
+const KEY_LEN_BITS: u32 = 24;
+const HEIGHT_BITS: u32 = 5;
+const KIND_BITS: u32 = 32 - KEY_LEN_BITS - HEIGHT_BITS;
+/// The longest key a node holds.
+const MAX_NODE_KEY_LEN: usize = (1 << KEY_LEN_BITS) - 1;
+const _: () = {
+    assert!(HEADER == 24);
+    assert!(MAX_HEIGHT < 1 << HEIGHT_BITS);
+    // The kind with the largest byte.
+    assert!((ValueKind::RangeDelete as u32) < 1 << KIND_BITS);
+};
+
+/// A node's `key_meta` word.
+fn key_meta(key_len: usize, height: usize, kind: ValueKind) -> u32 {
+    assert!(key_len <= MAX_NODE_KEY_LEN, "a {key_len}-byte key: enhanced_skiplist holds keys up to 16 MiB");
+    debug_assert!(height <= MAX_HEIGHT);
+    key_len as u32 | (height as u32) << KEY_LEN_BITS | u32::from(kind.as_u8()) << (KEY_LEN_BITS + HEIGHT_BITS)
+}
 
 impl Node {
     fn alloc_size(height: usize, key_len: usize, value_len: usize) -> usize {
         HEADER + height * size_of::<AtomicPtr<Node>>() + key_len + value_len
+    }
+
+    fn height(&self) -> usize {
+        (self.key_meta >> KEY_LEN_BITS) as usize & ((1 << HEIGHT_BITS) - 1)
+    }
+
+    fn key_len(&self) -> usize {
+        self.key_meta as usize & MAX_NODE_KEY_LEN
     }
 
     /// The `level` next pointer.
@@ -81,24 +109,24 @@ impl Node {
     ///
     /// `level < self.height`.
     unsafe fn next(&self, level: usize) -> &AtomicPtr<Node> {
-        debug_assert!(level < usize::from(self.height));
+        debug_assert!(level < self.height());
         // SAFETY: the tower of `height` pointers directly follows the header in the node's
         // allocation, and the caller guarantees `level < height`.
         unsafe { &*self.tower.as_ptr().add(level) }
     }
 
     fn key(&self) -> &[u8] {
-        let offset = usize::from(self.height) * size_of::<AtomicPtr<Node>>();
+        let offset = self.height() * size_of::<AtomicPtr<Node>>();
         // SAFETY: the key bytes follow the tower; they were written before the node was
         // published and are never modified afterwards.
         unsafe {
             let start = self.tower.as_ptr().cast::<u8>().add(offset);
-            std::slice::from_raw_parts(start, self.key_len as usize)
+            std::slice::from_raw_parts(start, self.key_len())
         }
     }
 
     fn value(&self) -> &[u8] {
-        let offset = usize::from(self.height) * size_of::<AtomicPtr<Node>>() + self.key_len as usize;
+        let offset = self.height() * size_of::<AtomicPtr<Node>>() + self.key_len();
         // SAFETY: the value bytes follow the key, written before publication, never modified.
         unsafe {
             let start = self.tower.as_ptr().cast::<u8>().add(offset);
@@ -108,7 +136,8 @@ impl Node {
 
     #[expect(clippy::expect_used, reason = "nodes are written only from a valid ValueKind")]
     fn kind(&self) -> ValueKind {
-        ValueKind::from_u8(self.kind).expect("invariant: nodes store a valid kind byte")
+        let byte = (self.key_meta >> (KEY_LEN_BITS + HEIGHT_BITS)) as u8;
+        ValueKind::from_u8(byte).expect("invariant: nodes store a valid kind byte")
     }
 
     /// Compares this node to the internal key `(key, seq)`, where `prefix` is
@@ -243,7 +272,7 @@ impl EnhancedSkipListMemtable {
     }
 
     /// Allocates and fully initializes a node with null next pointers.
-    #[expect(clippy::expect_used, reason = "the engine limits keys and values far below 4 GiB")]
+    #[expect(clippy::expect_used, reason = "the engine limits values far below 4 GiB")]
     fn alloc_node(
         arena: &Arena,
         height: usize,
@@ -252,7 +281,7 @@ impl EnhancedSkipListMemtable {
         kind: ValueKind,
         value: &[u8],
     ) -> NonNull<Node> {
-        let key_len = u32::try_from(key.len()).expect("invariant: the engine limits keys far below 4 GiB");
+        let key_meta = key_meta(key.len(), height, kind);
         let value_len = u32::try_from(value.len()).expect("invariant: the engine limits values far below 4 GiB");
         let ptr = arena.alloc(Node::alloc_size(height, key.len(), value.len())).cast::<Node>();
         // SAFETY: the arena returned an 8-aligned block of `alloc_size` bytes, enough for the
@@ -262,11 +291,8 @@ impl EnhancedSkipListMemtable {
             let node = ptr.as_ptr();
             ptr::addr_of_mut!((*node).prefix).write(key_prefix(key));
             ptr::addr_of_mut!((*node).seq).write(seq);
-            ptr::addr_of_mut!((*node).key_len).write(key_len);
             ptr::addr_of_mut!((*node).value_len).write(value_len);
-            ptr::addr_of_mut!((*node).kind).write(kind.as_u8());
-            ptr::addr_of_mut!((*node).height).write(height as u8);
-            ptr::addr_of_mut!((*node)._pad).write([0; 6]);
+            ptr::addr_of_mut!((*node).key_meta).write(key_meta);
             let tower = ptr::addr_of_mut!((*node).tower).cast::<AtomicPtr<Node>>();
             for level in 0..height {
                 tower.add(level).write(AtomicPtr::new(ptr::null_mut()));
@@ -530,7 +556,7 @@ mod tests {
             let mut last: Option<&Node> = None;
             // SAFETY: non-null next pointers point at published nodes of the arena.
             while let Some(n) = unsafe { node.as_ref() } {
-                assert!(usize::from(n.height) > level, "a node of height {} linked at level {level}", n.height);
+                assert!(n.height() > level, "a node of height {} linked at level {level}", n.height());
                 if let Some(l) = last {
                     assert_eq!(
                         compare_internal(l.key(), l.seq, n.key(), n.seq),
@@ -553,6 +579,36 @@ mod tests {
         let mut k = [b'k'; 12];
         k[4..].copy_from_slice(&i.to_be_bytes());
         k
+    }
+
+    /// The packed key length, height and kind read back at their extremes: the engine's
+    /// longest key (64 KiB), every kind, the head's tallest tower and the shortest.
+    #[test]
+    fn the_packed_header_word_reads_back_at_its_edges() {
+        let arena = Arena::new();
+        let long_key = vec![0xA5; 64 * 1024];
+        let kinds = [ValueKind::Put, ValueKind::Delete, ValueKind::RangeDelete];
+        for (i, &kind) in kinds.iter().enumerate() {
+            for (height, key) in [(1, &long_key[..]), (MAX_HEIGHT, b"".as_slice()), (7, b"k".as_slice())] {
+                let value = vec![i as u8; 1 + i * 1000];
+                let node = EnhancedSkipListMemtable::alloc_node(&arena, height, key, 42, kind, &value);
+                // SAFETY: `alloc_node` returned a fully written node in `arena`, alive here.
+                let node = unsafe { node.as_ref() };
+                assert_eq!((node.height(), node.kind(), node.seq), (height, kind, 42));
+                assert_eq!((node.key(), node.value()), (key, &value[..]));
+            }
+        }
+        let m = EnhancedSkipListMemtable::new();
+        m.insert(&long_key, 1, ValueKind::Delete, b"");
+        m.insert(&long_key, 2, ValueKind::Put, b"v");
+        assert_eq!(m.get(&long_key, 2).map(|v| (v.kind, v.value)), Some((ValueKind::Put, Bytes::from_static(b"v"))));
+        check_levels(&m);
+    }
+
+    #[test]
+    #[should_panic(expected = "up to 16 MiB")]
+    fn a_key_over_16_mib_is_refused() {
+        EnhancedSkipListMemtable::new().insert(&vec![0; 16 << 20], 1, ValueKind::Put, b"");
     }
 
     #[test]
