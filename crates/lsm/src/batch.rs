@@ -142,6 +142,9 @@ impl WriteBatch {
                 ValueKind::RangeDelete => return None,
             };
         }
+        // A record over the limits was not written by this engine, which validates every
+        // batch before logging it: it is corrupt, and the memtable must never see it.
+        batch.validate().ok()?;
         r.is_empty().then_some((first_seq, batch))
     }
 }
@@ -194,5 +197,14 @@ mod tests {
         let mut long_end = WriteBatch::new();
         long_end.delete_range("a", vec![b'b'; MAX_KEY_LEN + 1]);
         assert!(matches!(long_end.validate(), Err(Error::KeyTooLarge { .. })));
+        // A logged record over the limits does not decode: recovery calls it corrupt.
+        for over in [batch, long_end] {
+            let mut record = Vec::new();
+            over.encode(7, &mut record);
+            assert_eq!(WriteBatch::decode(&record), None);
+        }
+        let mut record = Vec::new();
+        ok.encode(7, &mut record);
+        assert_eq!(WriteBatch::decode(&record), Some((7, ok)));
     }
 }
