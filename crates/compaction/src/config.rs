@@ -23,7 +23,9 @@ pub struct LeveledOptions {
     pub base_level_bytes: u64,
     /// Each level below L1 targets this many times the bytes of the level above. Default 10.
     pub level_multiplier: u64,
-    /// Merge outputs are split into tables of about this many bytes. Default 32 MiB.
+    /// Merge outputs are split into tables of about this many bytes, or of at least half as
+    /// many where a table of the level below the output begins (so that pushing a table down
+    /// later rewrites no table below beyond its own range). Default 32 MiB.
     pub target_table_size: u64,
     /// Number of levels, L0 included. Default 7.
     pub num_levels: usize,

@@ -11,7 +11,8 @@
 //!   cuts the inputs' hull at every input boundary; in each piece the density of the union is
 //!   `1 - Π(1 - dᵢ)` over the inputs covering it (independent uniform key sets: overwrites are
 //!   deduplicated in proportion to overlap). The output is cut into tables of
-//!   `target_table_size` bytes. Moves and drops change no bytes.
+//!   `target_table_size` bytes, and, as the executor does, where a table of the level below
+//!   starts once the output holds half of that. Moves and drops change no bytes.
 //! * After each flush, `pick` and apply run until the policy picks nothing.
 //!
 //! Reported, at about sixteen points as the data grows: user bytes written, bytes written to
@@ -379,7 +380,17 @@ impl Tree {
                 let min_seq = inputs.iter().map(|t| t.min_seq).min().unwrap_or(0);
                 let max_seq = inputs.iter().map(|t| t.max_seq).max().unwrap_or(0);
                 let target_keys = task.target_table_size as f64 / self.entry_bytes as f64;
-                let outputs: Vec<TableMeta> = merge_shapes(&shapes, target_keys.max(1.0))
+                // Outputs end where the tables of the level below begin, as the executor's do.
+                let below: Vec<u64> = if task.output_level == 0 {
+                    Vec::new()
+                } else {
+                    self.state
+                        .levels
+                        .get(task.output_level + 1)
+                        .map(|l| l.iter().filter_map(|t| self.shapes.get(&t.id)).map(|s| s.lo).collect())
+                        .unwrap_or_default()
+                };
+                let outputs: Vec<TableMeta> = merge_shapes(&shapes, &below, target_keys.max(1.0))
                     .into_iter()
                     .map(|shape| self.table(shape, min_seq, max_seq))
                     .collect();
@@ -391,9 +402,15 @@ impl Tree {
     }
 }
 
-/// The union of `inputs` cut into shapes of about `target_keys` keys (see the module docs).
-fn merge_shapes(inputs: &[Shape], target_keys: f64) -> Vec<Shape> {
+/// The union of `inputs` cut into shapes of about `target_keys` keys (see the module docs),
+/// and, once a shape holds half of that, where a table of the level below starts (`below`,
+/// their first keys).
+fn merge_shapes(inputs: &[Shape], below: &[u64], target_keys: f64) -> Vec<Shape> {
     let mut bounds: Vec<u64> = inputs.iter().flat_map(|s| [s.lo, s.hi.saturating_add(1)]).collect();
+    let (first, last) = (bounds.iter().min().copied().unwrap_or(0), bounds.iter().max().copied().unwrap_or(0));
+    let mut cuts: Vec<u64> = below.iter().copied().filter(|&k| k > first && k < last).collect();
+    cuts.sort_unstable();
+    bounds.extend_from_slice(&cuts);
     bounds.sort_unstable();
     bounds.dedup();
     let mut out = Vec::new();
@@ -401,6 +418,13 @@ fn merge_shapes(inputs: &[Shape], target_keys: f64) -> Vec<Shape> {
     let mut open: Option<(u64, u64, f64)> = None;
     for w in bounds.windows(2) {
         let (mut a, b) = (w[0], w[1]);
+        if let Some((lo, hi, keys)) = open
+            && keys >= target_keys / 2.0
+            && cuts.binary_search(&a).is_ok()
+        {
+            out.push(Shape { lo, hi, keys });
+            open = None;
+        }
         let covering = inputs.iter().filter(|s| s.lo <= a && s.hi >= b - 1);
         let density = 1.0 - covering.fold(1.0, |miss, s| miss * (1.0 - s.density()));
         if density <= 0.0 {
@@ -437,24 +461,40 @@ mod tests {
     #[test]
     fn merging_identical_tables_dedupes_and_disjoint_ones_add_up() {
         let full = Shape { lo: 0, hi: 999, keys: 500.0 };
-        let merged = merge_shapes(&[full, full], f64::INFINITY);
+        let merged = merge_shapes(&[full, full], &[], f64::INFINITY);
         assert_eq!(merged.len(), 1);
         assert!((merged[0].keys - 750.0).abs() < 1e-6, "{merged:?}");
         let a = Shape { lo: 0, hi: 99, keys: 100.0 };
         let b = Shape { lo: 200, hi: 299, keys: 50.0 };
-        let merged = merge_shapes(&[a, b], f64::INFINITY);
+        let merged = merge_shapes(&[a, b], &[], f64::INFINITY);
         assert_eq!((merged[0].lo, merged[0].hi), (0, 299));
         assert!((merged[0].keys - 150.0).abs() < 1e-6);
     }
 
     #[test]
     fn outputs_are_split_at_the_target_without_overlap() {
-        let merged = merge_shapes(&[Shape { lo: 0, hi: 9_999, keys: 10_000.0 }], 1000.0);
+        let merged = merge_shapes(&[Shape { lo: 0, hi: 9_999, keys: 10_000.0 }], &[], 1000.0);
         assert_eq!(merged.len(), 10);
         for w in merged.windows(2) {
             assert!(w[0].hi < w[1].lo);
         }
         assert!(merged.iter().all(|s| (s.keys - 1000.0).abs() < 1.0));
+    }
+
+    #[test]
+    fn outputs_end_where_tables_below_begin_once_half_full() {
+        let input = Shape { lo: 0, hi: 9_999, keys: 10_000.0 };
+        // Starts below every 700 keys: each output ends at the first one past 500 keys.
+        let below: Vec<u64> = (1..15).map(|i| i * 700).collect();
+        let merged = merge_shapes(&[input], &below, 1000.0);
+        let ranges: Vec<(u64, u64)> = merged.iter().map(|s| (s.lo, s.hi)).collect();
+        let mut want: Vec<(u64, u64)> = (0..14).map(|i| (i * 700, i * 700 + 699)).collect();
+        want.push((9_800, 9_999));
+        assert_eq!(ranges, want);
+        // Starts every 1500 keys: the target cuts first, then the next start past half of it.
+        let below: Vec<u64> = (1..7).map(|i| i * 1500).collect();
+        let ranges: Vec<(u64, u64)> = merge_shapes(&[input], &below, 1000.0).iter().map(|s| (s.lo, s.hi)).collect();
+        assert_eq!(&ranges[..3], &[(0, 999), (1000, 1499), (1500, 2499)]);
     }
 
     #[test]

@@ -454,3 +454,43 @@ fn a_task_for_one_output_table_is_not_split() {
     assert_eq!(out.added[0].0, 0);
     assert_eq!(view(&store, &[out.added[0].1.id], MAX_SEQNO), view(&store, &[2, 1], MAX_SEQNO));
 }
+
+/// Outputs end where the tables of the level below the output begin once they are half full,
+/// so that pushing one of them down later rewrites only the tables below inside its range.
+#[test]
+fn outputs_end_where_the_tables_below_begin() {
+    let (_dir, store) = store();
+    let key = |k: u64| format!("key{k:04}");
+    let entry = |k: u64| Entry::put(key(k), k + 1, vec![b'v'; 100]);
+    // Two interleaved inputs, so no row group of either is copied whole.
+    let inputs = [
+        write(&store, 1, (0..1000).step_by(2).map(entry).collect()),
+        write(&store, 2, (1..1000).step_by(2).map(entry).collect()),
+    ];
+    // L2 tables start at key0100, key0200, ... key0900; 100 entries fill 0.7 of a target.
+    let below: Vec<TableMeta> = (1..10u64).map(|i| write(&store, 100 + i, vec![entry(i * 100)])).collect();
+    let target = entry(0).charged_len() * 100 * 10 / 7;
+    let run = |below: Vec<TableMeta>, next: u64| {
+        let state = LevelState { levels: vec![inputs.to_vec(), vec![], below], ..Default::default() };
+        let task = merge_task(vec![(0, vec![1, 2])], 1, target);
+        let next = AtomicU64::new(next);
+        let out = execute_bottommost(&store, &task, &state, &[], &next, 1).unwrap();
+        let ranges: Vec<(String, String)> = out
+            .added
+            .iter()
+            .map(|(_, m)| {
+                (String::from_utf8(m.min_key.to_vec()).unwrap(), String::from_utf8(m.max_key.to_vec()).unwrap())
+            })
+            .collect();
+        let ids: Vec<TableId> = out.added.iter().map(|(_, m)| m.id).collect();
+        assert_eq!(view(&store, &ids, MAX_SEQNO), view(&store, &[1, 2], MAX_SEQNO));
+        ranges
+    };
+    let aligned = run(below, 200);
+    let want: Vec<(String, String)> = (0..10u64).map(|i| (key(i * 100), key(i * 100 + 99))).collect();
+    assert_eq!(aligned, want, "one output per table below");
+    // With nothing below, outputs are cut at the target: about 142 entries each.
+    let by_size = run(Vec::new(), 300);
+    assert_eq!(by_size.len(), 7, "{by_size:?}");
+    assert_eq!(by_size[1].0, key(143), "{by_size:?}");
+}
