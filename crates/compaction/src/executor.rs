@@ -375,7 +375,7 @@ fn merge_range<S: SsTableStore>(
         .map(|t| {
             let skipped: Vec<&CopyUnit> = copies.iter().filter(|u| u.table == t.id).collect();
             let pieces =
-                around(range, &skipped).iter().map(|piece| store.scan(t.id, piece)).collect::<Result<_, _>>()?;
+                around(range, &skipped).iter().map(|piece| store.scan_once(t.id, piece)).collect::<Result<_, _>>()?;
             Ok(Pieces { pieces })
         })
         .collect::<Result<Vec<_>, Error>>()?;

@@ -87,8 +87,57 @@ pub trait ReadableFile: Send + Sync + Debug {
     /// # Errors
     ///
     /// The OS error of the mapping.
-    fn map(&self) -> io::Result<Option<bytes::Bytes>> {
+    fn map(&self) -> io::Result<Option<FileMap>> {
         Ok(None)
+    }
+}
+
+/// A read-only map of a whole file, as [`ReadableFile::map`] makes it. [`Self::bytes`] hands
+/// out its bytes (slices keep the map alive); [`Self::release`] lets the OS take pages a
+/// reader has finished with out of this process's resident memory.
+///
+/// Only [`StdFs`] makes maps: a file system of its own reads through
+/// [`ReadableFile::read_at`].
+#[derive(Clone, Debug)]
+pub struct FileMap(Arc<memmap2::Mmap>);
+
+impl FileMap {
+    /// The mapped bytes, as one [`bytes::Bytes`] sharing the map.
+    #[must_use]
+    pub fn bytes(&self) -> bytes::Bytes {
+        bytes::Bytes::from_owner(self.clone())
+    }
+
+    /// Lets the OS drop the pages of bytes `[offset, offset + len)` from this process's
+    /// resident memory (`madvise(MADV_DONTNEED)`, from the page holding `offset`). The pages
+    /// stay in the OS page cache, and reading them again maps them back in with the same
+    /// bytes: nothing read through the map changes. A scan that will not come back releases
+    /// what it has passed, so a compaction reading gigabytes of tables does not count them as
+    /// this process's memory until it ends. Best effort: a failure is ignored, and off Unix
+    /// nothing is done.
+    pub fn release(&self, offset: usize, len: usize) {
+        let len = len.min(self.0.len().saturating_sub(offset));
+        if len == 0 {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: `memmap2::Mmap::map` maps the file shared and read only (MAP_SHARED,
+            // PROT_READ). MADV_DONTNEED on such a mapping removes only this process's page
+            // table entries for the pages: the next access faults them back in from the page
+            // cache, holding the file's bytes, which do not change while the map exists (the
+            // contract of `ReadableFile::map`). So every reference into the map, held by any
+            // thread, reads the same bytes before and after. The range lies inside the map:
+            // memmap2 checks `offset` and `len` each against its length, and `len` is clamped
+            // above so their sum does too (madvise past the map would reach another mapping).
+            let _ = unsafe { self.0.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+        }
+    }
+}
+
+impl AsRef<[u8]> for FileMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -253,7 +302,7 @@ impl ReadableFile for StdReadable {
         Ok(self.file.metadata()?.len())
     }
 
-    fn map(&self) -> io::Result<Option<bytes::Bytes>> {
+    fn map(&self) -> io::Result<Option<FileMap>> {
         if self.len()? == 0 {
             // An empty file has nothing to map (and mmap refuses a zero length).
             return Ok(None);
@@ -267,7 +316,7 @@ impl ReadableFile for StdReadable {
         // anyway; truncating it would make reads past the new end fail with SIGBUS. The map
         // is read-only (PROT_READ), so nothing here can write through it.
         let map = unsafe { memmap2::Mmap::map(&self.file)? };
-        Ok(Some(bytes::Bytes::from_owner(map)))
+        Ok(Some(FileMap(Arc::new(map))))
     }
 }
 
@@ -409,16 +458,42 @@ mod tests {
         w.sync().unwrap();
         drop(w);
         let r = fs.open_read(&path).unwrap();
-        let map = r.map().unwrap().expect("a local file maps");
+        let file_map = r.map().unwrap().expect("a local file maps");
+        let map = file_map.bytes();
         assert_eq!(&map[..], &data[..]);
         let slice = map.slice(4000..4100);
-        drop((r, map));
+        drop((r, map, file_map));
         fs.remove_file(&path).unwrap();
         assert_eq!(&slice[..], &data[4000..4100]);
 
         let empty = dir.join("empty");
         drop(fs.create(&empty).unwrap());
         assert!(fs.open_read(&empty).unwrap().map().unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The release's `unsafe` block: released pages read back the file's bytes, through
+    /// slices taken before and after, and ranges reaching past the map are clamped to it.
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let fs = StdFs;
+        let dir = temp_dir("release");
+        let path = dir.join("table");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let mut w = fs.create(&path).unwrap();
+        w.write_all(&data).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let map = fs.open_read(&path).unwrap().map().unwrap().expect("a local file maps");
+        let before = map.bytes().slice(5000..70_000);
+        assert_eq!(&before[..], &data[5000..70_000]);
+        map.release(4096, 60_000);
+        map.release(1, data.len());
+        map.release(90_000, usize::MAX);
+        map.release(data.len(), 10);
+        map.release(usize::MAX, usize::MAX);
+        assert_eq!(&before[..], &data[5000..70_000]);
+        assert_eq!(&map.bytes()[..], &data[..]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -231,6 +231,18 @@ pub trait SsTableStore: Send + Sync {
     /// As [`open`](Self::open); errors while iterating are yielded as items.
     fn scan(&self, id: TableId, range: &KeyRange) -> Result<Self::Scan>;
 
+    /// As [`scan`](Self::scan), for a reader that reads `range` once, start to end, and will
+    /// not come back to it soon: a compaction. The store may free what the scan has passed
+    /// (the Parquet store releases a memory-mapped row group's pages from the process's
+    /// resident memory once the scan leaves it). By default, [`scan`](Self::scan).
+    ///
+    /// # Errors
+    ///
+    /// As [`scan`](Self::scan).
+    fn scan_once(&self, id: TableId, range: &KeyRange) -> Result<Self::Scan> {
+        self.scan(id, range)
+    }
+
     /// Up to `parts - 1` keys, ascending, that cut table `id` into `parts` pieces of about
     /// equal size: each is greater than the table's `min_key` and at most its `max_key`,
     /// and need not be a key the table holds. A merge split into key ranges

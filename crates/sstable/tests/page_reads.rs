@@ -491,3 +491,30 @@ fn seq_pages_of_one_number_are_not_read() {
         assert_eq!(scanned, entries(true));
     }
 }
+
+/// A compaction's scan (`scan_once`) releases the mapped row groups it passes; readers in the
+/// middle of those row groups, and later ones, still read the table's bytes.
+#[test]
+fn a_scan_that_releases_its_row_groups_leaves_other_readers_reading_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, row_group_rows: 4096, block_cache_bytes: 0, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let value = |i: u32| format!("value{i:020}").repeat(8);
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, value(i))))).unwrap();
+    assert!(store.describe(1).unwrap().row_groups > 20);
+    let mut reader = store.scan(1, &KeyRange::all()).unwrap();
+    let first: Vec<Entry> = reader.by_ref().take(10_000).map(Result::unwrap).collect();
+    let once: Vec<Entry> = store.scan_once(1, &KeyRange::all()).unwrap().map(Result::unwrap).collect();
+    assert_eq!(once.len(), N as usize);
+    let rest: Vec<Entry> = reader.map(Result::unwrap).collect();
+    for (i, e) in first.iter().chain(&rest).chain(&once[..1000]).enumerate() {
+        let i = (i % N as usize) as u32;
+        assert_eq!((e.key.as_ref(), e.value.as_ref()), (key(i).as_bytes(), value(i).as_bytes()), "row {i}");
+    }
+    for (i, e) in once.iter().enumerate() {
+        assert_eq!(e.value.as_ref(), value(i as u32).as_bytes(), "row {i} of the releasing scan");
+    }
+    for i in [0, 777, N / 2, N - 1] {
+        assert_eq!(store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap().value.as_ref(), value(i).as_bytes());
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
-use strata_core::fs::ReadableFile;
+use strata_core::fs::{FileMap, ReadableFile};
 
 use crate::stats::Counters;
 use crate::{Error, Result};
@@ -30,6 +30,8 @@ struct Inner {
     /// The whole file mapped into memory, when the file system maps it: reads are slices of
     /// it, with no system call and no copy.
     map: Option<Bytes>,
+    /// The same map, to release pages of it (see [`TableFile::release`]).
+    file_map: Option<FileMap>,
     path: PathBuf,
     len: u64,
     /// Bytes `[0, data_end)` are covered by `block_crcs`, one CRC32 per `block_size` bytes.
@@ -47,10 +49,13 @@ struct Inner {
 pub(crate) struct TableFile(Arc<Inner>);
 
 impl TableFile {
+    /// `map` is the file's bytes as mapped, and `file_map` the map they come from, when its
+    /// pages can be released (`None` in tests that map bytes of their own).
     #[expect(clippy::too_many_arguments, reason = "the fields of a checked table file, set once at open")]
     pub(crate) fn new(
         file: Arc<dyn ReadableFile>,
         map: Option<Bytes>,
+        file_map: Option<FileMap>,
         path: PathBuf,
         len: u64,
         data_end: u64,
@@ -60,7 +65,17 @@ impl TableFile {
     ) -> Self {
         // A map of another length is not this file as opened: read through the file instead.
         let map = map.filter(|m| m.len() as u64 == len);
-        Self(Arc::new(Inner { file, map, path, len, data_end, block_size, block_crcs, counters }))
+        let file_map = file_map.filter(|_| map.is_some());
+        Self(Arc::new(Inner { file, map, file_map, path, len, data_end, block_size, block_crcs, counters }))
+    }
+
+    /// Lets the OS take the mapped pages of bytes `[start, start + len)` out of this process's
+    /// resident memory, for a reader that has passed them and will not come back (see
+    /// [`FileMap::release`]); nothing when the file is not mapped.
+    pub(crate) fn release(&self, start: u64, len: u64) {
+        if let Some(map) = &self.0.file_map {
+            map.release(usize::try_from(start).unwrap_or(usize::MAX), usize::try_from(len).unwrap_or(usize::MAX));
+        }
     }
 
     /// Whether reads are slices of a map of the file rather than system calls.
@@ -339,7 +354,7 @@ mod tests {
     fn table_file(file: Arc<dyn ReadableFile>, map: Option<Bytes>, data: &[u8]) -> TableFile {
         let crcs = data[..DATA_END as usize].chunks(BLOCK as usize).map(crc32fast::hash).collect();
         let len = data.len() as u64;
-        TableFile::new(file, map, "t.parquet".into(), len, DATA_END, BLOCK, crcs, Arc::default())
+        TableFile::new(file, map, None, "t.parquet".into(), len, DATA_END, BLOCK, crcs, Arc::default())
     }
 
     /// Mapped reads (the `unsafe` map of `StdFs`) return what positioned reads return, check
@@ -351,7 +366,7 @@ mod tests {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 253) as u8).collect();
         std::fs::write(&path, &data).unwrap();
         let file = StdFs.open_read(&path).unwrap();
-        let map = file.map().unwrap();
+        let map = file.map().unwrap().map(|m| m.bytes());
         let mapped = table_file(Arc::clone(&file), map, &data);
         let plain = table_file(file, None, &data);
         assert!(mapped.is_mapped() && !plain.is_mapped());

@@ -63,6 +63,9 @@ pub struct ParquetScan {
     seeking: bool,
     /// Set after the last row, or after an error was yielded.
     done: bool,
+    /// Whether each row group the scan leaves is released from the process's memory
+    /// ([`Self::releasing_behind`]).
+    release_behind: bool,
 }
 
 impl ParquetScan {
@@ -85,6 +88,24 @@ impl ParquetScan {
             end: 0,
             seeking: !matches!(range.start(), Bound::Unbounded),
             done: false,
+            release_behind: false,
+        }
+    }
+
+    /// The scan, releasing the mapped pages of each row group it reads to the end from the
+    /// process's resident memory: for a compaction, which reads each input once and would
+    /// otherwise keep all of them resident until its inputs are deleted. Other readers of
+    /// those pages fault them back in from the OS page cache.
+    #[must_use]
+    pub(crate) fn releasing_behind(mut self) -> Self {
+        self.release_behind = true;
+        self
+    }
+
+    /// Releases row group `rg` when this scan releases what it passes.
+    fn leave_row_group(&self, rg: usize) {
+        if self.release_behind {
+            self.table.release_row_group(rg);
         }
     }
 
@@ -97,12 +118,14 @@ impl ParquetScan {
                 return Ok(false);
             };
             let Some(span) = rg.pages.get(page_idx) else {
+                self.leave_row_group(rg_idx);
                 self.next_page = Some((rg_idx + 1, 0));
                 continue;
             };
             // Page minimums are lower bounds (a truncated one is a prefix), so a page whose
             // minimum is past the end holds no key in range, and neither does any page after it.
             if self.range.is_past_end(&span.min) {
+                self.leave_row_group(rg_idx);
                 self.next_page = None;
                 return Ok(false);
             }

@@ -252,6 +252,10 @@ impl SsTableStore for ParquetStore {
         Ok(ParquetScan::new(self.table(id)?, Arc::clone(&s.blocks), Arc::clone(&s.counters), range))
     }
 
+    fn scan_once(&self, id: TableId, range: &KeyRange) -> Result<ParquetScan> {
+        Ok(self.scan(id, range)?.releasing_behind())
+    }
+
     fn split_keys(&self, id: TableId, parts: usize) -> Result<Vec<Bytes>> {
         Ok(self.table(id)?.split_keys(parts))
     }

@@ -11,7 +11,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 use strata_bloom::{BloomFilter, FilterPolicy};
-use strata_core::fs::FileSystem;
+use strata_core::fs::{FileMap, FileSystem};
 use strata_core::{Bytes, RangeTombstone, SeqNo, ValueKind, VersionedValue};
 
 use super::bounds::MaxKeys;
@@ -216,9 +216,19 @@ impl OpenTable {
         }
         let block_crcs: Box<[u32]> =
             section[lens_end..section.len() - TRAILER_LEN].chunks_exact(4).map(u32_le).collect();
-        let map = if map { file.map().map_err(Error::io(path))? } else { None };
-        let file =
-            TableFile::new(file, map, path.to_owned(), len, trailer.data_end, trailer.block_size, block_crcs, counters);
+        let file_map = if map { file.map().map_err(Error::io(path))? } else { None };
+        let map = file_map.as_ref().map(FileMap::bytes);
+        let file = TableFile::new(
+            file,
+            map,
+            file_map,
+            path.to_owned(),
+            len,
+            trailer.data_end,
+            trailer.block_size,
+            block_crcs,
+            counters,
+        );
 
         let metadata = guard_decoder(path, || {
             let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| from_parquet(path, e))?;
@@ -597,6 +607,20 @@ impl OpenTable {
     /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
     /// values likewise when cached or cached now, else read value page by value page as the
     /// scan reaches their rows ([`ScanValues::Lazy`]).
+    /// Releases the mapped pages of row group `rg`'s column chunks from the process's
+    /// resident memory ([`TableFile::release`]).
+    pub(crate) fn release_row_group(&self, rg: usize) {
+        let Some(group) = self.metadata.row_groups().get(rg) else { return };
+        let (start, end) = group
+            .columns()
+            .iter()
+            .map(|c| c.byte_range())
+            .fold((u64::MAX, 0), |(lo, hi), (at, len)| (lo.min(at), hi.max(at.saturating_add(len))));
+        if start < end {
+            self.file.release(start, end - start);
+        }
+    }
+
     pub(crate) fn page(
         &self,
         rg: usize,
