@@ -549,10 +549,10 @@ where
 /// Once the table holds half of `target`, it also ends where a table of the level below
 /// begins (`below`), as RocksDB cuts at its "grandparent" boundaries: a table pushed down
 /// later then overlaps only the tables below that lie within its range, not one more at
-/// each end. Over random-write streams of 2 to 32 GiB the simulator counts 7 to 15 % fewer
-/// bytes written with these cuts, and a 24M-key fillrandom wrote 16 % fewer (2.31 bytes per
-/// user byte against 2.74; `docs/benchmarks.md`). Up to 14M keys, where merges below L1 are
-/// still moves, it changes little.
+/// each end. Over random-write streams of 2 to 32 GiB the simulator counts 5 to 14 % fewer
+/// bytes written with these cuts (up to 2 % more around 1 GiB), and a 24M-key fillrandom
+/// wrote 16 % fewer (2.31 bytes per user byte against 2.74; `docs/benchmarks.md`). Up to
+/// 14M keys, where merges below L1 are still moves, it changes little.
 struct Chunk<'s, I: Iterator> {
     source: &'s mut Peekable<I>,
     target: u64,

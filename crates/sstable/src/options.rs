@@ -107,7 +107,9 @@ pub struct ParquetOptions {
     /// block cache but is in the OS page cache then costs no system call and no copy. Reads
     /// are checksummed either way. Default `true`. Turn it off where another process might
     /// truncate a live table file (a read past the new end would kill the process with
-    /// SIGBUS), or to keep table pages out of this process's resident memory figures.
+    /// SIGBUS), or to keep table pages out of this process's resident memory figures
+    /// (compactions release the mapped pages they have read either way:
+    /// [`SsTableStore::scan_once`](crate::SsTableStore::scan_once)).
     pub mmap_reads: bool,
 }
 
