@@ -445,18 +445,23 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A synced file `table` in `dir` of `len` patterned bytes, and those bytes.
+    fn finished_file(dir: &Path, len: u32) -> (std::path::PathBuf, Vec<u8>) {
+        let path = dir.join("table");
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = StdFs.create(&path).unwrap();
+        w.write_all(&data).unwrap();
+        w.sync().unwrap();
+        (path, data)
+    }
+
     /// The map's `unsafe` block: the mapped bytes are the file's, slices of them stay valid
     /// after the file handle is dropped and the file deleted, and an empty file is not mapped.
     #[test]
     fn a_finished_file_maps_to_its_bytes_and_outlives_its_deletion() {
         let fs = StdFs;
         let dir = temp_dir("map");
-        let path = dir.join("table");
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let mut w = fs.create(&path).unwrap();
-        w.write_all(&data).unwrap();
-        w.sync().unwrap();
-        drop(w);
+        let (path, data) = finished_file(&dir, 10_000);
         let r = fs.open_read(&path).unwrap();
         let file_map = r.map().unwrap().expect("a local file maps");
         let map = file_map.bytes();
@@ -478,12 +483,7 @@ mod tests {
     fn released_pages_read_back_the_same_bytes() {
         let fs = StdFs;
         let dir = temp_dir("release");
-        let path = dir.join("table");
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 251) as u8).collect();
-        let mut w = fs.create(&path).unwrap();
-        w.write_all(&data).unwrap();
-        w.sync().unwrap();
-        drop(w);
+        let (path, data) = finished_file(&dir, 100_000);
         let map = fs.open_read(&path).unwrap().map().unwrap().expect("a local file maps");
         let before = map.bytes().slice(5000..70_000);
         assert_eq!(&before[..], &data[5000..70_000]);
