@@ -185,10 +185,8 @@ fn boundaries_below(state: &LevelState, output_level: usize, inputs: &[(usize, &
     let Some((lo, hi)) = key_hull(inputs.iter().map(|(_, t)| *t)) else {
         return Vec::new();
     };
-    let mut starts: Vec<Bytes> =
-        state.overlapping(output_level + 1, &lo, &hi).map(|t| t.min_key.clone()).filter(|k| *k > lo).collect();
-    starts.sort();
-    starts
+    // NOTE: a level below L0 is sorted by first key, so the starts come in key order.
+    state.overlapping(output_level + 1, &lo, &hi).map(|t| t.min_key.clone()).filter(|k| *k > lo).collect()
 }
 
 /// The task's inputs as `(level, summary)`, checked against the state.
@@ -568,11 +566,10 @@ struct Chunk<'s, I: Iterator> {
 }
 
 impl<I: Iterator> Chunk<'_, I> {
-    /// Moves past the boundaries below at or before `key`, now in the table.
+    /// Moves past the boundaries below at or before `key`, now in the table: a binary search,
+    /// as each output table starts its walk from the first boundary.
     fn pass_boundaries(&mut self, key: &Bytes) {
-        while self.below.get(self.next_below).is_some_and(|start| start <= key) {
-            self.next_below += 1;
-        }
+        self.next_below += self.below.get(self.next_below..).map_or(0, |rest| rest.partition_point(|s| s <= key));
     }
 }
 

@@ -162,16 +162,15 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
         stuck: false,
         levels: Vec::new(),
     };
-    let (mut user_bytes, mut written, mut entries_written, mut next_point) = (0u64, 0u64, 0u64, interval);
+    let (mut user_bytes, mut entries_written, mut next_point) = (0u64, 0u64, interval);
+    // Bytes written into each level (flushes into L0); their sum is every byte written.
     let mut written_by_level = vec![0u64];
     while user_bytes < total_bytes {
         // The last flush is partial, so the stream ends at `total_bytes` (rounded up to an entry).
         let n = per_flush.min((total_bytes - user_bytes).div_ceil(entry_bytes));
         let (lo, hi) = sample_range(&mut rng, key_space, n);
         let distinct = expected_distinct(key_space, n).min((hi - lo + 1) as f64);
-        let flushed = tree.flush(lo, hi, distinct, n);
-        written += flushed;
-        written_by_level[0] += flushed;
+        written_by_level[0] += tree.flush(lo, hi, distinct, n);
         user_bytes += n * entry_bytes;
         entries_written += n;
         tree.state.now_ms += 1000;
@@ -183,7 +182,6 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
                 TaskKind::Drop => report.drops += 1,
             }
             let bytes = tree.apply(&task);
-            written += bytes;
             if written_by_level.len() <= task.output_level {
                 written_by_level.resize(task.output_level + 1, 0);
             }
@@ -197,6 +195,7 @@ pub fn simulate<P: CompactionPolicy + ?Sized>(policy: &P, cfg: &SimConfig) -> Si
         if user_bytes >= next_point || user_bytes >= total_bytes {
             let live_bytes = (expected_distinct(key_space, entries_written) * entry_bytes as f64) as u64;
             let stored = tree.state.total_bytes();
+            let written: u64 = written_by_level.iter().sum();
             report.points.push(SimPoint {
                 user_bytes,
                 table_bytes_written: written,
