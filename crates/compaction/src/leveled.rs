@@ -15,7 +15,10 @@ use crate::{CompactionPolicy, CompactionTask, Error, LevelState, LeveledOptions,
 ///   already compacting, L0 waits (taking only newer L0 tables would put newer data below
 ///   older). When the L0 tables overlap neither each other nor L1 they are moved, not
 ///   rewritten. With [`intra_l0_merge`](LeveledOptions::intra_l0_merge), while L0 holds
-///   fewer bytes than the L1 tables it overlaps, all of L0 is merged into one L0 table instead.
+///   fewer bytes than the L1 tables it overlaps, L0 tables are merged into one L0 table
+///   instead: the newest `l0_trigger` or more of a like size (an older table made by such a
+///   merge joins only once it holds at most half the bytes above it), or, when there are
+///   none but L0 holds twice its trigger, all of L0. Otherwise L0 waits for more flushes.
 /// * **Ln → Ln+1** (`1 <= n < num_levels - 1`) when Ln holds more than its byte target,
 ///   `base_level_bytes * level_multiplier^(n-1)`. The table pushed down is the one whose
 ///   overlapping bytes in Ln+1, relative to its own size, are fewest; among equals a
@@ -103,16 +106,8 @@ impl Leveled {
         let l0_bytes: u64 = l0.iter().map(|t| t.file_size).sum();
         let overlap_bytes: u64 = overlap.iter().map(|t| t.file_size).sum();
         if self.options.intra_l0_merge && l0.len() > 1 && l0_bytes < overlap_bytes {
-            // One L0 table of all of L0: nothing older stays in L0 to be put above it.
-            return Some(CompactionTask {
-                kind: TaskKind::Merge,
-                inputs: vec![(0, l0_ids)],
-                output_level: 0,
-                target_table_size: u64::MAX,
-                reason: format!(
-                    "{reason}; {l0_bytes} bytes against {overlap_bytes} they overlap in L1, merged within L0"
-                ),
-            });
+            let reason = format!("{reason}; {l0_bytes} bytes against {overlap_bytes} they overlap in L1");
+            return self.pick_within_l0(l0, reason);
         }
         let mut inputs = vec![(0, l0_ids)];
         if !overlap.is_empty() {
@@ -123,6 +118,27 @@ impl Leveled {
             inputs,
             output_level: 1,
             target_table_size: self.options.target_table_size,
+            reason,
+        })
+    }
+
+    /// A merge of L0 tables into one L0 table, for an L0 too small to be worth merging into
+    /// L1: the newest [`newest_tier`] of at least `l0_trigger` tables, so that a table made
+    /// by an earlier such merge is not rewritten for every few flushes that land above it;
+    /// else, once L0 holds twice its trigger, all of L0. Otherwise nothing: L0 waits for more
+    /// flushes.
+    fn pick_within_l0(&self, l0: &[TableMeta], reason: String) -> Option<CompactionTask> {
+        let width = self.options.l0_trigger.max(2);
+        let (tables, reason) = match newest_tier(l0, width) {
+            Some(tier) => (&l0[tier], format!("{reason}; its newest tables of a like size merged within L0")),
+            None if l0.len() >= 2 * width => (l0, format!("{reason}; all of it merged within L0")),
+            None => return None,
+        };
+        Some(CompactionTask {
+            kind: TaskKind::Merge,
+            inputs: vec![(0, tables.iter().map(|t| t.id).collect())],
+            output_level: 0,
+            target_table_size: u64::MAX,
             reason,
         })
     }
@@ -183,6 +199,26 @@ impl Leveled {
         cursors[level] = Some(chosen.table.max_key.clone());
         Some(chosen)
     }
+}
+
+/// The newest run of at least `width` tables adjacent in age in `l0` (newest first) whose
+/// sizes are alike, as the positions in `l0`: from a start, each older table joins while it
+/// holds at most half the bytes of the tables that joined before it (the first two always
+/// join), so a table that an earlier merge made of several flushes stays out until as many
+/// bytes have landed above it again. Starts are tried from the newest table on.
+fn newest_tier(l0: &[TableMeta], width: usize) -> Option<std::ops::Range<usize>> {
+    (0..l0.len()).find_map(|start| {
+        let mut bytes = 0u64;
+        let mut end = start;
+        for table in &l0[start..] {
+            if end - start >= 2 && table.file_size.saturating_mul(2) > bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(table.file_size);
+            end += 1;
+        }
+        (end - start >= width).then_some(start..end)
+    })
 }
 
 /// Whether every L0 table can go to L1 as it is: they overlap neither each other nor L1.
@@ -329,6 +365,42 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_within_l0_leaves_out_an_older_table_made_of_several_flushes() {
+        let options = LeveledOptions { intra_l0_merge: true, base_level_bytes: 10_000, ..small().options };
+        let p = Leveled::new(options).unwrap();
+        // L0, newest first: three flushes of 10 bytes over an earlier merge of 40; 500 bytes below.
+        let flush = |id: u64| summary(id, 5, 20, 10, 100 + id);
+        let mut state = LevelState {
+            levels: vec![
+                vec![flush(3), flush(2), flush(1), summary(9, 5, 20, 40, 50)],
+                vec![summary(8, 0, 30, 500, 1)],
+            ],
+            ..Default::default()
+        };
+        // Four tables reach the trigger, but only three are alike: L0 waits.
+        assert_eq!(p.pick(&state), None);
+        // A fourth flush makes four alike, merged without the older table.
+        state.levels[0].insert(0, flush(4));
+        let task = p.pick(&state).unwrap();
+        assert_eq!((task.inputs, task.output_level), (vec![(0, vec![4, 3, 2, 1])], 0));
+        // With eight flushes' worth above it, the older table joins (it holds at most half).
+        for id in 5..=8 {
+            state.levels[0].insert(0, flush(id));
+        }
+        let task = p.pick(&state).unwrap();
+        assert_eq!(task.inputs, vec![(0, vec![8, 7, 6, 5, 4, 3, 2, 1, 9])]);
+        // A run of alike tables under a newer small one is found there.
+        state.levels[0] = vec![summary(10, 5, 20, 1, 300), flush(4), flush(3), flush(2), flush(1)];
+        assert_eq!(p.pick(&state).unwrap().inputs, vec![(0, vec![4, 3, 2, 1])]);
+        // No four alike, but twice the trigger of tables: all of L0 is merged.
+        let sizes = [1, 30, 1, 30, 1, 30, 1, 30];
+        state.levels[0] = (0..8).map(|i| summary(20 + i, 5, 20, sizes[i as usize], 400 - i)).collect();
+        assert_eq!(p.pick(&state).unwrap().inputs, vec![(0, (20..28).collect())]);
+        state.levels[0].pop();
+        assert_eq!(p.pick(&state), None);
+    }
+
+    #[test]
     fn data_settles_in_the_first_level_whose_target_holds_it() {
         // Targets: L1 100, L2 1,000, L3 10,000; L4 is the last level and has none.
         let p = Leveled::new(LeveledOptions { base_level_bytes: 100, num_levels: 5, ..Default::default() }).unwrap();
@@ -422,7 +494,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// After any sequence of flushes, each followed by picks until none is left, every level
         /// below L0 is sorted, free of overlaps and within its byte target, and L0 is under its
-        /// trigger.
+        /// trigger (twice its trigger with merges within L0).
         #[test]
         fn levels_stay_disjoint_and_within_target(
             options in options(),
@@ -440,7 +512,9 @@ mod tests {
                     prop_assert!(tasks < 10_000, "no end to compaction");
                 }
                 let state = &tree.state;
-                prop_assert!(state.level(0).len() < options.l0_trigger);
+                // A merge within L0 may wait for like-sized tables, up to twice the trigger.
+                let l0_limit = if options.intra_l0_merge { 2 * options.l0_trigger.max(2) } else { options.l0_trigger };
+                prop_assert!(state.level(0).len() < l0_limit);
                 for level in 1..options.num_levels {
                     let tables = state.level(level);
                     prop_assert!(tables.windows(2).all(|w| w[0].max_key < w[1].min_key), "L{} overlaps", level);
