@@ -165,13 +165,15 @@ pub(crate) fn stats(target: &Target, base: &Options) -> Result<String, String> {
         |h: u64, m: u64| if h + m == 0 { "-".to_owned() } else { format!("{:.1}%", 100.0 * h as f64 / (h + m) as f64) };
     let _ = writeln!(
         out,
-        "block cache: {} hits, {} misses ({} hit rate, {} read in place), {} used; table cache: {} hit rate",
+        "block cache: {} hits, {} misses ({} hit rate, {} read in place), {} used; table cache: {} hit rate, {} \
+         of open tables' indexes and filters",
         s.store.block_cache.hits,
         s.store.block_cache.misses,
         hit_rate(s.store.block_cache.hits, s.store.block_cache.misses),
         s.store.block_cache.declined,
         mib(s.store.block_cache.bytes),
-        hit_rate(s.store.table_cache.hits, s.store.table_cache.misses)
+        hit_rate(s.store.table_cache.hits, s.store.table_cache.misses),
+        mib(s.store.table_cache.bytes)
     );
     let _ = writeln!(
         out,

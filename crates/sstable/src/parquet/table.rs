@@ -1,6 +1,7 @@
 //! An open table: its file, footer, page index and filters, and point lookups in it.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use parquet::bloom_filter::Sbbf;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::page_index::index_reader::{decode_column_index, decode_offset_index};
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 use strata_bloom::{BloomFilter, FilterPolicy};
 use strata_core::fs::{FileMap, FileSystem};
@@ -237,7 +240,6 @@ impl OpenTable {
             reader.read_page_indexes(&file).map_err(|e| from_parquet(path, e))?;
             reader.finish().map_err(|e| from_parquet(path, e))
         })?;
-        let metadata = Arc::new(metadata);
 
         let meta = meta_from_kv(metadata.file_metadata().key_value_metadata(), len).map_err(corrupt)?;
         if meta.id != id {
@@ -254,6 +256,10 @@ impl OpenTable {
             .map_err(corrupt)?;
         let row_groups = row_group_spans(&metadata).map_err(corrupt)?;
         let chunks = ColumnChunk::all(&metadata, trailer.data_end).map_err(corrupt)?;
+        // NOTE: what lookups and scans need of the page index is in `row_groups` and `chunks`
+        // now. Parquet's own copy of it was the largest part of an open table (a third of the
+        // table cache); only a row-group copy wants it again, and reads its row group's part.
+        let metadata = Arc::new(metadata.into_builder().set_page_index(None).build());
         let memory = metadata.memory_size()
             + chunks.iter().flatten().map(ColumnChunk::memory_size).sum::<usize>()
             + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
@@ -391,29 +397,43 @@ impl OpenTable {
     }
 
     /// Row group `index`'s column chunks as the parquet writer takes them to append them
-    /// unchanged: metadata with statistics, page index, and Parquet's Bloom filter (read and
-    /// checked here).
+    /// unchanged: metadata with statistics, page index and Parquet's Bloom filter (the last
+    /// two read from the file and checked here).
     pub(crate) fn row_group_chunks(&self, index: usize) -> Result<Vec<ColumnCloseResult>> {
         let path = self.path();
         let rg = self.metadata.row_groups().get(index).ok_or_else(|| Error::Corruption {
             file: path.to_owned(),
             reason: format!("no row group {index} to copy ({} in the file)", self.metadata.num_row_groups()),
         })?;
-        let page_index = self.metadata.page_index();
         let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
-        (0..rg.num_columns())
-            .map(|c| {
-                let col = rg.column(c);
-                let bloom_filter = guard_decoder(path, || {
-                    Sbbf::read_from_column_chunk(col, &self.file).map_err(|e| from_parquet(path, e))
+        rg.columns()
+            .iter()
+            .map(|col| {
+                let (bloom_filter, column_index, offset_index) = guard_decoder(path, || {
+                    let bloom = Sbbf::read_from_column_chunk(col, &self.file).map_err(|e| from_parquet(path, e))?;
+                    let read = |range: Range<u64>| {
+                        let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
+                        self.file.get_bytes(range.start, len).map_err(|e| from_parquet(path, e))
+                    };
+                    let column_index = match col.column_index_range() {
+                        Some(range) => Some(
+                            decode_column_index(&read(range)?, col.column_type()).map_err(|e| from_parquet(path, e))?,
+                        ),
+                        None => None,
+                    };
+                    let offset_index = match col.offset_index_range() {
+                        Some(range) => Some(decode_offset_index(&read(range)?).map_err(|e| from_parquet(path, e))?),
+                        None => None,
+                    };
+                    Ok((bloom, column_index, offset_index))
                 })?;
                 Ok(ColumnCloseResult {
                     bytes_written: col.compressed_size().max(0) as u64,
                     rows_written: rows,
                     metadata: col.clone(),
                     bloom_filter,
-                    column_index: page_index.and_then(|p| p.column_index(index, c)).cloned(),
-                    offset_index: page_index.and_then(|p| p.offset_index(index, c)).cloned(),
+                    column_index,
+                    offset_index,
                 })
             })
             .collect()
