@@ -260,6 +260,14 @@ impl OpenTable {
         // now. Parquet's own copy of it was the largest part of an open table (a third of the
         // table cache); only a row-group copy wants it again, and reads its row group's part.
         let metadata = Arc::new(metadata.into_builder().set_page_index(None).build());
+        // The page index was read through the map, if there is one: nothing reads those bytes
+        // again but a row-group copy, so they need not count as this process's memory.
+        let index_ranges = metadata.row_groups().iter().flat_map(|rg| rg.columns());
+        let index_ranges = index_ranges.flat_map(|c| [c.column_index_range(), c.offset_index_range()]).flatten();
+        let (start, end) = index_ranges.fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.start), hi.max(r.end)));
+        if start < end {
+            file.release(start, end - start);
+        }
         let memory = metadata.memory_size()
             + chunks.iter().flatten().map(ColumnChunk::memory_size).sum::<usize>()
             + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
