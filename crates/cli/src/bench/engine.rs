@@ -100,6 +100,9 @@ impl LiveKeys {
     }
 
     fn remove(&mut self, keys: std::ops::Range<u64>) {
+        if keys.is_empty() {
+            return;
+        }
         self.0 = self
             .0
             .iter()
@@ -838,8 +841,10 @@ mod tests {
         }
         assert_eq!(live.0, vec![10..50, 55..130]);
         live.insert(5..5);
+        live.remove(20..20);
         live.remove(200..300);
         check(&live, &model);
+        assert_eq!(live.0, vec![10..50, 55..130]);
         live.clear();
         assert_eq!(live.len(), 0);
     }

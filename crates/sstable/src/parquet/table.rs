@@ -423,17 +423,14 @@ impl OpenTable {
                         let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
                         self.file.get_bytes(range.start, len).map_err(|e| from_parquet(path, e))
                     };
-                    let column_index = match col.column_index_range() {
-                        Some(range) => Some(
-                            decode_column_index(&read(range)?, col.column_type()).map_err(|e| from_parquet(path, e))?,
-                        ),
-                        None => None,
-                    };
-                    let offset_index = match col.offset_index_range() {
-                        Some(range) => Some(decode_offset_index(&read(range)?).map_err(|e| from_parquet(path, e))?),
-                        None => None,
-                    };
-                    Ok((bloom, column_index, offset_index))
+                    let column_index = col.column_index_range().map(|range| {
+                        read(range)
+                            .and_then(|b| decode_column_index(&b, col.column_type()).map_err(|e| from_parquet(path, e)))
+                    });
+                    let offset_index = col.offset_index_range().map(|range| {
+                        read(range).and_then(|b| decode_offset_index(&b).map_err(|e| from_parquet(path, e)))
+                    });
+                    Ok((bloom, column_index.transpose()?, offset_index.transpose()?))
                 })?;
                 Ok(ColumnCloseResult {
                     bytes_written: col.compressed_size().max(0) as u64,
