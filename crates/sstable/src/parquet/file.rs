@@ -69,12 +69,13 @@ impl TableFile {
         Self(Arc::new(Inner { file, map, file_map, path, len, data_end, block_size, block_crcs, counters }))
     }
 
-    /// Lets the OS take the mapped pages of bytes `[start, start + len)` out of this process's
-    /// resident memory, for a reader that has passed them and will not come back (see
-    /// [`FileMap::release`]); nothing when the file is not mapped.
-    pub(crate) fn release(&self, start: u64, len: u64) {
+    /// Lets the OS take the mapped pages of `bytes` out of this process's resident memory, for
+    /// a reader that has passed them and will not come back (see [`FileMap::release`]);
+    /// nothing when the file is not mapped.
+    pub(crate) fn release(&self, bytes: std::ops::Range<u64>) {
         if let Some(map) = &self.0.file_map {
-            map.release(usize::try_from(start).unwrap_or(usize::MAX), usize::try_from(len).unwrap_or(usize::MAX));
+            let at = |offset: u64| usize::try_from(offset).unwrap_or(usize::MAX);
+            map.release(at(bytes.start), at(bytes.end).saturating_sub(at(bytes.start)));
         }
     }
 

@@ -11,7 +11,6 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::page_index::index_reader::{decode_column_index, decode_offset_index};
-use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 use strata_bloom::{BloomFilter, FilterPolicy};
 use strata_core::fs::{FileMap, FileSystem};
@@ -263,10 +262,10 @@ impl OpenTable {
         // The page index was read through the map, if there is one: nothing reads those bytes
         // again but a row-group copy, so they need not count as this process's memory.
         let index_ranges = metadata.row_groups().iter().flat_map(|rg| rg.columns());
-        let index_ranges = index_ranges.flat_map(|c| [c.column_index_range(), c.offset_index_range()]).flatten();
-        let (start, end) = index_ranges.fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.start), hi.max(r.end)));
-        if start < end {
-            file.release(start, end - start);
+        if let Some(span) =
+            byte_hull(index_ranges.flat_map(|c| [c.column_index_range(), c.offset_index_range()]).flatten())
+        {
+            file.release(span);
         }
         let memory = metadata.memory_size()
             + chunks.iter().flatten().map(ColumnChunk::memory_size).sum::<usize>()
@@ -420,8 +419,8 @@ impl OpenTable {
                 let (bloom_filter, column_index, offset_index) = guard_decoder(path, || {
                     let bloom = Sbbf::read_from_column_chunk(col, &self.file).map_err(|e| from_parquet(path, e))?;
                     let read = |range: Range<u64>| {
-                        let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
-                        self.file.get_bytes(range.start, len).map_err(|e| from_parquet(path, e))
+                        self.file
+                            .read_verified(range.start, usize::try_from(range.end - range.start).unwrap_or(usize::MAX))
                     };
                     let column_index = col.column_index_range().map(|range| {
                         read(range)
@@ -628,24 +627,20 @@ impl OpenTable {
         Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
-    /// A page of the key column with the matching rows of the other columns, for a scan: the
-    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
-    /// values likewise when cached or cached now, else read value page by value page as the
-    /// scan reaches their rows ([`ScanValues::Lazy`]).
     /// Releases the mapped pages of row group `rg`'s column chunks from the process's
     /// resident memory ([`TableFile::release`]).
     pub(crate) fn release_row_group(&self, rg: usize) {
         let Some(group) = self.metadata.row_groups().get(rg) else { return };
-        let (start, end) = group
-            .columns()
-            .iter()
-            .map(|c| c.byte_range())
-            .fold((u64::MAX, 0), |(lo, hi), (at, len)| (lo.min(at), hi.max(at.saturating_add(len))));
-        if start < end {
-            self.file.release(start, end - start);
+        let chunks = group.columns().iter().map(|c| c.byte_range()).map(|(at, len)| at..at.saturating_add(len));
+        if let Some(span) = byte_hull(chunks) {
+            self.file.release(span);
         }
     }
 
+    /// A page of the key column with the matching rows of the other columns, for a scan: the
+    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
+    /// values likewise when cached or cached now, else read value page by value page as the
+    /// scan reaches their rows ([`ScanValues::Lazy`]).
     pub(crate) fn page(
         &self,
         rg: usize,
@@ -906,6 +901,12 @@ pub(crate) fn layout_for(compression: Compression, filter: FilterPolicy) -> Layo
 /// The same codec, whatever its level (a file does not record zstd's level).
 fn same_codec(a: Codec, b: Codec) -> bool {
     std::mem::discriminant(&a) == std::mem::discriminant(&b)
+}
+
+/// The smallest byte range holding every one of `ranges`; `None` when that is empty.
+fn byte_hull(ranges: impl IntoIterator<Item = Range<u64>>) -> Option<Range<u64>> {
+    let (start, end) = ranges.into_iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.start), hi.max(r.end)));
+    (start < end).then_some(start..end)
 }
 
 /// Extracts key bounds and page boundaries from the footer and page index, checking them.
