@@ -519,6 +519,59 @@ fn a_scan_that_releases_its_row_groups_leaves_other_readers_reading_the_same() {
     }
 }
 
+/// Kilobytes of `path`'s memory maps resident in this process (`Rss` in `/proc/self/smaps`).
+#[cfg(target_os = "linux")]
+fn mapped_kib(path: &std::path::Path) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut ours = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            if ours {
+                kib += rss.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap();
+            }
+        } else if !line.split_whitespace().next().is_some_and(|field| field.ends_with(':')) {
+            // A mapping's first line: address range, permissions, offset, device, inode, path.
+            ours = line.ends_with(name);
+        }
+    }
+    kib
+}
+
+/// A compaction's scan gives back the mapped pages it has passed as it goes, so reading one
+/// large row group holds about a megabyte of it (plus the pages being read), not
+/// the whole row group until the scan leaves it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_releasing_scan_holds_little_of_a_large_row_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions {
+        sync: false,
+        row_group_rows: 1 << 20,
+        block_cache_bytes: 0,
+        compression: strata_sstable::Compression::None,
+        ..ParquetOptions::default()
+    };
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let value = |i: u32| format!("{i:0200}");
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, value(i))))).unwrap();
+    assert_eq!(store.describe(1).unwrap().row_groups, 1);
+    let path = store.table_path(1);
+    let mut scan = store.scan_once(1, &KeyRange::all()).unwrap();
+    let mut peak = 0;
+    for (i, e) in scan.by_ref().take(N as usize - 1000).enumerate() {
+        assert_eq!(e.unwrap().value.as_ref(), value(i as u32).as_bytes());
+        if i % 1000 == 0 {
+            peak = peak.max(mapped_kib(&path));
+        }
+    }
+    // The values alone are 20 MB; a scan releasing only whole row groups holds 18 MB of them here.
+    assert!(peak > 0, "the table is read through a map");
+    assert!(peak < 4 * 1024, "{peak} KiB of the table resident during the scan");
+    assert_eq!(scan.count(), 1000);
+}
+
 /// An open table keeps what lookups and scans use of the page index in its own arrays and
 /// drops Parquet's decoded copy, which was a third of the table cache: the table cache is
 /// charged under 7 bytes per row (about 9 with the copy). (A row-group copy reads its page

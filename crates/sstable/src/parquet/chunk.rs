@@ -199,7 +199,7 @@ impl ColumnChunk {
     /// column's page of the same rows, which the `seq` and `kind` pages line up with), else
     /// the page that does if every page before it is as long as the first (pages cut by a row
     /// limit, as the `value` column's shorter ones), else found by a binary search.
-    fn page_of(&self, row: u64, near: usize) -> usize {
+    pub(crate) fn page_of(&self, row: u64, near: usize) -> usize {
         let holds = |p: usize| {
             self.pages.get(p).is_some_and(|l| l.first_row <= row)
                 && self.pages.get(p + 1).is_none_or(|n| n.first_row > row)

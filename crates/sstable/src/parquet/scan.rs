@@ -35,6 +35,10 @@ use crate::stats::Counters;
 /// inserting.
 const CACHED_PAGES: usize = 4;
 
+/// Bytes of mapped pages a releasing scan lets pile up behind it in a row group before it
+/// releases them.
+const RELEASE_BYTES: u64 = 1 << 20;
+
 /// Every version of every key in a range of one table, in internal key order.
 ///
 /// It owns an `Arc` of the open table, so it stays valid after the store drops the table from
@@ -63,9 +67,11 @@ pub struct ParquetScan {
     seeking: bool,
     /// Set after the last row, or after an error was yielded.
     done: bool,
-    /// Whether each row group the scan leaves is released from the process's memory
+    /// Whether the pages the scan has passed are released from the process's memory
     /// ([`Self::releasing_behind`]).
     release_behind: bool,
+    /// The row of the current row group before which its pages are released.
+    released_to: u64,
 }
 
 impl ParquetScan {
@@ -89,13 +95,15 @@ impl ParquetScan {
             seeking: !matches!(range.start(), Bound::Unbounded),
             done: false,
             release_behind: false,
+            released_to: 0,
         }
     }
 
-    /// The scan, releasing the mapped pages of each row group it reads to the end from the
-    /// process's resident memory: for a compaction, which reads each input once and would
-    /// otherwise keep all of them resident until its inputs are deleted. Other readers of
-    /// those pages fault them back in from the OS page cache.
+    /// The scan, releasing the mapped pages it has passed from the process's resident memory,
+    /// a megabyte at a time and the rest of each row group as it leaves it: for a compaction,
+    /// which reads each input once and would otherwise keep all of them resident until its
+    /// inputs are deleted. Other readers of those pages fault them back in from the OS page
+    /// cache.
     #[must_use]
     pub(crate) fn releasing_behind(mut self) -> Self {
         self.release_behind = true;
@@ -103,9 +111,21 @@ impl ParquetScan {
     }
 
     /// Releases row group `rg` when this scan releases what it passes.
-    fn leave_row_group(&self, rg: usize) {
+    fn leave_row_group(&mut self, rg: usize) {
         if self.release_behind {
             self.table.release_row_group(rg);
+            self.released_to = 0;
+        }
+    }
+
+    /// Releases the pages of row group `rg` before row `row` when this scan releases what it
+    /// passes and they come to [`RELEASE_BYTES`].
+    fn pass_rows(&mut self, rg: usize, row: u64) {
+        if self.release_behind
+            && row > self.released_to
+            && self.table.release_rows(rg, self.released_to..row, RELEASE_BYTES)
+        {
+            self.released_to = row;
         }
     }
 
@@ -129,6 +149,7 @@ impl ParquetScan {
                 self.next_page = None;
                 return Ok(false);
             }
+            self.pass_rows(rg_idx, span.first_row);
             // Past the first pages, cached parts are used but nothing decoded is inserted.
             let insert = self.pages < CACHED_PAGES;
             let rows = self.table.page(rg_idx, page_idx, &self.cache, &self.counters, insert)?;

@@ -57,6 +57,10 @@ impl RowGroupSpan {
     }
 }
 
+/// The OS page size [`OpenTable::release_rows`] keeps the page under a scan's next row by
+/// (4 KiB; on larger pages it may release that page, which the next read faults back in).
+const RELEASE_ALIGN: u64 = 4096;
+
 /// The largest read or decompression buffer a thread keeps between point lookups that read
 /// pages in place; a larger one (a page of huge values) is freed after its lookup.
 const MAX_KEPT_BUFFER: usize = 1 << 20;
@@ -635,6 +639,34 @@ impl OpenTable {
         if let Some(span) = byte_hull(chunks) {
             self.file.release(span);
         }
+    }
+
+    /// Releases the mapped pages of row group `rg` that hold only rows before `rows.end`,
+    /// column by column ([`TableFile::release`]), when the pages of `rows` come to `min_bytes`
+    /// or more; returns whether it did. A scan that reads its row groups once thus gives back
+    /// what it has passed as it goes, instead of holding a whole row group of every input
+    /// until it leaves it.
+    ///
+    /// Each column is released from the start of its chunk, not from `rows.start`: a fault on
+    /// a page may map the pages around it again (fault-around, large folios), including some
+    /// released before, and the next release takes those too.
+    pub(crate) fn release_rows(&self, rg: usize, rows: Range<u64>, min_bytes: u64) -> bool {
+        let Some(chunks) = self.chunks.get(rg) else { return false };
+        let offset = |chunk: &ColumnChunk, row: u64| chunk.pages.get(chunk.page_of(row, 0)).map(|p| p.offset);
+        let passed = |chunk: &ColumnChunk| offset(chunk, rows.end)?.checked_sub(offset(chunk, rows.start)?);
+        if chunks.iter().filter_map(passed).sum::<u64>() < min_bytes {
+            return false;
+        }
+        for chunk in chunks {
+            if let (Some(first), Some(end)) = (chunk.pages.first(), offset(chunk, rows.end)) {
+                // The OS page holding the first row still to be read stays.
+                let end = end & !(RELEASE_ALIGN - 1);
+                if end > first.offset {
+                    self.file.release(first.offset..end);
+                }
+            }
+        }
+        true
     }
 
     /// A page of the key column with the matching rows of the other columns, for a scan: the
