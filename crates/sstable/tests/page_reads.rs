@@ -570,6 +570,19 @@ fn a_releasing_scan_holds_little_of_a_large_row_group() {
     assert!(peak > 0, "the table is read through a map");
     assert!(peak < 4 * 1024, "{peak} KiB of the table resident during the scan");
     assert_eq!(scan.count(), 1000);
+
+    // A releasing scan of the second half (as a parallel subcompaction's) leaves the pages of
+    // the first half that another reader holds.
+    let first_half = KeyRange::new(std::ops::Bound::Unbounded, std::ops::Bound::Excluded(key(N / 2).into()));
+    assert_eq!(store.scan(1, &first_half).unwrap().count(), N as usize / 2);
+    let held = mapped_kib(&path);
+    assert!(held > 8 * 1024, "{held} KiB resident after reading half the table");
+    let second_half = KeyRange::new(std::ops::Bound::Included(key(N / 2).into()), std::ops::Bound::Unbounded);
+    let mut scan = store.scan_once(1, &second_half).unwrap();
+    assert_eq!(scan.by_ref().take(N as usize / 2 - 1000).count(), N as usize / 2 - 1000);
+    let after = mapped_kib(&path);
+    assert!(after >= held, "{after} KiB resident after the second half's scan, {held} before it");
+    assert!(after < held + 4 * 1024, "{after} KiB resident after the second half's scan, {held} before it");
 }
 
 /// An open table keeps what lookups and scans use of the page index in its own arrays and

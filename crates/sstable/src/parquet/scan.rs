@@ -70,8 +70,9 @@ pub struct ParquetScan {
     /// Whether the pages the scan has passed are released from the process's memory
     /// ([`Self::releasing_behind`]).
     release_behind: bool,
-    /// The row of the current row group before which its pages are released.
-    released_to: u64,
+    /// The row group being read, the row the scan began at in it, and the row before which
+    /// its pages are released.
+    released: Option<(usize, u64, u64)>,
 }
 
 impl ParquetScan {
@@ -95,7 +96,7 @@ impl ParquetScan {
             seeking: !matches!(range.start(), Bound::Unbounded),
             done: false,
             release_behind: false,
-            released_to: 0,
+            released: None,
         }
     }
 
@@ -114,18 +115,23 @@ impl ParquetScan {
     fn leave_row_group(&mut self, rg: usize) {
         if self.release_behind {
             self.table.release_row_group(rg);
-            self.released_to = 0;
+            self.released = None;
         }
     }
 
     /// Releases the pages of row group `rg` before row `row` when this scan releases what it
     /// passes and they come to [`RELEASE_BYTES`].
     fn pass_rows(&mut self, rg: usize, row: u64) {
-        if self.release_behind
-            && row > self.released_to
-            && self.table.release_rows(rg, self.released_to..row, RELEASE_BYTES)
-        {
-            self.released_to = row;
+        if !self.release_behind {
+            return;
+        }
+        match &mut self.released {
+            Some((at, from, to)) if *at == rg => {
+                if row > *to && self.table.release_rows(rg, *from, *to..row, RELEASE_BYTES) {
+                    *to = row;
+                }
+            }
+            released => *released = Some((rg, row, row)),
         }
     }
 

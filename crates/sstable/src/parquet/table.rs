@@ -57,8 +57,9 @@ impl RowGroupSpan {
     }
 }
 
-/// The OS page size [`OpenTable::release_rows`] keeps the page under a scan's next row by
-/// (4 KiB; on larger pages it may release that page, which the next read faults back in).
+/// The OS page size [`OpenTable::release_rows`] aligns what it releases to, so that it keeps
+/// the pages its range begins and ends in (4 KiB; with larger pages it may release those,
+/// which the next read of them faults back in).
 const RELEASE_ALIGN: u64 = 4096;
 
 /// The largest read or decompression buffer a thread keeps between point lookups that read
@@ -641,16 +642,18 @@ impl OpenTable {
         }
     }
 
-    /// Releases the mapped pages of row group `rg` that hold only rows before `rows.end`,
-    /// column by column ([`TableFile::release`]), when the pages of `rows` come to `min_bytes`
-    /// or more; returns whether it did. A scan that reads its row groups once thus gives back
-    /// what it has passed as it goes, instead of holding a whole row group of every input
-    /// until it leaves it.
+    /// Releases the mapped pages of row group `rg` that hold only rows from `from` up to
+    /// `rows.end`, column by column ([`TableFile::release`]), when the pages of `rows` come to
+    /// `min_bytes` or more; returns whether it did. A scan that reads its row groups once
+    /// thus gives back what it has passed as it goes, instead of holding a whole row group of
+    /// every input until it leaves it.
     ///
-    /// Each column is released from the start of its chunk, not from `rows.start`: a fault on
-    /// a page may map the pages around it again (fault-around, large folios), including some
-    /// released before, and the next release takes those too.
-    pub(crate) fn release_rows(&self, rg: usize, rows: Range<u64>, min_bytes: u64) -> bool {
+    /// `from` is where the scan began in the row group: each release starts there, not at
+    /// `rows.start`, because a fault on a page may map the pages around it again
+    /// (fault-around, large folios), some of them released before, and the next release takes
+    /// those too. Pages holding rows before `from` (another scan of the same table, as a
+    /// parallel subcompaction's, may be reading them) and the page holding `rows.end` stay.
+    pub(crate) fn release_rows(&self, rg: usize, from: u64, rows: Range<u64>, min_bytes: u64) -> bool {
         let Some(chunks) = self.chunks.get(rg) else { return false };
         let offset = |chunk: &ColumnChunk, row: u64| chunk.pages.get(chunk.page_of(row, 0)).map(|p| p.offset);
         let passed = |chunk: &ColumnChunk| offset(chunk, rows.end)?.checked_sub(offset(chunk, rows.start)?);
@@ -658,11 +661,10 @@ impl OpenTable {
             return false;
         }
         for chunk in chunks {
-            if let (Some(first), Some(end)) = (chunk.pages.first(), offset(chunk, rows.end)) {
-                // The OS page holding the first row still to be read stays.
-                let end = end & !(RELEASE_ALIGN - 1);
-                if end > first.offset {
-                    self.file.release(first.offset..end);
+            if let (Some(start), Some(end)) = (offset(chunk, from), offset(chunk, rows.end)) {
+                let (start, end) = (start.next_multiple_of(RELEASE_ALIGN), end & !(RELEASE_ALIGN - 1));
+                if end > start {
+                    self.file.release(start..end);
                 }
             }
         }
