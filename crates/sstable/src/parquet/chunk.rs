@@ -25,14 +25,22 @@ thread_local! {
     static PAGE_BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// One data page of a column chunk.
+/// One data page of a column chunk: 16 bytes, as an open table holds one per page of every
+/// column.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageLoc {
     /// Where the page (header included) starts in the file, and its length.
     pub(crate) offset: u64,
     pub(crate) len: u32,
+    /// Its first row within the row group (row groups of over `u32::MAX` rows are refused).
+    first: u32,
+}
+
+impl PageLoc {
     /// Its first row within the row group.
-    pub(crate) first_row: u64,
+    pub(crate) fn first_row(&self) -> u64 {
+        u64::from(self.first)
+    }
 }
 
 /// One column of one row group: its codec, its data pages, its dictionary page.
@@ -49,7 +57,20 @@ pub(crate) struct ColumnChunk {
     /// Per data page: the single value every row holds, when the column index says the page's
     /// minimum and maximum are equal, so the page need not be read at all. Only for `kind` and
     /// `seq`, and empty when no page is uniform.
-    uniform: Vec<Option<i64>>,
+    uniform: Uniform,
+}
+
+/// Per data page of a `seq` or `kind` column chunk: the single value every row holds, where the
+/// column index says its minimum and maximum are equal.
+#[derive(Debug)]
+enum Uniform {
+    /// No page is uniform, or the column is not `seq` or `kind`.
+    None,
+    /// Every page holds this one value throughout: the usual `kind` chunk (puts only), and the
+    /// `seq` chunk of a bottommost merge (all 0). Nothing kept per page.
+    All(i64),
+    /// Per page.
+    Pages(Box<[Option<i64>]>),
 }
 
 impl ColumnChunk {
@@ -69,7 +90,7 @@ impl ColumnChunk {
                     let offset = u64::try_from(loc.offset).map_err(|_| ctx("negative page offset"))?;
                     let len = u32::try_from(loc.compressed_page_size).map_err(|_| ctx("negative page size"))?;
                     let first_row = u64::try_from(loc.first_row_index).map_err(|_| ctx("negative first row"))?;
-                    let prev_end = pages.last().map_or(0, |l: &PageLoc| l.first_row);
+                    let prev_end = pages.last().map_or(0, |l: &PageLoc| l.first_row());
                     let ok_start = if p == 0 { first_row == 0 } else { first_row > prev_end };
                     if !ok_start || first_row >= num_rows || offset.saturating_add(u64::from(len)) > data_end {
                         return Err(ctx(&format!("page {p} is out of order or out of bounds")));
@@ -77,10 +98,11 @@ impl ColumnChunk {
                     if first_row - prev_end > MAX_PAGE_ROWS as u64 && p > 0 {
                         return Err(ctx(&format!("page {} holds more rows than any Strata page", p - 1)));
                     }
-                    pages.push(PageLoc { offset, len, first_row });
+                    let first = u32::try_from(first_row).map_err(|_| ctx("a row group of over 4 Gi rows"))?;
+                    pages.push(PageLoc { offset, len, first });
                 }
                 let last = pages.last().ok_or_else(|| ctx("no pages"))?;
-                if num_rows - last.first_row > MAX_PAGE_ROWS as u64 {
+                if num_rows - last.first_row() > MAX_PAGE_ROWS as u64 {
                     return Err(ctx("the last page holds more rows than any Strata page"));
                 }
                 let dict = match meta.dictionary_page_offset() {
@@ -94,7 +116,7 @@ impl ColumnChunk {
                 let uniform = match (col, index.column_index(rg_idx, col)) {
                     (KIND, Some(ColumnIndexMetaData::INT32(ci))) => uniform_pages(ci, pages.len()),
                     (SEQ, Some(ColumnIndexMetaData::INT64(ci))) => uniform_pages(ci, pages.len()),
-                    _ => Vec::new(),
+                    _ => Uniform::None,
                 };
                 Ok(ColumnChunk {
                     codec: meta.compression(),
@@ -112,8 +134,8 @@ impl ColumnChunk {
 
     /// Rows of page `p`: from its first row to the next page's (or the row group's end).
     fn page_rows(&self, p: usize) -> (u64, u64) {
-        let start = self.pages[p].first_row;
-        let end = self.pages.get(p + 1).map_or(self.num_rows, |n| n.first_row);
+        let start = self.pages[p].first_row();
+        let end = self.pages.get(p + 1).map_or(self.num_rows, |n| n.first_row());
         (start, end)
     }
 
@@ -201,21 +223,21 @@ impl ColumnChunk {
     /// limit, as the `value` column's shorter ones), else found by a binary search.
     pub(crate) fn page_of(&self, row: u64, near: usize) -> usize {
         let holds = |p: usize| {
-            self.pages.get(p).is_some_and(|l| l.first_row <= row)
-                && self.pages.get(p + 1).is_none_or(|n| n.first_row > row)
+            self.pages.get(p).is_some_and(|l| l.first_row() <= row)
+                && self.pages.get(p + 1).is_none_or(|n| n.first_row() > row)
         };
         if holds(near) {
             return near;
         }
         if let Some(second) = self.pages.get(1)
-            && second.first_row > 0
+            && second.first_row() > 0
         {
-            let guess = usize::try_from(row / second.first_row).unwrap_or(usize::MAX);
+            let guess = usize::try_from(row / second.first_row()).unwrap_or(usize::MAX);
             if holds(guess) {
                 return guess;
             }
         }
-        self.pages.partition_point(|p| p.first_row <= row).saturating_sub(1)
+        self.pages.partition_point(|p| p.first_row() <= row).saturating_sub(1)
     }
 
     /// The page holding row `row` (`near` as in [`Self::page_of`]), its row count, and the
@@ -314,7 +336,11 @@ impl ColumnChunk {
 
     /// The value every row of page `p` holds, when the column index says there is one.
     pub(crate) fn uniform_page(&self, p: usize) -> Option<i64> {
-        self.uniform.get(p).copied().flatten()
+        match &self.uniform {
+            Uniform::None => None,
+            Uniform::All(v) => (p < self.pages.len()).then_some(*v),
+            Uniform::Pages(pages) => pages.get(p).copied().flatten(),
+        }
     }
 
     /// Row `row` of the `kind` column, as [`Self::kind_rows`] gives it; with no allocation when
@@ -385,21 +411,29 @@ impl ColumnChunk {
 
     /// Heap bytes held.
     pub(crate) fn memory_size(&self) -> usize {
-        self.pages.capacity() * size_of::<PageLoc>() + self.uniform.capacity() * size_of::<Option<i64>>() + 64
+        let uniform = match &self.uniform {
+            Uniform::Pages(pages) => pages.len() * size_of::<Option<i64>>(),
+            Uniform::None | Uniform::All(_) => 0,
+        };
+        self.pages.capacity() * size_of::<PageLoc>() + uniform + size_of::<Self>()
     }
 }
 
 /// Per page of a column index: the value every row holds, where its minimum and maximum are
-/// equal. Empty when no page is uniform (a `seq` page is only when a bottommost merge wrote
-/// its rows at sequence number 0), so such chunks keep nothing.
-fn uniform_pages<T: Copy + PartialEq + Into<i64>>(ci: &PrimitiveColumnIndex<T>, pages: usize) -> Vec<Option<i64>> {
-    let uniform: Vec<Option<i64>> = (0..pages)
+/// equal; kept per page only when pages differ (a `seq` page is uniform only when a
+/// bottommost merge wrote its rows at sequence number 0).
+fn uniform_pages<T: Copy + PartialEq + Into<i64>>(ci: &PrimitiveColumnIndex<T>, pages: usize) -> Uniform {
+    let uniform: Box<[Option<i64>]> = (0..pages)
         .map(|p| match (ci.min_value(p), ci.max_value(p)) {
             (Some(lo), Some(hi)) if lo == hi => Some((*lo).into()),
             _ => None,
         })
         .collect();
-    if uniform.iter().all(Option::is_none) { Vec::new() } else { uniform }
+    match uniform.first() {
+        _ if uniform.iter().all(Option::is_none) => Uniform::None,
+        Some(&Some(v)) if uniform.iter().all(|&u| u == Some(v)) => Uniform::All(v),
+        _ => Uniform::Pages(uniform),
+    }
 }
 
 /// The kind stored as `v` in the `kind` column of `file`.

@@ -150,7 +150,7 @@ impl ParquetScan {
             };
             // Page minimums are lower bounds (a truncated one is a prefix), so a page whose
             // minimum is past the end holds no key in range, and neither does any page after it.
-            if self.range.is_past_end(&span.min) {
+            if self.range.is_past_end(rg.page_min(page_idx)) {
                 self.leave_row_group(rg_idx);
                 self.next_page = None;
                 return Ok(false);
@@ -212,7 +212,15 @@ fn first_page(table: &OpenTable, range: &KeyRange) -> Option<(usize, usize)> {
         return Some((rg_idx, page));
     }
     // Pages' maximums ascend: skip those that end at the start key itself.
-    let page = page + rg.pages.get(page..).map_or(0, |rest| rest.partition_point(|p| before(&p.max)));
+    let (mut page, mut end) = (page, rg.pages.len());
+    while page < end {
+        let mid = page + (end - page) / 2;
+        if before(rg.page_max(mid)) {
+            page = mid + 1;
+        } else {
+            end = mid;
+        }
+    }
     Some((rg_idx, page))
 }
 

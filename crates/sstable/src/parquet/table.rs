@@ -32,11 +32,9 @@ use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
 use crate::stats::Counters;
 use crate::{Compression, CopyUnit, Error, Result, TableId, TableMeta};
 
-/// One data page of the key column: its key bounds (from the column index; possibly truncated,
-/// but always bounds) and its rows.
+/// One data page of the key column: its rows. Its key bounds are its row group's
+/// ([`RowGroupSpan::page_min`], [`RowGroupSpan::page_max`]).
 pub(crate) struct PageSpan {
-    pub(crate) min: Bytes,
-    pub(crate) max: Bytes,
     pub(crate) first_row: u64,
     pub(crate) rows: u64,
 }
@@ -46,6 +44,13 @@ pub(crate) struct RowGroupSpan {
     pub(crate) min: Bytes,
     pub(crate) max: Bytes,
     pub(crate) pages: Vec<PageSpan>,
+    /// Each page's minimum and maximum key (from the column index; possibly truncated, but
+    /// always bounds), end to end in page order: one allocation for the row group, where a
+    /// pair of `Bytes` per page took 64 bytes of handles and two allocations.
+    bounds: Box<[u8]>,
+    /// Where each bound ends in `bounds`: page `p`'s minimum ends at `bound_ends[2 * p]` and
+    /// its maximum at `bound_ends[2 * p + 1]`.
+    bound_ends: Box<[u32]>,
     /// The pages' maximums, for the search of [`Self::first_page`].
     maxes: MaxKeys,
 }
@@ -53,7 +58,34 @@ pub(crate) struct RowGroupSpan {
 impl RowGroupSpan {
     /// The first page whose maximum key is at or after `key` (`pages.len()` if none is).
     pub(crate) fn first_page(&self, key: &[u8]) -> usize {
-        self.maxes.first_not_below(key, |p| cmp_keys(&self.pages[p].max, key))
+        self.maxes.first_not_below(key, |p| cmp_keys(self.page_max(p), key))
+    }
+
+    /// Bound `i` of `bounds` (`2 * p` is page `p`'s minimum, `2 * p + 1` its maximum).
+    fn bound(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |prev| self.bound_ends[prev] as usize);
+        &self.bounds[start..self.bound_ends[i] as usize]
+    }
+
+    /// A lower bound of page `p`'s keys.
+    pub(crate) fn page_min(&self, p: usize) -> &[u8] {
+        self.bound(2 * p)
+    }
+
+    /// An upper bound of page `p`'s keys.
+    pub(crate) fn page_max(&self, p: usize) -> &[u8] {
+        self.bound(2 * p + 1)
+    }
+
+    /// Bytes of memory the row group's page bounds and rows take.
+    fn memory_size(&self) -> usize {
+        self.maxes.memory_size()
+            + self.bounds.len()
+            + self.bound_ends.len() * size_of::<u32>()
+            + self.pages.capacity() * size_of::<PageSpan>()
+            + self.min.len()
+            + self.max.len()
+            + size_of::<Self>()
     }
 }
 
@@ -275,12 +307,7 @@ impl OpenTable {
         let memory = metadata.memory_size()
             + chunks.iter().flatten().map(ColumnChunk::memory_size).sum::<usize>()
             + filters.iter().map(BloomFilter::memory_usage).sum::<usize>()
-            + row_groups
-                .iter()
-                .map(|rg| {
-                    rg.maxes.memory_size() + rg.pages.iter().map(|p| p.min.len() + p.max.len() + 48).sum::<usize>()
-                })
-                .sum::<usize>()
+            + row_groups.iter().map(RowGroupSpan::memory_size).sum::<usize>()
             + file.memory_size();
         Ok(Self { meta, cache_id, file, metadata, row_groups, chunks, filters, counts, memory })
     }
@@ -336,20 +363,22 @@ impl OpenTable {
     /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
     /// the cut a little. Cuts are kept ascending and after the table's first key.
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
-        let pages = || self.row_groups.iter().flat_map(|rg| &rg.pages);
-        let total: u64 = pages().map(|p| p.rows).sum();
+        let pages =
+            || self.row_groups.iter().flat_map(|rg| rg.pages.iter().enumerate().map(move |(p, span)| (rg, p, span)));
+        let total: u64 = pages().map(|(_, _, span)| span.rows).sum();
         let mut keys: Vec<Bytes> = Vec::new();
         if parts < 2 || total == 0 {
             return keys;
         }
         let mut passed = 0u64;
-        for page in pages() {
+        for (rg, p, span) in pages() {
             let share = total * (keys.len() as u64 + 1) / parts as u64;
             let after = keys.last().unwrap_or(&self.meta.min_key);
-            if passed >= share && keys.len() + 1 < parts && page.min > *after && page.min <= self.meta.max_key {
-                keys.push(page.min.clone());
+            let min = rg.page_min(p);
+            if passed >= share && keys.len() + 1 < parts && min > &after[..] && min <= &self.meta.max_key[..] {
+                keys.push(Bytes::copy_from_slice(min));
             }
-            passed += page.rows;
+            passed += span.rows;
         }
         keys
     }
@@ -500,7 +529,7 @@ impl OpenTable {
             }
             let first_page = rg.first_page(key);
             for page_idx in first_page..rg.pages.len() {
-                if cmp_keys(&rg.pages[page_idx].min, key).is_gt() {
+                if cmp_keys(rg.page_min(page_idx), key).is_gt() {
                     break;
                 }
                 let keys_key = self.cache_key(rg_idx, page_idx, Part::Keys);
@@ -962,6 +991,8 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
         }
         let num_rows = u64::try_from(rg.num_rows()).map_err(|_| format!("row group {rg_idx}: negative row count"))?;
         let mut pages = Vec::with_capacity(locations.len());
+        let mut bounds = Vec::new();
+        let mut bound_ends = Vec::with_capacity(2 * locations.len());
         for (p, loc) in locations.iter().enumerate() {
             let first_row = u64::try_from(loc.first_row_index).map_err(|_| "negative first row index")?;
             let end = match locations.get(p + 1) {
@@ -974,15 +1005,25 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
             let (Some(pmin), Some(pmax)) = (ci.min_value(p), ci.max_value(p)) else {
                 return Err(format!("row group {rg_idx}: page {p} has no key min/max"));
             };
-            pages.push(PageSpan {
-                min: Bytes::copy_from_slice(pmin),
-                max: Bytes::copy_from_slice(pmax),
-                first_row,
-                rows: end - first_row,
-            });
+            for bound in [pmin, pmax] {
+                bounds.extend_from_slice(bound);
+                bound_ends.push(
+                    u32::try_from(bounds.len())
+                        .map_err(|_| format!("row group {rg_idx}: its pages' key bounds exceed 4 GiB"))?,
+                );
+            }
+            pages.push(PageSpan { first_row, rows: end - first_row });
         }
-        let maxes = MaxKeys::new(pages.iter().map(|p| &p.max[..]));
-        out.push(RowGroupSpan { min: Bytes::copy_from_slice(min), max: Bytes::copy_from_slice(max), pages, maxes });
+        let mut span = RowGroupSpan {
+            min: Bytes::copy_from_slice(min),
+            max: Bytes::copy_from_slice(max),
+            pages,
+            bounds: bounds.into_boxed_slice(),
+            bound_ends: bound_ends.into_boxed_slice(),
+            maxes: MaxKeys::new(std::iter::empty()),
+        };
+        span.maxes = MaxKeys::new((0..span.pages.len()).map(|p| span.page_max(p)));
+        out.push(span);
     }
     Ok(out)
 }
