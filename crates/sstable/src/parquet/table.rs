@@ -61,20 +61,14 @@ impl RowGroupSpan {
         self.maxes.first_not_below(key, |p| cmp_keys(self.page_max(p), key))
     }
 
-    /// Bound `i` of `bounds` (`2 * p` is page `p`'s minimum, `2 * p + 1` its maximum).
-    fn bound(&self, i: usize) -> &[u8] {
-        let start = i.checked_sub(1).map_or(0, |prev| self.bound_ends[prev] as usize);
-        &self.bounds[start..self.bound_ends[i] as usize]
-    }
-
     /// A lower bound of page `p`'s keys.
     pub(crate) fn page_min(&self, p: usize) -> &[u8] {
-        self.bound(2 * p)
+        bound(&self.bounds, &self.bound_ends, 2 * p)
     }
 
     /// An upper bound of page `p`'s keys.
     pub(crate) fn page_max(&self, p: usize) -> &[u8] {
-        self.bound(2 * p + 1)
+        bound(&self.bounds, &self.bound_ends, 2 * p + 1)
     }
 
     /// Bytes of memory the row group's page bounds and rows take.
@@ -87,6 +81,13 @@ impl RowGroupSpan {
             + self.max.len()
             + size_of::<Self>()
     }
+}
+
+/// Bound `i` of a row group's page bounds laid end to end in `bounds`, each ending at its
+/// entry of `ends` (`2 * p` is page `p`'s minimum, `2 * p + 1` its maximum).
+fn bound<'a>(bounds: &'a [u8], ends: &[u32], i: usize) -> &'a [u8] {
+    let start = i.checked_sub(1).map_or(0, |prev| ends[prev] as usize);
+    &bounds[start..ends[i] as usize]
 }
 
 /// The OS page size [`OpenTable::release_rows`] aligns what it releases to, so that it keeps
@@ -1014,16 +1015,15 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
             }
             pages.push(PageSpan { first_row, rows: end - first_row });
         }
-        let mut span = RowGroupSpan {
+        let maxes = MaxKeys::new((0..pages.len()).map(|p| bound(&bounds, &bound_ends, 2 * p + 1)));
+        out.push(RowGroupSpan {
             min: Bytes::copy_from_slice(min),
             max: Bytes::copy_from_slice(max),
             pages,
             bounds: bounds.into_boxed_slice(),
             bound_ends: bound_ends.into_boxed_slice(),
-            maxes: MaxKeys::new(std::iter::empty()),
-        };
-        span.maxes = MaxKeys::new((0..span.pages.len()).map(|p| span.page_max(p)));
-        out.push(span);
+            maxes,
+        });
     }
     Ok(out)
 }
