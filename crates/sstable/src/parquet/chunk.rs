@@ -56,7 +56,7 @@ pub(crate) struct ColumnChunk {
     dict_values: OnceLock<Arc<[i32]>>,
     /// Per data page: the single value every row holds, when the column index says the page's
     /// minimum and maximum are equal, so the page need not be read at all. Only for `kind` and
-    /// `seq`, and empty when no page is uniform.
+    /// `seq`.
     uniform: Uniform,
 }
 
