@@ -133,7 +133,7 @@ impl ColumnChunk {
     }
 
     /// Rows of page `p`: from its first row to the next page's (or the row group's end).
-    fn page_rows(&self, p: usize) -> (u64, u64) {
+    pub(crate) fn page_rows(&self, p: usize) -> (u64, u64) {
         let start = self.pages[p].first_row();
         let end = self.pages.get(p + 1).map_or(self.num_rows, |n| n.first_row());
         (start, end)

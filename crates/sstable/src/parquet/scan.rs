@@ -143,11 +143,11 @@ impl ParquetScan {
                 self.next_page = None;
                 return Ok(false);
             };
-            let Some(span) = rg.pages.get(page_idx) else {
+            if page_idx >= rg.page_count() {
                 self.leave_row_group(rg_idx);
                 self.next_page = Some((rg_idx + 1, 0));
                 continue;
-            };
+            }
             // Page minimums are lower bounds (a truncated one is a prefix), so a page whose
             // minimum is past the end holds no key in range, and neither does any page after it.
             if self.range.is_past_end(rg.page_min(page_idx)) {
@@ -155,7 +155,7 @@ impl ParquetScan {
                 self.next_page = None;
                 return Ok(false);
             }
-            self.pass_rows(rg_idx, span.first_row);
+            self.pass_rows(rg_idx, self.table.rows_of(rg_idx, page_idx).0);
             // Past the first pages, cached parts are used but nothing decoded is inserted.
             let insert = self.pages < CACHED_PAGES;
             let rows = self.table.page(rg_idx, page_idx, &self.cache, &self.counters, insert)?;
@@ -212,7 +212,7 @@ fn first_page(table: &OpenTable, range: &KeyRange) -> Option<(usize, usize)> {
         return Some((rg_idx, page));
     }
     // Pages' maximums ascend: skip those that end at the start key itself.
-    let (mut page, mut end) = (page, rg.pages.len());
+    let (mut page, mut end) = (page, rg.page_count());
     while page < end {
         let mid = page + (end - page) / 2;
         if before(rg.page_max(mid)) {

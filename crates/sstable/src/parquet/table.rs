@@ -32,18 +32,11 @@ use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
 use crate::stats::Counters;
 use crate::{Compression, CopyUnit, Error, Result, TableId, TableMeta};
 
-/// One data page of the key column: its rows. Its key bounds are its row group's
-/// ([`RowGroupSpan::page_min`], [`RowGroupSpan::page_max`]).
-pub(crate) struct PageSpan {
-    pub(crate) first_row: u64,
-    pub(crate) rows: u64,
-}
-
-/// A row group: its key bounds (from the row-group statistics) and its pages.
+/// A row group: its key bounds (from the row-group statistics) and its key column's pages'
+/// (their rows are the key chunk's, [`OpenTable::rows_of`]).
 pub(crate) struct RowGroupSpan {
     pub(crate) min: Bytes,
     pub(crate) max: Bytes,
-    pub(crate) pages: Vec<PageSpan>,
     /// Each page's minimum and maximum key (from the column index; possibly truncated, but
     /// always bounds), end to end in page order: one allocation for the row group, where a
     /// pair of `Bytes` per page took 64 bytes of handles and two allocations.
@@ -56,9 +49,14 @@ pub(crate) struct RowGroupSpan {
 }
 
 impl RowGroupSpan {
-    /// The first page whose maximum key is at or after `key` (`pages.len()` if none is).
+    /// The first page whose maximum key is at or after `key` ([`Self::page_count`] if none is).
     pub(crate) fn first_page(&self, key: &[u8]) -> usize {
         self.maxes.first_not_below(key, |p| cmp_keys(self.page_max(p), key))
+    }
+
+    /// Pages of the key column.
+    pub(crate) fn page_count(&self) -> usize {
+        self.bound_ends.len() / 2
     }
 
     /// A lower bound of page `p`'s keys.
@@ -71,12 +69,11 @@ impl RowGroupSpan {
         bound(&self.bounds, &self.bound_ends, 2 * p + 1)
     }
 
-    /// Bytes of memory the row group's page bounds and rows take.
+    /// Bytes of memory the row group's key bounds take.
     fn memory_size(&self) -> usize {
         self.maxes.memory_size()
             + self.bounds.len()
             + self.bound_ends.len() * size_of::<u32>()
-            + self.pages.capacity() * size_of::<PageSpan>()
             + self.min.len()
             + self.max.len()
             + size_of::<Self>()
@@ -352,7 +349,7 @@ impl OpenTable {
             bytes,
             meta: self.meta.clone(),
             row_groups: self.row_groups.len(),
-            pages: self.row_groups.iter().map(|rg| rg.pages.len()).sum(),
+            pages: self.row_groups.iter().map(RowGroupSpan::page_count).sum(),
             filter_bytes,
             compression: codec,
             created_by: metadata.file_metadata().created_by().map(str::to_owned),
@@ -364,22 +361,23 @@ impl OpenTable {
     /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
     /// the cut a little. Cuts are kept ascending and after the table's first key.
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
-        let pages =
-            || self.row_groups.iter().flat_map(|rg| rg.pages.iter().enumerate().map(move |(p, span)| (rg, p, span)));
-        let total: u64 = pages().map(|(_, _, span)| span.rows).sum();
+        let total: u64 = self.chunks.iter().map(|c| c[KEY].num_rows).sum();
         let mut keys: Vec<Bytes> = Vec::new();
         if parts < 2 || total == 0 {
             return keys;
         }
         let mut passed = 0u64;
-        for (rg, p, span) in pages() {
+        let pages =
+            self.row_groups.iter().zip(&self.chunks).flat_map(|(rg, c)| (0..rg.page_count()).map(move |p| (rg, c, p)));
+        for (rg, chunks, p) in pages {
             let share = total * (keys.len() as u64 + 1) / parts as u64;
             let after = keys.last().unwrap_or(&self.meta.min_key);
             let min = rg.page_min(p);
             if passed >= share && keys.len() + 1 < parts && min > &after[..] && min <= &self.meta.max_key[..] {
                 keys.push(Bytes::copy_from_slice(min));
             }
-            passed += span.rows;
+            let (from, to) = chunks[KEY].page_rows(p);
+            passed += to - from;
         }
         keys
     }
@@ -529,7 +527,7 @@ impl OpenTable {
                 continue;
             }
             let first_page = rg.first_page(key);
-            for page_idx in first_page..rg.pages.len() {
+            for page_idx in first_page..rg.page_count() {
                 if cmp_keys(rg.page_min(page_idx), key).is_gt() {
                     break;
                 }
@@ -686,12 +684,13 @@ impl OpenTable {
     pub(crate) fn release_rows(&self, rg: usize, from: u64, rows: Range<u64>, min_bytes: u64) -> bool {
         let Some(chunks) = self.chunks.get(rg) else { return false };
         let offset = |chunk: &ColumnChunk, row: u64| chunk.pages.get(chunk.page_of(row, 0)).map(|p| p.offset);
-        let passed = |chunk: &ColumnChunk| offset(chunk, rows.end)?.checked_sub(offset(chunk, rows.start)?);
-        if chunks.iter().filter_map(passed).sum::<u64>() < min_bytes {
+        let ends = chunks.each_ref().map(|chunk| offset(chunk, rows.end));
+        let passed = chunks.iter().zip(ends).filter_map(|(chunk, end)| end?.checked_sub(offset(chunk, rows.start)?));
+        if passed.sum::<u64>() < min_bytes {
             return false;
         }
-        for chunk in chunks {
-            if let (Some(start), Some(end)) = (offset(chunk, from), offset(chunk, rows.end)) {
+        for (chunk, end) in chunks.iter().zip(ends) {
+            if let (Some(start), Some(end)) = (offset(chunk, from), end) {
                 let (start, end) = (start.next_multiple_of(RELEASE_ALIGN), end & !(RELEASE_ALIGN - 1));
                 if end > start {
                     self.file.release(start..end);
@@ -743,16 +742,17 @@ impl OpenTable {
         (self.cache_id, rg as u32, page as u32, part)
     }
 
-    /// Rows `[from, to)` of the row group that page `page` of row group `rg` holds.
-    fn rows_of(&self, rg: usize, page: usize) -> (u64, u64) {
-        let span = &self.row_groups[rg].pages[page];
-        (span.first_row, span.first_row + span.rows)
+    /// Rows `[from, to)` of the row group that page `page` of row group `rg`'s key column
+    /// holds.
+    pub(crate) fn rows_of(&self, rg: usize, page: usize) -> (u64, u64) {
+        self.chunks[rg][KEY].page_rows(page)
     }
 
     /// [`Error::Corruption`] unless a part decoded from page `page` of row group `rg` holds
     /// `n` rows, as the page index says.
     fn check_rows(&self, rg: usize, page: usize, what: &str, n: usize) -> Result<()> {
-        let rows = self.row_groups[rg].pages[page].rows;
+        let (from, to) = self.rows_of(rg, page);
+        let rows = to - from;
         if n as u64 == rows {
             return Ok(());
         }
@@ -926,7 +926,7 @@ impl OpenTable {
     /// The fraction of `probes` pseudo-random hashes (seeded by `seed`) that pass the row
     /// groups' filters, each row group weighted by its rows.
     pub(crate) fn filter_false_positive_rate(&self, probes: u32, seed: u64) -> f64 {
-        let rows: Vec<u64> = self.row_groups.iter().map(|rg| rg.pages.iter().map(|p| p.rows).sum()).collect();
+        let rows: Vec<u64> = self.chunks.iter().map(|c| c[KEY].num_rows).collect();
         let total: u64 = rows.iter().sum();
         if total == 0 || probes == 0 {
             return 0.0;
@@ -991,7 +991,6 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
             return Err(format!("row group {rg_idx}: column index and offset index disagree on the page count"));
         }
         let num_rows = u64::try_from(rg.num_rows()).map_err(|_| format!("row group {rg_idx}: negative row count"))?;
-        let mut pages = Vec::with_capacity(locations.len());
         let mut bounds = Vec::new();
         let mut bound_ends = Vec::with_capacity(2 * locations.len());
         for (p, loc) in locations.iter().enumerate() {
@@ -1013,13 +1012,11 @@ fn row_group_spans(metadata: &ParquetMetaData) -> std::result::Result<Vec<RowGro
                         .map_err(|_| format!("row group {rg_idx}: its pages' key bounds exceed 4 GiB"))?,
                 );
             }
-            pages.push(PageSpan { first_row, rows: end - first_row });
         }
-        let maxes = MaxKeys::new((0..pages.len()).map(|p| bound(&bounds, &bound_ends, 2 * p + 1)));
+        let maxes = MaxKeys::new((0..locations.len()).map(|p| bound(&bounds, &bound_ends, 2 * p + 1)));
         out.push(RowGroupSpan {
             min: Bytes::copy_from_slice(min),
             max: Bytes::copy_from_slice(max),
-            pages,
             bounds: bounds.into_boxed_slice(),
             bound_ends: bound_ends.into_boxed_slice(),
             maxes,
