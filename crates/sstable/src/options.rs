@@ -88,9 +88,9 @@ pub struct ParquetOptions {
     pub block_cache_admission: bool,
     /// Byte budget of the cache of open tables (metadata, page indexes, filters). Default 256 MiB.
     ///
-    /// An open table takes about 3.6 bytes a row with 16-byte keys and the default page sizes
+    /// An open table takes about 3.4 bytes a row with 16-byte keys and the default page sizes
     /// and filter (a third of it the filters at 10 bits a key, a third the page locations), so
-    /// the default keeps every table of about 70 million entries open. With more, tables are
+    /// the default keeps every table of about 75 million entries open. With more, tables are
     /// closed and opened again as lookups reach them, each open reading the table's footer,
     /// page index and filters: size this to the data, as `strata stats` reports what open
     /// tables take.
