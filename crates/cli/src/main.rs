@@ -268,6 +268,10 @@ struct BenchArgs {
     /// (`table.mmap_reads = false`).
     #[arg(long)]
     no_mmap: bool,
+    /// Append Strata's log with one `write` system call per write group instead of copying
+    /// into a shared map of reserved space (`wal_mmap = false`).
+    #[arg(long)]
+    no_wal_mmap: bool,
     /// Make Strata's compactions rewrite every row, instead of copying whole the row groups
     /// nothing else touches (`copy_row_groups = false`).
     #[arg(long)]
@@ -607,6 +611,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_mmap {
         strata_options.table.mmap_reads = false;
+    }
+    if args.no_wal_mmap {
+        strata_options.wal_mmap = false;
     }
     if args.no_copy_row_groups {
         strata_options.copy_row_groups = false;

@@ -14,6 +14,9 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(target_os = "linux")]
+mod mapped_log;
+
 /// A file open for writing at its end.
 pub trait WritableFile: Write + Send + Debug {
     /// Makes everything written so far durable (data and the metadata needed to read it).
@@ -159,6 +162,22 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     ///
     /// The OS error.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+
+    /// Creates `path` empty for a log: a file written only by appends, many of them small,
+    /// and read back only once nothing writes it any more. An append must be as safe as
+    /// [`create`](Self::create)'s once it returns (the process may then be killed without
+    /// losing it), but the file may reserve space past its end, which reads as zero bytes
+    /// until the file is dropped and stays if the process stops before: a reader of a log
+    /// takes a run of zeros to its end as the end. The default is [`create`](Self::create);
+    /// [`StdFs`] on Linux appends through a shared map of space reserved ahead (no system
+    /// call per append).
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.create(path)
+    }
 
     /// Opens an existing file to append to it.
     ///
@@ -335,6 +354,23 @@ impl FileSystem for StdFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
         Ok(Box::new(StdWritable { file }))
+    }
+
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        #[cfg(target_os = "linux")]
+        {
+            // A shared map needs the file open for reading too.
+            let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+            match mapped_log::MappedLog::new(file) {
+                Ok(log) => Ok(Box::new(log)),
+                // A file system that cannot reserve space ahead (or map it) is written to.
+                Err((file, _)) => Ok(Box::new(StdWritable { file })),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.create(path)
+        }
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {

@@ -218,6 +218,13 @@ pub struct Options {
     /// How damage in the newest log segment is treated at open. Default `torn_tail` (see
     /// [`WalRecovery`]).
     pub wal_recovery: WalRecovery,
+    /// Whether the log is appended through a shared memory map of space reserved ahead of
+    /// its end (a copy into the page cache per write group) instead of a `write` system call
+    /// per group: a write is as safe either way once it returns (it survives the process
+    /// being killed; [`WalSync`] decides when it is on disk). Linux only, where the file
+    /// system can reserve space (`fallocate`); elsewhere the log is written. Default `true`:
+    /// on a 2-core machine the system call was a quarter of a single writer's time.
+    pub wal_mmap: bool,
     /// Run compactions on background threads. Default `true`; when off, only
     /// `compact_range` compacts.
     pub enable_background_compaction: bool,
@@ -282,6 +289,7 @@ impl Default for Options {
             max_immutable_memtables: 2,
             wal_sync: WalSync::None,
             wal_recovery: WalRecovery::TornTail,
+            wal_mmap: true,
             enable_background_compaction: true,
             max_background_jobs: 2,
             compaction_nice: 10,
@@ -332,6 +340,13 @@ impl Options {
     #[must_use]
     pub const fn wal_sync(mut self, mode: WalSync) -> Self {
         self.wal_sync = mode;
+        self
+    }
+
+    /// Sets [`Options::wal_mmap`].
+    #[must_use]
+    pub const fn wal_mmap(mut self, on: bool) -> Self {
+        self.wal_mmap = on;
         self
     }
 

@@ -263,7 +263,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             return Err(e);
         }
         let number = self.allocate_file_number();
-        let writer = match WalWriter::create(&self.fs, &self.dir, number) {
+        let writer = match WalWriter::create(&self.fs, &self.dir, number, self.options.wal_mmap) {
             Ok(w) => w,
             Err(e) => {
                 self.set_bg_error(e.clone());

@@ -20,10 +20,16 @@ fn key(i: u32) -> String {
 
 /// Writes `n` keys without flushing, so they live only in the newest log segment, and
 /// leaves in `dir` the files as a crash would: copied while the database was open, before a
-/// clean close could seal the log.
+/// clean close could seal the log. The log is written with `write`, so it ends with its last
+/// record and the damage each test makes lands where it says; a mapped log's reserved
+/// space has its own tests below.
 fn write_keys(dir: &Path, n: u32) -> PathBuf {
+    write_keys_with(dir, n, options().wal_mmap(false))
+}
+
+fn write_keys_with(dir: &Path, n: u32, options: Options) -> PathBuf {
     let live = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(live.path(), options()).expect("open");
+    let db = Db::open(live.path(), options).expect("open");
     for i in 0..n {
         db.put(key(i), format!("value{i}")).expect("put");
     }
@@ -75,6 +81,56 @@ fn a_torn_log_tail_recovers_to_the_last_intact_record() {
     let db = Db::open(dir.path(), options()).expect("second reopen");
     assert_eq!(present(&db, 100), 99);
     assert_eq!(db.get("after").expect("get").as_deref(), Some(&b"torn"[..]));
+}
+
+/// The records of a mapped log copied while it was open: up to the last nonzero byte (the
+/// values written here end with a digit), then the zeros of the space reserved ahead.
+fn mapped_log(dir: &Path, n: u32) -> (PathBuf, usize) {
+    let log = write_keys_with(dir, n, options());
+    let data = fs::read(&log).expect("read log");
+    let end = data.iter().rposition(|&b| b != 0).expect("records") + 1;
+    assert!(data.len() - end >= 4096, "the log has reserved space past its records: {} of {}", end, data.len());
+    (log, end)
+}
+
+#[test]
+fn a_mapped_log_left_with_its_reserved_space_recovers_every_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    mapped_log(dir.path(), 100);
+    let db = Db::open(dir.path(), options()).expect("reopen a log that ends in reserved zeros");
+    assert_eq!(present(&db, 100), 100);
+    db.put("after", "reserved").expect("write after recovery");
+    db.close().expect("close");
+    let db = Db::open(dir.path(), options()).expect("second reopen");
+    assert_eq!(present(&db, 100), 100);
+    assert_eq!(db.get("after").expect("get").as_deref(), Some(&b"reserved"[..]));
+}
+
+#[test]
+fn a_record_torn_before_a_mapped_logs_reserved_space_is_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (log, end) = mapped_log(dir.path(), 100);
+    // The last record's final bytes were never copied: they read as the reserved zeros.
+    let mut data = fs::read(&log).expect("read log");
+    data[end - 5..end].fill(0);
+    fs::write(&log, &data).expect("write log");
+    let db = Db::open(dir.path(), options()).expect("reopen after a torn record");
+    assert_eq!(present(&db, 100), 99, "everything but the torn record must be recovered");
+}
+
+#[test]
+fn a_cleanly_closed_mapped_log_keeps_no_reserved_space() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    for i in 0..100 {
+        db.put(key(i), format!("value{i}")).expect("put");
+    }
+    db.close().expect("close");
+    // A hundred small records take about 3 KiB; the first reservation is 256 KiB.
+    let len = fs::metadata(newest_log(dir.path())).expect("stat").len();
+    assert!(len < 16 << 10, "the log is cut back to its records: {len} bytes");
+    let db = Db::open(dir.path(), options()).expect("reopen");
+    assert_eq!(present(&db, 100), 100);
 }
 
 #[test]

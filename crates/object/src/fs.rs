@@ -176,6 +176,13 @@ impl FileSystem for ObjectFs {
         }
     }
 
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        match self.table(path) {
+            Some(_) => Err(unsupported("cannot write in place", path)),
+            None => self.local.create_log(path),
+        }
+    }
+
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         match self.table(path) {
             Some(_) => Err(unsupported("cannot append to", path)),

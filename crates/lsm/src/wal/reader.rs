@@ -41,11 +41,16 @@ pub(crate) fn replay(
     for (i, &number) in segments.iter().enumerate() {
         let path = dir.join(segment_name(number));
         let data = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
-        let (payloads, tail) = record::scan(&data);
+        let (payloads, mut tail) = record::scan(&data);
+        let end = reserved_start(&data, &tail).unwrap_or(data.len());
+        if end < data.len() {
+            // Space the writer reserved and never wrote (see `FileSystem::create_log`).
+            tail = Tail::Clean;
+        }
         let mut sealed = None;
         for payload in payloads {
             if let Some(seal) = Seal::decode(payload) {
-                let expected_end = data.len() as u64 - (record::HEADER + payload.len()) as u64;
+                let expected_end = end as u64 - (record::HEADER + payload.len()) as u64;
                 let fits = seal.end == expected_end || matches!(tail, Tail::Invalid { .. });
                 if sealed.is_some() || !fits || (stats.batches > 0 && seal.last_seq != stats.last_seq) {
                     return Err(Error::corruption(
@@ -102,11 +107,23 @@ pub(crate) fn replay(
                 }
                 tracing::warn!(file = %path.display(), offset, valid, reason, "point-in-time recovery drops valid records after damage");
             }
-            stats.torn_bytes = data.len() as u64 - offset;
+            stats.torn_bytes = end as u64 - offset;
             tracing::warn!(file = %path.display(), offset, reason, "dropping a torn log tail");
         }
     }
     Ok(stats)
+}
+
+/// Where the zeros begin that run from the end of a segment's valid records to its end: the
+/// space a mapped log reserves ahead, left when the process stopped before closing it.
+/// Zeros are never a valid record (the checksum of a length of 0 is not 0). A record torn
+/// while it was copied has a nonzero byte after `offset` and is reported as torn; nothing
+/// of one torn before a nonzero byte of it was copied is left to tell it from reserved
+/// space, and it is dropped either way.
+fn reserved_start(data: &[u8], tail: &Tail) -> Option<usize> {
+    let Tail::Invalid { offset, .. } = *tail else { return None };
+    let offset = usize::try_from(offset).ok()?;
+    data[offset..].iter().all(|&b| b == 0).then_some(offset)
 }
 
 /// A seal record after the damage at `offset`: the segment was closed cleanly.

@@ -22,10 +22,13 @@ pub(crate) struct WalWriter {
 }
 
 impl WalWriter {
-    /// Creates segment `number` in `dir` and makes its creation durable.
-    pub(crate) fn create(fs: &Arc<dyn FileSystem>, dir: &Path, number: u64) -> Result<Self> {
+    /// Creates segment `number` in `dir` and makes its creation durable. With `mapped`, the
+    /// file is created as a log ([`FileSystem::create_log`]: appends through a shared map
+    /// where the file system allows it, no system call each).
+    pub(crate) fn create(fs: &Arc<dyn FileSystem>, dir: &Path, number: u64, mapped: bool) -> Result<Self> {
         let path = dir.join(segment_name(number));
-        let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+        let file = if mapped { fs.create_log(&path) } else { fs.create(&path) };
+        let file = file.map_err(|e| Error::io(&path, e))?;
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         Ok(Self { path, file, buf: Vec::new(), written: 0 })
     }
