@@ -102,17 +102,16 @@ impl Write for MappedLog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut done = 0;
         while done < buf.len() {
-            let room = self.chunk.as_ref().map_or(0, |c| c.offset + c.map.len() as u64 - self.end);
-            if room == 0 {
+            let end = self.end;
+            let Some(chunk) = self.chunk.as_mut().filter(|c| c.offset + c.map.len() as u64 > end) else {
                 if let Err(e) = self.grow() {
                     // What was copied is appended; the caller's `write_all` asks again and
                     // gets the error.
                     return if done > 0 { Ok(done) } else { Err(e) };
                 }
                 continue;
-            }
-            let Some(chunk) = self.chunk.as_mut() else { continue };
-            let at = (self.end - chunk.offset) as usize;
+            };
+            let at = (end - chunk.offset) as usize;
             let n = (buf.len() - done).min(chunk.map.len() - at);
             chunk.map[at..at + n].copy_from_slice(&buf[done..done + n]);
             self.end += n as u64;
