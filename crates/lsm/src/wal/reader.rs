@@ -42,10 +42,10 @@ pub(crate) fn replay(
         let path = dir.join(segment_name(number));
         let data = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
         let (payloads, mut tail) = record::scan(&data);
-        let end = reserved_start(&data, &tail).unwrap_or(data.len());
-        if end < data.len() {
+        let mut end = data.len();
+        if let Some(reserved) = reserved_start(&data, &tail) {
             // Space the writer reserved and never wrote (see `FileSystem::create_log`).
-            tail = Tail::Clean;
+            (end, tail) = (reserved, Tail::Clean);
         }
         let mut sealed = None;
         for payload in payloads {

@@ -207,20 +207,7 @@ fn first_page(table: &OpenTable, range: &KeyRange) -> Option<(usize, usize)> {
     };
     let rg_idx = table.row_groups.partition_point(|rg| before(&rg.max));
     let rg = table.row_groups.get(rg_idx)?;
-    let page = rg.first_page(start);
-    if !exclusive {
-        return Some((rg_idx, page));
-    }
-    // Pages' maximums ascend: skip those that end at the start key itself.
-    let (mut page, mut end) = (page, rg.page_count());
-    while page < end {
-        let mid = page + (end - page) / 2;
-        if before(rg.page_max(mid)) {
-            page = mid + 1;
-        } else {
-            end = mid;
-        }
-    }
+    let page = if exclusive { rg.first_page_after(start) } else { rg.first_page(start) };
     Some((rg_idx, page))
 }
 

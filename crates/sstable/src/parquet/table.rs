@@ -54,6 +54,12 @@ impl RowGroupSpan {
         self.maxes.first_not_below(key, |p| cmp_keys(self.page_max(p), key))
     }
 
+    /// The first page whose maximum key is after `key` ([`Self::page_count`] if none is):
+    /// pages' maximums ascend, so this skips those that end at `key` itself.
+    pub(crate) fn first_page_after(&self, key: &[u8]) -> usize {
+        self.maxes.first_not_below(key, |p| cmp_keys(self.page_max(p), key).then(std::cmp::Ordering::Less))
+    }
+
     /// Pages of the key column.
     pub(crate) fn page_count(&self) -> usize {
         self.bound_ends.len() / 2
