@@ -182,8 +182,8 @@ pub(crate) fn stats(target: &Target, base: &Options) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "compaction rows since open: {} rewritten, {} copied in whole row groups",
-        s.compaction_rows_rewritten, s.compaction_rows_copied
+        "compaction rows since open: {} rewritten, {} copied in whole row groups; {} of {} compactions run for seeks",
+        s.compaction_rows_rewritten, s.compaction_rows_copied, s.seek_compactions, s.compactions
     );
     db.close().map_err(|e| e.to_string())?;
     if target.is_remote() {

@@ -276,6 +276,11 @@ struct BenchArgs {
     /// nothing else touches (`copy_row_groups = false`).
     #[arg(long)]
     no_copy_row_groups: bool,
+    /// Compaction bytes each extra L0 table a Strata iterator visits pays for, towards
+    /// compacting L0 below its trigger (`seek_compaction_bytes`; 0 turns seek compaction
+    /// off); the engine's default (16 KiB) when absent.
+    #[arg(long)]
+    seek_compaction_bytes: Option<u64>,
     /// Let Strata's full block cache cache every page a read decodes, instead of only pages
     /// that missed twice within a while (`block_cache_admission = false`).
     #[arg(long)]
@@ -617,6 +622,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if args.no_copy_row_groups {
         strata_options.copy_row_groups = false;
+    }
+    if let Some(bytes) = args.seek_compaction_bytes {
+        strata_options.seek_compaction_bytes = bytes;
     }
     if args.no_cache_admission {
         strata_options.block_cache_admission = false;

@@ -71,4 +71,8 @@ impl CompactionPolicy for AnyPolicy {
     fn settled_level(&self, bytes: u64) -> usize {
         self.inner().settled_level(bytes)
     }
+
+    fn pick_for_reads(&self, state: &LevelState) -> Option<CompactionTask> {
+        self.inner().pick_for_reads(state)
+    }
 }

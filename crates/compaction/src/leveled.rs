@@ -80,7 +80,11 @@ impl Leveled {
         self.options.num_levels - 1
     }
 
-    fn pick_l0(&self, state: &LevelState) -> Option<CompactionTask> {
+    /// L0's task: into L1, moved when nothing overlaps, or within L0 while L0 is small
+    /// beside what it overlaps in L1. `for_reads` ([`pick_for_reads`](CompactionPolicy::pick_for_reads))
+    /// merges all of L0 within L0 there, not only a tier of `l0_trigger` tables, so that
+    /// reads find one L0 table.
+    fn pick_l0(&self, state: &LevelState, for_reads: bool) -> Option<CompactionTask> {
         let l0 = state.level(0);
         // NOTE: all of L0 or nothing. Leaving an older overlapping L0 table behind while a
         // newer one goes down would let the older version win reads.
@@ -93,7 +97,11 @@ impl Leveled {
             return None;
         }
         let l0_ids: Vec<_> = l0.iter().map(|t| t.id).collect();
-        let reason = format!("L0 holds {} tables (trigger {})", l0.len(), self.options.l0_trigger);
+        let reason = if for_reads {
+            format!("reads visit {} overlapping L0 tables", l0.len())
+        } else {
+            format!("L0 holds {} tables (trigger {})", l0.len(), self.options.l0_trigger)
+        };
         if l0_is_movable(l0, state) {
             return Some(CompactionTask {
                 kind: TaskKind::Move,
@@ -107,6 +115,9 @@ impl Leveled {
         let overlap_bytes: u64 = overlap.iter().map(|t| t.file_size).sum();
         if self.options.intra_l0_merge && l0.len() > 1 && l0_bytes < overlap_bytes {
             let reason = format!("{reason}; {l0_bytes} bytes against {overlap_bytes} they overlap in L1");
+            if for_reads {
+                return Some(within_l0(l0, format!("{reason}; all of it merged within L0")));
+            }
             return self.pick_within_l0(l0, reason);
         }
         let mut inputs = vec![(0, l0_ids)];
@@ -134,13 +145,7 @@ impl Leveled {
             None if l0.len() >= 2 * width => (l0, format!("{reason}; all of it merged within L0")),
             None => return None,
         };
-        Some(CompactionTask {
-            kind: TaskKind::Merge,
-            inputs: vec![(0, tables.iter().map(|t| t.id).collect())],
-            output_level: 0,
-            target_table_size: u64::MAX,
-            reason,
-        })
+        Some(within_l0(tables, reason))
     }
 
     fn pick_level(&self, state: &LevelState, level: usize, level_bytes: u64) -> Option<CompactionTask> {
@@ -221,6 +226,17 @@ fn newest_tier(l0: &[TableMeta], width: usize) -> Option<std::ops::Range<usize>>
     })
 }
 
+/// A merge of `tables` (adjacent in age) into one L0 table.
+fn within_l0(tables: &[TableMeta], reason: String) -> CompactionTask {
+    CompactionTask {
+        kind: TaskKind::Merge,
+        inputs: vec![(0, tables.iter().map(|t| t.id).collect())],
+        output_level: 0,
+        target_table_size: u64::MAX,
+        reason,
+    }
+}
+
 /// Whether every L0 table can go to L1 as it is: they overlap neither each other nor L1.
 fn l0_is_movable(l0: &[TableMeta], state: &LevelState) -> bool {
     let mut sorted: Vec<&TableMeta> = l0.iter().collect();
@@ -265,15 +281,23 @@ impl CompactionPolicy for Leveled {
         }
         // Highest score first; the shallower level wins a tie.
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().find_map(
-            |(_, level, bytes)| {
-                if level == 0 { self.pick_l0(state) } else { self.pick_level(state, level, bytes) }
-            },
-        )
+        scored.into_iter().find_map(|(_, level, bytes)| {
+            if level == 0 { self.pick_l0(state, false) } else { self.pick_level(state, level, bytes) }
+        })
     }
 
     fn num_levels(&self) -> usize {
         self.options.num_levels
+    }
+
+    /// L0's task as [`pick`](CompactionPolicy::pick) would make it once L0 reached its
+    /// trigger, for an L0 of two or more tables below it; a small L0 is merged within L0 into
+    /// one table.
+    fn pick_for_reads(&self, state: &LevelState) -> Option<CompactionTask> {
+        if state.level(0).len() < 2 {
+            return None;
+        }
+        self.pick_l0(state, true)
     }
 
     /// The first level from L1 whose byte target holds `bytes` (a level is compacted only
@@ -398,6 +422,37 @@ mod tests {
         assert_eq!(p.pick(&state).unwrap().inputs, vec![(0, (20..28).collect())]);
         state.levels[0].pop();
         assert_eq!(p.pick(&state), None);
+    }
+
+    #[test]
+    fn reads_get_l0_in_one_piece_below_its_trigger() {
+        let p = Leveled::new(LeveledOptions { intra_l0_merge: true, ..small().options }).unwrap();
+        // L0: two overlapping tables of 10 bytes, under the trigger of four; 50 bytes below.
+        let mut state = LevelState {
+            levels: vec![
+                vec![summary(2, 5, 20, 10, 12), summary(1, 8, 30, 10, 11)],
+                vec![summary(9, 0, 10, 30, 1), summary(8, 15, 18, 20, 1), summary(7, 50, 60, 10, 1)],
+            ],
+            ..Default::default()
+        };
+        assert_eq!(p.pick(&state), None);
+        // Small beside what it overlaps: all of L0 merged into one L0 table.
+        let task = p.pick_for_reads(&state).unwrap();
+        assert_eq!((task.kind, task.output_level), (TaskKind::Merge, 0));
+        assert_eq!(task.inputs, vec![(0, vec![2, 1])]);
+        // Larger than what it overlaps: into L1 with its overlap.
+        state.levels[1].remove(0);
+        let task = p.pick_for_reads(&state).unwrap();
+        assert_eq!((task.output_level, task.inputs), (1, vec![(0, vec![2, 1]), (1, vec![8])]));
+        // Nothing while an input is compacting, nor for a single L0 table.
+        state.compacting.insert(8);
+        assert_eq!(p.pick_for_reads(&state), None);
+        state.compacting.clear();
+        state.levels[0].pop();
+        assert_eq!(p.pick_for_reads(&state), None);
+        // Tables that overlap neither each other nor L1 are moved.
+        state.levels[0] = vec![summary(3, 30, 40, 10, 5), summary(4, 0, 4, 10, 4)];
+        assert_eq!(p.pick_for_reads(&state).unwrap().kind, TaskKind::Move);
     }
 
     #[test]

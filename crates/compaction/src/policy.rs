@@ -45,6 +45,18 @@ pub trait CompactionPolicy: Send + Sync {
         let _ = bytes;
         self.num_levels().clamp(1, 2) - 1
     }
+
+    /// A task that leaves fewer overlapping tables for reads to visit, for a tree that is in
+    /// shape by [`pick`](Self::pick)'s measure but that reads keep finding in several pieces:
+    /// the engine asks for it once the extra tables its seeks visited have paid for the
+    /// task's bytes (`Options::seek_compaction_bytes`), and only while `pick` has nothing.
+    /// The same promises as `pick` hold.
+    ///
+    /// The default is `None`: the policy has no such task.
+    fn pick_for_reads(&self, state: &LevelState) -> Option<CompactionTask> {
+        let _ = state;
+        None
+    }
 }
 
 impl<P: CompactionPolicy + ?Sized> CompactionPolicy for &P {
@@ -63,6 +75,10 @@ impl<P: CompactionPolicy + ?Sized> CompactionPolicy for &P {
     fn settled_level(&self, bytes: u64) -> usize {
         (**self).settled_level(bytes)
     }
+
+    fn pick_for_reads(&self, state: &LevelState) -> Option<CompactionTask> {
+        (**self).pick_for_reads(state)
+    }
 }
 
 impl<P: CompactionPolicy + ?Sized> CompactionPolicy for Box<P> {
@@ -80,5 +96,9 @@ impl<P: CompactionPolicy + ?Sized> CompactionPolicy for Box<P> {
 
     fn settled_level(&self, bytes: u64) -> usize {
         (**self).settled_level(bytes)
+    }
+
+    fn pick_for_reads(&self, state: &LevelState) -> Option<CompactionTask> {
+        (**self).pick_for_reads(state)
     }
 }

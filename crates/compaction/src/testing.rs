@@ -8,8 +8,8 @@
 //!
 //! The suite drives the policy through long random histories of flushes on a simulated tree
 //! (no I/O; see [`crate::sim`]), running some tasks at once and leaving others in flight
-//! (their inputs in [`LevelState::compacting`]) while it asks for more, and checks every task
-//! it gets. It panics, naming the policy, the task and the broken promise, on the first
+//! (their inputs in [`LevelState::compacting`]) while it asks for more, now and then asks
+//! for a task for reads ([`CompactionPolicy::pick_for_reads`]), and checks every task it gets. It panics, naming the policy, the task and the broken promise, on the first
 //! violation.
 #![allow(
     clippy::unwrap_used,
@@ -65,6 +65,15 @@ fn random_history<P: CompactionPolicy>(policy: &P, seed: u64) {
                 tree.apply(&task);
                 check_shape(policy, &tree.state, &task);
             }
+        }
+        // Now and then reads ask for a task of their own while the tree is in shape.
+        if rng.below(3) == 0
+            && policy.pick(&tree.state).is_none()
+            && let Some(task) = policy.pick_for_reads(&tree.state)
+        {
+            check_task(policy, &tree.state, &task, &running);
+            tree.state.compacting.extend(task.input_ids());
+            running.push(task);
         }
         // Finish some tasks in flight, in any order.
         while !running.is_empty() && rng.below(3) != 0 {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext, LevelState, PolicyConfig};
+use strata_compaction::{CompactionPolicy, CompactionTask, ExecContext, LevelState, PolicyConfig, TaskKind};
 use strata_core::SeqNo;
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableId};
@@ -29,6 +29,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         }
         let version = Arc::clone(&self.current().version);
         let state = version.level_state(&bg.compacting, now_ms());
+        let mut for_reads = false;
         let (task, forced) = match bg.forced.pop_front() {
             Some(task) => (task, true),
             // Dropping tables a range delete emptied costs no I/O and frees the most: first.
@@ -37,7 +38,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             None if background => {
                 let picked = strata_compaction::range_delete_drop_task(&state, &snapshots)
                     .or_else(|| self.policy.pick(&state))
-                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots));
+                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots))
+                    .or_else(|| {
+                        let task = self.seek_compaction(&state);
+                        for_reads = task.is_some();
+                        task
+                    });
                 let Some(task) = picked else {
                     // Nothing to do in this tree, which `Db::wait_for_compactions` waits for
                     // (with nothing running either). The epoch moves on, the tree unchanged,
@@ -68,10 +74,38 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             // again.
             return None;
         }
+        if task.inputs.iter().any(|(level, _)| *level == 0) {
+            // Whatever takes L0 changes what the seeks counted so far were paying for.
+            self.stats.l0_extra_seeks.store(0, Ordering::Relaxed);
+        }
+        if for_reads {
+            self.stats.seek_compactions.fetch_add(1, Ordering::Relaxed);
+        }
         bg.running.push((task.output_level, ids.clone()));
         bg.compacting.extend(ids);
         bg.running_compactions += 1;
         Some(task)
+    }
+
+    /// The policy's task for reads once the extra L0 tables iterators visited have paid for
+    /// its input bytes (`Options::seek_compaction_bytes` each; a move or a drop costs nothing).
+    fn seek_compaction(&self, state: &LevelState) -> Option<CompactionTask> {
+        let per_seek = self.options.seek_compaction_bytes;
+        let seeks = self.stats.l0_extra_seeks.load(Ordering::Relaxed);
+        if per_seek == 0 || seeks == 0 {
+            return None;
+        }
+        let task = self.policy.pick_for_reads(state)?;
+        let bytes: u64 = match task.kind {
+            TaskKind::Move | TaskKind::Drop => 0,
+            TaskKind::Merge => task
+                .inputs
+                .iter()
+                .flat_map(|(level, ids)| state.level(*level).iter().filter(|t| ids.contains(&t.id)))
+                .map(|t| t.file_size)
+                .sum(),
+        };
+        (seeks.saturating_mul(per_seek) >= bytes).then_some(task)
     }
 
     /// [`strata_compaction::range_tombstone_cleanup_task`] for sorted levels; none under FIFO,

@@ -389,7 +389,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// byte-string-like keys (`"a".."m"`, `..`) or a [`KeyRange`].
     pub fn iter(&self, range: impl Into<KeyRange>) -> DbIter<M, S> {
         let snapshot = self.inner.visible_seq.load(Ordering::Acquire);
-        DbIter::new(self.inner.current(), &self.inner.store, &range.into(), snapshot)
+        self.inner.iter_at(&range.into(), snapshot)
     }
 
     /// Keys starting with `prefix`, in key order, as of now.
@@ -562,6 +562,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             compaction_bytes_written: load(&c.compaction_bytes_written),
             compaction_rows_rewritten: load(&c.compaction_rows_rewritten),
             compaction_rows_copied: load(&c.compaction_rows_copied),
+            seek_compactions: load(&c.seek_compactions),
             compaction_throttled_micros: self
                 .inner
                 .rate_limiter

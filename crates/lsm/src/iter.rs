@@ -220,6 +220,8 @@ pub struct DbIter<M: Memtable + 'static, S: SsTableStore> {
     /// are none (the usual case, which then costs nothing per entry).
     range_dels: Option<RangeDelIndex>,
     snapshot: SeqNo,
+    /// L0 tables merged in as sources (`Options::seek_compaction_bytes`).
+    pub(crate) l0_sources: usize,
     _pin: Arc<SuperVersion<M>>,
 }
 
@@ -227,6 +229,7 @@ impl<M: Memtable + 'static, S: SsTableStore> DbIter<M, S> {
     pub(crate) fn new(sv: Arc<SuperVersion<M>>, store: &Arc<S>, range: &KeyRange, snapshot: SeqNo) -> Self {
         let mut sources = Vec::new();
         let mut tombstones = Vec::new();
+        let mut l0_sources = 0;
         for m in std::iter::once(&sv.active).chain(&sv.immutables) {
             if let Some(index) = m.range_dels() {
                 tombstones.extend(index.tombstones().iter().cloned());
@@ -253,7 +256,9 @@ impl<M: Memtable + 'static, S: SsTableStore> DbIter<M, S> {
             };
             if level == 0 {
                 // L0 tables overlap: each is its own source, newest first.
+                let before = sources.len();
                 sources.extend(tables.iter().filter(covers).map(|t| level_source(VecDeque::from([Arc::clone(t)]))));
+                l0_sources = sources.len() - before;
             } else {
                 let tables: VecDeque<_> = tables.iter().filter(covers).cloned().collect();
                 if !tables.is_empty() {
@@ -263,7 +268,7 @@ impl<M: Memtable + 'static, S: SsTableStore> DbIter<M, S> {
         }
         tombstones.retain(|t| t.seq <= snapshot && range.overlaps(&t.start, &t.end));
         let range_dels = (!tombstones.is_empty()).then(|| RangeDelIndex::new(tombstones));
-        Self { inner: VisibleIter::new(MergeIter::new(sources), snapshot), range_dels, snapshot, _pin: sv }
+        Self { inner: VisibleIter::new(MergeIter::new(sources), snapshot), range_dels, snapshot, l0_sources, _pin: sv }
     }
 }
 

@@ -255,6 +255,16 @@ pub struct Options {
     /// overlaps and that hold one version per key and no tombstone, byte for byte, instead
     /// of decoding and re-encoding their rows (the same data either way). Default true.
     pub copy_row_groups: bool,
+    /// Compaction bytes one iterator pays for with each overlapping L0 table it visits beyond
+    /// the first (a seek that a single L0 table would have served from one source). Once
+    /// those payments cover the bytes of the policy's task for reads
+    /// ([`CompactionPolicy::pick_for_reads`](strata_compaction::CompactionPolicy::pick_for_reads);
+    /// leveled: L0 merged into one table, or into L1 when L0 is the larger), and the policy
+    /// has nothing else to do, a background thread runs it, so a tree that stopped taking
+    /// writes below L0's trigger does not leave every scan merging several L0 tables for good.
+    /// As in LevelDB's seek compaction, one wasted seek is taken to cost what compacting
+    /// about 16 KiB does. Default 16 KiB; 0 turns it off.
+    pub seek_compaction_bytes: u64,
     /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
     pub compaction: PolicyConfig,
     /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
@@ -296,6 +306,7 @@ impl Default for Options {
             compaction_rate_bytes_per_sec: 0,
             max_subcompactions: 2,
             copy_row_groups: true,
+            seek_compaction_bytes: 16 << 10,
             compaction: PolicyConfig::default(),
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,

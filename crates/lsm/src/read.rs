@@ -13,17 +13,29 @@
 //! all of them. Newer sources come first, so every tombstone that can delete the version
 //! found has been seen by then.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use strata_compaction::CompactionPolicy;
-use strata_core::{SeqNo, VersionedValue};
+use strata_core::{KeyRange, SeqNo, VersionedValue};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
-use crate::Result;
 use crate::state::Inner;
 use crate::version::TableHandle;
+use crate::{DbIter, Result};
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
+    /// An iterator over `range` at `snapshot`; the overlapping L0 tables it merges beyond the
+    /// first count towards a compaction for reads (`Options::seek_compaction_bytes`).
+    pub(crate) fn iter_at(&self, range: &KeyRange, snapshot: SeqNo) -> DbIter<M, S> {
+        let iter = DbIter::new(self.current(), &self.store, range, snapshot);
+        if iter.l0_sources > 1 && self.options.seek_compaction_bytes > 0 {
+            self.stats.l0_extra_seeks.fetch_add(iter.l0_sources as u64 - 1, Ordering::Relaxed);
+        }
+        iter
+    }
+
     pub(crate) fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {
         Ok(self.lookup(key, snapshot)?.and_then(VersionedValue::into_value))
     }

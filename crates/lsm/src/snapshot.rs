@@ -47,7 +47,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
 
     /// Keys and values in `range` as of this snapshot, in key order.
     pub fn iter(&self, range: impl Into<KeyRange>) -> DbIter<M, S> {
-        DbIter::new(self.inner.current(), &self.inner.store, &range.into(), self.seq)
+        self.inner.iter_at(&range.into(), self.seq)
     }
 
     /// Keys starting with `prefix` as of this snapshot, in key order.

@@ -23,6 +23,10 @@ pub(crate) struct Counters {
     pub(crate) compaction_bytes_written: AtomicU64,
     pub(crate) compaction_rows_rewritten: AtomicU64,
     pub(crate) compaction_rows_copied: AtomicU64,
+    /// Overlapping L0 tables iterators visited beyond the first, since the last task that
+    /// took L0 (`Options::seek_compaction_bytes`).
+    pub(crate) l0_extra_seeks: AtomicU64,
+    pub(crate) seek_compactions: AtomicU64,
 }
 
 /// One level of the tree.
@@ -71,6 +75,9 @@ pub struct Stats {
     /// Rows compactions copied inside whole row groups, undecoded
     /// (`Options::copy_row_groups`).
     pub compaction_rows_copied: u64,
+    /// Compactions run because iterators kept visiting several L0 tables
+    /// (`Options::seek_compaction_bytes`), counted in `compactions` too.
+    pub seek_compactions: u64,
     /// Time compactions waited for `Options::compaction_rate_bytes_per_sec`, in µs.
     pub compaction_throttled_micros: u64,
     /// Bytes held by the active memtable.
