@@ -5,6 +5,9 @@
 #   FUZZ_JOBS=2 scripts/fuzz.sh 600           (targets run this many at a time; default 2)
 #   FUZZ_PROFILE=dev scripts/fuzz.sh 30       (unoptimized build: minutes faster to build, fewer
 #                                              executions per second; for CI's smoke run)
+#   scripts/fuzz.sh build                     (install cargo-fuzz if missing and build the
+#                                              targets, run nothing; CI builds them this way
+#                                              while the tests run)
 #
 # Builds without a sanitizer (`-s none`), which works on stable Rust. New inputs libFuzzer
 # finds go to target/fuzz-corpus/<target>/, not to the committed seeds in fuzz/corpus/, so a
@@ -14,6 +17,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+build_only=false
+if [ "${1:-}" = build ]; then
+    build_only=true
+    shift
+fi
 seconds=${1:-600}
 shift || true
 targets=("$@")
@@ -36,6 +44,9 @@ fi
 cd fuzz
 echo "building the fuzz targets (${FUZZ_PROFILE:-release}, no sanitizer)"
 cargo fuzz build -s none "${profile[@]}"
+if [ "$build_only" = true ]; then
+    exit 0
+fi
 logs="$root/target/fuzz-logs"
 mkdir -p "$logs"
 
