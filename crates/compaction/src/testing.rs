@@ -9,7 +9,8 @@
 //! The suite drives the policy through long random histories of flushes on a simulated tree
 //! (no I/O; see [`crate::sim`]), running some tasks at once and leaving others in flight
 //! (their inputs in [`LevelState::compacting`]) while it asks for more, now and then asks
-//! for a task for reads ([`CompactionPolicy::pick_for_reads`]), and checks every task it gets. It panics, naming the policy, the task and the broken promise, on the first
+//! for a task for reads ([`CompactionPolicy::pick_for_reads`]), and checks every task it
+//! gets. It panics, naming the policy, the task and the broken promise, on the first
 //! violation.
 #![allow(
     clippy::unwrap_used,
