@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 mod codec;
+mod concurrent;
 mod error;
 mod filter;
 mod monkey;
@@ -45,6 +46,7 @@ mod policy;
 pub mod testing;
 
 pub use codec::FORMAT_VERSION;
+pub use concurrent::ConcurrentFilter;
 pub use error::Error;
 pub use filter::{BloomFilter, SEED_V1};
 pub use monkey::monkey_bits_per_key;

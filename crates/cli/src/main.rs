@@ -281,6 +281,10 @@ struct BenchArgs {
     /// off); the engine's default (16 KiB) when absent.
     #[arg(long)]
     seek_compaction_bytes: Option<u64>,
+    /// Size of the Bloom filter in front of each Strata memtable, as a share of the memtable's
+    /// size (`memtable_filter_ratio`; 0 keeps none); the engine's default (0.01) when absent.
+    #[arg(long)]
+    memtable_filter_ratio: Option<f64>,
     /// Let Strata's full block cache cache every page a read decodes, instead of only pages
     /// that missed twice within a while (`block_cache_admission = false`).
     #[arg(long)]
@@ -625,6 +629,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     }
     if let Some(bytes) = args.seek_compaction_bytes {
         strata_options.seek_compaction_bytes = bytes;
+    }
+    if let Some(ratio) = args.memtable_filter_ratio {
+        strata_options.memtable_filter_ratio = ratio;
     }
     if args.no_cache_admission {
         strata_options.block_cache_admission = false;

@@ -230,7 +230,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let version = Arc::new(Version::from_state(&recovered.tree, &deleter));
         let writer =
             if read_only { None } else { Some(WalWriter::create(&fs, dir, recovered.wal_number, options.wal_mmap)?) };
-        let active = Arc::new(MemHandle::new(memtable(), recovered.wal_number));
+        let active = Arc::new(MemHandle::new(memtable(), recovered.wal_number, options.memtable_filter_bits()));
         let last_seq = recovered.tree.visible_seq();
         let inner = Arc::new(Inner {
             dir: dir.to_owned(),

@@ -45,11 +45,15 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         // The newest range tombstone covering the key, among the sources consulted so far.
         let mut covered: Option<SeqNo> = None;
         let answer = |v: VersionedValue, covered: Option<SeqNo>| covered.is_none_or(|t| t < v.seq).then_some(v);
+        // The memtable filters' hash, computed at the first filter asked.
+        let mut mem_hash = None;
         for m in std::iter::once(&sv.active).chain(&sv.immutables) {
             if let Some(index) = m.range_dels() {
                 covered = covered.max(index.max_covering(key, snapshot));
             }
-            if let Some(v) = m.mem.get(key, snapshot) {
+            if m.may_contain(key, &mut mem_hash)
+                && let Some(v) = m.mem.get(key, snapshot)
+            {
                 return Ok(answer(v, covered));
             }
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
+use strata_bloom::{BloomFilter, ConcurrentFilter};
 use strata_core::fs::{FileLock, FileSystem};
 use strata_core::{RangeDelIndex, RangeTombstone, RateLimiter, SeqNo, ValueKind};
 use strata_memtable::Memtable;
@@ -33,11 +34,18 @@ pub(crate) struct MemHandle<M> {
     /// table can hold numbers newer than this, so a compaction must not treat its keys as
     /// the oldest of all (see `ExecContext::zero_seqs_below`).
     min_seq: AtomicU64,
+    /// Every key inserted (`Options::memtable_filter_ratio`), so point reads skip a memtable
+    /// that cannot hold theirs. Filled before the write is published through `visible_seq`
+    /// (release), which a reader loads (acquire) before it asks.
+    filter: Option<ConcurrentFilter>,
 }
 
 impl<M: Memtable> MemHandle<M> {
-    pub(crate) fn new(mem: M, wal_number: u64) -> Self {
+    /// Wraps an empty memtable, with a filter of `filter_bits` bits in front of it (none for
+    /// 0, or for a memtable that already holds entries, which the filter would not know).
+    pub(crate) fn new(mem: M, wal_number: u64, filter_bits: usize) -> Self {
         let empty_bytes = mem.approximate_memory_usage();
+        let filter = (filter_bits > 0 && mem.is_empty()).then(|| ConcurrentFilter::with_num_bits(filter_bits));
         Self {
             mem,
             wal_number,
@@ -45,7 +53,14 @@ impl<M: Memtable> MemHandle<M> {
             has_range_dels: AtomicBool::new(false),
             range_dels: RwLock::new((Vec::new(), None)),
             min_seq: AtomicU64::new(SeqNo::MAX),
+            filter,
         }
+    }
+
+    /// Whether the memtable may hold `key`, whose [`BloomFilter::key_hash`] `hash` gives
+    /// (computed on the first call and kept there for the next memtables).
+    pub(crate) fn may_contain(&self, key: &[u8], hash: &mut Option<u64>) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain_hash(*hash.get_or_insert_with(|| BloomFilter::key_hash(key))))
     }
 
     /// Records that inserts numbered from `first` on follow (once per write group: the
@@ -66,6 +81,9 @@ impl<M: Memtable> MemHandle<M> {
             guard.0.push(RangeTombstone::new(key.to_vec(), value.to_vec(), seq));
             guard.1 = None;
             self.has_range_dels.store(true, Ordering::Release);
+        }
+        if let Some(filter) = &self.filter {
+            filter.insert_hash(BloomFilter::key_hash(key));
         }
         self.mem.insert(key, seq, kind, value);
     }
@@ -262,5 +280,41 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
     /// Live snapshot sequence numbers, ascending.
     pub(crate) fn live_snapshots(&self) -> Vec<SeqNo> {
         lock(&self.snapshots).keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_memtable::SkipListMemtable;
+
+    use super::*;
+
+    #[test]
+    fn a_memtable_filter_finds_every_key_inserted_and_rules_out_most_others() {
+        let handle = MemHandle::new(SkipListMemtable::new(), 1, 1 << 16);
+        for i in 0..2_000u32 {
+            handle.insert(format!("key{i}").as_bytes(), u64::from(i) + 1, ValueKind::Put, b"v");
+        }
+        for i in 0..2_000u32 {
+            assert!(handle.may_contain(format!("key{i}").as_bytes(), &mut None));
+        }
+        let others = (0..10_000u32).filter(|i| handle.may_contain(format!("other{i}").as_bytes(), &mut None)).count();
+        assert!(others < 500, "{others} of 10,000 absent keys passed the filter");
+        // The hash is computed once and handed on.
+        let mut hash = None;
+        assert!(handle.may_contain(b"key7", &mut hash));
+        assert_eq!(hash, Some(BloomFilter::key_hash(b"key7")));
+    }
+
+    #[test]
+    fn without_a_filter_every_key_may_be_there() {
+        let off = MemHandle::new(SkipListMemtable::new(), 1, 0);
+        assert!(off.may_contain(b"anything", &mut None));
+        // A memtable that already holds entries gets no filter: it would not know them.
+        let full = SkipListMemtable::new();
+        full.insert(b"old", 1, ValueKind::Put, b"v");
+        let handle = MemHandle::new(full, 1, 1 << 16);
+        assert!(handle.may_contain(b"old", &mut None));
+        assert!(handle.may_contain(b"never-inserted", &mut None));
     }
 }

@@ -271,7 +271,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             }
         };
         wal.writer = Some(writer);
-        let fresh = Arc::new(MemHandle::new((self.new_memtable)(), number));
+        let fresh = Arc::new(MemHandle::new((self.new_memtable)(), number, self.options.memtable_filter_bits()));
         self.install(|sv| {
             sv.active.mem.seal();
             let mut immutables = Vec::with_capacity(sv.immutables.len() + 1);
