@@ -57,8 +57,8 @@ impl<M: Memtable> MemHandle<M> {
         }
     }
 
-    /// Whether the memtable may hold `key`, whose [`BloomFilter::key_hash`] `hash` gives
-    /// (computed on the first call and kept there for the next memtables).
+    /// Whether the memtable may hold `key`. `hash` keeps the key's [`BloomFilter::key_hash`]:
+    /// the first memtable asked computes it, the next ones reuse it.
     pub(crate) fn may_contain(&self, key: &[u8], hash: &mut Option<u64>) -> bool {
         self.filter.as_ref().is_none_or(|f| f.may_contain_hash(*hash.get_or_insert_with(|| BloomFilter::key_hash(key))))
     }
