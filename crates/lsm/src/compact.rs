@@ -29,22 +29,18 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         }
         let version = Arc::clone(&self.current().version);
         let state = version.level_state(&bg.compacting, now_ms());
-        let mut for_reads = false;
-        let (task, forced) = match bg.forced.pop_front() {
-            Some(task) => (task, true),
+        let (task, forced, for_reads) = match bg.forced.pop_front() {
+            Some(task) => (task, true, false),
             // Dropping tables a range delete emptied costs no I/O and frees the most: first.
             // Carrying range tombstones down to what they hide waits until the policy has
             // nothing to do.
             None if background => {
                 let picked = strata_compaction::range_delete_drop_task(&state, &snapshots)
                     .or_else(|| self.policy.pick(&state))
-                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots))
-                    .or_else(|| {
-                        let task = self.seek_compaction(&state);
-                        for_reads = task.is_some();
-                        task
-                    });
-                let Some(task) = picked else {
+                    .or_else(|| self.range_tombstone_cleanup(&state, &snapshots));
+                // Seeks get their task only when the tree has nothing else to do.
+                let for_reads = picked.is_none();
+                let Some(task) = picked.or_else(|| self.seek_compaction(&state)) else {
                     // Nothing to do in this tree, which `Db::wait_for_compactions` waits for
                     // (with nothing running either). The epoch moves on, the tree unchanged,
                     // so that waiters wake; the next worker to find nothing sees it settled.
@@ -56,7 +52,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                     }
                     return None;
                 };
-                (task, false)
+                (task, false, for_reads)
             }
             None => return None,
         };
