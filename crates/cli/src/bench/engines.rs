@@ -28,9 +28,10 @@ pub(crate) trait BenchEngine: Send + Sync {
 
     /// Waits until the engine's background flushes and compactions are done, so the bytes
     /// they write are counted whole rather than wherever their cycle stood when the last
-    /// workload ended. Engines that cannot tell return at once.
-    fn wait_for_compactions(&self) -> Result<(), String> {
-        Ok(())
+    /// workload ended. Returns whether it waited: engines that cannot tell return `false` at
+    /// once.
+    fn wait_for_compactions(&self) -> Result<bool, String> {
+        Ok(false)
     }
 
     /// Rows compactions rewrote one by one and rows they copied in whole row groups, when
@@ -229,8 +230,9 @@ impl BenchEngine for StrataEngine {
         Some(s.flush_bytes + s.compaction_bytes_written)
     }
 
-    fn wait_for_compactions(&self) -> Result<(), String> {
-        self.db.wait_for_compactions().map_err(|e| e.to_string())
+    fn wait_for_compactions(&self) -> Result<bool, String> {
+        self.db.wait_for_compactions().map_err(|e| e.to_string())?;
+        Ok(true)
     }
 
     fn compaction_rows(&self) -> Option<CompactionRows> {
@@ -464,7 +466,7 @@ mod rocksdb_engine {
             Ok(())
         }
 
-        fn wait_for_compactions(&self) -> Result<(), String> {
+        fn wait_for_compactions(&self) -> Result<bool, String> {
             const PENDING: [&str; 4] = [
                 "rocksdb.mem-table-flush-pending",
                 "rocksdb.num-running-flushes",
@@ -477,7 +479,7 @@ mod rocksdb_engine {
                     busy |= self.db.property_int_value(name).map_err(|e| e.to_string())?.unwrap_or(0) > 0;
                 }
                 if !busy {
-                    return Ok(());
+                    return Ok(true);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }

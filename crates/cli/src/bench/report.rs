@@ -63,6 +63,18 @@ pub(crate) fn row_line(r: &Row, strata_ops: Option<f64>) -> String {
     if let Some(w) = r.writes_per_sec {
         let _ = writeln!(line, "{:<17} while a writer put {}/s", "", rate(w));
     }
+    if r.workload == "compact" {
+        let _ = match r.settle_secs {
+            Some(s) => {
+                writeln!(line, "{:<17} after {:.0} ms, untimed, finishing the background work left", "", s * 1e3)
+            }
+            None => writeln!(
+                line,
+                "{:<17} the engine cannot say when its background work ends: what was left is in the time",
+                ""
+            ),
+        };
+    }
     if let Some(s) = &r.store {
         let _ = writeln!(
             line,
