@@ -209,8 +209,9 @@ struct BenchArgs {
     engines: Vec<String>,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing (point
     /// reads of absent keys inside the loaded key range), readseq, seekrandom, deleterandom,
-    /// readwhilewriting, ycsb-a ... ycsb-f, compact (a timed full compaction) and deleterange
-    /// (one range delete of a tenth of the keys; readrandom after it reads the other keys).
+    /// readwhilewriting, ycsb-a ... ycsb-f, compact (a full compaction, timed once the
+    /// background work the writes left is done) and deleterange (one range delete of a tenth
+    /// of the keys; readrandom after it reads the other keys).
     /// Default: all of them but compact and deleterange, in that order with deleterandom last.
     #[arg(long, value_delimiter = ',')]
     benchmarks: Option<Vec<String>>,
