@@ -359,6 +359,16 @@ struct BenchArgs {
     /// running thread (printed and in the JSON: tail latencies are read against it); 0 skips.
     #[arg(long, default_value_t = 1.0, value_parser = parse_probe_secs)]
     stall_probe_secs: f64,
+    /// Run every engine in this one process, one after another. By default each engine of a
+    /// run with several gets a fresh process: an engine that follows another in the same
+    /// process finds the memory the first one freed already mapped, so its first reads skip
+    /// the page faults the first engine's paid.
+    #[arg(long)]
+    one_process: bool,
+    /// Run the one engine of --engines for a parent run and write its rows and summary to this
+    /// file as JSON, printing its rows without ratios (how each engine gets its own process).
+    #[arg(long, hide = true)]
+    child_report: Option<PathBuf>,
 }
 
 /// `--reads` unless `--full`: enough operations for p50 and p99 to settle, few enough that the
@@ -532,6 +542,57 @@ fn write_json(path: &PathBuf, value: &impl serde::Serialize) -> Result<(), Strin
     }
 }
 
+/// Runs each engine of `config` in a child process of this program with the same arguments,
+/// one after another, and gathers their rows and summaries. The children print their rows
+/// as they finish, to standard error when `to_stderr` (the JSON goes to standard output).
+fn bench_in_children(config: &bench::engine::Config, to_stderr: bool) -> Result<bench::engine::Report, String> {
+    for kind in &config.engines {
+        kind.available()?;
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("finding this program to run each engine: {e}"))?;
+    let reports = tempfile::Builder::new().prefix("strata-bench-reports-").tempdir().map_err(|e| e.to_string())?;
+    let (mut rows, mut summaries) = (Vec::new(), Vec::new());
+    for (i, kind) in config.engines.iter().enumerate() {
+        let path = reports.path().join(format!("{i}-{}.json", kind.name()));
+        let mut child = std::process::Command::new(&exe);
+        child.args(child_args(kind.name(), &path));
+        if to_stderr {
+            child.stdout(std::io::stderr());
+        }
+        let status = child.status().map_err(|e| format!("starting the {} run: {e}", kind.name()))?;
+        if !status.success() {
+            return Err(format!("the {} run failed ({status})", kind.name()));
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("reading the {} run's report: {e}", kind.name()))?;
+        let report: bench::engine::EngineReport =
+            serde_json::from_str(&text).map_err(|e| format!("the {} run's report: {e}", kind.name()))?;
+        rows.extend(report.rows);
+        summaries.push(report.summary);
+    }
+    Ok(bench::engine::Report::new(config, rows, summaries))
+}
+
+/// This process's arguments for a child that runs `engine` alone and reports to `report`:
+/// the same, without the options that name the engines, the outputs or the stall probe
+/// (the parent keeps those).
+fn child_args(engine: &str, report: &std::path::Path) -> Vec<std::ffi::OsString> {
+    const PARENT_ONLY: [&str; 5] = ["--engines", "--json", "--plot", "--stall-probe-secs", "--child-report"];
+    let mut kept = Vec::new();
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy();
+        if PARENT_ONLY.contains(&text.as_ref()) {
+            args.next();
+        } else if !PARENT_ONLY.iter().any(|flag| text.strip_prefix(flag).is_some_and(|rest| rest.starts_with('='))) {
+            kept.push(arg);
+        }
+    }
+    kept.extend(["--engines".into(), engine.into(), "--stall-probe-secs".into(), "0".into(), "--child-report".into()]);
+    kept.push(report.as_os_str().to_owned());
+    kept
+}
+
 fn warn_debug_build() {
     if cfg!(debug_assertions) {
         eprintln!("strata: warning: this is a debug build; benchmark figures need --release");
@@ -640,7 +701,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     if let Some(share) = args.min_compression_saving {
         strata_options.table.min_compression_saving = share;
     }
-    warn_debug_build();
+    if args.child_report.is_none() {
+        warn_debug_build();
+    }
     let temp;
     let dir = match &args.db {
         Some(d) => d.clone(),
@@ -681,6 +744,11 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     let mut emit = |text: &str| -> Result<(), String> {
         out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("writing the table: {e}"))
     };
+    if let Some(path) = &args.child_report {
+        let report = bench::engine::run(&config, &mut |row, _| emit(&bench::report::row_line(row, None)))?;
+        let summary = report.engines.into_iter().next().ok_or("the engine run left no summary")?;
+        return write_json(path, &bench::engine::EngineReport { rows: report.rows, summary });
+    }
     emit(&bench::report::header(
         config.num,
         config.reads,
@@ -696,9 +764,15 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         emit(&s.line())?;
     }
     emit(&bench::report::columns())?;
-    let mut report = bench::engine::run(&config, &mut |row, earlier| {
-        emit(&bench::report::row_line(row, bench::report::strata_ops(earlier, &row.workload)))
-    })?;
+    let mut report = if config.engines.len() > 1 && !args.one_process {
+        emit("(each engine runs in a process of its own; --one-process runs them in this one)\n")?;
+        let to_stderr = args.json.as_ref().is_some_and(|p| p.as_os_str() == "-");
+        bench_in_children(&config, to_stderr)?
+    } else {
+        bench::engine::run(&config, &mut |row, earlier| {
+            emit(&bench::report::row_line(row, bench::report::strata_ops(earlier, &row.workload)))
+        })?
+    };
     report.machine_stalls = stalls;
     if report.engines.len() > 1 {
         emit(&bench::report::side_by_side(&report))?;

@@ -234,6 +234,32 @@ fn bench_deleterange_deletes_a_tenth_and_reads_the_rest() {
 }
 
 #[test]
+fn engine_bench_runs_each_engine_in_a_process_of_its_own_unless_told() {
+    // Two runs of Strata stand in for two engines (the peers need cargo features). Each is
+    // a child process by default; the parent gathers their rows and summaries in order.
+    for one_process in [false, true] {
+        let mut args = vec!["bench", "--engines", "strata,strata", "--num", "600", "--reads", "200"];
+        args.extend(["--benchmarks", "fillrandom,readrandom", "--stall-probe-secs", "0", "--json", "-"]);
+        if one_process {
+            args.push("--one-process");
+        }
+        let out = strata(&args);
+        let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("JSON");
+        let rows = report["rows"].as_array().expect("rows");
+        let names: Vec<&str> = rows.iter().map(|r| r["workload"].as_str().unwrap_or("")).collect();
+        assert_eq!(names, ["fillrandom", "readrandom", "fillrandom", "readrandom"], "one_process {one_process}");
+        assert!(rows.iter().all(|r| r["ops_per_sec"].as_f64() > Some(0.0)), "{rows:?}");
+        let engines = report["engines"].as_array().expect("engines");
+        assert_eq!(engines.len(), 2);
+        assert!(engines.iter().all(|e| e["user_bytes"].as_u64() == Some(600 * 116)), "{engines:?}");
+        // The rows went to standard error as they finished, and the comparison after them.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("\nreadrandom ").count(), 4, "two rows as they finish, two side by side: {stderr}");
+        assert_eq!(stderr.contains("a process of its own"), !one_process, "{stderr}");
+    }
+}
+
+#[test]
 fn engine_bench_runs_writes_json_and_plots() {
     let dir = tempfile::tempdir().expect("temp dir");
     let json = dir.path().join("bench.json");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engines::{self, BenchEngine, EngineConfig, EngineKind};
 use super::workload::Rng;
@@ -149,7 +149,7 @@ pub(crate) struct Config {
 }
 
 /// One workload on one engine.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Row {
     pub(crate) engine: String,
     pub(crate) workload: String,
@@ -175,7 +175,7 @@ pub(crate) struct Row {
 }
 
 /// Object-store traffic of one workload, per operation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoreUse {
     pub(crate) gets_per_op: f64,
     pub(crate) get_bytes_per_op: f64,
@@ -225,7 +225,7 @@ impl Row {
 pub(crate) type OnRow<'a> = dyn FnMut(&Row, &[Row]) -> Result<(), String> + 'a;
 
 /// Per engine, after its workloads: sizes and amplification.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EngineSummary {
     pub(crate) engine: String,
     /// Bytes of keys and values written by the workloads.
@@ -252,6 +252,14 @@ pub(crate) struct EngineSummary {
     /// compaction included, when it counts them (Strata).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) compaction_rows: Option<engines::CompactionRows>,
+}
+
+/// What a child process running one engine of a multi-engine run hands back: its rows and
+/// its summary, as JSON in a file the parent names.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct EngineReport {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) summary: EngineSummary,
 }
 
 /// The whole run, as `--json` writes it.
@@ -524,19 +532,26 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         }
     }
     bar.finish_and_clear();
-    Ok(Report {
-        benchmark: "engines",
-        num: config.num,
-        reads: config.reads,
-        key_size: config.key_size,
-        value_size: config.value_size,
-        compression_ratio: config.compression_ratio,
-        threads: config.threads,
-        sync: config.sync,
-        rows,
-        engines: summaries,
-        machine_stalls: None,
-    })
+    Ok(Report::new(config, rows, summaries))
+}
+
+impl Report {
+    /// The report of a run of `config` that made `rows` and, per engine, `engines`.
+    pub(crate) fn new(config: &Config, rows: Vec<Row>, engines: Vec<EngineSummary>) -> Self {
+        Self {
+            benchmark: "engines",
+            num: config.num,
+            reads: config.reads,
+            key_size: config.key_size,
+            value_size: config.value_size,
+            compression_ratio: config.compression_ratio,
+            threads: config.threads,
+            sync: config.sync,
+            rows,
+            engines,
+            machine_stalls: None,
+        }
+    }
 }
 
 /// Runs the workloads on one engine, appending a row to `rows` (and reporting it) as each

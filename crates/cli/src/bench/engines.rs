@@ -53,7 +53,7 @@ pub(crate) trait BenchEngine: Send + Sync {
 }
 
 /// Rows compactions wrote, by how (`Options::copy_row_groups`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CompactionRows {
     /// Decoded, merged and encoded again.
     pub(crate) rewritten: u64,
@@ -62,7 +62,7 @@ pub(crate) struct CompactionRows {
 }
 
 /// Bytes one part of the tables takes, summed over the live tables.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PartBytes {
     /// A column (`key`, `seq`, `kind`, `value`), `page index`, `parquet bloom filter`, or
     /// `strata bloom filters`; `other` is the rest of the files (footers, metadata).
