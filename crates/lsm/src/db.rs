@@ -398,19 +398,29 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     /// Seals the active memtable (if it holds anything) and waits until every sealed
-    /// memtable is written to a table.
+    /// memtable is written to a table. While a caller waits here, a memtable of 4 MiB or more
+    /// with no range tombstone is written as up to
+    /// [`Options::max_subcompactions`](crate::Options::max_subcompactions) L0 tables of
+    /// disjoint key ranges at once, on as many threads.
     ///
     /// # Errors
     ///
     /// A background failure of the flush, or [`Error::ReadOnly`].
     pub fn flush(&self) -> Result<()> {
         self.inner.check_bg_error()?;
-        // Sealing takes the log lock, which a committing write group holds, so no group is
-        // left half in the sealed memtable.
-        if !self.inner.current().active.mem.is_empty() {
-            self.inner.rotate_memtable()?;
-        }
-        self.inner.wait_until(|inner| Ok(inner.current().immutables.is_empty()))
+        // Counted before the seal, so the flush thread sees a waiter when it takes the
+        // memtable up and may spread it over several threads.
+        lock(&self.inner.bg).flush_waiters += 1;
+        let flushed = (|| {
+            // Sealing takes the log lock, which a committing write group holds, so no group
+            // is left half in the sealed memtable.
+            if !self.inner.current().active.mem.is_empty() {
+                self.inner.rotate_memtable()?;
+            }
+            self.inner.wait_until(|inner| Ok(inner.current().immutables.is_empty()))
+        })();
+        lock(&self.inner.bg).flush_waiters -= 1;
+        flushed
     }
 
     /// Waits until background work is done: every sealed memtable flushed, no compaction

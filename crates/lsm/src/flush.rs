@@ -9,9 +9,20 @@ use strata_core::{Entry, Priority};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
+use std::ops::Bound;
+
+use bytes::Bytes;
+use strata_core::KeyRange;
+use strata_sstable::{TableId, TableMeta};
+
+use crate::Error;
 use crate::manifest::VersionEdit;
-use crate::state::{Inner, MemHandle, SuperVersion};
+use crate::state::{Inner, MemHandle, SuperVersion, lock};
 use crate::{Result, wal};
+
+/// The least a memtable must hold before a flush someone waits for is cut into key ranges
+/// written at once: below it, threads cost more than they save.
+const MIN_SPLIT_FLUSH_BYTES: usize = 4 << 20;
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
     /// The oldest sealed memtable, if any waits for flush.
@@ -19,23 +30,43 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.current().immutables.last().cloned()
     }
 
-    /// Writes `mem` as an L0 table, records it in the manifest, drops the memtable, and
-    /// deletes log segments no memtable needs any more.
+    /// Writes `mem` as L0 tables (one, or one per key range when [`Self::flush_cuts`] gives
+    /// cuts), records them in the manifest, drops the memtable, and deletes log segments no
+    /// memtable needs any more.
     pub(crate) fn flush_memtable(&self, mem: &Arc<MemHandle<M>>) -> Result<()> {
         let started = std::time::Instant::now();
-        let meta = if mem.mem.is_empty() {
-            None
+        let metas = if mem.mem.is_empty() {
+            Vec::new()
         } else {
-            let id = self.allocate_file_number();
-            let entries = mem.mem.iter().map(Ok::<Entry, strata_sstable::Error>);
-            let mut entries = Throttled::new(entries, self.rate_limiter.as_ref(), Priority::High);
-            let meta = self.store.write_table_at(id, 0, &mut entries)?;
-            // Opened here, on the flush's thread, so the first read of the new table does not
-            // pay for opening it; a table that cannot be opened fails the flush.
-            self.store.open(id)?;
+            let cuts = self.flush_cuts(mem);
+            let mut ranges = Vec::with_capacity(cuts.len() + 1);
+            let mut start = Bound::Unbounded;
+            for cut in cuts {
+                ranges.push(KeyRange::new(start, Bound::Excluded(cut.clone())));
+                start = Bound::Included(cut);
+            }
+            ranges.push(KeyRange::new(start, Bound::Unbounded));
+            let written: Vec<Result<TableMeta>> = std::thread::scope(|scope| {
+                let others: Vec<_> =
+                    ranges[1..].iter().map(|range| scope.spawn(|| self.write_l0_table(mem, range))).collect();
+                let mut written = vec![self.write_l0_table(mem, &ranges[0])];
+                for other in others {
+                    let panicked = || Error::io(&self.dir, std::io::Error::other("a flush thread panicked"));
+                    written.push(other.join().unwrap_or_else(|_| Err(panicked())));
+                }
+                written
+            });
+            if let Some(e) = written.iter().find_map(|w| w.as_ref().err().cloned()) {
+                for meta in written.iter().flatten() {
+                    // NOTE: best effort; a table no manifest names is removed at the next open.
+                    let _ = self.store.delete(meta.id);
+                }
+                return Err(e);
+            }
+            let metas: Vec<TableMeta> = written.into_iter().flatten().collect();
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-            self.stats.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
-            Some(meta)
+            self.stats.flush_bytes.fetch_add(metas.iter().map(|m| m.file_size).sum(), Ordering::Relaxed);
+            metas
         };
         // The oldest log segment still needed is the one of the next-oldest memtable.
         let sv = self.current();
@@ -44,9 +75,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             Some(i) if i > 0 => sv.immutables[i - 1].wal_number,
             _ => sv.active.wal_number,
         };
-        let logged = meta.as_ref().map(|m| (m.id, m.entries, m.file_size));
+        let logged: Vec<(TableId, u64, u64)> = metas.iter().map(|m| (m.id, m.entries, m.file_size)).collect();
         let edit = VersionEdit {
-            added: meta.into_iter().map(|m| (0, m)).collect(),
+            added: metas.into_iter().map(|m| (0, m)).collect(),
             removed: Vec::new(),
             log_number: Some(log_number),
             next_file_number: Some(self.next_file.load(Ordering::Relaxed)),
@@ -59,11 +90,52 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             version,
         })?;
         self.delete_logs_below(log_number);
-        if let Some((table, entries, bytes)) = logged {
-            let ms = started.elapsed().as_millis();
+        let ms = started.elapsed().as_millis();
+        for (table, entries, bytes) in logged {
             tracing::info!(table, entries, bytes, ms, "flushed a memtable to L0");
         }
         Ok(())
+    }
+
+    /// Writes the entries of `mem` in `range` as an L0 table, and opens it.
+    fn write_l0_table(&self, mem: &MemHandle<M>, range: &KeyRange) -> Result<TableMeta> {
+        let id = self.allocate_file_number();
+        let entries = mem.mem.range(range).map(Ok::<Entry, strata_sstable::Error>);
+        let mut entries = Throttled::new(entries, self.rate_limiter.as_ref(), Priority::High);
+        let meta = self.store.write_table_at(id, 0, &mut entries)?;
+        // Opened here, on the flush's thread, so the first read of the new table does not
+        // pay for opening it; a table that cannot be opened fails the flush.
+        self.store.open(id)?;
+        Ok(meta)
+    }
+
+    /// Where to cut `mem` into key ranges written at once: none unless a caller waits for
+    /// the flush ([`BgState::flush_waiters`](crate::state::BgState)), the memtable holds at
+    /// least [`MIN_SPLIT_FLUSH_BYTES`] and no range tombstone (a tombstone is one entry at its
+    /// first key, which a later range would not see), and `max_subcompactions` allows more
+    /// than one range. Then one user key per range after the first, at equal entry counts,
+    /// so every version of a key stays in one table.
+    fn flush_cuts(&self, mem: &MemHandle<M>) -> Vec<Bytes> {
+        let parts = self.options.max_subcompactions;
+        let written = mem.mem.approximate_memory_usage().saturating_sub(mem.empty_bytes);
+        if parts < 2 || written < MIN_SPLIT_FLUSH_BYTES || mem.has_range_dels() || lock(&self.bg).flush_waiters == 0 {
+            return Vec::new();
+        }
+        let n = mem.mem.len();
+        let mut cuts: Vec<Bytes> = Vec::with_capacity(parts - 1);
+        let mut i = 0usize;
+        let mut first: Option<Bytes> = None;
+        mem.mem.visit_range(&KeyRange::all(), &mut |key, _, _, _| {
+            let first = first.get_or_insert_with(|| Bytes::copy_from_slice(key));
+            let due = n * (cuts.len() + 1) / parts;
+            // A cut starts a new user key: never the first key, nor the last cut again.
+            if i >= due && key != first.as_ref() && cuts.last().is_none_or(|c| key != c.as_ref()) {
+                cuts.push(Bytes::copy_from_slice(key));
+            }
+            i += 1;
+            cuts.len() + 1 < parts
+        });
+        cuts
     }
 
     fn delete_logs_below(&self, log_number: u64) {

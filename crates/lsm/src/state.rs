@@ -89,6 +89,11 @@ impl<M: Memtable> MemHandle<M> {
     }
 
     /// The fragment index of the memtable's range tombstones; `None` when it has none.
+    /// Whether the memtable holds a range tombstone.
+    pub(crate) fn has_range_dels(&self) -> bool {
+        self.has_range_dels.load(Ordering::Acquire)
+    }
+
     pub(crate) fn range_dels(&self) -> Option<Arc<RangeDelIndex>> {
         if !self.has_range_dels.load(Ordering::Acquire) {
             return None;
@@ -148,6 +153,9 @@ pub(crate) struct BgState {
     pub(crate) running_compactions: usize,
     /// A flush is writing a table now.
     pub(crate) flushing: bool,
+    /// Callers waiting in [`Db::flush`](crate::Db::flush) (or `compact_range`, which flushes
+    /// first): while any wait, a large memtable is written as several tables at once.
+    pub(crate) flush_waiters: usize,
     /// Incremented whenever the tree or the memtables change, so waiters can re-check.
     pub(crate) epoch: u64,
     /// Forced compactions (`compact_range`) waiting for a worker.
