@@ -336,14 +336,7 @@ fn split_ranges(
         }
         passed += bytes;
     }
-    let mut ranges = Vec::with_capacity(cuts.len() + 1);
-    let mut start = Bound::Unbounded;
-    for cut in cuts {
-        ranges.push(KeyRange::new(start, Bound::Excluded(cut.clone())));
-        start = Bound::Included(cut);
-    }
-    ranges.push(KeyRange::new(start, Bound::Unbounded));
-    ranges
+    KeyRange::cut_at(cuts)
 }
 
 /// Merges the inputs' entries in `range` into new tables; on error deletes what it wrote.

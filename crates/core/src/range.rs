@@ -40,6 +40,32 @@ impl KeyRange {
         Self { start, end }
     }
 
+    /// Every key, cut at `cuts` (ascending, each after the one before): the range below the
+    /// first cut, one from each cut up to the next, and one from the last cut on. Each key
+    /// falls in exactly one of them.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use strata_core::KeyRange;
+    ///
+    /// let ranges = KeyRange::cut_at([Bytes::from("g"), Bytes::from("p")]);
+    /// assert_eq!(ranges.len(), 3);
+    /// assert!(ranges[0].contains(b"a") && !ranges[0].contains(b"g"));
+    /// assert!(ranges[1].contains(b"g") && !ranges[1].contains(b"p"));
+    /// assert!(ranges[2].contains(b"p") && ranges[2].contains(b"z"));
+    /// ```
+    #[must_use]
+    pub fn cut_at(cuts: impl IntoIterator<Item = Bytes>) -> Vec<Self> {
+        let mut ranges = Vec::new();
+        let mut start = Bound::Unbounded;
+        for cut in cuts {
+            ranges.push(Self::new(start, Bound::Excluded(cut.clone())));
+            start = Bound::Included(cut);
+        }
+        ranges.push(Self::new(start, Bound::Unbounded));
+        ranges
+    }
+
     /// A range from any Rust range over byte-string-like keys, such as `"a".."m"`.
     pub fn from_range<K: AsRef<[u8]>, R: RangeBounds<K>>(range: R) -> Self {
         let own = |b: Bound<&K>| match b {

@@ -9,8 +9,6 @@ use strata_core::{Entry, Priority};
 use strata_memtable::Memtable;
 use strata_sstable::SsTableStore;
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 use strata_core::KeyRange;
 use strata_sstable::{TableId, TableMeta};
@@ -38,14 +36,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let metas = if mem.mem.is_empty() {
             Vec::new()
         } else {
-            let cuts = self.flush_cuts(mem);
-            let mut ranges = Vec::with_capacity(cuts.len() + 1);
-            let mut start = Bound::Unbounded;
-            for cut in cuts {
-                ranges.push(KeyRange::new(start, Bound::Excluded(cut.clone())));
-                start = Bound::Included(cut);
-            }
-            ranges.push(KeyRange::new(start, Bound::Unbounded));
+            let ranges = KeyRange::cut_at(self.flush_cuts(mem));
             let written: Vec<Result<TableMeta>> = std::thread::scope(|scope| {
                 let others: Vec<_> =
                     ranges[1..].iter().map(|range| scope.spawn(|| self.write_l0_table(mem, range))).collect();
