@@ -104,51 +104,6 @@ fn value_pages_shorter_than_key_pages_answer_from_the_value_page_holding_the_row
     assert!(short < long, "cold lookups checked {short} bytes with short value pages, {long} with long ones");
 }
 
-/// A cold point lookup caches the value page holding its row (half a key page's values), not
-/// the key page's values; a lookup in a page a scan has cached takes its value from the
-/// scan's part without reading or caching the value page again.
-#[test]
-fn a_point_lookup_caches_one_value_page_and_uses_a_scans_values() {
-    let value = |i: u32| format!("{i:0100}");
-    let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
-    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, value(i))))).unwrap();
-    let store = ParquetStore::open(dir.path(), opts).unwrap();
-    store.open(1).unwrap();
-
-    let before = store.stats();
-    assert_eq!(store.get(1, key(100).as_bytes(), MAX_SEQNO).unwrap().unwrap().value, value(100).as_bytes());
-    let after = store.stats();
-    assert_eq!(after.block_cache.entries - before.block_cache.entries, 2, "a key part and a value page");
-    let cached = after.block_cache.bytes - before.block_cache.bytes;
-    // A key page's values alone would be 64 x 100 bytes.
-    assert!(cached < 64 * 100, "a cold lookup cached {cached} bytes");
-    // Row 100 is in the key page of rows 64..128 and the value page of rows 96..128. The
-    // other half's value page (rows 64..96) is read and cached on its first lookup.
-    let s0 = store.stats();
-    store.get(1, key(70).as_bytes(), MAX_SEQNO).unwrap().unwrap();
-    let s1 = store.stats();
-    assert_eq!((s1.pages_read - s0.pages_read, s1.value_pages_read - s0.value_pages_read), (0, 1));
-
-    // A scan caches a whole key page's values; a lookup there then reads nothing.
-    let start = key(6_400);
-    let end = key(6_464);
-    let range = KeyRange::from_range(start.as_bytes()..end.as_bytes());
-    let scanned: Vec<Entry> = store.scan(1, &range).unwrap().collect::<Result<_, _>>().unwrap();
-    assert_eq!(scanned.len(), 64);
-    let s2 = store.stats();
-    for i in [6_400, 6_463] {
-        assert_eq!(store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap().value, value(i).as_bytes());
-    }
-    let s3 = store.stats();
-    assert_eq!(
-        (s3.pages_read, s3.value_pages_read, s3.bytes_read),
-        (s2.pages_read, s2.value_pages_read, s2.bytes_read)
-    );
-    assert_eq!(s3.block_cache.entries, s2.block_cache.entries, "no value page cached beside the scan's part");
-}
-
 /// A seek (a scan from a key, of which a few entries are read) decodes only the pages those
 /// entries are on, through the block cache: a repeated seek reads nothing from the file. A long
 /// scan streams past its first pages without filling the block cache.

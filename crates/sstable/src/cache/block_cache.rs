@@ -33,12 +33,8 @@ pub(crate) type PageKey = (u64, u32, u32, Part);
 pub(crate) enum Part {
     /// Keys, sequence numbers and kinds: cached at high priority.
     Keys,
-    /// The values of a key page, as a scan caches them.
+    /// Values.
     Values,
-    /// One value page, as a point lookup caches it: about half a key page's values (value
-    /// pages are `value_page_rows` long), so a cold lookup decodes, and takes fresh memory
-    /// for, half as many values.
-    ValuePage,
 }
 
 /// What the cache holds: a page part, charged its heap bytes.
@@ -171,12 +167,6 @@ impl BlockCache {
         // NOTE: a part of another type under the same key cannot happen (the key names the
         // part, and each part has one type); if it ever did, it would read as a miss.
         self.shard(key).get(key).and_then(|part| part.downcast::<T>().ok())
-    }
-
-    /// [`Self::get`] without counting a miss: where a part may also be found, after a miss of
-    /// the part looked for first was counted.
-    pub(crate) fn get_also<T: CachedPart>(&self, key: &PageKey) -> Option<Arc<T>> {
-        self.shard(key).get_or_pass(key).and_then(|part| part.downcast::<T>().ok())
     }
 
     /// Caches `part`; key parts at high priority.

@@ -178,18 +178,12 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Lru<K, V> {
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<Arc<V>> {
-        let found = self.get_or_pass(key);
-        if found.is_none() {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-        }
-        found
-    }
-
-    /// [`Self::get`], except that a miss is not counted: for a second place a value may be
-    /// cached, after a miss at the first was counted already.
-    pub(crate) fn get_or_pass(&self, key: &K) -> Option<Arc<V>> {
         let guard = self.read();
-        let slot = guard.map.get(key)?;
+        let Some(slot) = guard.map.get(key) else {
+            drop(guard);
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         // Read first: an entry in use stays referenced without a write to its cache line.
         if !slot.referenced.load(Ordering::Relaxed) {
             slot.referenced.store(true, Ordering::Relaxed);

@@ -131,9 +131,8 @@ fn with_lookup_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T 
 
 /// What a point lookup found in one page.
 enum InPage {
-    /// The answer: the newest visible version of the key, or none; and for a put, the row
-    /// (in its row group) whose value was read.
-    Answer(Option<VersionedValue>, Option<u64>),
+    /// The answer: the newest visible version of the key, or none.
+    Answer(Option<VersionedValue>),
     /// Every row of the page sorts before `(key, snapshot)`: the answer, if any, is further on.
     Further,
     /// The columns' pages do not align with the key page's rows: decode the whole page instead.
@@ -546,12 +545,11 @@ impl OpenTable {
                     Probe::Admit | Probe::InPlace => {
                         if !admitted {
                             match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
-                                InPage::Answer(found, value_row) => {
-                                    if let Some(r) = value_row {
+                                InPage::Answer(found) => {
+                                    if found.as_ref().is_some_and(|v| v.kind == ValueKind::Put) {
                                         // Its value page was read too: a second read of the
                                         // page admits both parts.
-                                        let (vp, _, _) = self.value_page_of(rg_idx, page_idx, r)?;
-                                        cache.remember_miss(&self.cache_key(rg_idx, vp, Part::ValuePage));
+                                        cache.remember_miss(&self.cache_key(rg_idx, page_idx, Part::Values));
                                     }
                                     return Ok(found);
                                 }
@@ -639,7 +637,7 @@ impl OpenTable {
         }
         if lo == hi {
             // The first key past `key` is in this page, so `key` is not in the table.
-            return Ok(InPage::Answer(None, None));
+            return Ok(InPage::Answer(None));
         }
         let mut seqs = Vec::with_capacity(hi);
         if let Some(v) = chunks[SEQ].uniform_page(sp) {
@@ -652,7 +650,7 @@ impl OpenTable {
         }
         // Versions of a key are newest first: the first one visible at `snapshot`.
         let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
-            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None, None) });
+            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None) });
         };
         let seq = seqs[row];
         let r = from + row as u64;
@@ -665,8 +663,7 @@ impl OpenTable {
             }
             ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
         };
-        let value_row = (kind == ValueKind::Put).then_some(r);
-        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value }), value_row))
+        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
     }
 
     /// Releases the mapped pages of row group `rg`'s column chunks from the process's
@@ -829,30 +826,24 @@ impl OpenTable {
         Ok(values)
     }
 
-    /// Value `row` of page `page` of row group `rg`: from the cached value page holding it, or
-    /// the key page's cached value part (a scan's); else from the value page decoded and
-    /// cached, when the block cache admits it; else read in place from the value page, and
-    /// only that value copied.
+    /// Value `row` of page `page` of row group `rg`: from the cached value part; else from the
+    /// value part decoded and cached, when the block cache admits it; else read in place from
+    /// the value page, and only that value copied (or from the part decoded and not cached,
+    /// when the value pages do not line up with the key page).
     fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
-        let (from, _) = self.rows_of(rg, page);
-        let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
-        let key = self.cache_key(rg, vp, Part::ValuePage);
+        let key = self.cache_key(rg, page, Part::Values);
         let probe = cache.probe::<BinaryColumn>(&key);
+        let admitted = matches!(probe, Probe::Admit);
         match probe {
-            Probe::Hit(values) => return Ok(values.get_bytes(at)),
-            Probe::Admit | Probe::InPlace => {
-                if let Some(values) = cache.get_also::<BinaryColumn>(&self.cache_key(rg, page, Part::Values)) {
-                    return Ok(values.get_bytes(row));
-                }
-            }
+            Probe::Hit(values) => return Ok(values.get_bytes(row)),
+            Probe::InPlace => return self.value_in_place(rg, page, row, counters),
+            Probe::Admit => {}
         }
-        if !matches!(probe, Probe::Admit) {
-            return self.value_in_place(rg, page, row, counters);
+        let values = Arc::new(self.decode_value_part(rg, page, counters)?);
+        if admitted {
+            cache.insert(key, Arc::clone(&values));
         }
-        let values = Arc::new(self.chunks[rg][VALUE].binary_page(&self.file, vp)?);
-        Counters::add(&counters.value_pages_read, 1);
-        cache.insert(key, Arc::clone(&values));
-        Ok(values.get_bytes(at))
+        Ok(values.get_bytes(row))
     }
 
     /// Value `row` of page `page` of row group `rg` read from the value page holding it,
