@@ -3,20 +3,16 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use strata_compaction::CompactionPolicy;
 use strata_core::rate::Throttled;
-use strata_core::{Entry, Priority};
+use strata_core::{Entry, KeyRange, Priority};
 use strata_memtable::Memtable;
-use strata_sstable::SsTableStore;
+use strata_sstable::{SsTableStore, TableId, TableMeta};
 
-use bytes::Bytes;
-use strata_core::KeyRange;
-use strata_sstable::{TableId, TableMeta};
-
-use crate::Error;
 use crate::manifest::VersionEdit;
 use crate::state::{Inner, MemHandle, SuperVersion, lock};
-use crate::{Result, wal};
+use crate::{Error, Result, wal};
 
 /// The least a memtable must hold before a flush someone waits for is cut into key ranges
 /// written at once: below it, threads cost more than they save.

@@ -88,14 +88,14 @@ impl<M: Memtable> MemHandle<M> {
         self.mem.insert(key, seq, kind, value);
     }
 
-    /// The fragment index of the memtable's range tombstones; `None` when it has none.
     /// Whether the memtable holds a range tombstone.
     pub(crate) fn has_range_dels(&self) -> bool {
         self.has_range_dels.load(Ordering::Acquire)
     }
 
+    /// The fragment index of the memtable's range tombstones; `None` when it has none.
     pub(crate) fn range_dels(&self) -> Option<Arc<RangeDelIndex>> {
-        if !self.has_range_dels.load(Ordering::Acquire) {
+        if !self.has_range_dels() {
             return None;
         }
         if let Some(index) = &self.range_dels.read().unwrap_or_else(PoisonError::into_inner).1 {

@@ -6,12 +6,9 @@
 
 use strata::{Db, KeyRange, Options, TableOptions};
 
-type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+mod common;
 
-fn rows(db: &Db) -> Rows {
-    let rows = db.iter(KeyRange::all()).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>();
-    rows.unwrap()
-}
+use common::{Rows, rows};
 
 /// 20,000 keys in order, compacted to the bottom; then 300 updates, deletes and a range
 /// delete inside 2 % of the keys, compacted again.

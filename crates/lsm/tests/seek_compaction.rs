@@ -7,15 +7,12 @@ use std::time::{Duration, Instant};
 
 use strata::{Db, KeyRange, Options};
 
-type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+mod common;
+
+use common::rows;
 
 const FLUSHES: u64 = 3;
 const KEYS_PER_FLUSH: u64 = 2_000;
-
-fn rows(db: &Db) -> Rows {
-    let rows = db.iter(KeyRange::all()).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>();
-    rows.unwrap()
-}
 
 fn key(n: u64) -> String {
     format!("key{n:08}")

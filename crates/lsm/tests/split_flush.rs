@@ -5,18 +5,15 @@
 //! `max_subcompactions = 1` keep one table per flush.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
-use strata::{Db, KeyRange, Options};
+use strata::{Db, Options};
 
-type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+mod common;
+
+use common::{Rows, rows};
 
 /// Keys written; three versions of each, so a cut between versions would show.
 const KEYS: u64 = 20_000;
 const VERSIONS: u64 = 3;
-
-fn rows(db: &Db) -> Rows {
-    let rows = db.iter(KeyRange::all()).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>();
-    rows.unwrap()
-}
 
 fn key(n: u64) -> String {
     format!("key{n:08}")

@@ -1,6 +1,19 @@
-//! Shared by the tests that check Strata's files with independent readers through Python.
+//! Shared by the engine's tests: every row a database reads, and the checks of Strata's files
+//! with independent readers through Python.
+#![allow(dead_code, reason = "each test binary uses part of it")]
 
 use std::process::Command;
+
+use strata::{Db, KeyRange};
+
+/// Every key and value, in order.
+pub(crate) type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Every key and value `db` reads now, in key order.
+pub(crate) fn rows(db: &Db) -> Rows {
+    let rows = db.iter(KeyRange::all()).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>();
+    rows.unwrap()
+}
 
 /// Whether `python3` imports every module of `modules` (e.g. `["pyarrow", "duckdb"]`). When
 /// not, `test` fails if `CI` is set (CI must run it), and is otherwise skipped with a loud
