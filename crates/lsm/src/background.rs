@@ -49,7 +49,7 @@ pub(crate) fn compaction_loop<M: Memtable + 'static, S: SsTableStore + 'static, 
         if inner.check_bg_error().is_ok()
             && let Some(task) = inner.claim_compaction(inner.options.enable_background_compaction)
         {
-            if let Err(e) = inner.run_compaction(&task) {
+            if let Err(e) = inner.run_compaction(&task, false) {
                 inner.set_bg_error(e);
             }
             continue;

@@ -478,7 +478,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             lock(&self.inner.bg).forced.push_back(task);
             // Run it here rather than waiting for a worker: compact_range is a foreground call.
             if let Some(task) = self.inner.claim_compaction(false) {
-                if let Err(e) = self.inner.run_compaction(&task) {
+                if let Err(e) = self.inner.run_compaction(&task, true) {
                     // The same failure in a background compaction stops writes; it does here too.
                     self.inner.set_bg_error(e.clone());
                     return Err(e);

@@ -257,6 +257,11 @@ pub struct Options {
     /// input bytes, at input tables' first keys and at the split keys the table store reads
     /// from its page index. Default 2; allowed 1 to 64 (1: no split). On a 2-vCPU machine, 2
     /// made a full compaction of 1M keys 1.3-1.5× faster, sequential or random.
+    ///
+    /// All of them are used by `compact_range`, and by any compaction while L0 holds
+    /// `l0_slowdown_trigger` tables or more; other background compactions take at most one
+    /// fewer range than the machine has cores, so reads and writes keep a core (on two
+    /// cores, one range).
     pub max_subcompactions: usize,
     /// Whether a compaction copies whole the row groups of its inputs that no other input
     /// overlaps and that hold one version per key and no tombstone, byte for byte, instead
