@@ -33,10 +33,9 @@ pub struct StoreStats {
     /// Data pages decoded from disk (by point lookups and scans): their keys, sequence numbers
     /// and kinds. A cold point lookup reads one, a warm one none.
     pub pages_read: u64,
-    /// Value pages read from disk (decoded into a value part, or read in place for one value).
-    /// A point lookup reads one only when it finds its key (as a put) and the page's values
-    /// are not cached; a scan reads one per page whose values it caches or finds cached, and
-    /// otherwise one per value page its rows reach.
+    /// Value pages read from disk (decoded whole, or read in place for one value). A point
+    /// lookup reads one only when it finds its key (as a put) and the value page holding it
+    /// is not cached; a scan reads each value page its rows reach that is not cached.
     pub value_pages_read: u64,
     /// Bytes read from table files after opening them (page data, page indexes).
     pub bytes_read: u64,

@@ -32,7 +32,7 @@ fn cold_get_reads_one_page_warm_get_none_and_filtered_miss_none() {
         assert_eq!(after.value_pages_read - before.value_pages_read, 1, "and that page's values");
         let read = after.bytes_read - before.bytes_read;
         assert!(read < 64 * 1024, "cold get read {read} bytes of a {}-byte file", meta.file_size);
-        // The page's key part and its value part, each a miss.
+        // The page's key part and the value page holding the row, each a miss.
         assert_eq!(after.block_cache.misses - before.block_cache.misses, 2);
 
         store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
@@ -95,7 +95,7 @@ fn value_pages_shorter_than_key_pages_answer_from_the_value_page_holding_the_row
             assert_eq!(got.value, value(i).as_bytes(), "key {i}, value pages of {value_page_rows} rows, cache {cache}");
             let s1 = store.stats();
             assert_eq!(s1.pages_read - s0.pages_read, 1, "key {i}: one key page");
-            assert_eq!(s1.value_pages_read - s0.value_pages_read, 1, "key {i}: one value part");
+            assert_eq!(s1.value_pages_read - s0.value_pages_read, 1, "key {i}: one value page");
         }
         let after = store.stats();
         checked.push(after.bytes_read - before.bytes_read);
@@ -129,17 +129,20 @@ fn scan_from_mid_table_reads_only_the_pages_it_needs() {
     let cold = store.stats();
     let decoded = cold.pages_read - before.pages_read;
     assert!((1..=2).contains(&decoded), "100 entries are on one or two pages, {decoded} were decoded");
-    assert_eq!(cold.value_pages_read - before.value_pages_read, decoded);
-    // Each page is two cache entries: its key part and its value part.
-    assert_eq!(cold.block_cache.misses - before.block_cache.misses, 2 * decoded);
-    assert_eq!(cold.block_cache.entries - before.block_cache.entries, 2 * decoded, "the seek caches its pages");
+    // Value pages hold 32 rows: 100 entries are on four or five of them.
+    let values = cold.value_pages_read - before.value_pages_read;
+    assert!((4..=5).contains(&values), "{values} value pages were decoded");
+    // Each key page and each value page is a cache entry of its own.
+    let parts = decoded + values;
+    assert_eq!(cold.block_cache.misses - before.block_cache.misses, parts);
+    assert_eq!(cold.block_cache.entries - before.block_cache.entries, parts, "the seek caches its pages");
     let read = cold.bytes_read - before.bytes_read;
     assert!(read < 2 * 64 * 1024, "the seek read {read} bytes");
 
     assert_eq!(seek(N / 2, 100), want);
     let warm = store.stats();
     assert_eq!((warm.pages_read, warm.bytes_read), (cold.pages_read, cold.bytes_read), "a warm seek reads nothing");
-    assert_eq!(warm.block_cache.hits - cold.block_cache.hits, 2 * decoded);
+    assert_eq!(warm.block_cache.hits - cold.block_cache.hits, parts);
 
     // A bounded range ends inside its last page and reads no page after it.
     let range = KeyRange::from_range(key(1000)..=key(1299));
@@ -157,15 +160,17 @@ fn scan_from_mid_table_reads_only_the_pages_it_needs() {
     let decoded = long.pages_read - bounded.pages_read;
     assert!(decoded <= pages * 3 / 4 + 2, "the long scan decoded {decoded} of {pages} pages");
     let cached = long.block_cache.entries - bounded.block_cache.entries;
-    assert!(cached <= 2 * 4, "a long scan cached {cached} page parts");
+    // The first four key pages, and the value pages of their rows (eight each, and one
+    // holding the scan's first row).
+    assert!(cached <= 4 + 8 * 4 + 1, "a long scan cached {cached} page parts");
 }
 
 /// A lookup that finds a deletion, or a key absent from the page it lands on, reads no values;
-/// with a block cache smaller than the data, key parts stay cached while value parts come and go.
+/// with a block cache smaller than the data, key parts stay cached while value pages come and go.
 #[test]
-fn deletions_and_absent_keys_read_no_values_and_key_parts_outlive_value_parts() {
+fn deletions_and_absent_keys_read_no_values_and_key_parts_outlive_value_pages() {
     let dir = tempfile::tempdir().unwrap();
-    // Room for every key part of the table but for few of its value parts.
+    // Room for every key part of the table but for few of its value pages.
     let opts = ParquetOptions { sync: false, block_cache_bytes: 8 << 20, ..ParquetOptions::default() };
     let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
     let entry = |i: u32| {
@@ -189,7 +194,7 @@ fn deletions_and_absent_keys_read_no_values_and_key_parts_outlive_value_parts() 
     assert_eq!(after.pages_read - before.pages_read, pages, "every page's keys were read once");
     assert_eq!(after.value_pages_read, before.value_pages_read, "deletions read no values");
 
-    // Every put, twice over: the value parts (about 20 MiB) churn through the 8 MiB cache, the
+    // Every put, twice over: the value pages (about 20 MiB) churn through the 8 MiB cache, the
     // key parts stay, so the second pass decodes no key part again.
     for _ in 0..2 {
         for i in (0..N).filter(|i| !i.is_multiple_of(10)) {
@@ -199,7 +204,7 @@ fn deletions_and_absent_keys_read_no_values_and_key_parts_outlive_value_parts() 
     }
     let end = store.stats();
     assert_eq!(end.pages_read, after.pages_read, "key parts stayed in the cache");
-    assert!(end.value_pages_read - after.value_pages_read >= 2 * pages - 20, "value parts were evicted and reread");
+    assert!(end.value_pages_read - after.value_pages_read >= 2 * pages - 20, "value pages were evicted and reread");
 }
 
 /// Tables written with any checksum block size read back the same (4 KiB was the only size
@@ -318,7 +323,7 @@ fn a_full_cache_reads_declined_pages_in_place_and_answers_alike() {
 
     // A few keys read over and over: the second read admits their pages, after that they hit.
     let hot: Vec<Vec<u8>> =
-        (0..n).step_by(1000).filter(|i| !i.is_multiple_of(7)).take(20).map(|i| key(i).into_bytes()).collect();
+        (0..n).step_by(1000).filter(|i| !i.is_multiple_of(7)).take(6).map(|i| key(i).into_bytes()).collect();
     for _ in 0..2 {
         for k in &hot {
             doorkeeper.get(1, k, MAX_SEQNO).unwrap().unwrap();
@@ -369,6 +374,80 @@ fn a_full_cache_admits_a_seeks_pages_on_their_second_miss() {
     assert_eq!(second.block_cache.declined, first.block_cache.declined, "the second miss is admitted");
     seek(at);
     let third = store.stats();
+    assert_eq!((third.pages_read, third.value_pages_read), (second.pages_read, second.value_pages_read));
+}
+
+/// Point lookups and scans cache the same value pages: a seek over rows a lookup read finds
+/// the value page the lookup cached, and lookups after a scan find the value pages it cached.
+#[test]
+fn lookups_and_scans_share_the_value_pages_they_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
+    assert_eq!((opts.page_rows, opts.value_page_rows), (64, 32), "the rows below are chosen for these");
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    let value = |i: u32| format!("{i:0>100}");
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    let seek = |from: u32, n: usize| {
+        let range = KeyRange::from_range(key(from)..);
+        let got: Vec<Entry> = store.scan(1, &range).unwrap().take(n).map(Result::unwrap).collect();
+        assert!(got.iter().zip(from..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+        assert_eq!(got.len(), n);
+    };
+
+    // Key page 10 holds rows 640..704, its value pages rows 640..672 and 672..704.
+    assert_eq!(store.get(1, key(650).as_bytes(), MAX_SEQNO).unwrap().unwrap().value, value(650).as_bytes());
+    let looked_up = store.stats();
+    seek(645, 20);
+    let scanned = store.stats();
+    assert_eq!(scanned.pages_read, looked_up.pages_read, "the key part is cached");
+    assert_eq!(scanned.value_pages_read, looked_up.value_pages_read, "the lookup's value page holds rows 645..665");
+    seek(660, 20);
+    let further = store.stats();
+    assert_eq!(further.value_pages_read - scanned.value_pages_read, 1, "rows 672..680 are on the next value page");
+
+    // A scan over key pages 20 and 21 (rows 1280..1408) caches their four value pages; lookups
+    // in them read nothing.
+    seek(1280, 128);
+    let after_scan = store.stats();
+    for i in (1280..1408).step_by(7) {
+        assert_eq!(store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap().value, value(i).as_bytes());
+    }
+    let end = store.stats();
+    assert_eq!((end.pages_read, end.value_pages_read), (after_scan.pages_read, after_scan.value_pages_read));
+}
+
+/// Once the block cache is full, a scan asks its admission filter once per key page whether to
+/// cache the value pages it decodes there, not once per value page: a seek through two cold
+/// key pages is declined four times (two key parts, two key pages' values), not six; the
+/// repeated seek caches all of them, and a third reads nothing.
+#[test]
+fn a_scan_asks_admission_once_per_key_page_for_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, block_cache_bytes: 1 << 20, ..ParquetOptions::default() };
+    assert_eq!((opts.page_rows, opts.value_page_rows), (64, 32), "the rows below are chosen for these");
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    let value = |i: u32| format!("{i:0>100}");
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    // Lookups over the first half fill the cache (a 100,000-row table is about 13 MiB).
+    for i in 0..N / 2 {
+        store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+    }
+    let seek = || {
+        // Rows 64,000..64,128: key pages 1000 and 1001, value pages 2000 to 2003.
+        let range = KeyRange::from_range(key(64_000)..);
+        let got: Vec<Entry> = store.scan(1, &range).unwrap().take(128).map(Result::unwrap).collect();
+        assert!(got.iter().zip(64_000..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+        store.stats()
+    };
+    let before = store.stats();
+    let first = seek();
+    assert_eq!(first.block_cache.declined - before.block_cache.declined, 4);
+    assert_eq!((first.pages_read - before.pages_read, first.value_pages_read - before.value_pages_read), (2, 4));
+    let second = seek();
+    assert_eq!(second.block_cache.declined, first.block_cache.declined, "the second miss is admitted");
+    let third = seek();
     assert_eq!((third.pages_read, third.value_pages_read), (second.pages_read, second.value_pages_read));
 }
 

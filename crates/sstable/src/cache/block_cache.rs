@@ -33,8 +33,30 @@ pub(crate) type PageKey = (u64, u32, u32, Part);
 pub(crate) enum Part {
     /// Keys, sequence numbers and kinds: cached at high priority.
     Keys,
-    /// Values.
+    /// One page of the value column (keyed by its own page index, not the key page's):
+    /// point lookups and scans cache the same value pages.
     Values,
+    /// The values of a key page as a scan reads them: never cached under, only asked of the
+    /// admission filter, so a scan that reaches several value pages of one key page asks
+    /// once for all of them (see [`ScanAdmission`]).
+    ScanValues,
+}
+
+/// Whether a scan caches the value pages it decodes for one key page: asked of the block
+/// cache once, at the first value page that misses, and kept for the rest of the key page.
+///
+/// NOTE: a scan reads two to four value pages per key page. Asking the admission filter once
+/// per value page filled it with twice the tags, so it remembered half as many key pages and
+/// admitted fewer of a short-scan workload's pages; asking once per key page leaves it as it
+/// was when a scan cached a key page's values as one part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanAdmission {
+    /// Not asked yet.
+    Ask,
+    /// Cache what misses.
+    Cache,
+    /// Cache nothing (past a long scan's first pages, or declined).
+    Skip,
 }
 
 /// What the cache holds: a page part, charged its heap bytes.
@@ -43,7 +65,7 @@ pub(crate) trait CachedPart: Any + Send + Sync {
     fn memory_size(&self) -> usize;
 }
 
-/// The share of the budget key parts may hold before they are evicted ahead of value parts.
+/// The share of the budget key parts may hold before they are evicted ahead of value pages.
 const HIGH_PRIORITY_SHARE: f64 = 0.5;
 
 /// The most shards; a power of two, so a shard is picked with a mask.
@@ -65,7 +87,7 @@ pub(crate) enum Probe<T> {
 /// A shard counts as full, and admission starts, once less than this share of its budget is free.
 const FULL_SLACK_SHARE: usize = 32;
 /// Bytes of budget per part the doorkeeper remembers: about a sixteenth as many parts as the
-/// cache holds (a key part is about 2 KiB, a value part of 100-byte values about 7 KiB), so a
+/// cache holds (a key part is about 2 KiB, a value page of 32 100-byte values about 3.5 KiB), so a
 /// part is admitted when it misses twice within a thousand or so lookups at a 64 MiB cache.
 /// With data many times the cache and uniform reads every admission is churn (it evicts a part
 /// as likely to be read as itself, and costs a whole decode and an insert where a read in place
@@ -154,7 +176,7 @@ impl BlockCache {
     }
 
     /// Records a miss of the part under `key` read in place without asking [`Self::admit`]
-    /// (the value part a lookup read along with a key part that was not admitted), so its
+    /// (the value page a lookup read along with a key part that was not admitted), so its
     /// next miss admits it.
     pub(crate) fn remember_miss(&self, key: &PageKey) {
         if let Some(doorkeeper) = &self.doorkeeper {

@@ -9,7 +9,7 @@ use strata_core::{Bytes, Entry, SeqNo, ValueKind};
 use super::decode::BinaryColumn;
 use super::table::OpenTable;
 use crate::Result;
-use crate::cache::block_cache::CachedPart;
+use crate::cache::block_cache::{BlockCache, CachedPart, ScanAdmission};
 use crate::stats::Counters;
 
 /// The key part of a page: its keys (the decompressed page bytes, handed out as zero-copy
@@ -204,40 +204,30 @@ impl CachedPart for BinaryColumn {
     }
 }
 
-/// A whole page: its key part and its values, for scans.
+/// A page of the key column for a scan: its key part, and the value page holding the rows
+/// the scan reached last.
 #[derive(Debug)]
 pub(crate) struct DecodedPage {
     head: Arc<KeyPart>,
-    values: ScanValues,
+    /// The value page holding the rows the scan reached last, and the key page's row its
+    /// first value belongs to; the next is read when the scan passes its end.
+    ///
+    /// NOTE: value pages are shorter than key pages, and a seek lands anywhere in its first
+    /// page and stops anywhere in its last, so it skips the value pages before its start and
+    /// after its end that decoding the whole key page's values would read.
+    values: Option<(i64, Arc<BinaryColumn>)>,
     /// The page's (row group, page of the key column), to read its value pages from.
     at: (usize, usize),
-}
-
-/// The values of a page a scan reads.
-#[derive(Debug)]
-pub(crate) enum ScanValues {
-    /// Every value of the page, from the block cache or decoded for it.
-    Part(Arc<BinaryColumn>),
-    /// The value page holding the rows the scan reached last, decoded whole, and the key
-    /// page's row its first value belongs to; the next is read when the scan passes its end.
-    ///
-    /// NOTE: a miss the cache does not admit, which is most of a seek's pages with data past
-    /// the cache. A seek lands anywhere in its first page and stops anywhere in its last, and
-    /// value pages are shorter than key pages, so it skips the value pages before its start
-    /// and after its end that decoding the whole part would read.
-    Lazy(Option<(i64, BinaryColumn)>),
+    /// Whether value pages read from disk are cached.
+    admission: ScanAdmission,
 }
 
 impl DecodedPage {
-    /// Puts a page's two parts together. A part was checked against the page index's row
-    /// count when it was decoded, so the two hold the same rows; a lazy value page is checked
-    /// when it is read.
-    pub(crate) fn new(head: Arc<KeyPart>, values: ScanValues, at: (usize, usize)) -> Self {
-        debug_assert!(match &values {
-            ScanValues::Part(v) => v.len() == head.len(),
-            ScanValues::Lazy(_) => true,
-        });
-        Self { head, values, at }
+    /// The page whose key part is `head`; its value pages are cached only if `insert` and
+    /// the block cache admits them.
+    pub(crate) fn new(head: Arc<KeyPart>, at: (usize, usize), insert: bool) -> Self {
+        let admission = if insert { ScanAdmission::Ask } else { ScanAdmission::Skip };
+        Self { head, values: None, at, admission }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -249,24 +239,24 @@ impl DecodedPage {
         self.head.seek_key(key, after)
     }
 
-    /// Row `i`, reading the value page holding it from `table` if the scan has not yet.
-    pub(crate) fn entry(&mut self, i: usize, table: &OpenTable, counters: &Counters) -> Result<Entry> {
+    /// Row `i`, reading the value page holding it through `cache` if the scan has not yet.
+    pub(crate) fn entry(
+        &mut self,
+        i: usize,
+        table: &OpenTable,
+        cache: &BlockCache,
+        counters: &Counters,
+    ) -> Result<Entry> {
         let h = &*self.head;
-        let value = match &mut self.values {
-            ScanValues::Part(values) => values.get_bytes(i),
-            ScanValues::Lazy(current) => {
-                let holds = |(first, values): &(i64, BinaryColumn)| {
-                    (i as i64).checked_sub(*first).is_some_and(|j| (0..values.len() as i64).contains(&j))
-                };
-                let (first, values) = match current.take() {
-                    Some(held) if holds(&held) => held,
-                    _ => table.value_page_holding(self.at.0, self.at.1, i, counters)?,
-                };
-                let value = values.get_bytes((i as i64 - first) as usize);
-                *current = Some((first, values));
-                value
-            }
+        let holds = |(first, values): &(i64, Arc<BinaryColumn>)| {
+            (i as i64).checked_sub(*first).is_some_and(|j| (0..values.len() as i64).contains(&j))
         };
+        let (first, values) = match self.values.take() {
+            Some(held) if holds(&held) => held,
+            _ => table.value_page_holding(self.at, i, cache, counters, &mut self.admission)?,
+        };
+        let value = values.get_bytes((i as i64 - first) as usize);
+        self.values = Some((first, values));
         Ok(Entry { key: h.keys.get_bytes(i), seq: h.seqs[i], kind: h.kinds[i], value })
     }
 }

@@ -222,7 +222,7 @@ impl Iterator for ParquetScan {
             {
                 let i = self.pos;
                 self.pos += 1;
-                let entry = rows.entry(i, &self.table, &self.counters);
+                let entry = rows.entry(i, &self.table, &self.cache, &self.counters);
                 if entry.is_err() {
                     self.done = true;
                     self.rows = None;

@@ -25,10 +25,10 @@ use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
 use super::layout::{filter_description, filter_from_kv};
-use super::page::{DecodedPage, KeyPart, ScanValues, cmp_keys};
+use super::page::{DecodedPage, KeyPart, cmp_keys};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use super::schema::{codec_of, parquet_columns};
-use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe};
+use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe, ScanAdmission};
 use crate::stats::Counters;
 use crate::{Compression, CopyUnit, Error, Result, TableId, TableMeta};
 
@@ -131,8 +131,9 @@ fn with_lookup_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T 
 
 /// What a point lookup found in one page.
 enum InPage {
-    /// The answer: the newest visible version of the key, or none.
-    Answer(Option<VersionedValue>),
+    /// The answer: the newest visible version of the key, or none; and for a put, the row
+    /// (in its row group) whose value was read.
+    Answer(Option<VersionedValue>, Option<u64>),
     /// Every row of the page sorts before `(key, snapshot)`: the answer, if any, is further on.
     Further,
     /// The columns' pages do not align with the key page's rows: decode the whole page instead.
@@ -545,11 +546,12 @@ impl OpenTable {
                     Probe::Admit | Probe::InPlace => {
                         if !admitted {
                             match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
-                                InPage::Answer(found) => {
-                                    if found.as_ref().is_some_and(|v| v.kind == ValueKind::Put) {
-                                        // Its value page was read too: a second read of the
-                                        // page admits both parts.
-                                        cache.remember_miss(&self.cache_key(rg_idx, page_idx, Part::Values));
+                                InPage::Answer(found, value_row) => {
+                                    if let Some(r) = value_row {
+                                        // Its value page was read too: a second read of it
+                                        // admits it.
+                                        let (vp, _, _) = self.value_page_of(rg_idx, page_idx, r)?;
+                                        cache.remember_miss(&self.cache_key(rg_idx, vp, Part::Values));
                                     }
                                     return Ok(found);
                                 }
@@ -569,7 +571,7 @@ impl OpenTable {
                     if head.key(i) != key {
                         return Ok(None);
                     }
-                    // A deletion's value is empty: only a put reads the value part.
+                    // A deletion's value is empty: only a put reads its value page.
                     let value = match head.kind(i) {
                         ValueKind::Put => self.value_of(rg_idx, page_idx, i, cache, counters)?,
                         ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
@@ -637,7 +639,7 @@ impl OpenTable {
         }
         if lo == hi {
             // The first key past `key` is in this page, so `key` is not in the table.
-            return Ok(InPage::Answer(None));
+            return Ok(InPage::Answer(None, None));
         }
         let mut seqs = Vec::with_capacity(hi);
         if let Some(v) = chunks[SEQ].uniform_page(sp) {
@@ -650,7 +652,7 @@ impl OpenTable {
         }
         // Versions of a key are newest first: the first one visible at `snapshot`.
         let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
-            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None) });
+            return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None, None) });
         };
         let seq = seqs[row];
         let r = from + row as u64;
@@ -663,7 +665,8 @@ impl OpenTable {
             }
             ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
         };
-        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value })))
+        let value_row = (kind == ValueKind::Put).then_some(r);
+        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value }), value_row))
     }
 
     /// Releases the mapped pages of row group `rg`'s column chunks from the process's
@@ -707,9 +710,9 @@ impl OpenTable {
     }
 
     /// A page of the key column with the matching rows of the other columns, for a scan: the
-    /// key part from the block cache, or decoded from disk and, if `insert`, then cached; the
-    /// values likewise when cached or cached now, else read value page by value page as the
-    /// scan reaches their rows ([`ScanValues::Lazy`]).
+    /// key part from the block cache, or decoded from disk and, if `insert`, then cached. Its
+    /// values are read value page by value page as the scan reaches their rows
+    /// ([`Self::value_page_holding`]).
     pub(crate) fn page(
         &self,
         rg: usize,
@@ -719,29 +722,38 @@ impl OpenTable {
         insert: bool,
     ) -> Result<DecodedPage> {
         let head = self.key_part(rg, page, cache, counters, insert)?;
-        let values = self
-            .cached_or_admitted((rg, page, Part::Values), cache, insert, || self.decode_value_part(rg, page, counters))?
-            .map_or(ScanValues::Lazy(None), ScanValues::Part);
-        Ok(DecodedPage::new(head, values, (rg, page)))
+        Ok(DecodedPage::new(head, (rg, page), insert))
     }
 
-    /// The value page holding row `row` of key page `page` of row group `rg`, decoded whole, and
-    /// the row of the key page its first value belongs to (negative when the value page starts
-    /// in the key page before).
+    /// The value page holding row `row` of key page `page` of row group `rg`, and the row of
+    /// the key page its first value belongs to (negative when the value page starts in the
+    /// key page before): from the block cache, or decoded whole and then cached as
+    /// `admission` says (asking the cache first, if it says to). Scans and point lookups
+    /// cache the same value pages, so each finds what the other read.
     pub(crate) fn value_page_holding(
         &self,
-        rg: usize,
-        page: usize,
+        (rg, page): (usize, usize),
         row: usize,
+        cache: &BlockCache,
         counters: &Counters,
-    ) -> Result<(i64, BinaryColumn)> {
+        admission: &mut ScanAdmission,
+    ) -> Result<(i64, Arc<BinaryColumn>)> {
         let (from, _) = self.rows_of(rg, page);
         let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
-        // NOTE: the page is decoded to exactly the rows its offset index gives it (its header
-        // must agree), so `values` holds the rows `locate` counted.
-        let values = self.chunks[rg][VALUE].binary_page(&self.file, vp)?;
-        Counters::add(&counters.value_pages_read, 1);
-        Ok((row as i64 - at as i64, values))
+        let first = row as i64 - at as i64;
+        let key = self.cache_key(rg, vp, Part::Values);
+        if let Some(hit) = cache.get::<BinaryColumn>(&key) {
+            return Ok((first, hit));
+        }
+        let values = Arc::new(self.decode_value_page(rg, vp, counters)?);
+        if *admission == ScanAdmission::Ask {
+            let admitted = cache.admit(&self.cache_key(rg, page, Part::ScanValues));
+            *admission = if admitted { ScanAdmission::Cache } else { ScanAdmission::Skip };
+        }
+        if *admission == ScanAdmission::Cache {
+            cache.insert(key, Arc::clone(&values));
+        }
+        Ok((first, values))
     }
 
     fn cache_key(&self, rg: usize, page: usize, part: Part) -> PageKey {
@@ -816,34 +828,32 @@ impl OpenTable {
         self.cached((rg, page, Part::Keys), cache, insert, || self.decode_key_part(rg, page, counters))
     }
 
-    /// Decodes the value part of page `page` of row group `rg` from disk (checksummed reads),
-    /// without caching it.
-    fn decode_value_part(&self, rg: usize, page: usize, counters: &Counters) -> Result<BinaryColumn> {
-        let (from, to) = self.rows_of(rg, page);
-        let values = self.chunks[rg][VALUE].binary_rows(&self.file, from, to, page)?;
-        self.check_rows(rg, page, "values", values.len())?;
+    /// Decodes value page `vp` of row group `rg` from disk (a checksummed read), without
+    /// caching it.
+    fn decode_value_page(&self, rg: usize, vp: usize, counters: &Counters) -> Result<BinaryColumn> {
+        // NOTE: the page is decoded to exactly the rows its offset index gives it (its header
+        // must agree), so `values` holds the rows `locate` counted.
+        let values = self.chunks[rg][VALUE].binary_page(&self.file, vp)?;
         Counters::add(&counters.value_pages_read, 1);
         Ok(values)
     }
 
-    /// Value `row` of page `page` of row group `rg`: from the cached value part; else from the
-    /// value part decoded and cached, when the block cache admits it; else read in place from
-    /// the value page, and only that value copied (or from the part decoded and not cached,
-    /// when the value pages do not line up with the key page).
+    /// Value `row` of page `page` of row group `rg`: from the cached value page holding it;
+    /// else from that value page decoded and cached, when the block cache admits it; else read
+    /// in place from the value page, and only that value copied.
     fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
-        let key = self.cache_key(rg, page, Part::Values);
-        let probe = cache.probe::<BinaryColumn>(&key);
-        let admitted = matches!(probe, Probe::Admit);
-        match probe {
-            Probe::Hit(values) => return Ok(values.get_bytes(row)),
-            Probe::InPlace => return self.value_in_place(rg, page, row, counters),
-            Probe::Admit => {}
+        let (from, _) = self.rows_of(rg, page);
+        let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
+        let key = self.cache_key(rg, vp, Part::Values);
+        match cache.probe::<BinaryColumn>(&key) {
+            Probe::Hit(values) => Ok(values.get_bytes(at)),
+            Probe::InPlace => self.value_in_place(rg, page, row, counters),
+            Probe::Admit => {
+                let values = Arc::new(self.decode_value_page(rg, vp, counters)?);
+                cache.insert(key, Arc::clone(&values));
+                Ok(values.get_bytes(at))
+            }
         }
-        let values = Arc::new(self.decode_value_part(rg, page, counters)?);
-        if admitted {
-            cache.insert(key, Arc::clone(&values));
-        }
-        Ok(values.get_bytes(row))
     }
 
     /// Value `row` of page `page` of row group `rg` read from the value page holding it,
