@@ -11,8 +11,8 @@ use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColu
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, LengthValuePages, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary,
-    decode_u64, lz4_value, read_page, read_page_in, value_range,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, lz4_value,
+    read_page, read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::{KIND, SEQ};
@@ -275,39 +275,10 @@ impl ColumnChunk {
         if let Some(p) = self.exact_page(from, to, near) {
             return decode(p);
         }
-        if let Some(values) = self.whole_length_pages(file, from, to, near)? {
-            return Ok(values);
-        }
         let parts: Vec<(BinaryColumn, usize, usize)> =
             self.overlapping(from, to, near).map(|(p, a, b)| Ok((decode(p)?, a, b))).collect::<Result<_>>()?;
         let refs: Vec<_> = parts.iter().map(|(c, a, b)| (c, *a, *b)).collect();
         BinaryColumn::gather(&refs).map_err(|r| file.corruption(r))
-    }
-
-    /// Rows `[from, to)` of a binary column when they are whole `DELTA_LENGTH_BYTE_ARRAY`
-    /// pages (the `value` column's, shorter than the key page they are read for), decoded into
-    /// one column with no copy beyond the decompression; `None` otherwise.
-    fn whole_length_pages(&self, file: &TableFile, from: u64, to: u64, near: usize) -> Result<Option<BinaryColumn>> {
-        let whole = |(p, a, b): (usize, usize, usize)| {
-            let (start, end) = self.page_rows(p);
-            a == 0 && b as u64 == end - start
-        };
-        if !self.overlapping(from, to, near).all(whole) {
-            return Ok(None);
-        }
-        let mut values = LengthValuePages::with_rows((to - from) as usize);
-        for (p, _, rows) in self.overlapping(from, to, near) {
-            let appended = PAGE_BUFFERS.with_borrow_mut(|(read, _)| {
-                let (bytes, _) = self.stored_page(file, p, read)?;
-                values
-                    .append(bytes, self.codec, rows)
-                    .map_err(|r| file.corruption(format!("page at {}: {r}", self.pages[p].offset)))
-            })?;
-            if !appended {
-                return Ok(None);
-            }
-        }
-        Ok(Some(values.finish()))
     }
 
     /// Rows `[from, to)` of the `seq` column.

@@ -111,19 +111,19 @@ pub(crate) fn read_page_in<'a>(bytes: &'a [u8], codec: Codec, scratch: &'a mut V
         check_uncompressed(input, size)?;
         return Ok(PageRef { header, body: input });
     }
-    decompress_at(codec, input, size, scratch, 0)?;
+    decompress_to(codec, input, size, scratch)?;
     Ok(PageRef { header, body: &scratch[..size] })
 }
 
 /// Decompresses a page body `input` (not `UNCOMPRESSED`) that its header says is `size` bytes
-/// into `buf[at..at + size]`, growing `buf` (never shrinking it) only after checking that
-/// `input` can hold `size` bytes; a body that decompresses to another size is an error.
-fn decompress_at(codec: Codec, input: &[u8], size: usize, buf: &mut Vec<u8>, at: usize) -> R<()> {
+/// into `buf[..size]`, growing `buf` (never shrinking it) only after checking that `input`
+/// can hold `size` bytes; a body that decompresses to another size is an error.
+fn decompress_to(codec: Codec, input: &[u8], size: usize, buf: &mut Vec<u8>) -> R<()> {
     check_claim(codec, input, size)?;
-    if buf.len() < at + size {
-        buf.resize(at + size, 0);
+    if buf.len() < size {
+        buf.resize(size, 0);
     }
-    let n = decompress_into(codec, input, &mut buf[at..at + size])?;
+    let n = decompress_into(codec, input, &mut buf[..size])?;
     if n != size {
         return Err(format!("page decompressed to {n} bytes, header says {size}"));
     }
@@ -305,60 +305,6 @@ pub(crate) fn decode_binary_page(bytes: &[u8], codec: Codec, rows: usize, scratc
         }
     }
     decode_binary_ref(read_page_in(bytes, codec, scratch)?, rows)
-}
-
-/// The values of consecutive whole binary pages of `DELTA_LENGTH_BYTE_ARRAY` values (the
-/// `value` column's shorter pages under one key page), built into one column without a second
-/// copy: each page is decompressed straight after the values before it, and its values are
-/// then moved down over its lengths stream, so they lie back to back. After an error the
-/// builder is dropped, not used.
-#[derive(Debug)]
-pub(crate) struct LengthValuePages {
-    data: Vec<u8>,
-    /// Where each value ends, after the start of the first.
-    offsets: Vec<u32>,
-}
-
-impl LengthValuePages {
-    /// A column of about `rows` values.
-    pub(crate) fn with_rows(rows: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows.min(MAX_PAGE_ROWS) + 1);
-        offsets.push(0);
-        Self { data: Vec::new(), offsets }
-    }
-
-    /// Appends the values of the stored page at the start of `bytes` (`rows` values, body
-    /// compressed with `codec`); `Ok(false)`, appending nothing, when the page is of another
-    /// encoding.
-    pub(crate) fn append(&mut self, bytes: &[u8], codec: Codec, rows: usize) -> R<bool> {
-        let (header, input) = split_page(bytes)?;
-        if header_encoding(&header, rows)? != DELTA_LENGTH_BYTE_ARRAY {
-            return Ok(false);
-        }
-        let size = header.uncompressed_size as usize;
-        let start = self.data.len();
-        if codec == Codec::UNCOMPRESSED {
-            check_uncompressed(input, size)?;
-            self.data.extend_from_slice(input);
-        } else {
-            decompress_at(codec, input, size, &mut self.data, start)?;
-        }
-        let mut values = DeltaLengthValues::new(&self.data[start..], rows)?;
-        let lengths = values.at;
-        for _ in 0..rows {
-            let end = start + values.next_range()?.end - lengths;
-            self.offsets.push(u32::try_from(end).map_err(|_| "values too large for one column".to_owned())?);
-        }
-        values.finish()?;
-        self.data.copy_within(start + lengths.., start);
-        self.data.truncate(start + size - lengths);
-        Ok(true)
-    }
-
-    /// The column of every value appended, in order.
-    pub(crate) fn finish(self) -> BinaryColumn {
-        BinaryColumn { data: Bytes::from(self.data), offsets: self.offsets, skip: 0 }
-    }
 }
 
 /// A binary page body of `encoding` whose values are used where they lie in `body`: `PLAIN`

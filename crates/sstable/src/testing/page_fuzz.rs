@@ -9,7 +9,7 @@ use strata_core::Entry;
 
 use super::MemFs;
 use crate::parquet::decode::{
-    LengthValuePages, MAX_PAGE_ROWS, binary_value, decode_binary, decode_binary_page, decode_binary_ref, decode_i32,
+    MAX_PAGE_ROWS, binary_value, decode_binary, decode_binary_page, decode_binary_ref, decode_i32,
     decode_i32_dictionary, decode_u64, decode_u64_prefix, find_key, lz4_value, read_page, read_page_in, value_range,
 };
 use crate::{Compression, ParquetOptions, ParquetStore, SsTableStore};
@@ -56,20 +56,6 @@ pub fn fuzz_page_bytes(data: &[u8]) {
             // So does the one that decodes straight from the stored bytes.
             let direct = decode_binary_page(page, codec(*mode), rows, &mut scratch);
             assert_eq!(values(&full), values(&direct), "decode_binary_page disagrees");
-            // The decoder of several value pages into one column: the page twice over holds the
-            // full decoder's values twice, or is refused when the full decoder refuses it.
-            let mut joined = LengthValuePages::with_rows(2 * rows);
-            let twice = joined.append(page, codec(*mode), rows).and_then(|first| {
-                Ok(first && joined.append(page, codec(*mode), rows)?).map(|both| both.then(|| joined.finish()))
-            });
-            match (&twice, values(&full)) {
-                (Ok(Some(col)), Some(want)) => {
-                    let got: Vec<Vec<u8>> = (0..col.len()).map(|i| col.get(i).to_vec()).collect();
-                    assert_eq!(got, [want.clone(), want].concat(), "LengthValuePages of the page twice");
-                }
-                (Ok(Some(_)), None) => panic!("LengthValuePages took a page decode_binary refuses"),
-                _ => {}
-            }
             if let Ok(col) = &full {
                 assert_eq!(col.len(), rows);
                 // Every value must be a valid slice of the page.
