@@ -301,9 +301,14 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let version = Arc::new(Version::from_state(&tree, &inner.deleter));
         let seq = tree.visible_seq();
         manifest.tree = tree;
-        inner.install(|sv| SuperVersion { active: Arc::clone(&sv.active), immutables: sv.immutables.clone(), version });
+        let replaced = inner.install(|sv| SuperVersion {
+            active: Arc::clone(&sv.active),
+            immutables: sv.immutables.clone(),
+            version,
+        });
         inner.visible_seq.fetch_max(seq, Ordering::AcqRel);
         drop(manifest);
+        drop(replaced);
         Ok(true)
     }
 

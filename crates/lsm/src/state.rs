@@ -206,14 +206,22 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C> Inner<M, S, C> {
         Arc::clone(&self.super_version.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Replaces the super version with `f(current)`, and wakes every waiter.
-    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion<M>) -> SuperVersion<M>) {
-        {
+    /// Replaces the super version with `f(current)`, wakes every waiter, and returns the one
+    /// replaced, for the caller to drop once it holds no lock.
+    ///
+    /// NOTE: dropping the last reference to a super version drops its version, and with it
+    /// the handles of tables a compaction made obsolete, which delete their files (unmap,
+    /// unlink). Dropped under the write lock, that held every reader's `current()` for as
+    /// long; dropped under the manifest lock, every other edit.
+    #[must_use = "drop the replaced super version outside any lock"]
+    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion<M>) -> SuperVersion<M>) -> Arc<SuperVersion<M>> {
+        let replaced = {
             let mut sv = self.super_version.write().unwrap_or_else(PoisonError::into_inner);
             let next = f(&sv);
-            *sv = Arc::new(next);
-        }
+            std::mem::replace(&mut *sv, Arc::new(next))
+        };
         self.notify_bg();
+        replaced
     }
 
     /// Marks a change waiters may be waiting for: bumps the epoch and wakes every waiter.

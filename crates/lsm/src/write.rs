@@ -272,13 +272,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         };
         wal.writer = Some(writer);
         let fresh = Arc::new(MemHandle::new((self.new_memtable)(), number, self.options.memtable_filter_bits()));
-        self.install(|sv| {
+        let replaced = self.install(|sv| {
             sv.active.mem.seal();
             let mut immutables = Vec::with_capacity(sv.immutables.len() + 1);
             immutables.push(Arc::clone(&sv.active));
             immutables.extend(sv.immutables.iter().cloned());
             SuperVersion { active: fresh, immutables, version: Arc::clone(&sv.version) }
         });
+        // NOTE: dropped here, under the log's lock; it shares its version with the new super
+        // version, so no table is deleted by this drop.
+        drop(replaced);
         self.stats.memtables_sealed.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -200,7 +200,9 @@ fn every_read_and_write_goes_through_the_given_file_system() {
 
     store.delete(1).expect("delete");
     assert_eq!(get(&counts.remove), 1);
-    assert_eq!(get(&counts.sync_dir), 2, "the removal is made durable");
+    // Not synced: a table is deleted once no manifest names it, and an open deletes one a
+    // crash brought back.
+    assert_eq!(get(&counts.sync_dir), 1, "the removal is not synced");
     assert!(store.list_tables().expect("list").is_empty());
 }
 

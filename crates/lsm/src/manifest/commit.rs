@@ -44,7 +44,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             return Err(e);
         }
         manifest.tree = next;
-        self.install(|sv| {
+        let replaced = self.install(|sv| {
             let version = Arc::new(sv.version.apply(edit, &self.deleter));
             rebuild(sv, version)
         });
@@ -59,6 +59,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             *local = super::LocalManifest::create(&self.fs, &self.dir, number, &tree)?;
             let _ = self.fs.remove_file(&self.dir.join(super::manifest_name(old)));
         }
+        drop(manifest);
+        drop(replaced);
         Ok(edit.clone())
     }
 }

@@ -10,7 +10,7 @@ use strata_core::{Bytes, Entry, KeyRange, SeqNo, VersionedValue};
 use super::names::{is_temp_file, table_file_name, table_id_from_file_name, temp_path};
 use super::scan::ParquetScan;
 use super::table::{OpenTable, layout_for};
-use super::writer::{sync_dir, write_table};
+use super::writer::write_table;
 use crate::cache::block_cache::BlockCache;
 use crate::cache::table_cache::TableCache;
 use crate::stats::Counters;
@@ -263,15 +263,15 @@ impl SsTableStore for ParquetStore {
     fn delete(&self, id: TableId) -> Result<()> {
         self.shared.tables.remove(id);
         let path = self.table_path(id);
+        // NOTE: the removal is not synced. A table is deleted once no manifest names it, so if
+        // a crash brings the name back, the next open finds an orphan and deletes it again;
+        // a directory sync here cost milliseconds to whichever thread dropped the table last
+        // (a reader, as often as not).
         match self.shared.fs.remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound { file: path }),
-            Err(e) => return Err(Error::io(&path)(e)),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { file: path }),
+            Err(e) => Err(Error::io(&path)(e)),
         }
-        if self.shared.options.sync {
-            sync_dir(&*self.shared.fs, &path)?;
-        }
-        Ok(())
     }
 
     fn export_table(&self, id: TableId, dest_dir: &Path) -> Result<TableExport> {
