@@ -339,27 +339,38 @@ fn a_full_cache_reads_declined_pages_in_place_and_answers_alike() {
     assert_eq!((after.pages_read, after.value_pages_read), (before.pages_read, before.value_pages_read));
 }
 
+/// A value of 100 bytes: `i` zero-padded.
+fn padded_value(i: u32) -> String {
+    format!("{i:0>100}")
+}
+
+/// A table of `N` keys with [`padded_value`]s, in a store whose 1 MiB block cache lookups over
+/// the first half have filled (a 100,000-row table is about 13 MiB), so admission is on.
+fn store_with_a_full_cache() -> (ParquetStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, block_cache_bytes: 1 << 20, ..ParquetOptions::default() };
+    assert_eq!((opts.page_rows, opts.value_page_rows), (64, 32), "the tests' rows are chosen for these");
+    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, padded_value(i))))).unwrap();
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    for i in 0..N / 2 {
+        store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
+    }
+    (store, dir)
+}
+
 /// Seeks go through the same admission as lookups: once the cache is full, the pages a short
 /// scan misses for the first time are decoded and dropped, and cached on their next miss, so
 /// seeks over data many times the cache do not churn it; what they return is unchanged.
 #[test]
 fn a_full_cache_admits_a_seeks_pages_on_their_second_miss() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { sync: false, block_cache_bytes: 1 << 20, ..ParquetOptions::default() };
-    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-    let value = |i: u32| format!("{i:0>100}");
-    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
-    let store = ParquetStore::open(dir.path(), opts).unwrap();
-    // Lookups over the first half fill the cache (a 100,000-row table is about 13 MiB).
-    for i in 0..N / 2 {
-        store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
-    }
+    let (store, _dir) = store_with_a_full_cache();
     let seek = |i: u32| {
         let from = strata_core::Bytes::from(key(i));
         let range = KeyRange::new(std::ops::Bound::Included(from), std::ops::Bound::Unbounded);
         let got: Vec<Entry> = store.scan(1, &range).unwrap().take(100).map(Result::unwrap).collect();
         assert_eq!(got.len(), 100);
-        assert!(got.iter().zip(i..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+        assert!(got.iter().zip(i..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == padded_value(j).as_bytes()));
     };
     // Seeks in the half never read: the first decodes its pages without caching them...
     let at = N / 2 + 1000;
@@ -423,22 +434,14 @@ fn lookups_and_scans_share_the_value_pages_they_cache() {
 /// repeated seek caches all of them, and a third reads nothing.
 #[test]
 fn a_scan_asks_admission_once_per_key_page_for_its_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = ParquetOptions { sync: false, block_cache_bytes: 1 << 20, ..ParquetOptions::default() };
-    assert_eq!((opts.page_rows, opts.value_page_rows), (64, 32), "the rows below are chosen for these");
-    let store = ParquetStore::open(dir.path(), opts.clone()).unwrap();
-    let value = |i: u32| format!("{i:0>100}");
-    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), 1, value(i))))).unwrap();
-    let store = ParquetStore::open(dir.path(), opts).unwrap();
-    // Lookups over the first half fill the cache (a 100,000-row table is about 13 MiB).
-    for i in 0..N / 2 {
-        store.get(1, key(i).as_bytes(), MAX_SEQNO).unwrap().unwrap();
-    }
+    let (store, _dir) = store_with_a_full_cache();
     let seek = || {
         // Rows 64,000..64,128: key pages 1000 and 1001, value pages 2000 to 2003.
         let range = KeyRange::from_range(key(64_000)..);
         let got: Vec<Entry> = store.scan(1, &range).unwrap().take(128).map(Result::unwrap).collect();
-        assert!(got.iter().zip(64_000..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == value(j).as_bytes()));
+        assert!(
+            got.iter().zip(64_000..).all(|(e, j)| e.key == key(j).as_bytes() && e.value == padded_value(j).as_bytes())
+        );
         store.stats()
     };
     let before = store.stats();
