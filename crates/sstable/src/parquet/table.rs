@@ -131,9 +131,9 @@ fn with_lookup_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T 
 
 /// What a point lookup found in one page.
 enum InPage {
-    /// The answer: the newest visible version of the key, or none; and for a put, the row
-    /// (in its row group) whose value was read.
-    Answer(Option<VersionedValue>, Option<u64>),
+    /// The answer: the newest visible version of the key, or none; and for a put, the value
+    /// page (of its row group) its value was read from.
+    Answer(Option<VersionedValue>, Option<usize>),
     /// Every row of the page sorts before `(key, snapshot)`: the answer, if any, is further on.
     Further,
     /// The columns' pages do not align with the key page's rows: decode the whole page instead.
@@ -546,11 +546,10 @@ impl OpenTable {
                     Probe::Admit | Probe::InPlace => {
                         if !admitted {
                             match self.lookup_uncached(rg_idx, page_idx, key, snapshot, counters)? {
-                                InPage::Answer(found, value_row) => {
-                                    if let Some(r) = value_row {
+                                InPage::Answer(found, value_page) => {
+                                    if let Some(vp) = value_page {
                                         // Its value page was read too: a second read of it
                                         // admits it.
-                                        let (vp, _, _) = self.value_page_of(rg_idx, page_idx, r)?;
                                         cache.remember_miss(&self.cache_key(rg_idx, vp, Part::Values));
                                     }
                                     return Ok(found);
@@ -657,16 +656,16 @@ impl OpenTable {
         let seq = seqs[row];
         let r = from + row as u64;
         let kind = chunks[KIND].kind_at(file, r, page)?;
-        let value = match kind {
-            // A deletion's value is empty: only a put reads its value page.
+        // A deletion's value is empty: only a put reads its value page.
+        let (value, value_page) = match kind {
             ValueKind::Put => {
                 Counters::add(&counters.value_pages_read, 1);
-                self.value_at(rg, page, r, read, scratch)?
+                let located = self.value_page_of(rg, page, r)?;
+                (self.value_at(rg, page, located, read, scratch)?, Some(located.0))
             }
-            ValueKind::Delete | ValueKind::RangeDelete => Bytes::new(),
+            ValueKind::Delete | ValueKind::RangeDelete => (Bytes::new(), None),
         };
-        let value_row = (kind == ValueKind::Put).then_some(r);
-        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value }), value_row))
+        Ok(InPage::Answer(Some(VersionedValue { seq, kind, value }), value_page))
     }
 
     /// Releases the mapped pages of row group `rg`'s column chunks from the process's
@@ -782,37 +781,21 @@ impl OpenTable {
     /// part that missed recently), then cached.
     fn cached<T: CachedPart>(
         &self,
-        at: (usize, usize, Part),
-        cache: &BlockCache,
-        insert: bool,
-        decode: impl Fn() -> Result<T>,
-    ) -> Result<Arc<T>> {
-        match self.cached_or_admitted(at, cache, insert, &decode)? {
-            Some(part) => Ok(part),
-            None => decode().map(Arc::new),
-        }
-    }
-
-    /// Part `part` of page `page` of row group `rg` from the block cache, or made by `decode`
-    /// and cached when `insert` and the cache admits it; `None` when neither, for the caller
-    /// to read the part its own way.
-    fn cached_or_admitted<T: CachedPart>(
-        &self,
         (rg, page, part): (usize, usize, Part),
         cache: &BlockCache,
         insert: bool,
         decode: impl FnOnce() -> Result<T>,
-    ) -> Result<Option<Arc<T>>> {
+    ) -> Result<Arc<T>> {
         let key = self.cache_key(rg, page, part);
         if let Some(hit) = cache.get::<T>(&key) {
-            return Ok(Some(hit));
+            return Ok(hit);
         }
-        if !(insert && cache.admit(&key)) {
-            return Ok(None);
-        }
+        let admitted = insert && cache.admit(&key);
         let made = Arc::new(decode()?);
-        cache.insert(key, Arc::clone(&made));
-        Ok(Some(made))
+        if admitted {
+            cache.insert(key, Arc::clone(&made));
+        }
+        Ok(made)
     }
 
     /// The keys, sequence numbers and kinds of page `page` of row group `rg`, from the block
@@ -843,11 +826,12 @@ impl OpenTable {
     /// in place from the value page, and only that value copied.
     fn value_of(&self, rg: usize, page: usize, row: usize, cache: &BlockCache, counters: &Counters) -> Result<Bytes> {
         let (from, _) = self.rows_of(rg, page);
-        let (vp, _, at) = self.value_page_of(rg, page, from + row as u64)?;
+        let located = self.value_page_of(rg, page, from + row as u64)?;
+        let (vp, _, at) = located;
         let key = self.cache_key(rg, vp, Part::Values);
         match cache.probe::<BinaryColumn>(&key) {
             Probe::Hit(values) => Ok(values.get_bytes(at)),
-            Probe::InPlace => self.value_in_place(rg, page, row, counters),
+            Probe::InPlace => self.value_in_place(rg, page, located, counters),
             Probe::Admit => {
                 let values = Arc::new(self.decode_value_page(rg, vp, counters)?);
                 cache.insert(key, Arc::clone(&values));
@@ -856,11 +840,17 @@ impl OpenTable {
         }
     }
 
-    /// Value `row` of page `page` of row group `rg` read from the value page holding it,
-    /// without decoding the page into a part (walked to the row, then copied).
-    fn value_in_place(&self, rg: usize, page: usize, row: usize, counters: &Counters) -> Result<Bytes> {
-        let (from, _) = self.rows_of(rg, page);
-        let value = with_lookup_buffers(|read, scratch| self.value_at(rg, page, from + row as u64, read, scratch))?;
+    /// The value `located` ([`Self::value_page_of`]) in row group `rg` (for a row of key page
+    /// `page`), read from its value page without decoding the page whole (walked to the row,
+    /// then copied).
+    fn value_in_place(
+        &self,
+        rg: usize,
+        page: usize,
+        located: (usize, usize, usize),
+        counters: &Counters,
+    ) -> Result<Bytes> {
+        let value = with_lookup_buffers(|read, scratch| self.value_at(rg, page, located, read, scratch))?;
         Counters::add(&counters.value_pages_read, 1);
         Ok(value)
     }
@@ -875,13 +865,19 @@ impl OpenTable {
             .ok_or_else(|| Error::corruption(self.path(), format!("row group {rg}: no value page holds row {r}")))
     }
 
-    /// Value of row `r` of row group `rg` (a row of key page `page`), copied out of the value
-    /// page holding it: from the file's map, checked only up to the value, when the page is
-    /// stored uncompressed or in LZ4; else from the page read (and decompressed) into `read`
-    /// and `scratch`.
-    fn value_at(&self, rg: usize, page: usize, r: u64, read: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<Bytes> {
+    /// The value `located` ([`Self::value_page_of`]: value page, its rows, the row in it) in row
+    /// group `rg` (for a row of key page `page`), copied out of its value page: from the
+    /// file's map, checked only up to the value, when the page is stored uncompressed or in
+    /// LZ4; else from the page read (and decompressed) into `read` and `scratch`.
+    fn value_at(
+        &self,
+        rg: usize,
+        page: usize,
+        (vp, rows, row): (usize, usize, usize),
+        read: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Bytes> {
         let chunk = &self.chunks[rg][VALUE];
-        let (vp, rows, row) = self.value_page_of(rg, page, r)?;
         if let Some(value) = chunk.value_mapped(&self.file, vp, row, scratch)? {
             return Ok(value);
         }
