@@ -68,12 +68,62 @@ impl TryFrom<u8> for ValueKind {
 #[inline]
 #[must_use]
 pub fn compare_internal(a_key: &[u8], a_seq: SeqNo, b_key: &[u8], b_seq: SeqNo) -> Ordering {
-    a_key.cmp(b_key).then_with(|| b_seq.cmp(&a_seq))
+    cmp_keys(a_key, b_key).then_with(|| b_seq.cmp(&a_seq))
+}
+
+/// Orders user keys like `<[u8] as Ord>::cmp`, faster for short keys: eight bytes at a time
+/// as big-endian words, inline, instead of a call to `memcmp` (which profiles showed as the
+/// largest single cost of point lookups, and of the merge heap of scans).
+#[inline]
+#[must_use]
+pub fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    if n > 64 {
+        return a.cmp(b);
+    }
+    let (mut x, mut y) = (a, b);
+    while let (Some((xw, xr)), Some((yw, yr))) = (x.split_first_chunk::<8>(), y.split_first_chunk::<8>()) {
+        let (xw, yw) = (u64::from_be_bytes(*xw), u64::from_be_bytes(*yw));
+        if xw != yw {
+            return xw.cmp(&yw);
+        }
+        (x, y) = (xr, yr);
+    }
+    for (p, q) in x.iter().zip(y) {
+        if p != q {
+            return p.cmp(q);
+        }
+    }
+    x.len().cmp(&y.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmp_keys_orders_like_slices() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![0xff],
+            b"key0000000000001".to_vec(),
+            b"key0000000000002".to_vec(),
+            b"key000000000000".to_vec(),
+            b"key00000000000010".to_vec(),
+            b"key0000100000001".to_vec(),
+            vec![7; 100],
+            vec![7; 101],
+            [vec![7; 99], vec![8]].concat(),
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn newer_versions_sort_first_within_a_key() {

@@ -495,7 +495,7 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
                 let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
                 let end =
                     at.checked_add(4 + len).filter(|&e| e <= body.len()).ok_or("PLAIN value overruns the page")?;
-                if let Some(found) = step(i, super::page::cmp_keys(&body[at + 4..end], key)) {
+                if let Some(found) = step(i, strata_core::cmp_keys(&body[at + 4..end], key)) {
                     return Ok(found);
                 }
                 at = end;
@@ -508,7 +508,7 @@ pub(crate) fn find_key(page: PageRef<'_>, rows: usize, key: &[u8]) -> R<(usize, 
             let mut values = DeltaLengthValues::new(page.body, rows)?;
             for i in 0..rows {
                 let range = values.next_range()?;
-                if let Some(found) = step(i, super::page::cmp_keys(&page.body[range], key)) {
+                if let Some(found) = step(i, strata_core::cmp_keys(&page.body[range], key)) {
                     return Ok(found);
                 }
             }

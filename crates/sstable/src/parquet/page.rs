@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use strata_core::{Bytes, Entry, SeqNo, ValueKind};
+use strata_core::{Bytes, Entry, SeqNo, ValueKind, cmp_keys};
 
 use super::decode::BinaryColumn;
 use super::table::OpenTable;
@@ -261,37 +261,12 @@ impl DecodedPage {
     }
 }
 
-/// Orders user keys like `<[u8] as Ord>::cmp`, faster for the short keys point lookups compare
-/// a dozen times each: eight bytes at a time as big-endian words, inline, instead of a call to
-/// `memcmp` (which profiles of the lookup path showed as their largest single cost).
-#[inline]
-pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
-    let n = a.len().min(b.len());
-    if n > 64 {
-        return a.cmp(b);
-    }
-    let (mut x, mut y) = (a, b);
-    while let (Some((xw, xr)), Some((yw, yr))) = (x.split_first_chunk::<8>(), y.split_first_chunk::<8>()) {
-        let (xw, yw) = (u64::from_be_bytes(*xw), u64::from_be_bytes(*yw));
-        if xw != yw {
-            return xw.cmp(&yw);
-        }
-        (x, y) = (xr, yr);
-    }
-    for (p, q) in x.iter().zip(y) {
-        if p != q {
-            return p.cmp(q);
-        }
-    }
-    x.len().cmp(&y.len())
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use strata_core::{SeqNo, ValueKind};
 
-    use super::{KeyPart, cmp_keys};
+    use super::KeyPart;
     use crate::parquet::decode::BinaryColumn;
 
     /// A key part of `rows` (sorted in internal key order), its keys in a plain binary column.
@@ -345,30 +320,6 @@ mod tests {
             for (i, (k, s)) in rows.iter().enumerate() {
                 prop_assert_eq!(page.key(i), k.as_slice());
                 prop_assert_eq!(page.seq(i), *s);
-            }
-        }
-    }
-
-    #[test]
-    fn cmp_keys_orders_like_slices() {
-        let keys: Vec<Vec<u8>> = vec![
-            vec![],
-            vec![0],
-            vec![0, 0],
-            vec![1],
-            vec![0xff],
-            b"key0000000000001".to_vec(),
-            b"key0000000000002".to_vec(),
-            b"key000000000000".to_vec(),
-            b"key00000000000010".to_vec(),
-            b"key0000100000001".to_vec(),
-            vec![7; 100],
-            vec![7; 101],
-            [vec![7; 99], vec![8]].concat(),
-        ];
-        for a in &keys {
-            for b in &keys {
-                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
     }

@@ -23,9 +23,9 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use strata_core::{Entry, KeyRange};
+use strata_core::{Entry, KeyRange, cmp_keys};
 
-use super::page::{DecodedPage, cmp_keys};
+use super::page::DecodedPage;
 use super::table::OpenTable;
 use crate::Result;
 use crate::cache::block_cache::BlockCache;

@@ -14,7 +14,7 @@ use parquet::file::page_index::index_reader::{decode_column_index, decode_offset
 use parquet::file::statistics::Statistics;
 use strata_bloom::{BloomFilter, FilterPolicy};
 use strata_core::fs::{FileMap, FileSystem};
-use strata_core::{Bytes, RangeTombstone, SeqNo, ValueKind, VersionedValue};
+use strata_core::{Bytes, RangeTombstone, SeqNo, ValueKind, VersionedValue, cmp_keys};
 
 use super::bounds::MaxKeys;
 use super::chunk::ColumnChunk;
@@ -25,7 +25,7 @@ use super::layout::{
     PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_from_kv, row_groups_from_kv, section_crc_ok,
 };
 use super::layout::{filter_description, filter_from_kv};
-use super::page::{DecodedPage, KeyPart, cmp_keys};
+use super::page::{DecodedPage, KeyPart};
 use super::schema::{KEY, KIND, NAMES, SEQ, VALUE};
 use super::schema::{codec_of, parquet_columns};
 use crate::cache::block_cache::{BlockCache, CachedPart, PageKey, Part, Probe, ScanAdmission};
