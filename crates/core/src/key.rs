@@ -125,6 +125,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Keys drawn from a small alphabet share long prefixes, so the word compare reaches
+        /// every length of tail and every position of the first difference.
+        #[test]
+        fn cmp_keys_orders_random_keys_like_slices(
+            a in proptest::collection::vec(0u8..3, 0..80),
+            b in proptest::collection::vec(0u8..3, 0..80),
+        ) {
+            proptest::prop_assert_eq!(cmp_keys(&a, &b), a.cmp(&b));
+            proptest::prop_assert_eq!(cmp_keys(&a, &a), std::cmp::Ordering::Equal);
+        }
+    }
+
     #[test]
     fn newer_versions_sort_first_within_a_key() {
         assert_eq!(compare_internal(b"a", 9, b"a", 3), Ordering::Less);
