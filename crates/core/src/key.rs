@@ -68,7 +68,18 @@ impl TryFrom<u8> for ValueKind {
 #[inline]
 #[must_use]
 pub fn compare_internal(a_key: &[u8], a_seq: SeqNo, b_key: &[u8], b_seq: SeqNo) -> Ordering {
-    cmp_keys(a_key, b_key).then_with(|| b_seq.cmp(&a_seq))
+    cmp_user_keys(a_key, b_key).then_with(|| b_seq.cmp(&a_seq))
+}
+
+/// [`cmp_keys`] as a call of its own.
+///
+/// NOTE: inlined into `compare_internal`, the word loop grew every merge and iterator that
+/// orders entries past what the compiler would inline into its caller: seeks with 100 nexts
+/// lost 7 %, though the merge heap of scans gained. One call keeps the gain and the callers
+/// small.
+#[inline(never)]
+fn cmp_user_keys(a: &[u8], b: &[u8]) -> Ordering {
+    cmp_keys(a, b)
 }
 
 /// Orders user keys like `<[u8] as Ord>::cmp`, faster for short keys: eight bytes at a time
@@ -95,6 +106,23 @@ pub fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
         }
     }
     x.len().cmp(&y.len())
+}
+
+/// Whether two user keys are equal, like `a == b`, without a call to `memcmp` for keys of 8
+/// to 16 bytes: two words of each (overlapping for shorter keys) decide.
+#[inline]
+#[must_use]
+pub fn keys_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16
+        && let (Some(ah), Some(bh), Some(at), Some(bt)) =
+            (a.first_chunk::<8>(), b.first_chunk::<8>(), a.last_chunk::<8>(), b.last_chunk::<8>())
+    {
+        return ah == bh && at == bt;
+    }
+    a == b
 }
 
 #[cfg(test)]
@@ -135,6 +163,8 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(cmp_keys(&a, &b), a.cmp(&b));
             proptest::prop_assert_eq!(cmp_keys(&a, &a), std::cmp::Ordering::Equal);
+            proptest::prop_assert_eq!(keys_equal(&a, &b), a == b);
+            proptest::prop_assert!(keys_equal(&a, &a));
         }
     }
 

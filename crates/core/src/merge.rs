@@ -77,6 +77,7 @@ where
 {
     type Item = Result<Entry, E>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;

@@ -1,6 +1,6 @@
 //! The visibility rule: what a reader at a snapshot sees.
 
-use crate::{Entry, SeqNo, ValueKind};
+use crate::{Entry, SeqNo, ValueKind, keys_equal};
 
 /// Turns a stream of versions in internal key order into the user's view at `snapshot`.
 ///
@@ -31,7 +31,7 @@ impl LastKey {
     /// Whether `key` is the last key.
     #[must_use]
     pub fn is(&self, key: &[u8]) -> bool {
-        self.set && self.key[..] == *key
+        self.set && keys_equal(&self.key, key)
     }
 
     /// Makes `key` the last key.
@@ -65,6 +65,7 @@ where
 {
     type Item = Result<Entry, E>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let entry = match self.inner.next()? {
