@@ -245,18 +245,11 @@ fn merge<S: SsTableStore>(
     if let [only] = ranges.as_slice() {
         return merge_range(store, task, &inputs, only, below, ctx);
     }
-    let results: Vec<Result<(Vec<TableMeta>, RowCounts), Error>> = std::thread::scope(|scope| {
-        let inputs = &inputs;
-        let handles: Vec<_> = ranges[1..]
-            .iter()
-            .map(|range| scope.spawn(move || merge_range(store, task, inputs, range, below, ctx)))
-            .collect();
-        let mut results = vec![merge_range(store, task, inputs, &ranges[0], below, ctx)];
-        for h in handles {
-            results.push(h.join().unwrap_or_else(|_| Err(Error::invalid_task("a subcompaction panicked"))));
-        }
-        results
-    });
+    let results: Vec<Result<(Vec<TableMeta>, RowCounts), Error>> = strata_core::parallel::on_threads(
+        &ranges,
+        |range| merge_range(store, task, &inputs, range, below, ctx),
+        || Err(Error::invalid_task("a subcompaction panicked")),
+    );
     let mut written = Vec::new();
     let mut rows = RowCounts::default();
     let mut first_error = None;

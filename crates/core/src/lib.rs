@@ -38,6 +38,7 @@ pub mod fs;
 mod key;
 mod manifest_store;
 mod merge;
+pub mod parallel;
 mod range;
 mod range_del;
 pub mod rate;

@@ -33,16 +33,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             Vec::new()
         } else {
             let ranges = KeyRange::cut_at(self.flush_cuts(mem));
-            let written: Vec<Result<TableMeta>> = std::thread::scope(|scope| {
-                let others: Vec<_> =
-                    ranges[1..].iter().map(|range| scope.spawn(|| self.write_l0_table(mem, range))).collect();
-                let mut written = vec![self.write_l0_table(mem, &ranges[0])];
-                for other in others {
-                    let panicked = || Error::io(&self.dir, std::io::Error::other("a flush thread panicked"));
-                    written.push(other.join().unwrap_or_else(|_| Err(panicked())));
-                }
-                written
-            });
+            let written: Vec<Result<TableMeta>> = strata_core::parallel::on_threads(
+                &ranges,
+                |range| self.write_l0_table(mem, range),
+                || Err(Error::io(&self.dir, std::io::Error::other("a flush thread panicked"))),
+            );
             if let Some(e) = written.iter().find_map(|w| w.as_ref().err().cloned()) {
                 for meta in written.iter().flatten() {
                     // NOTE: best effort; a table no manifest names is removed at the next open.
