@@ -60,6 +60,9 @@ struct Case {
     data_page_size: usize,
     row_group_rows: usize,
     block_cache_bytes: usize,
+    /// Every key's first version only, a put at sequence number 0, as a bottommost merge
+    /// writes them (a settled table, whose `seq` and `kind` pages span many key pages).
+    settled: bool,
     /// Key → versions, each `(kind is delete, value length class, value byte)`.
     keys: BTreeMap<Vec<u8>, Vec<(bool, u8, u8)>>,
     /// Probes: `(key index or a fresh key, snapshot)`.
@@ -118,11 +121,12 @@ fn case() -> impl Strategy<Value = Case> {
                 Just((compression, page_rows, data_page_size, row_group_rows)),
                 big,
                 prop_oneof![Just(0usize), Just(1 << 26)],
+                any::<u8>().prop_map(|b| b % 4 == 0),
             )
-                .prop_flat_map(move |(o, big, block_cache_bytes)| {
+                .prop_flat_map(move |(o, big, block_cache_bytes, settled)| {
                     (
                         Just(o),
-                        Just(block_cache_bytes),
+                        Just((block_cache_bytes, settled)),
                         prop::collection::btree_map(key.clone(), versions(big), 1..60),
                         prop::collection::vec((any::<usize>(), any::<u8>(), 0u64..14_000), 40),
                         prop::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 6),
@@ -132,7 +136,7 @@ fn case() -> impl Strategy<Value = Case> {
         .prop_map(
             |(
                 ((compression, min_compression_saving), (page_rows, value_page_rows), data_page_size, row_group_rows),
-                block_cache_bytes,
+                (block_cache_bytes, settled),
                 keys,
                 probes,
                 ranges,
@@ -145,6 +149,7 @@ fn case() -> impl Strategy<Value = Case> {
                     data_page_size,
                     row_group_rows,
                     block_cache_bytes,
+                    settled,
                     keys,
                     probes,
                     ranges,
@@ -157,6 +162,11 @@ fn check(case: &Case) {
     let mut entries = Vec::new();
     let mut seq = 400u64;
     for (key, versions) in &case.keys {
+        if case.settled {
+            let (_, class, byte) = versions[0];
+            entries.push(Entry::put(key.clone(), 0, value(class, byte)));
+            continue;
+        }
         // Versions of one key: descending sequence numbers, some gaps.
         for &(delete, class, byte) in versions {
             seq -= 1 + u64::from(byte % 2);
@@ -246,6 +256,7 @@ fn many_versions_of_one_key_across_pages_and_codecs() {
                 data_page_size,
                 row_group_rows: 40,
                 block_cache_bytes: 0,
+                settled: false,
                 keys: keys.clone(),
                 probes: probes.clone(),
                 ranges: ranges.clone(),

@@ -682,3 +682,75 @@ fn an_open_table_holds_its_page_index_once() {
     let charged = store.stats().table_cache.bytes;
     assert!(charged < 7 * u64::from(N), "{charged} bytes of table cache for {N} rows");
 }
+
+/// Pages per column, per row group, of table `id` (from its offset index).
+fn pages_per_column(store: &ParquetStore, id: u64) -> Vec<[usize; 4]> {
+    let file = std::fs::File::open(store.table_path(id)).unwrap();
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required)
+        .parse_and_finish(&file)
+        .unwrap();
+    let index = meta.page_index().unwrap();
+    (0..meta.num_row_groups())
+        .map(|rg| std::array::from_fn(|col| index.offset_index(rg, col).unwrap().page_locations().len()))
+        .collect()
+}
+
+/// A table whose first rows are all puts at sequence number 0 (a bottommost merge's output) has
+/// `seq` and `kind` pages sixteen key pages long, which lookups do not read; where such a page
+/// holds other numbers or kinds after all, lookups at every snapshot and scans from any row
+/// still answer with the rows written.
+#[test]
+fn settled_tables_have_long_seq_and_kind_pages_and_answer_alike() {
+    let n = 20_000u32;
+    // Keys 12000..12010 (past the writer's sample) have a newer version; 12005's is a delete.
+    let entries = |settled: bool| -> Vec<Entry> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let newer = 900_000 + u64::from(i);
+            match i {
+                12_005 => out.push(Entry::delete(key(i), newer)),
+                12_000..12_010 => out.push(Entry::put(key(i), newer, "newer")),
+                _ => {}
+            }
+            out.push(Entry::put(key(i), if settled { 0 } else { u64::from(i) + 1 }, format!("value{i:020}")));
+        }
+        out
+    };
+    let expected = |rows: &[Entry], k: &str, snapshot: u64| {
+        rows.iter().find(|e| e.key[..] == *k.as_bytes() && e.seq <= snapshot).map(|e| (e.seq, e.kind, e.value.clone()))
+    };
+    for cache in [0, 64 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ParquetOptions { block_cache_bytes: cache, sync: false, ..ParquetOptions::default() };
+        let store = ParquetStore::open(dir.path(), opts).unwrap();
+        for (id, settled) in [(1, false), (2, true)] {
+            store.write_table(id, &mut entries(settled).into_iter().map(Ok)).unwrap();
+        }
+        for rg in pages_per_column(&store, 1) {
+            assert_eq!((rg[1], rg[2]), (rg[0], rg[0]), "numbered table: seq and kind pages as the key pages");
+        }
+        for rg in pages_per_column(&store, 2) {
+            let long = rg[0].div_ceil(16);
+            assert_eq!((rg[1], rg[2]), (long, long), "settled table: seq and kind pages sixteen key pages long");
+        }
+        for (id, settled) in [(1, false), (2, true)] {
+            let rows = entries(settled);
+            let probes = (0..200).map(|j| 3 + j * 97).chain(11_990..12_020).chain([n - 1]);
+            for i in probes {
+                for snapshot in [MAX_SEQNO, 900_000 + 12_004, 900_000] {
+                    let got = store.get(id, key(i).as_bytes(), snapshot).unwrap().map(|v| (v.seq, v.kind, v.value));
+                    assert_eq!(got, expected(&rows, &key(i), snapshot), "table {id}, key {i}, snapshot {snapshot}");
+                }
+            }
+            let scanned: Vec<Entry> = store.scan(id, &KeyRange::all()).unwrap().map(Result::unwrap).collect();
+            assert!(scanned == rows, "table {id}: a full scan differs from the rows written");
+            // A scan starting inside a long page, just before the mixed rows.
+            let from = key(11_999);
+            let range = KeyRange::from_range::<&[u8], _>(from.as_bytes()..);
+            let tail: Vec<Entry> = store.scan(id, &range).unwrap().map(Result::unwrap).take(40).collect();
+            let want: Vec<Entry> = rows.iter().filter(|e| e.key[..] >= *from.as_bytes()).take(40).cloned().collect();
+            assert!(tail == want, "table {id}: a scan from key 11999 differs from the rows written");
+        }
+    }
+}

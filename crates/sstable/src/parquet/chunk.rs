@@ -218,7 +218,8 @@ impl ColumnChunk {
     }
 
     /// The page holding row `row`: `near` if it does (the caller's guess, normally the key
-    /// column's page of the same rows, which the `seq` and `kind` pages line up with), else
+    /// column's page of the same rows, which the `seq` and `kind` pages line up with unless
+    /// the table is settled), else
     /// the page that does if every page before it is as long as the first (pages cut by a row
     /// limit, as the `value` column's shorter ones), else found by a binary search.
     pub(crate) fn page_of(&self, row: u64, near: usize) -> usize {
@@ -266,6 +267,14 @@ impl ColumnChunk {
     pub(crate) fn exact_page(&self, from: u64, to: u64, near: usize) -> Option<usize> {
         let p = self.page_of(from, near);
         (p < self.pages.len() && self.page_rows(p) == (from, to)).then_some(p)
+    }
+
+    /// The page holding all of rows `[from, to)`, and how many rows of it come before `from`;
+    /// `near` as in [`Self::page_of`].
+    pub(crate) fn covering_page(&self, from: u64, to: u64, near: usize) -> Option<(usize, usize)> {
+        let p = self.page_of(from, near);
+        let (start, end) = (p < self.pages.len()).then(|| self.page_rows(p))?;
+        (start <= from && to <= end).then(|| (p, (from - start) as usize))
     }
 
     /// Rows `[from, to)` of a binary column: the page itself when it covers exactly those rows

@@ -618,7 +618,9 @@ impl OpenTable {
         let (from, to) = self.rows_of(rg, page);
         let chunks = &self.chunks[rg];
         let file = &self.file;
-        let (Some(kp), Some(sp)) = (chunks[KEY].exact_page(from, to, page), chunks[SEQ].exact_page(from, to, page))
+        // The `seq` page holds these rows and, in a settled table, the next fifteen key pages'.
+        let (Some(kp), Some((sp, skip))) =
+            (chunks[KEY].exact_page(from, to, page), chunks[SEQ].covering_page(from, to, page))
         else {
             return Ok(InPage::Unaligned);
         };
@@ -646,8 +648,9 @@ impl OpenTable {
             // says so, and the page is not read.
             seqs.resize(hi, v as u64);
         } else {
-            let (raw, _) = chunks[SEQ].page_in(file, sp, read, scratch)?;
-            decode::decode_u64_prefix(raw, rows, hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
+            let (raw, seq_rows) = chunks[SEQ].page_in(file, sp, read, scratch)?;
+            decode::decode_u64_prefix(raw, seq_rows, skip + hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
+            seqs.drain(..skip.min(seqs.len()));
         }
         // Versions of a key are newest first: the first one visible at `snapshot`.
         let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {

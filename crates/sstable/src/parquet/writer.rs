@@ -25,7 +25,7 @@ use strata_core::{Bytes, Entry, RangeTombstone, SeqNo, ValueKind, compare_intern
 use super::file::from_parquet;
 use super::layout::{PARQUET_MAGIC, RowGroupCounts, TRAILER_LEN, Trailer, meta_to_kv, row_groups_to_kv, seal_section};
 use super::names::temp_path;
-use super::schema::{schema, writer_properties};
+use super::schema::{Sample, schema, writer_properties};
 use super::table::OpenTable;
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::{Compression, CopyUnit, Error, ParquetOptions, Result, TableId, TableMeta, TablePart};
@@ -40,6 +40,14 @@ const BATCH_BYTES: usize = 8 << 20;
 /// [`SAMPLE_ROWS`] rows.
 const SAMPLE_VALUE_BYTES: usize = 64 << 10;
 const SAMPLE_ROWS: usize = 4096;
+
+/// The entries among the sampled first parts of a table.
+fn sample_rows(head: &[Result<TablePart>]) -> impl Iterator<Item = &Entry> {
+    head.iter().filter_map(|p| match p {
+        Ok(TablePart::Entry(e)) => Some(e),
+        _ => None,
+    })
+}
 
 /// Whether `opts.compression` saves at least `opts.min_compression_saving` of the bytes of
 /// `values` (a sample), cut into pages as the writer cuts them (`value_page_rows` rows, or
@@ -398,8 +406,8 @@ pub(crate) fn write_table(
     let parquet_err =
         |source: parquet::errors::ParquetError| Error::Encode { file: path.to_owned(), source: Box::new(source) };
     let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file), opts.checksum_block_size);
-    // The first entries are taken ahead as the sample that decides whether values compress,
-    // then written first.
+    // The first entries are taken ahead as the sample that decides whether values compress
+    // and whether the table is settled (see `Sample`), then written first.
     let mut head = Vec::new();
     let mut sampled = 0usize;
     while sampled < SAMPLE_VALUE_BYTES && head.len() < SAMPLE_ROWS {
@@ -413,12 +421,13 @@ pub(crate) fn write_table(
             break;
         }
     }
-    let sample = head.iter().filter_map(|p| match p {
-        Ok(TablePart::Entry(e)) => Some(&e.value[..]),
-        _ => None,
-    });
-    let compress_values = values_compress(opts, sample);
-    let mut writer = Encoder::new(sink, writer_properties(opts, compress_values)).map_err(parquet_err)?;
+    let compress_values = values_compress(opts, sample_rows(&head).map(|e| &e.value[..]));
+    let settled = {
+        let mut rows = sample_rows(&head).peekable();
+        rows.peek().is_some() && rows.all(|e| e.seq == 0 && e.kind == ValueKind::Put)
+    };
+    let mut writer =
+        Encoder::new(sink, writer_properties(opts, Sample { compress_values, settled })).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
     let mut groups = RowGroups::default();
