@@ -63,6 +63,8 @@ struct Case {
     /// Every key's first version only, a put at sequence number 0, as a bottommost merge
     /// writes them (a settled table, whose `seq` and `kind` pages span many key pages).
     settled: bool,
+    /// Every version a put (a put-only table, whose `kind` pages span many key pages).
+    puts_only: bool,
     /// Key → versions, each `(kind is delete, value length class, value byte)`.
     keys: BTreeMap<Vec<u8>, Vec<(bool, u8, u8)>>,
     /// Probes: `(key index or a fresh key, snapshot)`.
@@ -121,12 +123,12 @@ fn case() -> impl Strategy<Value = Case> {
                 Just((compression, page_rows, data_page_size, row_group_rows)),
                 big,
                 prop_oneof![Just(0usize), Just(1 << 26)],
-                any::<u8>().prop_map(|b| b % 4 == 0),
+                any::<u8>().prop_map(|b| (b % 4 == 0, b % 4 == 1)),
             )
-                .prop_flat_map(move |(o, big, block_cache_bytes, settled)| {
+                .prop_flat_map(move |(o, big, block_cache_bytes, (settled, puts_only))| {
                     (
                         Just(o),
-                        Just((block_cache_bytes, settled)),
+                        Just((block_cache_bytes, settled, puts_only)),
                         prop::collection::btree_map(key.clone(), versions(big), 1..60),
                         prop::collection::vec((any::<usize>(), any::<u8>(), 0u64..14_000), 40),
                         prop::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 6),
@@ -136,7 +138,7 @@ fn case() -> impl Strategy<Value = Case> {
         .prop_map(
             |(
                 ((compression, min_compression_saving), (page_rows, value_page_rows), data_page_size, row_group_rows),
-                (block_cache_bytes, settled),
+                (block_cache_bytes, settled, puts_only),
                 keys,
                 probes,
                 ranges,
@@ -150,6 +152,7 @@ fn case() -> impl Strategy<Value = Case> {
                     row_group_rows,
                     block_cache_bytes,
                     settled,
+                    puts_only,
                     keys,
                     probes,
                     ranges,
@@ -170,7 +173,7 @@ fn check(case: &Case) {
         // Versions of one key: descending sequence numbers, some gaps.
         for &(delete, class, byte) in versions {
             seq -= 1 + u64::from(byte % 2);
-            entries.push(if delete {
+            entries.push(if delete && !case.puts_only {
                 Entry::delete(key.clone(), seq + 1000)
             } else {
                 Entry::put(key.clone(), seq + 1000, value(class, byte))
@@ -257,6 +260,7 @@ fn many_versions_of_one_key_across_pages_and_codecs() {
                 row_group_rows: 40,
                 block_cache_bytes: 0,
                 settled: false,
+                puts_only: false,
                 keys: keys.clone(),
                 probes: probes.clone(),
                 ranges: ranges.clone(),

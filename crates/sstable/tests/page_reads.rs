@@ -696,24 +696,26 @@ fn pages_per_column(store: &ParquetStore, id: u64) -> Vec<[usize; 4]> {
         .collect()
 }
 
-/// A table whose first rows are all puts at sequence number 0 (a bottommost merge's output) has
-/// `seq` and `kind` pages sixteen key pages long, which lookups do not read; where such a page
-/// holds other numbers or kinds after all, lookups at every snapshot and scans from any row
-/// still answer with the rows written.
+/// A table whose first rows are all puts at sequence number 0 (a merge's output below L0) has
+/// `seq` and `kind` pages sixteen key pages long, and one whose first rows are all puts has
+/// such `kind` pages; lookups do not read them. Where such a page holds other numbers or kinds
+/// after all, lookups at every snapshot and scans from any row still answer with the rows
+/// written.
 #[test]
-fn settled_tables_have_long_seq_and_kind_pages_and_answer_alike() {
+fn settled_and_put_only_tables_have_long_seq_and_kind_pages_and_answer_alike() {
     let n = 20_000u32;
     // Keys 12000..12010 (past the writer's sample) have a newer version; 12005's is a delete.
-    let entries = |settled: bool| -> Vec<Entry> {
+    // Table 3 has a deletion among its first rows too.
+    let entries = |id: u64| -> Vec<Entry> {
         let mut out = Vec::new();
         for i in 0..n {
             let newer = 900_000 + u64::from(i);
-            match i {
-                12_005 => out.push(Entry::delete(key(i), newer)),
-                12_000..12_010 => out.push(Entry::put(key(i), newer, "newer")),
+            match (id, i) {
+                (_, 12_005) | (3, 5) => out.push(Entry::delete(key(i), newer)),
+                (_, 12_000..12_010) => out.push(Entry::put(key(i), newer, "newer")),
                 _ => {}
             }
-            out.push(Entry::put(key(i), if settled { 0 } else { u64::from(i) + 1 }, format!("value{i:020}")));
+            out.push(Entry::put(key(i), if id == 2 { 0 } else { u64::from(i) + 1 }, format!("value{i:020}")));
         }
         out
     };
@@ -724,18 +726,22 @@ fn settled_tables_have_long_seq_and_kind_pages_and_answer_alike() {
         let dir = tempfile::tempdir().unwrap();
         let opts = ParquetOptions { block_cache_bytes: cache, sync: false, ..ParquetOptions::default() };
         let store = ParquetStore::open(dir.path(), opts).unwrap();
-        for (id, settled) in [(1, false), (2, true)] {
-            store.write_table(id, &mut entries(settled).into_iter().map(Ok)).unwrap();
+        for id in 1..=3 {
+            store.write_table(id, &mut entries(id).into_iter().map(Ok)).unwrap();
         }
-        for rg in pages_per_column(&store, 1) {
-            assert_eq!((rg[1], rg[2]), (rg[0], rg[0]), "numbered table: seq and kind pages as the key pages");
+        for (id, what) in [(1, "put-only"), (2, "settled"), (3, "mixed")] {
+            for rg in pages_per_column(&store, id) {
+                let long = rg[0].div_ceil(16);
+                let want = match id {
+                    1 => (rg[0], long),
+                    2 => (long, long),
+                    _ => (rg[0], rg[0]),
+                };
+                assert_eq!((rg[1], rg[2]), want, "{what} table: seq and kind pages against {} key pages", rg[0]);
+            }
         }
-        for rg in pages_per_column(&store, 2) {
-            let long = rg[0].div_ceil(16);
-            assert_eq!((rg[1], rg[2]), (long, long), "settled table: seq and kind pages sixteen key pages long");
-        }
-        for (id, settled) in [(1, false), (2, true)] {
-            let rows = entries(settled);
+        for id in 1..=3 {
+            let rows = entries(id);
             let probes = (0..200).map(|j| 3 + j * 97).chain(11_990..12_020).chain([n - 1]);
             for i in probes {
                 for snapshot in [MAX_SEQNO, 900_000 + 12_004, 900_000] {

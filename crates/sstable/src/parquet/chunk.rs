@@ -11,8 +11,8 @@ use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColu
 use strata_core::ValueKind;
 
 use super::decode::{
-    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32, decode_i32_dictionary, decode_u64, lz4_value,
-    read_page, read_page_in, value_range,
+    BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32_dictionary, decode_i32_prefix, decode_u64,
+    lz4_value, read_page, read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::{KIND, SEQ};
@@ -350,7 +350,9 @@ impl ColumnChunk {
                 None => None,
             };
             buf.clear();
-            self.decode_page(file, p, |page, rows| decode_i32(page, rows, dict.as_deref(), &mut buf))?;
+            // Rows past the last one wanted are not decoded: a put-only table's long page may
+            // hold a few deletions after all, and a lookup wants one row of it.
+            self.decode_page(file, p, |page, rows| decode_i32_prefix(page, rows, b, dict.as_deref(), &mut buf))?;
             for &v in &buf[a..b] {
                 out.push(kind(i64::from(v))?);
             }

@@ -807,22 +807,30 @@ pub(crate) fn decode_i32_dictionary(page: &RawPage) -> R<Vec<i32>> {
     Ok(page.body.chunks_exact(4).map(le_i32).collect())
 }
 
-/// Decodes an `INT32` data page of `rows` values: `PLAIN`, or dictionary indices into `dict`
-/// (`None` when the column chunk has no dictionary page).
-pub(crate) fn decode_i32(page: PageRef<'_>, rows: usize, dict: Option<&[i32]>, out: &mut Vec<i32>) -> R<()> {
+/// The first `limit` (at most `rows`) values of an `INT32` data page of `rows` values:
+/// `PLAIN`, or dictionary indices into `dict` (`None` when the column chunk has no dictionary
+/// page). The runs past them are not read.
+pub(crate) fn decode_i32_prefix(
+    page: PageRef<'_>,
+    rows: usize,
+    limit: usize,
+    dict: Option<&[i32]>,
+    out: &mut Vec<i32>,
+) -> R<()> {
+    let limit = limit.min(rows);
     match header_encoding(&page.header, rows)? {
         PLAIN => {
             if Some(page.body.len()) != rows.checked_mul(4) {
                 return Err(format!("PLAIN INT32 page of {} bytes for {rows} values", page.body.len()));
             }
-            out.extend(page.body.chunks_exact(4).map(le_i32));
+            out.extend(page.body.chunks_exact(4).take(limit).map(le_i32));
             Ok(())
         }
         RLE_DICTIONARY | PLAIN_DICTIONARY => {
             let dict = dict.ok_or("dictionary-encoded page in a column chunk without a dictionary")?;
             let (&width, runs) = page.body.split_first().ok_or("dictionary page body is empty")?;
             let start = out.len();
-            rle_bit_packed_hybrid(runs, width, rows, out)?;
+            rle_bit_packed_hybrid(runs, width, limit, out)?;
             for v in &mut out[start..] {
                 *v = *usize::try_from(*v).ok().and_then(|i| dict.get(i)).ok_or("dictionary index out of range")?;
             }

@@ -72,8 +72,9 @@ pub(crate) fn codec_of(compression: Compression) -> Codec {
     }
 }
 
-/// How many key pages one `seq` or `kind` page of a settled table spans (see [`Sample`]).
-pub(crate) const SETTLED_PAGE_FACTOR: usize = 16;
+/// How many key pages one `seq` or `kind` page spans where the rows are expected to be alike
+/// (see [`Sample`]).
+pub(crate) const LONG_PAGE_FACTOR: usize = 16;
 
 /// What the table writer learned from a table's first rows, which sets how it is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,19 +82,21 @@ pub(crate) struct Sample {
     /// The `value` column is stored compressed; `false` stores it uncompressed whatever the
     /// codec (see [`ParquetOptions::min_compression_saving`]).
     pub(crate) compress_values: bool,
-    /// Every sampled row is a put at sequence number 0, as a bottommost merge writes the
+    /// Every sampled row is a put: the table most likely holds no deletions.
+    pub(crate) puts_only: bool,
+    /// Every sampled row is a put at sequence number 0, as a merge below L0 writes the
     /// versions every reader sees: the table is most likely all such rows.
     pub(crate) settled: bool,
 }
 
-/// Rows per `seq` and `kind` page: `page_rows`, so that a cold lookup decodes the pages of
-/// its key page's rows and no more, or, in a settled table, [`SETTLED_PAGE_FACTOR`] times
-/// that. There each page holds one number, which its column index says, so no lookup or
-/// scan reads it; what such pages cost is their headers and index entries, and one every 64
-/// rows came to 2.6 % of a table of 100-byte values (0.8 of 1.7 bytes a row in the pages,
-/// the rest in the page index).
-pub(crate) fn seq_kind_page_rows(opts: &ParquetOptions, settled: bool) -> usize {
-    if settled { opts.page_rows.saturating_mul(SETTLED_PAGE_FACTOR).min(MAX_PAGE_ROWS) } else { opts.page_rows }
+/// Rows per page of a `seq` or `kind` column: `page_rows`, so that a cold lookup decodes the
+/// page of its key page's rows and no more, or, where the sample says every row most likely
+/// holds the same number (`alike`), [`LONG_PAGE_FACTOR`] times that. Such a page's column
+/// index says it holds one number, so no lookup or scan reads it; what it costs is its header
+/// and index entries, and those of pages every 64 rows came to 1.7 bytes a row for the two
+/// columns, 2.6 % of a table of 100-byte values.
+fn alike_page_rows(opts: &ParquetOptions, alike: bool) -> usize {
+    if alike { opts.page_rows.saturating_mul(LONG_PAGE_FACTOR).min(MAX_PAGE_ROWS) } else { opts.page_rows }
 }
 
 /// The writer's properties for a table whose first rows gave `sample`.
@@ -101,7 +104,6 @@ pub(crate) fn writer_properties(opts: &ParquetOptions, sample: Sample) -> Writer
     let codec = codec_of(opts.compression);
     let col = |i: usize| ColumnPath::from(NAMES[i]);
     let compress_values = sample.compress_values;
-    let seq_kind_rows = seq_kind_page_rows(opts, sample.settled);
     let builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(concat!("strata-sstable ", env!("CARGO_PKG_VERSION")).to_owned())
@@ -116,12 +118,12 @@ pub(crate) fn writer_properties(opts: &ParquetOptions, sample: Sample) -> Writer
         // A cold lookup decodes its value page up to the value: smaller value pages halve
         // those bytes, while the key page, whose index every lookup searches, stays as it is.
         .set_column_data_page_row_count_limit(col(VALUE), opts.value_rows())
-        .set_column_data_page_row_count_limit(col(SEQ), seq_kind_rows)
-        .set_column_data_page_row_count_limit(col(KIND), seq_kind_rows)
+        .set_column_data_page_row_count_limit(col(SEQ), alike_page_rows(opts, sample.settled))
+        .set_column_data_page_row_count_limit(col(KIND), alike_page_rows(opts, sample.puts_only))
         // Limits are checked between encoder batches; a batch that divides both row limits
-        // makes the key, `seq` and `kind` columns cut their pages at the same rows (the
-        // settled `seq` and `kind` pages at every sixteenth cut), and the value column
-        // exactly where its own limit says.
+        // makes the key, `seq` and `kind` columns cut their pages at the same rows (long
+        // `seq` and `kind` pages at every sixteenth cut), and the value column exactly where
+        // its own limit says.
         .set_write_batch_size(encoder_batch_rows(opts))
         // Row groups are cut by the table writer, which keeps one filter per row group.
         .set_max_row_group_row_count(None)

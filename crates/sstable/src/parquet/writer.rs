@@ -422,12 +422,16 @@ pub(crate) fn write_table(
         }
     }
     let compress_values = values_compress(opts, sample_rows(&head).map(|e| &e.value[..]));
-    let settled = {
+    let sampled_all = |f: &dyn Fn(&Entry) -> bool| {
         let mut rows = sample_rows(&head).peekable();
-        rows.peek().is_some() && rows.all(|e| e.seq == 0 && e.kind == ValueKind::Put)
+        rows.peek().is_some() && rows.all(f)
     };
-    let mut writer =
-        Encoder::new(sink, writer_properties(opts, Sample { compress_values, settled })).map_err(parquet_err)?;
+    let sample = Sample {
+        compress_values,
+        puts_only: sampled_all(&|e| e.kind == ValueKind::Put),
+        settled: sampled_all(&|e| e.kind == ValueKind::Put && e.seq == 0),
+    };
+    let mut writer = Encoder::new(sink, writer_properties(opts, sample)).map_err(parquet_err)?;
 
     let mut batch = Batch::new();
     let mut groups = RowGroups::default();

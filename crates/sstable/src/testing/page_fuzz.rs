@@ -9,8 +9,8 @@ use strata_core::Entry;
 
 use super::MemFs;
 use crate::parquet::decode::{
-    MAX_PAGE_ROWS, binary_value, decode_binary, decode_binary_page, decode_binary_ref, decode_i32,
-    decode_i32_dictionary, decode_u64, decode_u64_prefix, find_key, lz4_value, read_page, read_page_in, value_range,
+    MAX_PAGE_ROWS, binary_value, decode_binary, decode_binary_page, decode_binary_ref, decode_i32_dictionary,
+    decode_i32_prefix, decode_u64, decode_u64_prefix, find_key, lz4_value, read_page, read_page_in, value_range,
 };
 use crate::{Compression, ParquetOptions, ParquetStore, SsTableStore};
 
@@ -148,9 +148,18 @@ pub fn fuzz_page_bytes(data: &[u8]) {
         }
         2 => {
             let mut out = Vec::new();
-            if decode_i32(raw.as_ref(), rows, Some(&[0, 1]), &mut out).is_ok() {
+            let full = decode_i32_prefix(raw.as_ref(), rows, rows, Some(&[0, 1]), &mut out).is_ok();
+            if full {
                 assert_eq!(out.len(), rows);
                 assert!(out.iter().all(|v| (0..=1).contains(v)), "a dictionary index escaped the dictionary");
+            }
+            for limit in [1, rows / 2, rows] {
+                let mut prefix = Vec::new();
+                let ok = decode_i32_prefix(raw.as_ref(), rows, limit, Some(&[0, 1]), &mut prefix).is_ok();
+                if full {
+                    assert!(ok, "a prefix of a page failed where the whole page decodes");
+                    assert_eq!(prefix, out[..limit.min(rows)], "decode_i32_prefix of {limit} rows");
+                }
             }
         }
         _ => {
