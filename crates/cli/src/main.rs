@@ -261,10 +261,10 @@ struct BenchArgs {
     /// page up to the value); the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     value_page_rows: Option<u32>,
-    /// Leave Parquet's own Bloom filter out of Strata's tables (`table.parquet_bloom_filter =
-    /// false`; Strata's lookups use their own filter either way).
+    /// Also write Parquet's own Bloom filter into Strata's tables, for external engines
+    /// (`table.parquet_bloom_filter = true`; Strata's lookups use their own filter either way).
     #[arg(long)]
-    no_parquet_bloom: bool,
+    parquet_bloom: bool,
     /// Read Strata's tables with one `pread` per page instead of through a memory map
     /// (`table.mmap_reads = false`).
     #[arg(long)]
@@ -677,8 +677,8 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     if let Some(rows) = args.row_group_rows {
         strata_options.table.row_group_rows = rows as usize;
     }
-    if args.no_parquet_bloom {
-        strata_options.table.parquet_bloom_filter = false;
+    if args.parquet_bloom {
+        strata_options.table.parquet_bloom_filter = true;
     }
     if args.no_mmap {
         strata_options.table.mmap_reads = false;

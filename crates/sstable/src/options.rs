@@ -100,7 +100,9 @@ pub struct ParquetOptions {
     /// Whether to also write Parquet's own split-block Bloom filter on the `key` column (one
     /// byte per key of a full row group, about 3 % false positives), so external engines
     /// (DuckDB, DataFusion, Spark, Trino) can skip row groups on key equality. Strata's
-    /// lookups use their own filter either way. Default `true`.
+    /// lookups use their own filter either way. Keys are sorted, so row-group statistics
+    /// already narrow a key-equality query to one row group; the filter adds a byte per key to
+    /// every table written. Default `false`.
     pub parquet_bloom_filter: bool,
     /// Bytes covered by one CRC32 of the table's data (a power of two, 512 B to 1 MiB). A read
     /// fetches and checks the whole blocks around the bytes it needs, so smaller blocks read
@@ -138,7 +140,7 @@ impl Default for ParquetOptions {
             block_cache_bytes: 64 * 1024 * 1024,
             block_cache_admission: true,
             table_cache_bytes: 256 * 1024 * 1024,
-            parquet_bloom_filter: true,
+            parquet_bloom_filter: false,
             checksum_block_size: 1024,
             sync: true,
             mmap_reads: true,

@@ -66,7 +66,7 @@ fn the_option_turns_it_off() {
 #[test]
 fn a_copied_row_group_keeps_its_bloom_filter_and_page_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = ParquetOptions { row_group_rows: 1000, ..ParquetOptions::default() };
+    let opts = ParquetOptions { row_group_rows: 1000, parquet_bloom_filter: true, ..ParquetOptions::default() };
     let store = ParquetStore::open(dir.path(), opts).expect("open");
     let source = (0..2500u32).map(|i| Ok(Entry::put(format!("key{i:06}"), u64::from(i) + 1, "v")));
     store.write_table(1, &mut source.into_iter()).expect("write");
