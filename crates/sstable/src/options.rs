@@ -36,10 +36,11 @@ pub struct ParquetOptions {
     /// [`Self::value_page_rows`]). A cold point lookup decodes one key page, the `seq` and
     /// `kind` pages of the same rows (exactly one each, as the row limit is the same), and the
     /// value page holding its row. A table whose first rows are all puts at sequence number
-    /// 0 (a bottommost merge's output) has `seq` and `kind` pages 16 times as long: their
-    /// page index says each holds one number, so they are never read. Default 64: about a 4 KiB block after LZ4 for 100-byte values,
-    /// RocksDB's block size; 256 makes tables about 7 % smaller and a cache miss about four
-    /// times the bytes. Allowed 1 to 1,048,576.
+    /// 0 (a merge's output below L0) has `seq` and `kind` pages 16 times as long, and one
+    /// whose first rows are all puts has such `kind` pages: each holds one number, which the
+    /// page index says, so they are not read. Default 64: about a 4 KiB block after LZ4 for
+    /// 100-byte values, RocksDB's block size; 256 makes tables about 7 % smaller and a cache
+    /// miss about four times the bytes. Allowed 1 to 1,048,576.
     pub page_rows: usize,
     /// Rows per data page of the `value` column, at most `page_rows` (a larger setting is
     /// `page_rows`). A cold point lookup decodes its value page up to the value, so a smaller

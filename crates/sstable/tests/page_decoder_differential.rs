@@ -60,7 +60,7 @@ struct Case {
     data_page_size: usize,
     row_group_rows: usize,
     block_cache_bytes: usize,
-    /// Every key's first version only, a put at sequence number 0, as a bottommost merge
+    /// Every key's first version only, a put at sequence number 0, as a merge below L0
     /// writes them (a settled table, whose `seq` and `kind` pages span many key pages).
     settled: bool,
     /// Every version a put (a put-only table, whose `kind` pages span many key pages).

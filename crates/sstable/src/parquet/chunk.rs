@@ -219,7 +219,7 @@ impl ColumnChunk {
 
     /// The page holding row `row`: `near` if it does (the caller's guess, normally the key
     /// column's page of the same rows, which the `seq` and `kind` pages line up with unless
-    /// the table is settled), else
+    /// they are long, see `schema::Sample`), else
     /// the page that does if every page before it is as long as the first (pages cut by a row
     /// limit, as the `value` column's shorter ones), else found by a binary search.
     pub(crate) fn page_of(&self, row: u64, near: usize) -> usize {

@@ -407,7 +407,7 @@ pub(crate) fn write_table(
         |source: parquet::errors::ParquetError| Error::Encode { file: path.to_owned(), source: Box::new(source) };
     let sink = ChecksummingSink::new(BufWriter::with_capacity(1 << 20, &mut *file), opts.checksum_block_size);
     // The first entries are taken ahead as the sample that decides whether values compress
-    // and whether the table is settled (see `Sample`), then written first.
+    // and how long the `seq` and `kind` pages are (see `Sample`), then written first.
     let mut head = Vec::new();
     let mut sampled = 0usize;
     while sampled < SAMPLE_VALUE_BYTES && head.len() < SAMPLE_ROWS {
