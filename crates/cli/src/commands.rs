@@ -236,11 +236,12 @@ pub(crate) fn inspect(file: &Path, rows: usize) -> Result<String, String> {
     if let Some(by) = &d.created_by {
         let _ = writeln!(out, "  written by {by}");
     }
-    let _ = writeln!(out, "  bytes by part (stored, before compression, per entry stored):");
+    let _ = writeln!(out, "  bytes by part (stored, before compression, per entry stored; data pages):");
     for b in &d.bytes {
+        let pages = if b.pages > 0 { format!("{:>10}", b.pages) } else { String::new() };
         let _ = writeln!(
             out,
-            "    {:<22}{:>12}{:>12}{:>8.2}",
+            "    {:<22}{:>12}{:>12}{:>8.2}{pages}",
             b.part,
             b.stored,
             b.raw,

@@ -101,17 +101,22 @@ fn stats_compact_and_inspect_describe_the_tree() {
     // Where the bytes go: every column, the page index and both kinds of filter, each with a
     // stored size that adds up to no more than the file.
     let parts = ["key", "seq", "kind", "value", "page index", "parquet bloom filter", "strata bloom filters"];
-    let mut stored = 0u64;
-    for part in parts {
+    let line = |part: &str| -> Vec<u64> {
         let line = inspect
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{part} ")))
             .unwrap_or_else(|| panic!("no {part} line in {inspect}"));
-        let n: u64 = line.trim_start()[part.len()..].split_whitespace().next().unwrap().parse().unwrap();
-        stored += n;
-    }
+        line.trim_start()[part.len()..].split_whitespace().filter_map(|n| n.parse().ok()).collect()
+    };
+    let stored: u64 = parts.iter().map(|part| line(part)[0]).sum();
     let size: u64 = std::fs::metadata(&table).unwrap().len();
     assert!(stored > 0 && stored <= size, "parts add up to {stored} of {size} bytes");
+    // Data pages per column: 2,000 rows in pages of 64, half that for values. The flush wrote
+    // only puts, so `kind` pages are sixteen key pages long; the compaction moved the table
+    // down as it was, with a sequence number per row, so `seq` pages stay as long as key pages.
+    assert!(inspect.contains("sequence 1..2000"), "{inspect}");
+    let pages = |part: &str| line(part).last().copied().unwrap();
+    assert_eq!([pages("key"), pages("seq"), pages("kind"), pages("value")], [32, 32, 2, 63], "{inspect}");
 
     // A damaged table is reported as corrupt, naming the file.
     let mut bytes = std::fs::read(&table).expect("read table");

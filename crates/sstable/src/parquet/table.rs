@@ -171,6 +171,8 @@ pub struct ByteUse {
     pub stored: u64,
     /// Bytes before compression (the same as `stored` for uncompressed parts).
     pub raw: u64,
+    /// Data pages of a column, in every row group; 0 for the parts that are not columns.
+    pub pages: u64,
 }
 
 /// Everything needed to read a table without touching its metadata on disk again.
@@ -335,7 +337,8 @@ impl OpenTable {
                     let c = rg.column(i);
                     (s + c.compressed_size().max(0) as u64, r + c.uncompressed_size().max(0) as u64)
                 });
-                ByteUse { part: (*name).to_owned(), stored, raw }
+                let pages = self.chunks.iter().map(|rg| rg[i].pages.len() as u64).sum();
+                ByteUse { part: (*name).to_owned(), stored, raw, pages }
             })
             .collect();
         let (mut index, mut bloom) = (0u64, 0u64);
@@ -345,12 +348,13 @@ impl OpenTable {
             bloom += c.bloom_filter_length().unwrap_or(0).max(0) as u64;
         }
         let filter_bytes: usize = self.filters.iter().map(|f| f.num_bits().div_ceil(8)).sum();
-        bytes.push(ByteUse { part: "page index".into(), stored: index, raw: index });
-        bytes.push(ByteUse { part: "parquet bloom filter".into(), stored: bloom, raw: bloom });
+        bytes.push(ByteUse { part: "page index".into(), stored: index, raw: index, pages: 0 });
+        bytes.push(ByteUse { part: "parquet bloom filter".into(), stored: bloom, raw: bloom, pages: 0 });
         bytes.push(ByteUse {
             part: "strata bloom filters".into(),
             stored: filter_bytes as u64,
             raw: filter_bytes as u64,
+            pages: 0,
         });
         TableDescription {
             bytes,
