@@ -12,7 +12,7 @@ use strata_core::ValueKind;
 
 use super::decode::{
     BinaryColumn, MAX_PAGE_ROWS, PageRef, decode_binary_page, decode_i32_dictionary, decode_i32_prefix, decode_u64,
-    lz4_value, read_page, read_page_in, value_range,
+    decode_u64_prefix, lz4_value, read_page, read_page_in, value_range,
 };
 use super::file::TableFile;
 use super::schema::{KIND, SEQ};
@@ -305,8 +305,9 @@ impl ColumnChunk {
                     // The usual case, the page holds exactly the rows wanted: no staging copy.
                     return decode_u64(page, rows, &mut out);
                 }
+                // Rows past the last one wanted are not decoded (a long page holds more).
                 buf.clear();
-                decode_u64(page, rows, &mut buf)?;
+                decode_u64_prefix(page, rows, b, &mut buf)?;
                 out.extend_from_slice(&buf[a..b]);
                 Ok(())
             })?;

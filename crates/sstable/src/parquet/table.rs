@@ -646,21 +646,20 @@ impl OpenTable {
             // The first key past `key` is in this page, so `key` is not in the table.
             return Ok(InPage::Answer(None, None));
         }
-        let mut seqs = Vec::with_capacity(hi);
-        if let Some(v) = chunks[SEQ].uniform_page(sp) {
-            // One sequence number throughout (0, below a bottommost merge): the page index
-            // says so, and the page is not read.
-            seqs.resize(hi, v as u64);
-        } else {
+        // One sequence number throughout (0, below a bottommost merge): the page index says
+        // so, and the page is not read. Otherwise the `seq` page is decoded up to the last
+        // version of `key`; the key page's rows start `skip` rows into it.
+        let uniform = chunks[SEQ].uniform_page(sp).map(|v| v as u64);
+        let mut seqs = Vec::new();
+        if uniform.is_none() {
             let (raw, seq_rows) = chunks[SEQ].page_in(file, sp, read, scratch)?;
             decode::decode_u64_prefix(raw, seq_rows, skip + hi, &mut seqs).map_err(|r| bad("seq", sp, r))?;
-            seqs.drain(..skip.min(seqs.len()));
         }
+        let seq_of = |i: usize| uniform.or_else(|| seqs.get(skip + i).copied());
         // Versions of a key are newest first: the first one visible at `snapshot`.
-        let Some(row) = (lo..hi).find(|&i| seqs.get(i).is_some_and(|&s| s <= snapshot)) else {
+        let Some((row, seq)) = (lo..hi).find_map(|i| seq_of(i).filter(|&s| s <= snapshot).map(|s| (i, s))) else {
             return Ok(if hi == rows { InPage::Further } else { InPage::Answer(None, None) });
         };
-        let seq = seqs[row];
         let r = from + row as u64;
         let kind = chunks[KIND].kind_at(file, r, page)?;
         // A deletion's value is empty: only a put reads its value page.
