@@ -261,6 +261,16 @@ fn engine_bench_runs_each_engine_in_a_process_of_its_own_unless_told() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.matches("\nreadrandom ").count(), 4, "two rows as they finish, two side by side: {stderr}");
         assert_eq!(stderr.contains("a process of its own"), !one_process, "{stderr}");
+        // A child's peak memory is its engine's alone; in one process the second engine's
+        // would include the first's, so neither is given.
+        for e in engines {
+            let (rss, anon) = (e["memory"]["rss_bytes"].as_u64(), e["memory"]["anon_bytes"].as_u64());
+            if one_process || !cfg!(target_os = "linux") {
+                assert!(e.get("memory").is_none(), "{e}");
+            } else {
+                assert!(anon > Some(1 << 20) && rss >= anon, "rss {rss:?}, anon {anon:?}");
+            }
+        }
     }
 }
 
@@ -313,6 +323,11 @@ fn engine_bench_runs_writes_json_and_plots() {
     let rows = &report["engines"][0]["compaction_rows"];
     let written = rows["rewritten"].as_u64().expect("rewritten") + rows["copied"].as_u64().expect("copied");
     assert!(written >= 800, "the full compaction writes every live row: {rows}");
+    // One engine in this process: its peak memory is printed.
+    if cfg!(target_os = "linux") {
+        assert!(table.contains("strata   peak memory: "), "{table}");
+        assert!(report["engines"][0]["memory"]["anon_bytes"].as_u64() > Some(1 << 20), "{}", report["engines"][0]);
+    }
 }
 
 #[test]

@@ -252,6 +252,10 @@ pub(crate) struct EngineSummary {
     /// compaction included, when it counts them (Strata).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) compaction_rows: Option<engines::CompactionRows>,
+    /// The process's peak memory over the engine's run, its final full compaction included,
+    /// when the engine ran alone in its process (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) memory: Option<super::memory::MemoryPeak>,
 }
 
 /// What a child process running one engine of a multi-engine run hands back: its rows and
@@ -525,7 +529,11 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         let dir = config.dir.join(kind.name());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let summary = run_engine(kind, &dir, config, &bar, &mut rows, on_row)?;
+        // A process's peak covers all it ran: only an engine alone in its process has one of
+        // its own (each engine of a multi-engine run gets a child process unless asked not to).
+        let sampler = if config.engines.len() == 1 { super::memory::Sampler::start() } else { None };
+        let mut summary = run_engine(kind, &dir, config, &bar, &mut rows, on_row)?;
+        summary.memory = sampler.and_then(super::memory::Sampler::finish);
         summaries.push(summary);
         if !config.keep_data {
             let _ = std::fs::remove_dir_all(&dir);
@@ -634,6 +642,7 @@ fn run_engine(
         upload_amplification: uploaded.map(|u| u as f64 / user_bytes.max(1) as f64),
         table_parts,
         compaction_rows,
+        memory: None,
     })
 }
 

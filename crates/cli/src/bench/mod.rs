@@ -2,6 +2,7 @@
 
 pub(crate) mod engine;
 pub(crate) mod engines;
+pub(crate) mod memory;
 pub(crate) mod memtables;
 pub(crate) mod plot;
 pub(crate) mod report;

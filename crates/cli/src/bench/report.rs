@@ -144,6 +144,16 @@ pub(crate) fn summary(report: &Report) -> String {
         );
     }
     for e in &report.engines {
+        let Some(peak) = e.memory else { continue };
+        let _ = writeln!(
+            out,
+            "{:<8} peak memory: {} resident, mapped file pages included; {} anonymous",
+            e.engine,
+            mib(peak.rss_bytes),
+            mib(peak.anon_bytes)
+        );
+    }
+    for e in &report.engines {
         let Some(rows) = e.compaction_rows else { continue };
         let total = (rows.rewritten + rows.copied).max(1);
         let _ = writeln!(
