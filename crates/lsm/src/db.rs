@@ -465,6 +465,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// does when it runs in the background: later writes fail with [`Error::ReadOnly`].
     pub fn compact_range(&self, range: impl Into<KeyRange>) -> Result<()> {
         let range = range.into();
+        // Counted before the flush: the table it adds to L0 can set off a background merge
+        // of the tables this call would merge, and the call then waits for that merge.
+        lock(&self.inner.bg).compact_range_waiters += 1;
+        let compacted = self.compact_range_counted(&range);
+        lock(&self.inner.bg).compact_range_waiters -= 1;
+        compacted
+    }
+
+    /// [`Db::compact_range`] once it is counted among the waiters.
+    fn compact_range_counted(&self, range: &KeyRange) -> Result<()> {
         self.flush()?;
         loop {
             let (epoch, shutdown) = self.inner.epoch();
@@ -477,7 +487,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             // Straight to where the policy leaves data of this size: through L1 it would be
             // pushed down again at once, writing every byte twice.
             let settled = self.inner.policy.settled_level(state.total_bytes());
-            let Some(task) = strata_compaction::compact_range_task(&state, levels, &range, target_size, settled) else {
+            let Some(task) = strata_compaction::compact_range_task(&state, levels, range, target_size, settled) else {
                 return Ok(());
             };
             lock(&self.inner.bg).forced.push_back(task);
@@ -680,5 +690,36 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> std::fmt::Debug for Db<M, S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test: a failed step is a failed test")]
+
+    use super::*;
+
+    #[test]
+    fn background_merges_take_every_range_while_compact_range_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db: Db = Db::open(dir.path(), Options { max_subcompactions: 2, ..Options::default() }).unwrap();
+        let version = Arc::clone(&db.inner.current().version);
+        // On two cores a background merge leaves the foreground one; with more it takes both.
+        let background = db.inner.subcompactions(false, &version);
+        assert_eq!(background, crate::compact::subcompactions(2, false, crate::compact::cores()));
+        // While a compact_range call waits, a background merge is waited for too.
+        lock(&db.inner.bg).compact_range_waiters += 1;
+        assert_eq!(db.inner.subcompactions(false, &version), 2);
+        lock(&db.inner.bg).compact_range_waiters -= 1;
+        assert_eq!(db.inner.subcompactions(false, &version), background);
+
+        // The call counts itself while it runs, and not after, whether it succeeds or fails.
+        db.put("k", "v").unwrap();
+        db.compact_range(..).unwrap();
+        assert_eq!(lock(&db.inner.bg).compact_range_waiters, 0);
+        lock(&db.inner.bg).shutdown = true;
+        assert!(matches!(db.compact_range(..), Err(Error::Closed)));
+        assert_eq!(lock(&db.inner.bg).compact_range_waiters, 0);
+        lock(&db.inner.bg).shutdown = false;
     }
 }

@@ -156,6 +156,9 @@ pub(crate) struct BgState {
     /// Callers waiting in [`Db::flush`](crate::Db::flush) (or `compact_range`, which flushes
     /// first): while any wait, a large memtable is written as several tables at once.
     pub(crate) flush_waiters: usize,
+    /// Callers in [`Db::compact_range`](crate::Db::compact_range): while any wait, a
+    /// background compaction is waited for too, and takes every subcompaction allowed.
+    pub(crate) compact_range_waiters: usize,
     /// Incremented whenever the tree or the memtables change, so waiters can re-check.
     pub(crate) epoch: u64,
     /// Forced compactions (`compact_range`) waiting for a worker.
