@@ -215,6 +215,7 @@ fn codecs(c: &mut Criterion) {
     for (name, compression, value_page_rows) in [
         ("lz4", Compression::Lz4, ParquetOptions::default().value_page_rows),
         ("zstd3", Compression::Zstd(3), ParquetOptions::default().value_page_rows),
+        ("zstd3_64_row_value_pages", Compression::Zstd(3), 64),
         ("zstd3_16_row_value_pages", Compression::Zstd(3), 16),
         ("zstd3_8_row_value_pages", Compression::Zstd(3), 8),
     ] {
