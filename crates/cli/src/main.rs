@@ -337,6 +337,11 @@ struct BenchArgs {
     /// stats` on Strata's), instead of removing it.
     #[arg(long, requires = "db")]
     keep_data: bool,
+    /// Sample each engine's anonymous memory through its run (every 100 ms, Linux) and report
+    /// its peak beside the resident peak. The sampling thread slows the timed threads a
+    /// little (readwhilewriting 11 % in one test), so leave it off when timing.
+    #[arg(long)]
+    sample_memory: bool,
     /// Put Strata's tables and manifest in this object store (s3://bucket/prefix, with the
     /// global --endpoint and --store-cache-bytes), under a fresh prefix per database; the
     /// database directory keeps the log and the disk cache. Each workload's row is followed
@@ -732,6 +737,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         },
         dir,
         keep_data: args.keep_data,
+        sample_memory: args.sample_memory,
         seed: args.seed,
         progress: std::io::stderr().is_terminal(),
     };

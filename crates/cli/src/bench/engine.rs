@@ -144,6 +144,8 @@ pub(crate) struct Config {
     /// Leave each engine's database in `dir` after its last workload (for its log, or
     /// `strata stats`), instead of removing it.
     pub(crate) keep_data: bool,
+    /// Sample the anonymous resident set through the run for its peak (`--sample-memory`).
+    pub(crate) sample_memory: bool,
     pub(crate) seed: u64,
     pub(crate) progress: bool,
 }
@@ -531,9 +533,14 @@ pub(crate) fn run(config: &Config, on_row: &mut OnRow<'_>) -> Result<Report, Str
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         // A process's peak covers all it ran: only an engine alone in its process has one of
         // its own (each engine of a multi-engine run gets a child process unless asked not to).
-        let sampler = if config.engines.len() == 1 { super::memory::Sampler::start() } else { None };
+        let alone = config.engines.len() == 1;
+        let sampler = if alone && config.sample_memory { super::memory::Sampler::start() } else { None };
         let mut summary = run_engine(kind, &dir, config, &bar, &mut rows, on_row)?;
-        summary.memory = sampler.and_then(super::memory::Sampler::finish);
+        summary.memory = match sampler {
+            Some(sampler) => sampler.finish(),
+            None if alone => super::memory::peak_resident_now(),
+            None => None,
+        };
         summaries.push(summary);
         if !config.keep_data {
             let _ = std::fs::remove_dir_all(&dir);

@@ -145,12 +145,12 @@ pub(crate) fn summary(report: &Report) -> String {
     }
     for e in &report.engines {
         let Some(peak) = e.memory else { continue };
+        let anon = peak.anon_bytes.map_or_else(String::new, |a| format!("; {} anonymous", mib(a)));
         let _ = writeln!(
             out,
-            "{:<8} peak memory: {} resident, mapped file pages included; {} anonymous",
+            "{:<8} peak memory: {} resident, mapped file pages included{anon}",
             e.engine,
-            mib(peak.rss_bytes),
-            mib(peak.anon_bytes)
+            mib(peak.rss_bytes)
         );
     }
     for e in &report.engines {
