@@ -338,8 +338,8 @@ struct BenchArgs {
     #[arg(long, requires = "db")]
     keep_data: bool,
     /// Sample each engine's anonymous memory through its run (every 100 ms, Linux) and report
-    /// its peak beside the resident peak. The sampling thread slows the timed threads a
-    /// little (readwhilewriting 11 % in one test), so leave it off when timing.
+    /// its peak beside the resident peak. The sampling thread slows the timed threads (looking
+    /// every 20 ms, it cost readwhilewriting 11 % in one test), so leave it off when timing.
     #[arg(long)]
     sample_memory: bool,
     /// Put Strata's tables and manifest in this object store (s3://bucket/prefix, with the

@@ -141,9 +141,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// every one `max_subcompactions` allows: one run by `compact_range`, any while a
     /// `compact_range` call waits (the flush it starts with can set off a background merge
     /// of L0, which it then waits for), or any while L0 holds `l0_slowdown_trigger` tables or
-    /// more (writers are being held back). Any other
-    /// runs in the background while reads and writes go on, and leaves them a core: it takes
-    /// at most one fewer range than the machine has cores.
+    /// more (writers are being held back). Any other runs in the background while reads and
+    /// writes go on, and leaves them a core: it takes at most one fewer range than the
+    /// machine has cores.
     ///
     /// NOTE: on two cores, two ranges in the background took both, and a foreground thread
     /// shared its core with a merge: YCSB-E right after readwhilewriting (whose writes leave

@@ -5,8 +5,9 @@
 //! (Strata by default) shows those pages, which the kernel can drop at any time, where an
 //! engine reading with `pread` (RocksDB) shows none. The peak of anonymous memory (heap,
 //! stacks, arenas) is what an engine cannot give back; the kernel keeps no peak of it, so a
-//! thread samples it.
+//! thread samples it when asked (`--sample-memory`).
 
+#[cfg(target_os = "linux")]
 use std::fs::File;
 #[cfg(target_os = "linux")]
 use std::os::unix::fs::FileExt;
