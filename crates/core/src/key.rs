@@ -10,6 +10,11 @@ pub type SeqNo = u64;
 /// The highest sequence number: reading at `MAX_SEQNO` sees every write.
 pub const MAX_SEQNO: SeqNo = u64::MAX;
 
+/// The highest sequence number a write may take: 2^56 - 1, as RocksDB's. At ten million
+/// writes a second that lasts over two hundred years, so a larger number read from a log or
+/// manifest is corruption, and numbering the writes after it can never overflow.
+pub const MAX_WRITE_SEQNO: SeqNo = (1 << 56) - 1;
+
 /// What a version of a key says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]

@@ -49,7 +49,7 @@ mod visible;
 pub use bytes::Bytes;
 pub use entry::{Entry, VersionedValue};
 pub use error::Error;
-pub use key::{MAX_SEQNO, SeqNo, ValueKind, cmp_keys, compare_internal, keys_equal};
+pub use key::{MAX_SEQNO, MAX_WRITE_SEQNO, SeqNo, ValueKind, cmp_keys, compare_internal, keys_equal};
 pub use manifest_store::{ManifestStore, MemManifestStore};
 pub use merge::MergeIter;
 pub use range::{KeyRange, prefix_successor};

@@ -1,7 +1,7 @@
 //! A version edit: one atomic change to the set of live tables.
 
 use bytes::Bytes;
-use strata_core::{RangeTombstone, SeqNo};
+use strata_core::{MAX_WRITE_SEQNO, RangeTombstone, SeqNo};
 use strata_sstable::{TableId, TableMeta};
 
 use crate::codec::{Reader, put_bytes, put_varint};
@@ -82,7 +82,9 @@ impl VersionEdit {
             match r.u8()? {
                 TAG_LOG => edit.log_number = Some(r.varint()?),
                 TAG_NEXT_FILE => edit.next_file_number = Some(r.varint()?),
-                TAG_LAST_SEQ => edit.last_seq = Some(r.varint()?),
+                // A number no write can take is no valid edit: numbering writes after it
+                // would overflow.
+                TAG_LAST_SEQ => edit.last_seq = Some(r.varint().filter(|&s| s <= MAX_WRITE_SEQNO)?),
                 TAG_WRITER_EPOCH => edit.writer_epoch = Some(r.varint()?),
                 TAG_REMOVED => edit.removed.push((level(&mut r)?, r.varint()?)),
                 TAG_ADDED => {
@@ -94,7 +96,7 @@ impl VersionEdit {
                     let [id, file_size, entries, tombstones, min_seq, max_seq, created_at_ms] = v;
                     let min_key = Bytes::copy_from_slice(r.bytes()?);
                     let max_key = Bytes::copy_from_slice(r.bytes()?);
-                    if min_key > max_key || min_seq > max_seq || tombstones > entries {
+                    if min_key > max_key || min_seq > max_seq || tombstones > entries || max_seq > MAX_WRITE_SEQNO {
                         return None;
                     }
                     let meta = TableMeta {

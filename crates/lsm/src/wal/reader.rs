@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use strata_core::SeqNo;
 use strata_core::fs::FileSystem;
+use strata_core::{MAX_WRITE_SEQNO, SeqNo};
 
 use super::{Seal, segment_name};
 use crate::batch::WriteBatch;
@@ -73,7 +73,15 @@ pub(crate) fn replay(
                     format!("sequence numbers go backwards: {first_seq} after {}", stats.last_seq),
                 ));
             }
-            stats.last_seq = first_seq + batch.len().saturating_sub(1) as u64;
+            let last_seq =
+                first_seq.checked_add(batch.len().saturating_sub(1) as u64).filter(|&s| s <= MAX_WRITE_SEQNO);
+            let Some(last_seq) = last_seq else {
+                return Err(Error::corruption(
+                    &path,
+                    format!("a batch numbered from {first_seq} ends past the highest sequence number a write may take"),
+                ));
+            };
+            stats.last_seq = last_seq;
             stats.batches += 1;
             apply(first_seq, batch);
         }
