@@ -71,9 +71,13 @@ impl Sampler {
             std::thread::Builder::new()
                 .name("bench-memory".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
+                    // One look more after `finish` asks to stop: the run's last moment counts.
+                    loop {
                         if let Some(now) = anon_now(&statm, page) {
                             anon.fetch_max(now, Ordering::Relaxed);
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            break;
                         }
                         std::thread::sleep(EVERY);
                     }
@@ -90,15 +94,7 @@ impl Sampler {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        #[cfg(target_os = "linux")]
-        let last = File::open("/proc/self/statm").ok().zip(page_size()).and_then(|(f, page)| anon_now(&f, page));
-        #[cfg(not(target_os = "linux"))]
-        let last = None;
-        Some(MemoryPeak {
-            rss_bytes: peak_resident(&status)?,
-            anon_bytes: Some(self.anon.load(Ordering::Relaxed).max(last.unwrap_or(0))),
-        })
+        Some(MemoryPeak { anon_bytes: Some(self.anon.load(Ordering::Relaxed)), ..peak_resident_now()? })
     }
 }
 
