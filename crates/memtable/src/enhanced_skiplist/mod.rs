@@ -39,6 +39,7 @@ mod arena;
 
 use std::cell::Cell;
 use std::cmp::Ordering as CmpOrdering;
+use std::marker::PhantomData;
 use std::ops::Bound;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -94,49 +95,100 @@ impl Node {
     fn alloc_size(height: usize, key_len: usize, value_len: usize) -> usize {
         HEADER + height * size_of::<AtomicPtr<Node>>() + key_len + value_len
     }
+}
 
-    fn height(&self) -> usize {
-        (self.key_meta >> KEY_LEN_BITS) as usize & ((1 << HEIGHT_BITS) - 1)
+/// A published node, by the arena's pointer to it.
+///
+/// Not a `&Node`: a reference covers only the 24-byte header, while the tower, key and value
+/// lie after it in the same allocation. Reaching them through a pointer derived from a
+/// header reference goes outside that reference's bounds, which Stacked Borrows (the aliasing
+/// model Miri checks) makes undefined behaviour. This handle keeps the pointer the arena
+/// returned, which covers the whole node, and makes a reference for the header's fields only.
+#[derive(Clone, Copy)]
+struct NodeRef<'a> {
+    ptr: NonNull<Node>,
+    _arena: PhantomData<&'a Node>,
+}
+
+impl<'a> NodeRef<'a> {
+    /// The node at `ptr`, or `None` for null.
+    ///
+    /// # Safety
+    ///
+    /// A non-null `ptr` points at a node fully written by `alloc_node`, in an arena that
+    /// outlives `'a`, and came from the arena's pointer to it (not from a `&Node`).
+    unsafe fn new(ptr: *const Node) -> Option<Self> {
+        NonNull::new(ptr.cast_mut()).map(|ptr| Self { ptr, _arena: PhantomData })
     }
 
-    fn key_len(&self) -> usize {
-        self.key_meta as usize & MAX_NODE_KEY_LEN
+    /// The node at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::new`].
+    unsafe fn from_non_null(ptr: NonNull<Node>) -> Self {
+        Self { ptr, _arena: PhantomData }
+    }
+
+    fn as_ptr(self) -> *mut Node {
+        self.ptr.as_ptr()
+    }
+
+    /// The header. Its fields are written once, before the node is published.
+    fn header(self) -> &'a Node {
+        // SAFETY: `new`'s contract: a fully written node alive for `'a`; nothing writes its
+        // header after publication.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn seq(self) -> SeqNo {
+        self.header().seq
+    }
+
+    fn height(self) -> usize {
+        (self.header().key_meta >> KEY_LEN_BITS) as usize & ((1 << HEIGHT_BITS) - 1)
+    }
+
+    fn key_len(self) -> usize {
+        self.header().key_meta as usize & MAX_NODE_KEY_LEN
+    }
+
+    /// The first byte after the header: the tower's start.
+    fn tail(self) -> *mut u8 {
+        // SAFETY: the node's allocation holds the header and then its tower, key and value,
+        // so one past the header is inside it (or one past its end, for an empty tail).
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER) }
     }
 
     /// The `level` next pointer.
     ///
     /// # Safety
     ///
-    /// `level < self.height`.
-    unsafe fn next(&self, level: usize) -> &AtomicPtr<Node> {
+    /// `level < self.height()`.
+    unsafe fn next(self, level: usize) -> &'a AtomicPtr<Node> {
         debug_assert!(level < self.height());
         // SAFETY: the tower of `height` pointers directly follows the header in the node's
-        // allocation, and the caller guarantees `level < height`.
-        unsafe { &*self.tower.as_ptr().add(level) }
+        // allocation (8-aligned, as the header is 24 bytes), the caller guarantees
+        // `level < height`, and `ptr` covers the whole allocation.
+        unsafe { &*self.tail().cast::<AtomicPtr<Node>>().add(level) }
     }
 
-    fn key(&self) -> &[u8] {
+    fn key(self) -> &'a [u8] {
         let offset = self.height() * size_of::<AtomicPtr<Node>>();
         // SAFETY: the key bytes follow the tower; they were written before the node was
         // published and are never modified afterwards.
-        unsafe {
-            let start = self.tower.as_ptr().cast::<u8>().add(offset);
-            std::slice::from_raw_parts(start, self.key_len())
-        }
+        unsafe { std::slice::from_raw_parts(self.tail().add(offset), self.key_len()) }
     }
 
-    fn value(&self) -> &[u8] {
+    fn value(self) -> &'a [u8] {
         let offset = self.height() * size_of::<AtomicPtr<Node>>() + self.key_len();
         // SAFETY: the value bytes follow the key, written before publication, never modified.
-        unsafe {
-            let start = self.tower.as_ptr().cast::<u8>().add(offset);
-            std::slice::from_raw_parts(start, self.value_len as usize)
-        }
+        unsafe { std::slice::from_raw_parts(self.tail().add(offset), self.header().value_len as usize) }
     }
 
     #[expect(clippy::expect_used, reason = "nodes are written only from a valid ValueKind")]
-    fn kind(&self) -> ValueKind {
-        let byte = (self.key_meta >> (KEY_LEN_BITS + HEIGHT_BITS)) as u8;
+    fn kind(self) -> ValueKind {
+        let byte = (self.header().key_meta >> (KEY_LEN_BITS + HEIGHT_BITS)) as u8;
         ValueKind::from_u8(byte).expect("invariant: nodes store a valid kind byte")
     }
 
@@ -147,9 +199,9 @@ impl Node {
     /// byte i, either both keys have byte i, or the shorter one ended before i and is a
     /// prefix of the other (and the other's byte i is non-zero), so it is smaller either way.
     #[inline]
-    fn cmp_to(&self, key: &[u8], prefix: u64, seq: SeqNo) -> CmpOrdering {
-        match self.prefix.cmp(&prefix) {
-            CmpOrdering::Equal => compare_internal(self.key(), self.seq, key, seq),
+    fn cmp_to(self, key: &[u8], prefix: u64, seq: SeqNo) -> CmpOrdering {
+        match self.header().prefix.cmp(&prefix) {
+            CmpOrdering::Equal => compare_internal(self.key(), self.seq(), key, seq),
             unequal => unequal,
         }
     }
@@ -265,10 +317,12 @@ impl EnhancedSkipListMemtable {
         let prev = splice.prev[level];
         // SAFETY: below `splice.height`, the splice holds the head or nodes of this
         // memtable's arena (only `insert` writes it), published before they were stored.
-        let before =
-            ptr::eq(prev, self.head.as_ptr()) || unsafe { &*prev }.cmp_to(key, prefix, seq) == CmpOrdering::Less;
+        let before = ptr::eq(prev, self.head.as_ptr())
+            || unsafe { NodeRef::new(prev) }.is_some_and(|p| p.cmp_to(key, prefix, seq) == CmpOrdering::Less);
         // SAFETY: as above; a null next is the end of the level.
-        before && unsafe { splice.next[level].as_ref() }.is_none_or(|n| n.cmp_to(key, prefix, seq) != CmpOrdering::Less)
+        before
+            && unsafe { NodeRef::new(splice.next[level]) }
+                .is_none_or(|n| n.cmp_to(key, prefix, seq) != CmpOrdering::Less)
     }
 
     /// Allocates and fully initializes a node with null next pointers.
@@ -304,9 +358,9 @@ impl EnhancedSkipListMemtable {
         ptr
     }
 
-    fn head(&self) -> &Node {
-        // SAFETY: the head lives in the arena for as long as `self`.
-        unsafe { self.head.as_ref() }
+    fn head(&self) -> NodeRef<'_> {
+        // SAFETY: the head is the arena's pointer to a node `new` wrote, alive as long as `self`.
+        unsafe { NodeRef::from_non_null(self.head) }
     }
 
     /// Walks `level` forward from `from`, returning the last node before `(key, seq)` and the
@@ -317,12 +371,12 @@ impl EnhancedSkipListMemtable {
     /// `from` is the head or a node linked at `level`, so its tower has that level.
     unsafe fn walk_level<'a>(
         &'a self,
-        mut from: &'a Node,
+        mut from: NodeRef<'a>,
         level: usize,
         key: &[u8],
         prefix: u64,
         seq: SeqNo,
-    ) -> (&'a Node, *mut Node) {
+    ) -> (NodeRef<'a>, *mut Node) {
         loop {
             // SAFETY: `from` is linked at `level` (caller's contract, then by induction: a node
             // reached through a level-`level` pointer is linked at that level).
@@ -334,7 +388,7 @@ impl EnhancedSkipListMemtable {
                 prefetch(unsafe { from.next(level - 1) }.load(Ordering::Relaxed));
             }
             // SAFETY: non-null next pointers point at published nodes in our arena.
-            match unsafe { next.as_ref() } {
+            match unsafe { NodeRef::new(next) } {
                 Some(n) if n.cmp_to(key, prefix, seq) == CmpOrdering::Less => from = n,
                 _ => return (from, next),
             }
@@ -342,7 +396,7 @@ impl EnhancedSkipListMemtable {
     }
 
     /// The first node at or after `(key, seq)` in internal key order.
-    fn seek(&self, key: &[u8], seq: SeqNo) -> Option<&Node> {
+    fn seek(&self, key: &[u8], seq: SeqNo) -> Option<NodeRef<'_>> {
         let prefix = key_prefix(key);
         let mut x = self.head();
         let mut next = ptr::null_mut();
@@ -352,7 +406,7 @@ impl EnhancedSkipListMemtable {
             (x, next) = unsafe { self.walk_level(x, level, key, prefix, seq) };
         }
         // SAFETY: non-null next pointers point at published nodes in our arena.
-        unsafe { next.as_ref() }
+        unsafe { NodeRef::new(next) }
     }
 
     /// The first node after every version of keys below the range start.
@@ -368,12 +422,12 @@ impl EnhancedSkipListMemtable {
                 let prefix = key_prefix(k);
                 while let Some(found) = n.filter(|n| n.cmp_to(k, prefix, s) == CmpOrdering::Equal) {
                     // SAFETY: every node has level 0; its pointee is a published node.
-                    n = unsafe { found.next(0).load(Ordering::Acquire).as_ref() };
+                    n = unsafe { NodeRef::new(found.next(0).load(Ordering::Acquire)) };
                 }
                 n
             }
         };
-        node.map_or(ptr::null_mut(), |n| ptr::from_ref(n).cast_mut())
+        node.map_or(ptr::null_mut(), NodeRef::as_ptr)
     }
 }
 
@@ -384,8 +438,8 @@ impl Memtable for EnhancedSkipListMemtable {
         let value = if kind.is_delete() { &[][..] } else { value };
         let height = random_height();
         let node_ptr = Self::alloc_node(&self.arena, height, key, seq, kind, value);
-        // SAFETY: freshly allocated and initialized; lives as long as the arena.
-        let node = unsafe { node_ptr.as_ref() };
+        // SAFETY: freshly allocated and initialized by the arena; lives as long as it.
+        let node = unsafe { NodeRef::from_non_null(node_ptr) };
 
         let mut list_height = self.height.load(Ordering::Relaxed);
         while height > list_height {
@@ -412,7 +466,7 @@ impl Memtable for EnhancedSkipListMemtable {
                 search_from -= 1;
                 // SAFETY: `brackets` just read this pointer: the head or a published node of
                 // this memtable's arena, which lives as long as `self`.
-                prev[search_from] = unsafe { &*s.prev[search_from] };
+                prev[search_from] = unsafe { NodeRef::new(s.prev[search_from]) }.unwrap_or_else(|| self.head());
                 next[search_from] = s.next[search_from];
             }
         }
@@ -449,7 +503,7 @@ impl Memtable for EnhancedSkipListMemtable {
             // The new node is now the node before the next key at its levels.
             s.height = list_height;
             for level in 0..list_height {
-                s.prev[level] = if level < height { node_ptr.as_ptr() } else { ptr::from_ref(prev[level]) };
+                s.prev[level] = if level < height { node_ptr.as_ptr() } else { prev[level].as_ptr() };
                 s.next[level] = next[level];
             }
         }
@@ -459,7 +513,7 @@ impl Memtable for EnhancedSkipListMemtable {
     fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<VersionedValue> {
         let node = self.seek(key, snapshot)?;
         (node.key() == key).then(|| VersionedValue {
-            seq: node.seq,
+            seq: node.seq(),
             kind: node.kind(),
             value: Bytes::copy_from_slice(node.value()),
         })
@@ -474,7 +528,7 @@ impl Memtable for EnhancedSkipListMemtable {
     fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
         let mut nodes = self.range(range);
         while let Some(node) = nodes.next_node() {
-            if !visit(node.key(), node.seq, node.kind(), node.value()) {
+            if !visit(node.key(), node.seq(), node.kind(), node.value()) {
                 return;
             }
         }
@@ -508,10 +562,10 @@ unsafe impl Send for EnhancedSkipListIter<'_> {}
 
 impl<'a> EnhancedSkipListIter<'a> {
     /// The next node in the range, borrowed from the memtable.
-    fn next_node(&mut self) -> Option<&'a Node> {
+    fn next_node(&mut self) -> Option<NodeRef<'a>> {
         // SAFETY: `next` is null or a published node of the borrowed memtable's arena, which
         // lives as long as the borrow `'a`.
-        let node = unsafe { self.next.as_ref::<'a>() }?;
+        let node = unsafe { NodeRef::<'a>::new(self.next) }?;
         if self.range.is_past_end(node.key()) {
             self.next = ptr::null_mut();
             return None;
@@ -530,7 +584,7 @@ impl Iterator for EnhancedSkipListIter<'_> {
 
     fn next(&mut self) -> Option<Entry> {
         let node = self.next_node()?;
-        Some(self.slab.copy(node.key(), node.seq, node.kind(), node.value()))
+        Some(self.slab.copy(node.key(), node.seq(), node.kind(), node.value()))
     }
 }
 
@@ -553,13 +607,13 @@ mod tests {
             let mut count = 0;
             // SAFETY: the head has every level; nodes reached at `level` are linked there.
             let mut node = unsafe { m.head().next(level) }.load(Ordering::Acquire);
-            let mut last: Option<&Node> = None;
+            let mut last: Option<NodeRef<'_>> = None;
             // SAFETY: non-null next pointers point at published nodes of the arena.
-            while let Some(n) = unsafe { node.as_ref() } {
+            while let Some(n) = unsafe { NodeRef::new(node) } {
                 assert!(n.height() > level, "a node of height {} linked at level {level}", n.height());
                 if let Some(l) = last {
                     assert_eq!(
-                        compare_internal(l.key(), l.seq, n.key(), n.seq),
+                        compare_internal(l.key(), l.seq(), n.key(), n.seq()),
                         CmpOrdering::Less,
                         "level {level} out of order"
                     );
@@ -593,8 +647,8 @@ mod tests {
                 let value = vec![i as u8; 1 + i * 1000];
                 let node = EnhancedSkipListMemtable::alloc_node(&arena, height, key, 42, kind, &value);
                 // SAFETY: `alloc_node` returned a fully written node in `arena`, alive here.
-                let node = unsafe { node.as_ref() };
-                assert_eq!((node.height(), node.kind(), node.seq), (height, kind, 42));
+                let node = unsafe { NodeRef::from_non_null(node) };
+                assert_eq!((node.height(), node.kind(), node.seq()), (height, kind, 42));
                 assert_eq!((node.key(), node.value()), (key, &value[..]));
             }
         }
@@ -616,7 +670,8 @@ mod tests {
         // Ascending (every insert reuses the splice), descending (none can), alternating ends
         // and a random walk (some levels can), and versions of one key (equal keys, newer
         // sequence numbers sort first).
-        let n = 5_000u64;
+        // Fewer under Miri, which interprets every step (`cargo +nightly miri test`).
+        let n = if cfg!(miri) { 200 } else { 5_000u64 };
         let orders: Vec<(&str, Vec<u64>)> = vec![
             ("ascending", (0..n).collect()),
             ("descending", (0..n).rev().collect()),
@@ -648,7 +703,7 @@ mod tests {
     fn concurrent_inserts_that_find_the_splice_taken_search_from_the_top() {
         let m = EnhancedSkipListMemtable::new();
         let threads = 4u64;
-        let per = 5_000u64;
+        let per = if cfg!(miri) { 150 } else { 5_000u64 };
         std::thread::scope(|scope| {
             for t in 0..threads {
                 let m = &m;
