@@ -261,7 +261,8 @@ fn random_height() -> usize {
 struct Splice {
     /// Levels the splice covers: the list's height when it was taken (0: none yet).
     height: usize,
-    prev: [*const Node; MAX_HEIGHT],
+    /// The head until an insert stores a node there.
+    prev: [NonNull<Node>; MAX_HEIGHT],
     next: [*mut Node; MAX_HEIGHT],
 }
 
@@ -305,7 +306,7 @@ impl EnhancedSkipListMemtable {
     pub fn new() -> Self {
         let arena = Arena::new();
         let head = Self::alloc_node(&arena, MAX_HEIGHT, b"", 0, ValueKind::Put, b"");
-        let splice = Splice { height: 0, prev: [ptr::null(); MAX_HEIGHT], next: [ptr::null_mut(); MAX_HEIGHT] };
+        let splice = Splice { height: 0, prev: [head; MAX_HEIGHT], next: [ptr::null_mut(); MAX_HEIGHT] };
         Self { arena, head, height: AtomicUsize::new(1), len: AtomicUsize::new(0), splice: Mutex::new(splice) }
     }
 
@@ -317,8 +318,8 @@ impl EnhancedSkipListMemtable {
         let prev = splice.prev[level];
         // SAFETY: below `splice.height`, the splice holds the head or nodes of this
         // memtable's arena (only `insert` writes it), published before they were stored.
-        let before = ptr::eq(prev, self.head.as_ptr())
-            || unsafe { NodeRef::new(prev) }.is_some_and(|p| p.cmp_to(key, prefix, seq) == CmpOrdering::Less);
+        let before =
+            prev == self.head || unsafe { NodeRef::from_non_null(prev) }.cmp_to(key, prefix, seq) == CmpOrdering::Less;
         // SAFETY: as above; a null next is the end of the level.
         before
             && unsafe { NodeRef::new(splice.next[level]) }
@@ -466,7 +467,7 @@ impl Memtable for EnhancedSkipListMemtable {
                 search_from -= 1;
                 // SAFETY: `brackets` just read this pointer: the head or a published node of
                 // this memtable's arena, which lives as long as `self`.
-                prev[search_from] = unsafe { NodeRef::new(s.prev[search_from]) }.unwrap_or_else(|| self.head());
+                prev[search_from] = unsafe { NodeRef::from_non_null(s.prev[search_from]) };
                 next[search_from] = s.next[search_from];
             }
         }
@@ -503,7 +504,7 @@ impl Memtable for EnhancedSkipListMemtable {
             // The new node is now the node before the next key at its levels.
             s.height = list_height;
             for level in 0..list_height {
-                s.prev[level] = if level < height { node_ptr.as_ptr() } else { prev[level].as_ptr() };
+                s.prev[level] = if level < height { node_ptr } else { prev[level].ptr };
                 s.next[level] = next[level];
             }
         }
