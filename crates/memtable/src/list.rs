@@ -176,3 +176,43 @@ impl std::fmt::Debug for ListIter<'_> {
         f.debug_struct("ListIter").field("range", &self.range).finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test: a failed step is a failed test")]
+
+    use super::*;
+
+    /// Concurrent inserts (some racing for one link), versions of one key, then a read of
+    /// every entry, a range, and the drop that frees every node: each unsafe path of the list,
+    /// in few enough steps for Miri (`scripts/miri.sh`).
+    #[test]
+    fn concurrent_inserts_are_found_in_order_and_freed() {
+        let list = SortedList::default();
+        let (threads, per) = (4u64, if cfg!(miri) { 40 } else { 500 });
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let list = &list;
+                s.spawn(move || {
+                    for i in 0..per {
+                        let n = i * threads + t;
+                        list.insert(format!("k{n:06}").as_bytes(), n + 1, ValueKind::Put, &n.to_le_bytes());
+                        // Every thread also writes a version of one shared key.
+                        list.insert(b"shared", n + 1, ValueKind::Put, &n.to_le_bytes());
+                    }
+                });
+            }
+        });
+        for n in 0..threads * per {
+            let found = list.get(format!("k{n:06}").as_bytes(), SeqNo::MAX).unwrap();
+            assert_eq!((found.seq, &found.value[..]), (n + 1, &n.to_le_bytes()[..]));
+            assert_eq!(list.get(b"shared", n + 1).unwrap().seq, n + 1, "the version at {}", n + 1);
+        }
+        let entries: Vec<Entry> = list.range(&KeyRange::all()).collect();
+        assert_eq!(entries.len() as u64, 2 * threads * per);
+        assert!(
+            entries.windows(2).all(|w| compare_internal(&w[0].key, w[0].seq, &w[1].key, w[1].seq).is_lt()),
+            "the list is out of internal key order"
+        );
+    }
+}

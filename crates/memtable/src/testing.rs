@@ -40,8 +40,10 @@ pub fn conformance<M: Memtable, F: Fn() -> M>(make: F) {
     empty_keys_and_values(&make());
     large_value(&make());
     many_versions_of_one_key(&make());
-    model_operations(&make, 8, 2_500);
-    concurrent_inserts(&make, 4, 2_000);
+    // Fewer under Miri, which interprets every step (`cargo +nightly miri test`).
+    let (cases, ops, per_thread) = if cfg!(miri) { (2, 200, 150) } else { (8, 2_500, 2_000) };
+    model_operations(&make, cases, ops);
+    concurrent_inserts(&make, 4, per_thread);
 }
 
 fn collect<M: Memtable>(m: &M, range: &KeyRange) -> Vec<(Vec<u8>, SeqNo, ValueKind, Vec<u8>)> {
