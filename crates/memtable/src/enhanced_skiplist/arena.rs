@@ -204,12 +204,13 @@ mod tests {
     fn concurrent_allocations_never_overlap() {
         let arena = Arena::new();
         let spans = Mutex::new(Vec::new());
+        let per_thread = if cfg!(miri) { 500 } else { 20_000usize };
         std::thread::scope(|s| {
             for t in 0..4u8 {
                 let (arena, spans) = (&arena, &spans);
                 s.spawn(move || {
                     let mut mine = Vec::new();
-                    for i in 0..if cfg!(miri) { 500 } else { 20_000usize } {
+                    for i in 0..per_thread {
                         let size = 8 + (i % 5) * 24;
                         let p = arena.alloc(size);
                         // SAFETY: the arena handed out `size` writable bytes at `p`.
