@@ -97,6 +97,13 @@ impl Node {
     }
 }
 
+/// Where the tower of the node at `node` starts, right after the header (the key and value
+/// follow the tower). Address arithmetic only, with `node`'s provenance: the one place that
+/// finds it, for the writer and the readers alike.
+fn tower_of(node: *mut Node) -> *mut AtomicPtr<Node> {
+    node.wrapping_byte_add(std::mem::offset_of!(Node, tower)).cast()
+}
+
 /// A published node, by the arena's pointer to it.
 ///
 /// Not a `&Node`: a reference covers only the 24-byte header, while the tower, key and value
@@ -155,9 +162,7 @@ impl<'a> NodeRef<'a> {
 
     /// The first byte after the header: the tower's start.
     fn tail(self) -> *mut u8 {
-        // SAFETY: the node's allocation holds the header and then its tower, key and value,
-        // so one past the header is inside it (or one past its end, for an empty tail).
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER) }
+        tower_of(self.ptr.as_ptr()).cast()
     }
 
     /// The `level` next pointer.
@@ -348,7 +353,7 @@ impl EnhancedSkipListMemtable {
             ptr::addr_of_mut!((*node).seq).write(seq);
             ptr::addr_of_mut!((*node).value_len).write(value_len);
             ptr::addr_of_mut!((*node).key_meta).write(key_meta);
-            let tower = ptr::addr_of_mut!((*node).tower).cast::<AtomicPtr<Node>>();
+            let tower = tower_of(node);
             for level in 0..height {
                 tower.add(level).write(AtomicPtr::new(ptr::null_mut()));
             }
