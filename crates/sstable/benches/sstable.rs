@@ -1,7 +1,8 @@
 //! Parquet store benchmarks: point gets (hit and miss, cold and warm block cache), short
 //! seeks (a scan from a key, 100 entries read; cold and warm block cache), a 1,000,000-entry
 //! scan, write throughput and bytes per entry for each codec; and a cold point read per codec
-//! and value page length on values made as `strata bench` makes them.
+//! and value page length on values made as `strata bench` makes them; and what decoding a
+//! value page's frame up to one value costs when zstd cuts the frame into small blocks.
 //!
 //! Entries: 16-byte keys, 8-byte sequence numbers, 32-byte values (`codec/`: 100-byte
 //! values).
@@ -241,5 +242,94 @@ fn codecs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gets_and_scan, write, codecs);
+/// One zstd frame of `raw` at `level`, ending a block every `block` bytes (0: as zstd cuts it).
+fn zstd_frame(raw: &[u8], level: i32, block: usize) -> Vec<u8> {
+    use zstd::stream::raw::{Encoder, InBuffer, Operation, OutBuffer};
+    if block == 0 {
+        return zstd::bulk::compress(raw, level).expect("compress");
+    }
+    let mut enc = Encoder::new(level).expect("encoder");
+    let mut out = vec![0u8; zstd::zstd_safe::compress_bound(raw.len()) + 64 * raw.len().div_ceil(block)];
+    let mut pos = 0;
+    let mut drain = |enc: &mut Encoder<'_>, chunk: &[u8], last: bool| {
+        let mut input = InBuffer::around(chunk);
+        loop {
+            let mut o = OutBuffer::around_pos(&mut out[..], pos);
+            enc.run(&mut input, &mut o).expect("compress");
+            let left = if last { enc.finish(&mut o, true) } else { enc.flush(&mut o) }.expect("end a block");
+            pos = o.pos();
+            if left == 0 && input.pos() == chunk.len() {
+                break;
+            }
+        }
+    };
+    for chunk in raw.chunks(block) {
+        drain(&mut enc, chunk, false);
+    }
+    drain(&mut enc, &[], true);
+    out.truncate(pos);
+    out
+}
+
+/// Could zstd's smaller values come at LZ4's read cost if a page's frame were cut into
+/// blocks, so that a read decodes only the blocks up to its value? A page here is the values
+/// of `rows` rows back to back, compressed as one frame (zstd ending a block every
+/// `block_rows` rows, or LZ4 as one block); a read decompresses the page's frame up to the end
+/// of a random row, as Strata's LZ4 path does. Prints the stored bytes per value.
+fn zstd_frames(c: &mut Criterion) {
+    use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+    const VALUE: usize = 100;
+    let pool = bench_values();
+    let values: Vec<&[u8]> = (0..200_000usize).map(|i| pool[i * 7919 % pool.len()].as_slice()).collect();
+    let mut g = c.benchmark_group("codec_frames");
+    g.throughput(Throughput::Elements(1));
+    for (name, rows, block_rows) in [
+        ("lz4_32_rows", 32, 0),
+        ("zstd3_32_rows", 32, 0),
+        ("zstd3_64_rows", 64, 0),
+        ("zstd3_64_rows_blocks_of_8", 64, 8),
+        ("zstd3_64_rows_blocks_of_4", 64, 4),
+    ] {
+        let lz4 = name.starts_with("lz4");
+        let pages: Vec<Vec<u8>> = values
+            .chunks(rows)
+            .map(|c| {
+                if lz4 {
+                    lz4_flex::block::compress(&c.concat())
+                } else {
+                    zstd_frame(&c.concat(), 3, block_rows * VALUE)
+                }
+            })
+            .collect();
+        let stored: usize = pages.iter().map(Vec::len).sum();
+        eprintln!("codec_frames {name}: {:.1} bytes/value", stored as f64 / values.len() as f64);
+        let mut out = vec![0u8; rows * VALUE];
+        let mut decoder = Decoder::new().expect("decoder");
+        let mut i = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 7919) % values.len();
+                let (page, need) = (&pages[i / rows], (i % rows + 1) * VALUE);
+                if lz4 {
+                    let n = lz4_flex::block::decompress_into(page, &mut out).expect("lz4");
+                    assert!(n >= need);
+                } else {
+                    decoder.reinit().expect("reinit");
+                    let mut input = InBuffer::around(page);
+                    let mut o = OutBuffer::around(&mut out[..need]);
+                    while o.pos() < need {
+                        let before = (input.pos(), o.pos());
+                        decoder.run(&mut input, &mut o).expect("zstd");
+                        assert_ne!(before, (input.pos(), o.pos()), "zstd made no progress");
+                    }
+                }
+                assert_eq!(&out[need - VALUE..need], values[i]);
+                black_box(out[need - 1])
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, gets_and_scan, write, codecs, zstd_frames);
 criterion_main!(benches);
