@@ -510,3 +510,34 @@ fn flush_writes_the_log_to_a_table_and_an_empty_database_has_an_empty_view() {
     assert_eq!(view_files(&ok(&strata(&["duckdb-view", d]))).len(), 1);
     fails_with(&strata(&["flush", s(&dir.path().join("nope"))]), "is not a directory");
 }
+
+#[test]
+fn verify_passes_a_sound_database_and_names_a_damaged_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = s(dir.path());
+    let table = {
+        let db = strata::Db::open(dir.path(), strata::Options::default()).expect("open");
+        for i in 0..2_000u32 {
+            db.put(format!("key{i:05}"), format!("value-{i}-{}", "v".repeat(40))).expect("put");
+        }
+        db.flush().expect("flush");
+        let id = *db.live_tables().iter().next().expect("a table");
+        let path = db.store().table_path(id);
+        db.close().expect("close");
+        path
+    };
+    let out = ok(&strata(&["verify", d]));
+    assert!(out.starts_with("verified 1 tables (") && out.contains("2000 rows, 2000 keys looked up)"), "{out}");
+    let out = ok(&strata(&["verify", d, "--no-point-lookups"]));
+    assert!(out.contains("2000 rows)"), "{out}");
+
+    let mut bytes = std::fs::read(&table).expect("read table");
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x20;
+    std::fs::write(&table, &bytes).expect("write table");
+    let out = strata(&["verify", d]);
+    assert!(!out.status.success(), "a damaged table fails verification");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("problem: ") && stdout.contains(s(&table)), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 problem found"));
+}

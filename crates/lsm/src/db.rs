@@ -564,6 +564,22 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         self.inner.ingest(&files, options)
     }
 
+    /// Reads every live table whole and checks it, while reads and writes go on: each page
+    /// passes its checksum and decoder, the rows are in order, and their count, tombstones,
+    /// first and last keys and sequence numbers match the manifest's record of the table.
+    /// With [`VerifyOptions::point_lookups`](crate::VerifyOptions::point_lookups) (the default), each key is also looked up by
+    /// itself through the point-read path (Bloom filter, page index, key page) and must be
+    /// found. Below L0, each level's tables must be in key order and share no key.
+    ///
+    /// The tables checked are those live when the call begins (flush first to include the
+    /// memtables' writes). A problem in one table does not stop the others from being checked:
+    /// [`VerifyReport::problems`](crate::VerifyReport::problems) lists every one, damage as [`Error::Corruption`] naming the
+    /// table's file.
+    #[must_use]
+    pub fn verify(&self, options: &crate::VerifyOptions) -> crate::VerifyReport {
+        self.inner.verify(options)
+    }
+
     /// Counters and the shape of the tree.
     #[must_use]
     pub fn stats(&self) -> Stats {

@@ -73,6 +73,7 @@ mod recovery;
 mod snapshot;
 mod state;
 mod stats;
+mod verify;
 mod version;
 mod wal;
 mod write;
@@ -95,6 +96,7 @@ pub use strata_core::fs::{FileSystem, StdFs};
 pub use strata_core::{Bytes, KeyRange, ManifestStore, MemManifestStore};
 pub use strata_memtable::{AnyMemtable, Memtable, MemtableKind};
 pub use strata_sstable::{ParquetStore, SsTableStore};
+pub use verify::{VerifyOptions, VerifyProgress, VerifyProgressFn, VerifyReport};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,203 @@
+//! `Db::verify`: a sound database verifies clean, also while a writer and background
+//! compactions change its tree; a damaged table is reported as corruption naming its file,
+//! and the other tables are still checked; a key the point-read path cannot find (a damaged
+//! filter, say) is reported though a scan finds it.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use strata::{Components, Db, Error, FileSystem, Options, ParquetStore, PolicyConfig, VerifyOptions, VerifyProgress};
+use strata_compaction::AnyPolicy;
+use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
+use strata_memtable::{AnyMemtable, MemtableKind};
+use strata_sstable::testing::MemFs;
+use strata_sstable::{SsTableStore, StoreStats, TableId, TableMeta};
+
+fn options() -> Options {
+    // Small memtables and tables: many tables on several levels.
+    let compaction = PolicyConfig::Leveled {
+        l0_trigger: 2,
+        base_level_bytes: 64 << 10,
+        level_multiplier: 4,
+        target_table_size: 32 << 10,
+        num_levels: 5,
+        intra_l0_merge: false,
+    };
+    Options { max_memtable_size: 64 << 10, compaction, ..Options::default() }
+}
+
+/// Puts, overwrites, deletes and a range delete over 3,000 keys, all in tables: the last
+/// writes in one L0 table above the compacted levels.
+fn populate(db: &Db) {
+    for round in 0..3u64 {
+        for i in 0..3_000u64 {
+            let key = format!("key{:05}", (i * 7919) % 3_000);
+            if (i + round) % 11 == 0 {
+                db.delete(key).unwrap();
+            } else {
+                db.put(key, format!("value-{round}-{i}-{}", "x".repeat((i % 40) as usize))).unwrap();
+            }
+        }
+        db.delete_range(format!("key{:05}", 100 * round), format!("key{:05}", 100 * round + 50)).unwrap();
+        db.flush().unwrap();
+    }
+    db.wait_for_compactions().unwrap();
+    for i in (0..3_000u64).step_by(13) {
+        db.put(format!("key{i:05}"), "newest").unwrap();
+    }
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_sound_database_verifies_clean_and_every_row_and_key_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    populate(&db);
+    let tables = db.tables();
+    let levels_used = tables.iter().filter(|l| !l.is_empty()).count();
+    assert!(levels_used >= 2, "tables on several levels: {:?}", tables.iter().map(Vec::len).collect::<Vec<_>>());
+    let rows: u64 = tables.iter().flatten().map(|t| t.entries).sum();
+    let seen = Arc::new(Mutex::new(Vec::<VerifyProgress>::new()));
+    let log = Arc::clone(&seen);
+    let report = db.verify(&VerifyOptions::default().progress(move |p| log.lock().unwrap().push(p)));
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.tables, tables.iter().map(Vec::len).sum::<usize>());
+    assert_eq!(report.rows, rows);
+    assert!(report.lookups > 0 && report.lookups <= rows, "one lookup per key of each table: {}", report.lookups);
+    let seen = seen.lock().unwrap();
+    let last = seen.last().expect("progress reported");
+    assert_eq!((last.tables_done, last.tables, last.rows_done, last.rows), (report.tables, report.tables, rows, rows));
+    assert!(seen.windows(2).all(|w| w[0].rows_done <= w[1].rows_done), "progress only moves forward");
+
+    let quick = db.verify(&VerifyOptions::default().point_lookups(false));
+    assert!(quick.is_ok(), "{:?}", quick.problems);
+    assert_eq!((quick.rows, quick.lookups), (rows, 0));
+}
+
+#[test]
+fn a_damaged_table_is_corruption_naming_its_file_and_the_others_are_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (victim, tables) = {
+        let db = Db::open(dir.path(), options()).unwrap();
+        populate(&db);
+        let tables = db.tables().into_iter().flatten().collect::<Vec<_>>();
+        let victim = tables.iter().max_by_key(|t| t.file_size).unwrap().id;
+        db.close().unwrap();
+        (victim, tables)
+    };
+    assert!(tables.len() >= 2, "more than the damaged table");
+    let path = dir.path().join(strata_sstable::table_file_name(victim));
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A third of the way in: the table's data pages, which the footer and metadata at the
+    // end do not describe byte by byte, so opening the database does not notice.
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let db = Db::open(dir.path(), options()).unwrap();
+    let report = db.verify(&VerifyOptions::default());
+    assert_eq!(report.tables, tables.len(), "every table was checked");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let problem = &report.problems[0];
+    assert!(problem.is_corruption(), "{problem:?}");
+    match problem {
+        Error::Corruption { file, .. } => assert_eq!(file, &path, "{problem}"),
+        other => panic!("expected corruption naming {}, got {other:?}", path.display()),
+    }
+    let rows_elsewhere: u64 = tables.iter().filter(|t| t.id != victim).map(|t| t.entries).sum();
+    assert!(report.rows >= rows_elsewhere, "the other tables were read whole: {} < {rows_elsewhere}", report.rows);
+}
+
+#[test]
+fn verification_while_a_writer_and_compactions_change_the_tree_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(dir.path(), options()).unwrap());
+    populate(&db);
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (db, stop, written) = (Arc::clone(&db), Arc::clone(&stop), Arc::clone(&written));
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                db.put(format!("key{:05}", (i * 31) % 5_000), format!("later-{i}")).unwrap();
+                i += 1;
+            }
+            written.store(i, Ordering::Relaxed);
+        })
+    };
+    let mut checked = 0;
+    for _ in 0..4 {
+        let report = db.verify(&VerifyOptions::default());
+        assert!(report.is_ok(), "{:?}", report.problems);
+        checked += report.tables;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(written.load(Ordering::Relaxed) > 0 && checked > 0);
+}
+
+/// A Parquet store whose point lookups miss one key, as a filter that lost its bits would:
+/// scans still return it.
+struct ForgetfulStore {
+    inner: ParquetStore,
+    forgotten: &'static [u8],
+}
+
+impl SsTableStore for ForgetfulStore {
+    type Scan = <ParquetStore as SsTableStore>::Scan;
+
+    fn write_table(
+        &self,
+        id: TableId,
+        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
+    ) -> strata_sstable::Result<TableMeta> {
+        self.inner.write_table(id, entries)
+    }
+    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
+        self.inner.open(id)
+    }
+    fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> strata_sstable::Result<Option<VersionedValue>> {
+        if key == self.forgotten { Ok(None) } else { self.inner.get(id, key, snapshot) }
+    }
+    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
+        self.inner.scan(id, range)
+    }
+    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
+        self.inner.delete(id)
+    }
+    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
+        SsTableStore::list_tables(&self.inner)
+    }
+    fn stats(&self) -> StoreStats {
+        self.inner.stats()
+    }
+}
+
+#[test]
+fn a_key_the_point_read_path_cannot_find_is_reported() {
+    let fs: Arc<dyn FileSystem> = Arc::new(MemFs::new());
+    let dir = std::path::Path::new("/db");
+    fs.create_dir_all(dir).unwrap();
+    let options = options();
+    let store = ForgetfulStore {
+        inner: ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.table_store_options()).unwrap(),
+        forgotten: b"key00042",
+    };
+    let policy = AnyPolicy::new(&options.compaction).unwrap();
+    let memtable = || AnyMemtable::new(MemtableKind::SkipList, &Default::default()).unwrap();
+    let components = Components { memtable: Box::new(memtable), store, policy };
+    let db = Db::<AnyMemtable, ForgetfulStore, AnyPolicy>::open_with_components(fs, dir, options, components).unwrap();
+    for i in 0..100u64 {
+        db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
+    }
+    db.flush().unwrap();
+    let report = db.verify(&VerifyOptions::default());
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let text = report.problems[0].to_string();
+    assert!(report.problems[0].is_corruption(), "{text}");
+    assert!(text.contains("a point lookup does not find key \"key00042\""), "{text}");
+    // Reading the tables whole does not see it.
+    assert!(db.verify(&VerifyOptions::default().point_lookups(false)).is_ok());
+}
