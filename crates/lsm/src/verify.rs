@@ -278,16 +278,34 @@ impl<'a> TableCheck<'a> {
     }
 
     /// Compares what the rows showed with the manifest's record; returns every finding.
-    fn finish(mut self) -> Vec<String> {
+    fn finish(self) -> Vec<String> {
         let m = self.meta;
+        let mut findings = self.findings;
         let mut differs = |what: &str, rows: String, manifest: String| {
             if rows != manifest {
-                self.findings.push(format!("its rows hold {rows} {what}, the manifest records {manifest}"));
+                findings.push(format!("its rows hold {rows} {what}, the manifest records {manifest}"));
             }
         };
         differs("rows", self.rows.to_string(), m.entries.to_string());
         differs("point tombstones", self.tombstones.to_string(), m.tombstones.to_string());
-        differs("range tombstones", format!("{:?}", self.range_tombstones), format!("{:?}", m.range_tombstones));
+        // Both lists in one order (the rows give them newest first within a start key).
+        let sorted = |ts: &[RangeTombstone]| {
+            let mut v: Vec<_> = ts.iter().map(|t| (t.start.clone(), t.end.clone(), t.seq)).collect();
+            v.sort_unstable();
+            v
+        };
+        let (seen, recorded) = (sorted(&self.range_tombstones), sorted(&m.range_tombstones));
+        if seen != recorded {
+            let first = seen.iter().zip(&recorded).take_while(|(a, b)| a == b).count();
+            let at = |ts: &[(strata_core::Bytes, strata_core::Bytes, SeqNo)]| {
+                ts.get(first).map_or("none".to_owned(), |(a, b, s)| format!("[{}, {}) at {s}", show(a), show(b)))
+            };
+            differs(
+                "range tombstones",
+                format!("{} (the first that differs: {})", seen.len(), at(&seen)),
+                format!("{} ({})", recorded.len(), at(&recorded)),
+            );
+        }
         if self.rows > 0 {
             let (lo, hi) = self.seqs.unwrap_or_default();
             differs("as the sequence number range", format!("{lo}..={hi}"), format!("{}..={}", m.min_seq, m.max_seq));
@@ -300,8 +318,8 @@ impl<'a> TableCheck<'a> {
             let max = widest.map_or(last.clone(), |end| end.clone().max(last.clone()));
             differs("as the last key (or range tombstone end)", show(&max), show(&m.max_key));
         }
-        self.findings.truncate(MAX_FINDINGS_PER_TABLE);
-        self.findings
+        findings.truncate(MAX_FINDINGS_PER_TABLE);
+        findings
     }
 }
 
@@ -394,7 +412,26 @@ mod tests {
         assert_eq!(check(&m, &rows), Vec::<String>::new());
         m.range_tombstones.clear();
         let found = check(&m, &rows);
-        assert!(found.iter().any(|f| f.contains("range tombstones")), "{found:?}");
+        assert!(found.iter().any(|f| f.contains("its rows hold 1 (the first that differs: [\"b\", \"k\") at 3) range tombstones, the manifest records 0 (none)")), "{found:?}");
+    }
+
+    #[test]
+    fn range_tombstones_match_in_any_order() {
+        // Rows give tombstones of one start key newest first; the record may list them in
+        // another order.
+        let tomb = |start: &'static str, end: &'static str, seq| Entry {
+            key: start.into(),
+            seq,
+            kind: ValueKind::RangeDelete,
+            value: end.into(),
+        };
+        let rows = [tomb("b", "z", 5), tomb("b", "c", 4)];
+        let mut m = meta(2, "b", "z", (4, 5));
+        m.range_tombstones = vec![
+            RangeTombstone { start: "b".into(), end: "c".into(), seq: 4 },
+            RangeTombstone { start: "b".into(), end: "z".into(), seq: 5 },
+        ];
+        assert_eq!(check(&m, &rows), Vec::<String>::new());
     }
 
     #[test]

@@ -232,6 +232,10 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             panic!("cycle {cycle} (child options {child_options}, reopened with {reopen_options}, {acked} acked): {e}")
         });
         landed_in_flight += u64::from(landed > 0);
+        // The tables a killed process left (flushes and compactions cut short) must also be
+        // sound whole, and agree with the manifest.
+        let report = db.verify(&strata::VerifyOptions::default());
+        assert!(report.is_ok(), "cycle {cycle}: verify after reopen: {:?}", report.problems);
         db.close().unwrap_or_else(|e| panic!("cycle {cycle}: close after recovery: {e}"));
     }
     eprintln!(

@@ -256,8 +256,12 @@ pub fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op], open: Opener<'
     }
     let d = db.as_ref().expect("open");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "final scan");
+    let report = d.verify(&crate::VerifyOptions::default());
+    prop_assert!(report.is_ok(), "verify after the steps: {:?}", report.problems);
     d.compact_range(..).expect("final compaction");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after a full compaction");
+    let report = d.verify(&crate::VerifyOptions::default());
+    prop_assert!(report.is_ok(), "verify after a full compaction: {:?}", report.problems);
     snapshots.clear();
     db.take().expect("open").close().expect("close");
     let d = open(dir.path(), options(kind, policy)).expect("final reopen");
