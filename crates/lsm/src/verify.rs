@@ -119,7 +119,7 @@ const PROGRESS_ROWS: u64 = 1 << 14;
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
     pub(crate) fn verify(&self, options: &VerifyOptions) -> VerifyReport {
         let version = Arc::clone(&self.current().version);
-        let file = |id| self.dir.join(table_file_name(id));
+        let file = |id| self.store.table_file(id).unwrap_or_else(|| self.dir.join(table_file_name(id)));
         let tables: Vec<(usize, &TableMeta)> = version
             .levels
             .iter()

@@ -170,6 +170,9 @@ impl SsTableStore for ForgetfulStore {
     fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
         SsTableStore::list_tables(&self.inner)
     }
+    fn table_file(&self, id: TableId) -> Option<std::path::PathBuf> {
+        SsTableStore::table_file(&self.inner, id)
+    }
     fn stats(&self) -> StoreStats {
         self.inner.stats()
     }
@@ -198,6 +201,13 @@ fn a_key_the_point_read_path_cannot_find_is_reported() {
     let text = report.problems[0].to_string();
     assert!(report.problems[0].is_corruption(), "{text}");
     assert!(text.contains("a point lookup does not find key \"key00042\""), "{text}");
+    let table = db.live_tables().into_iter().next().unwrap();
+    match &report.problems[0] {
+        Error::Corruption { file, .. } => {
+            assert_eq!(file, &db.store().inner.table_path(table), "the store names the file")
+        }
+        other => panic!("{other:?}"),
+    }
     // Reading the tables whole does not see it.
     assert!(db.verify(&VerifyOptions::default().point_lookups(false)).is_ok());
 }

@@ -298,6 +298,13 @@ pub trait SsTableStore: Send + Sync {
     /// [`Error::Io`](crate::Error::Io) when the listing fails.
     fn list_tables(&self) -> Result<Vec<TableId>>;
 
+    /// The file that holds table `id`, for messages that name it (the engine's verification
+    /// names it in what it finds); `None`, the default, for a store without files.
+    fn table_file(&self, id: TableId) -> Option<std::path::PathBuf> {
+        let _ = id;
+        None
+    }
+
     /// Counters since the store was created.
     fn stats(&self) -> StoreStats;
 }

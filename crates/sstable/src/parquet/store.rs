@@ -303,6 +303,10 @@ impl SsTableStore for ParquetStore {
         Self::list_tables(self)
     }
 
+    fn table_file(&self, id: TableId) -> Option<PathBuf> {
+        Some(self.table_path(id))
+    }
+
     fn stats(&self) -> StoreStats {
         self.shared.counters.snapshot(self.shared.tables.stats(), self.shared.blocks.stats())
     }
