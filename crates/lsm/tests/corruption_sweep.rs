@@ -11,6 +11,9 @@
 //! of a batch, never missing a write before it). A cleanly closed log has no torn tail, so
 //! damage in it is corruption.
 //!
+//! Where a flip is in a table that opens, `Db::verify` must report corruption naming it
+//! whenever a scan or get met damage there, and nothing but such corruption.
+//!
 //! A second sweep flips bytes of tables only and lets a background compaction meet them:
 //! the database must turn read-only with a corruption error naming the file.
 //!
@@ -156,6 +159,10 @@ struct Outcomes {
     torn: u64,
     compacted: u64,
     compaction_corrupt: u64,
+    /// Table flips `Db::verify` reported (as corruption naming the table).
+    verify_caught: u64,
+    /// Table flips `Db::verify` passed: no scan or get met damage there either.
+    verify_passed: u64,
 }
 
 #[test]
@@ -242,11 +249,29 @@ fn sweep(files: &Files, changes: &[Change], clean_close: bool) -> Outcomes {
                 None
             }
         };
+        let mut met_damage = truth.is_none();
         let truth = truth.as_ref().unwrap_or(&expected);
         for k in &probes {
             match db.get(k) {
                 Ok(v) => assert_eq!(v.as_deref(), truth.get(k).map(Vec::as_slice), "{what}: get returned wrong data"),
-                Err(e) => check_error(&e, path, &format!("{what}: get")),
+                Err(e) => {
+                    check_error(&e, path, &format!("{what}: get"));
+                    met_damage = true;
+                }
+            }
+        }
+        // Verification reads every table whole and looks every key up: whatever damage a
+        // scan or a get met in a table, it reports too, and only as corruption naming it.
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let report = db.verify(&strata::VerifyOptions::default());
+            for problem in &report.problems {
+                check_error(problem, path, &format!("{what}: verify"));
+            }
+            if report.is_ok() {
+                assert!(!met_damage, "{what}: a read met damage that verify passed");
+                out.verify_passed += 1;
+            } else {
+                out.verify_caught += 1;
             }
         }
         // A compaction reads every page of its inputs: it must rewrite them correctly or
@@ -278,6 +303,7 @@ fn sweep(files: &Files, changes: &[Change], clean_close: bool) -> Outcomes {
     }
     assert!(out.corrupt > positions / 4, "most flips must be caught: {out:?}");
     assert!(out.compaction_corrupt > 0, "some compactions must meet damage: {out:?}");
+    assert!(out.verify_caught > 0, "verify must catch some table flips: {out:?}");
     out
 }
 
