@@ -46,6 +46,24 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 return Err(e);
             }
             let metas: Vec<TableMeta> = written.into_iter().flatten().collect();
+            // The tables must hold every version the memtable does (RocksDB's
+            // `flush_verify_memtable_count`): a memtable whose iteration lost an entry would
+            // otherwise lose it for good once its log segment is deleted. The memtable is
+            // sealed, so its count no longer moves; on a mismatch the segment is kept and the
+            // database turns read-only.
+            let (rows, held) = (metas.iter().map(|m| m.entries).sum::<u64>(), mem.mem.len() as u64);
+            if rows != held {
+                for meta in &metas {
+                    // NOTE: best effort; a table no manifest names is removed at the next open.
+                    let _ = self.store.delete(meta.id);
+                }
+                return Err(Error::corruption(
+                    self.dir.join(wal::segment_name(mem.wal_number)),
+                    format!(
+                        "a flush of the memtable of this log segment wrote {rows} entries where the memtable holds {held}; the segment is kept"
+                    ),
+                ));
+            }
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             self.stats.flush_bytes.fetch_add(metas.iter().map(|m| m.file_size).sum(), Ordering::Relaxed);
             metas
