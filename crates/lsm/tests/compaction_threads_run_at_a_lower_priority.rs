@@ -34,17 +34,22 @@ fn compaction_threads_take_the_configured_nice_value_and_writers_keep_theirs() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), Options { compaction_nice: nice, ..Options::default() }).unwrap();
         db.put("k", "v").unwrap();
-        // The threads set their priority as they start; wait until both have. A process
+        // The threads set their priority, and their names, as they start; wait until all
+        // three have (on a busy machine the flush thread may not have run yet). A process
         // already running at a higher nice value keeps it.
         let want = base.max(nice);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             // Linux keeps 15 bytes of a thread's name: both are "strata-compact-".
             let seen = nice_of_threads("strata-compact-");
-            if seen.len() == 2 && seen.iter().all(|&n| n == want) {
+            let flush = nice_of_threads("strata-flush");
+            if seen.len() == 2 && seen.iter().all(|&n| n == want) && flush.len() == 1 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "compaction threads at {seen:?}, want {want}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "compaction threads at {seen:?}, want {want}; flush thread at {flush:?}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(nice_of_threads("strata-flush"), vec![base], "the flush thread keeps the process's priority");
