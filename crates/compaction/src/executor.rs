@@ -1,8 +1,10 @@
 //! The compaction executor: carries out a task against a table store.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::iter::Peekable;
 use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use strata_core::rate::Throttled;
@@ -242,27 +244,33 @@ fn merge<S: SsTableStore>(
         Vec::new()
     };
     let ranges = split_ranges(&inputs, &split_keys, task.output_level, max_ranges, min_bytes);
-    if let [only] = ranges.as_slice() {
-        return merge_range(store, task, &inputs, only, below, ctx);
-    }
-    let results: Vec<Result<(Vec<TableMeta>, RowCounts), Error>> = strata_core::parallel::on_threads(
-        &ranges,
-        |range| merge_range(store, task, &inputs, range, below, ctx),
-        || Err(Error::invalid_task("a subcompaction panicked")),
-    );
+    let results: Vec<Result<Merged, Error>> = if let [only] = ranges.as_slice() {
+        vec![merge_range(store, task, &inputs, only, below, ctx)]
+    } else {
+        strata_core::parallel::on_threads(
+            &ranges,
+            |range| merge_range(store, task, &inputs, range, below, ctx),
+            || Err(Error::invalid_task("a subcompaction panicked")),
+        )
+    };
     let mut written = Vec::new();
     let mut rows = RowCounts::default();
+    let mut taken: HashMap<TableId, u64> = HashMap::new();
     let mut first_error = None;
     for r in results {
         match r {
-            Ok((tables, counts)) => {
-                written.extend(tables);
-                rows.rewritten += counts.rewritten;
-                rows.copied += counts.copied;
+            Ok(merged) => {
+                written.extend(merged.tables);
+                rows.rewritten += merged.rows.rewritten;
+                rows.copied += merged.rows.copied;
+                for (id, n) in merged.taken {
+                    *taken.entry(id).or_default() += n;
+                }
             }
             Err(e) => first_error = first_error.or(Some(e)),
         }
     }
+    let first_error = first_error.or_else(|| count_mismatch(store, &inputs, &taken, ctx.snapshots));
     if let Some(e) = first_error {
         for meta in &written {
             // NOTE: best effort, as in `merge_range`.
@@ -332,6 +340,43 @@ fn split_ranges(
     KeyRange::cut_at(cuts)
 }
 
+/// Checks that the merge took every row of its inputs (RocksDB's
+/// `compaction_verify_record_count`): each input not dropped unread (wholly under a newer
+/// range tombstone) must have given as many rows, scanned or copied, as its metadata says it
+/// holds. A scan that ended early, or key ranges or copied units that missed rows, would
+/// otherwise drop data in silence once the inputs are deleted. A mismatch is corruption
+/// naming the input.
+fn count_mismatch<S: SsTableStore>(
+    store: &S,
+    inputs: &[(usize, &TableMeta)],
+    taken: &HashMap<TableId, u64>,
+    snapshots: &[SeqNo],
+) -> Option<Error> {
+    let mut snapshots = snapshots.to_vec();
+    snapshots.sort_unstable();
+    snapshots.dedup();
+    let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
+    inputs.iter().find_map(|(_, t)| {
+        let got = taken.get(&t.id).copied().unwrap_or(0);
+        if got == t.entries || wholly_deleted(&range_dels, t, &snapshots).is_some() {
+            return None;
+        }
+        let file = store.table_file(t.id).unwrap_or_else(|| format!("table {}", t.id).into());
+        Some(Error::Store(strata_sstable::Error::Corruption {
+            file,
+            reason: format!("a compaction took {got} rows of this table, which holds {}", t.entries),
+        }))
+    })
+}
+
+/// What a merge of one key range wrote, and the rows it took of each input.
+struct Merged {
+    tables: Vec<TableMeta>,
+    rows: RowCounts,
+    /// Rows of each input scanned or copied.
+    taken: Vec<(TableId, u64)>,
+}
+
 /// Merges the inputs' entries in `range` into new tables; on error deletes what it wrote.
 fn merge_range<S: SsTableStore>(
     store: &S,
@@ -340,7 +385,7 @@ fn merge_range<S: SsTableStore>(
     range: &KeyRange,
     below: &[Bytes],
     ctx: &ExecContext<'_>,
-) -> Result<(Vec<TableMeta>, RowCounts), Error> {
+) -> Result<Merged, Error> {
     let mut snapshots = ctx.snapshots.to_vec();
     snapshots.sort_unstable();
     snapshots.dedup();
@@ -354,15 +399,20 @@ fn merge_range<S: SsTableStore>(
         .map(|(_, t)| *t)
         .collect();
     let copies = if ctx.copy_row_groups { plan_copies(store, &live, range, task.output_level)? } else { Vec::new() };
+    let scanned: Vec<Arc<AtomicU64>> = live.iter().map(|_| Arc::default()).collect();
     let scans = live
         .iter()
-        .map(|t| {
+        .zip(&scanned)
+        .map(|(t, n)| {
             let skipped: Vec<&CopyUnit> = copies.iter().filter(|u| u.table == t.id).collect();
             let pieces =
                 around(range, &skipped).iter().map(|piece| store.scan_once(t.id, piece)).collect::<Result<_, _>>()?;
-            Ok(Pieces { pieces })
+            Ok(Pieces { pieces, rows: Arc::clone(n) })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    // Counted now: `copies` moves into the stream below.
+    let copied_rows: Vec<u64> =
+        live.iter().map(|t| copies.iter().filter(|u| u.table == t.id).map(|u| u.rows).sum()).collect();
     let visible = RangeDelFilter { inner: MergeIter::new(scans), range_dels, snapshots: snapshots.clone() };
     // A merge into L0 (size-tiered, FIFO) keeps every sequence number: L0 tables are ordered
     // by their newest one.
@@ -407,7 +457,9 @@ fn merge_range<S: SsTableStore>(
             }
         }
     }
-    Ok((written, rows))
+    let taken =
+        live.iter().zip(&scanned).zip(&copied_rows).map(|((t, n), c)| (t.id, n.load(Ordering::Relaxed) + c)).collect();
+    Ok(Merged { tables: written, rows, taken })
 }
 
 /// The units of `tables` (the inputs of a merge over `range`) to copy whole: each lies in
@@ -476,18 +528,26 @@ fn around(range: &KeyRange, skipped: &[&CopyUnit]) -> Vec<KeyRange> {
 /// Scans of one table's pieces, one after the other.
 struct Pieces<I> {
     pieces: VecDeque<I>,
+    /// Rows given so far (errors not counted), for the merge's count check.
+    rows: Arc<AtomicU64>,
 }
 
-impl<I: Iterator> Iterator for Pieces<I> {
+impl<I: Iterator<Item = Result<T, E>>, T, E> Iterator for Pieces<I> {
     type Item = I::Item;
 
     fn next(&mut self) -> Option<I::Item> {
         loop {
             let item = self.pieces.front_mut()?.next();
-            if item.is_some() {
-                return item;
+            match item {
+                Some(Ok(_)) => {
+                    self.rows.fetch_add(1, Ordering::Relaxed);
+                    return item;
+                }
+                Some(Err(_)) => return item,
+                None => {
+                    self.pieces.pop_front();
+                }
             }
-            self.pieces.pop_front();
         }
     }
 }

@@ -253,6 +253,74 @@ fn a_failed_write_leaves_no_output_behind() {
     store.open(1).expect("the input is untouched");
 }
 
+/// A store whose scans end after `keep` rows, as a reader that stopped early without an
+/// error would.
+struct ShortScanStore {
+    inner: ParquetStore,
+    keep: usize,
+}
+
+impl SsTableStore for ShortScanStore {
+    type Scan = std::iter::Take<<ParquetStore as SsTableStore>::Scan>;
+
+    fn write_table(
+        &self,
+        id: TableId,
+        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
+    ) -> strata_sstable::Result<TableMeta> {
+        self.inner.write_table(id, entries)
+    }
+    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
+        self.inner.open(id)
+    }
+    fn get(&self, id: TableId, key: &[u8], s: SeqNo) -> strata_sstable::Result<Option<strata_core::VersionedValue>> {
+        self.inner.get(id, key, s)
+    }
+    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
+        Ok(self.inner.scan(id, range)?.take(self.keep))
+    }
+    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
+        self.inner.delete(id)
+    }
+    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
+        SsTableStore::list_tables(&self.inner)
+    }
+    fn table_file(&self, id: TableId) -> Option<std::path::PathBuf> {
+        SsTableStore::table_file(&self.inner, id)
+    }
+    fn stats(&self) -> StoreStats {
+        self.inner.stats()
+    }
+}
+
+#[test]
+fn a_merge_that_takes_fewer_rows_than_an_input_holds_fails_as_corruption_naming_it() {
+    let (_dir, inner) = store();
+    let a = write(&inner, 1, (0..300u64).map(|k| Entry::put(format!("k{k:04}"), k + 1, vec![b'x'; 64])).collect());
+    let b = write(&inner, 2, (0..50u64).map(|k| Entry::put(format!("k{:04}", k * 6), 400 + k, "new")).collect());
+    let path = inner.table_path(1);
+    let state = LevelState { levels: vec![vec![b], vec![a]], ..Default::default() };
+    // Table 2's 50 rows all come through; table 1's scan stops at 120 of 300.
+    let store = ShortScanStore { inner, keep: 120 };
+    let next = AtomicU64::new(10);
+    let task = merge_task(vec![(0, vec![2]), (1, vec![1])], 1, 4096);
+    let err = execute_bottommost(&store, &task, &state, &[], &next, 1).unwrap_err();
+    match &err {
+        Error::Store(strata_sstable::Error::Corruption { file, reason }) => {
+            assert_eq!(file, &path, "{err}");
+            assert!(reason.contains("a compaction took 120 rows of this table, which holds 300"), "{reason}");
+        }
+        other => panic!("expected corruption naming table 1, got {other:?}"),
+    }
+    for id in 10..next.load(Ordering::SeqCst) {
+        assert!(store.open(id).is_err(), "table {id} of the failed task is still there");
+    }
+    assert_eq!(scan(&store.inner, 1).len(), 300, "the input is untouched");
+    // With every row coming through, the same merge succeeds.
+    let whole = ShortScanStore { inner: store.inner, keep: usize::MAX };
+    execute_bottommost(&whole, &task, &state, &[], &next, 2).expect("a merge that takes every row");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     /// Model test: a merge of two L0 tables and an L1 table, with or without older data
