@@ -490,17 +490,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn ingest(args: &IngestArgs, target: &Target, base: &strata::Options) -> Result<String, String> {
+/// A progress bar of rows on standard error when it is a terminal; hidden otherwise.
+fn rows_bar() -> Result<indicatif::ProgressBar, String> {
     use indicatif::{ProgressBar, ProgressStyle};
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {pos}/{len} rows {elapsed_precise} {msg}")
-            .map_err(|e| e.to_string())?;
-        bar.set_style(style);
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    if !std::io::stderr().is_terminal() {
+        return Ok(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {pos}/{len} rows {elapsed_precise} {msg}")
+        .map_err(|e| e.to_string())?;
+    bar.set_style(style);
+    Ok(bar)
+}
+
+fn ingest(args: &IngestArgs, target: &Target, base: &strata::Options) -> Result<String, String> {
+    let bar = rows_bar()?;
     let options = strata::IngestOptions::default()
         .key_column(args.key_column.as_str())
         .value_column(args.value_column.as_str())
@@ -551,16 +555,7 @@ fn ingest(args: &IngestArgs, target: &Target, base: &strata::Options) -> Result<
 
 /// `strata verify`: prints what was checked and every problem; fails when there is one.
 fn verify(target: &Target, base: &strata::Options, point_lookups: bool) -> Result<(), String> {
-    use indicatif::{ProgressBar, ProgressStyle};
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {pos}/{len} rows {elapsed_precise} {msg}")
-            .map_err(|e| e.to_string())?;
-        bar.set_style(style);
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = rows_bar()?;
     let progress = bar.clone();
     let options = strata::VerifyOptions::default().point_lookups(point_lookups).progress(move |p| {
         progress.set_length(p.rows);

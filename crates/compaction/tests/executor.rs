@@ -10,6 +10,7 @@ use strata_compaction::{
     CompactionTask, Error, ExecContext, LevelState, TableId, TableMeta, TaskKind, execute, is_bottommost,
 };
 use strata_core::{Bytes, Entry, KeyRange, MAX_SEQNO, MergeIter, SeqNo, ValueKind, VisibleIter};
+use strata_sstable::testing::SilentFaults;
 use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore, StoreStats};
 
 fn store() -> (tempfile::TempDir, ParquetStore) {
@@ -253,46 +254,6 @@ fn a_failed_write_leaves_no_output_behind() {
     store.open(1).expect("the input is untouched");
 }
 
-/// A store whose scans end after `keep` rows, as a reader that stopped early without an
-/// error would.
-struct ShortScanStore {
-    inner: ParquetStore,
-    keep: usize,
-}
-
-impl SsTableStore for ShortScanStore {
-    type Scan = std::iter::Take<<ParquetStore as SsTableStore>::Scan>;
-
-    fn write_table(
-        &self,
-        id: TableId,
-        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
-    ) -> strata_sstable::Result<TableMeta> {
-        self.inner.write_table(id, entries)
-    }
-    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
-        self.inner.open(id)
-    }
-    fn get(&self, id: TableId, key: &[u8], s: SeqNo) -> strata_sstable::Result<Option<strata_core::VersionedValue>> {
-        self.inner.get(id, key, s)
-    }
-    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
-        Ok(self.inner.scan(id, range)?.take(self.keep))
-    }
-    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
-        self.inner.delete(id)
-    }
-    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
-        SsTableStore::list_tables(&self.inner)
-    }
-    fn table_file(&self, id: TableId) -> Option<std::path::PathBuf> {
-        SsTableStore::table_file(&self.inner, id)
-    }
-    fn stats(&self) -> StoreStats {
-        self.inner.stats()
-    }
-}
-
 #[test]
 fn a_merge_that_takes_fewer_rows_than_an_input_holds_fails_as_corruption_naming_it() {
     let (_dir, inner) = store();
@@ -301,7 +262,7 @@ fn a_merge_that_takes_fewer_rows_than_an_input_holds_fails_as_corruption_naming_
     let path = inner.table_path(1);
     let state = LevelState { levels: vec![vec![b], vec![a]], ..Default::default() };
     // Table 2's 50 rows all come through; table 1's scan stops at 120 of 300.
-    let store = ShortScanStore { inner, keep: 120 };
+    let store = SilentFaults { scan_rows: 120, ..SilentFaults::new(inner) };
     let next = AtomicU64::new(10);
     let task = merge_task(vec![(0, vec![2]), (1, vec![1])], 1, 4096);
     let err = execute_bottommost(&store, &task, &state, &[], &next, 1).unwrap_err();
@@ -317,7 +278,7 @@ fn a_merge_that_takes_fewer_rows_than_an_input_holds_fails_as_corruption_naming_
     }
     assert_eq!(scan(&store.inner, 1).len(), 300, "the input is untouched");
     // With every row coming through, the same merge succeeds.
-    let whole = ShortScanStore { inner: store.inner, keep: usize::MAX };
+    let whole = SilentFaults::new(store.inner);
     execute_bottommost(&whole, &task, &state, &[], &next, 2).expect("a merge that takes every row");
 }
 

@@ -9,10 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use strata::{Components, Db, Error, FileSystem, Options, ParquetStore, PolicyConfig, VerifyOptions, VerifyProgress};
 use strata_compaction::AnyPolicy;
-use strata_core::{Entry, KeyRange, SeqNo, VersionedValue};
 use strata_memtable::{AnyMemtable, MemtableKind};
-use strata_sstable::testing::MemFs;
-use strata_sstable::{SsTableStore, StoreStats, TableId, TableMeta};
+use strata_sstable::testing::{MemFs, SilentFaults};
 
 fn options() -> Options {
     // Small memtables and tables: many tables on several levels.
@@ -138,60 +136,18 @@ fn verification_while_a_writer_and_compactions_change_the_tree_finds_nothing() {
     assert!(written.load(Ordering::Relaxed) > 0 && checked > 0);
 }
 
-/// A Parquet store whose point lookups miss one key, as a filter that lost its bits would:
-/// scans still return it.
-struct ForgetfulStore {
-    inner: ParquetStore,
-    forgotten: &'static [u8],
-}
-
-impl SsTableStore for ForgetfulStore {
-    type Scan = <ParquetStore as SsTableStore>::Scan;
-
-    fn write_table(
-        &self,
-        id: TableId,
-        entries: &mut dyn Iterator<Item = strata_sstable::Result<Entry>>,
-    ) -> strata_sstable::Result<TableMeta> {
-        self.inner.write_table(id, entries)
-    }
-    fn open(&self, id: TableId) -> strata_sstable::Result<TableMeta> {
-        self.inner.open(id)
-    }
-    fn get(&self, id: TableId, key: &[u8], snapshot: SeqNo) -> strata_sstable::Result<Option<VersionedValue>> {
-        if key == self.forgotten { Ok(None) } else { self.inner.get(id, key, snapshot) }
-    }
-    fn scan(&self, id: TableId, range: &KeyRange) -> strata_sstable::Result<Self::Scan> {
-        self.inner.scan(id, range)
-    }
-    fn delete(&self, id: TableId) -> strata_sstable::Result<()> {
-        self.inner.delete(id)
-    }
-    fn list_tables(&self) -> strata_sstable::Result<Vec<TableId>> {
-        SsTableStore::list_tables(&self.inner)
-    }
-    fn table_file(&self, id: TableId) -> Option<std::path::PathBuf> {
-        SsTableStore::table_file(&self.inner, id)
-    }
-    fn stats(&self) -> StoreStats {
-        self.inner.stats()
-    }
-}
-
 #[test]
 fn a_key_the_point_read_path_cannot_find_is_reported() {
     let fs: Arc<dyn FileSystem> = Arc::new(MemFs::new());
     let dir = std::path::Path::new("/db");
     fs.create_dir_all(dir).unwrap();
     let options = options();
-    let store = ForgetfulStore {
-        inner: ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.table_store_options()).unwrap(),
-        forgotten: b"key00042",
-    };
+    let inner = ParquetStore::open_with_fs(Arc::clone(&fs), dir, options.table_store_options()).unwrap();
+    let store = SilentFaults { forget_key: Some("key00042".into()), ..SilentFaults::new(inner) };
     let policy = AnyPolicy::new(&options.compaction).unwrap();
     let memtable = || AnyMemtable::new(MemtableKind::SkipList, &Default::default()).unwrap();
     let components = Components { memtable: Box::new(memtable), store, policy };
-    let db = Db::<AnyMemtable, ForgetfulStore, AnyPolicy>::open_with_components(fs, dir, options, components).unwrap();
+    let db = Db::<AnyMemtable, SilentFaults, AnyPolicy>::open_with_components(fs, dir, options, components).unwrap();
     for i in 0..100u64 {
         db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
     }

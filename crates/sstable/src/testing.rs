@@ -23,11 +23,15 @@
 mod fuzz;
 #[cfg(feature = "parquet")]
 mod page_fuzz;
+#[cfg(feature = "parquet")]
+mod silent_faults;
 
 #[cfg(feature = "parquet")]
 pub use fuzz::{fuzz_table_bytes, fuzz_template_table};
 #[cfg(feature = "parquet")]
 pub use page_fuzz::{fuzz_page_bytes, fuzz_page_seeds};
+#[cfg(feature = "parquet")]
+pub use silent_faults::SilentFaults;
 pub use strata_core::testing::MemFs;
 
 /// Whether this thread is inside the store's guard around the Parquet and Arrow decoders,
