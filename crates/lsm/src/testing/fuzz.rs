@@ -425,6 +425,9 @@ pub fn fuzz_engine_ops(data: &[u8]) {
     }
     let d = db.as_ref().expect("invariant: open");
     assert_eq!(&scan(d, KeyRange::all()), oracle.latest(), "final full scan");
+    // Every table the steps left, power cuts included, is sound whole and key by key.
+    let report = d.verify(&crate::VerifyOptions::default());
+    assert!(report.is_ok(), "verify at the end: {:?}", report.problems);
 }
 
 #[cfg(test)]
