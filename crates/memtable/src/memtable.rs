@@ -66,7 +66,8 @@ pub trait Memtable: Send + Sync {
         self.range(&KeyRange::all())
     }
 
-    /// The number of versions held.
+    /// The number of versions held, exactly: the engine checks a flush's tables against it,
+    /// and fails a flush whose tables hold a different number (see the conformance suite).
     fn len(&self) -> usize;
 
     /// Whether no version is held.
