@@ -288,6 +288,10 @@ struct BenchArgs {
     /// nothing else touches (`copy_row_groups = false`).
     #[arg(long)]
     no_copy_row_groups: bool,
+    /// Make Strata read back and check every table a flush or compaction writes before
+    /// installing it (`verify_new_tables = true`).
+    #[arg(long)]
+    verify_new_tables: bool,
     /// Compaction bytes each extra L0 table a Strata iterator visits pays for, towards
     /// compacting L0 below its trigger (`seek_compaction_bytes`; 0 turns seek compaction
     /// off); the engine's default (16 KiB) when absent.
@@ -742,6 +746,7 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
     if args.no_copy_row_groups {
         strata_options.copy_row_groups = false;
     }
+    strata_options.verify_new_tables = args.verify_new_tables;
     if let Some(bytes) = args.seek_compaction_bytes {
         strata_options.seek_compaction_bytes = bytes;
     }

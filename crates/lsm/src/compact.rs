@@ -177,6 +177,18 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             zero_seqs_below: unflushed,
         };
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
+        // Only a merge writes tables: a move's outputs are its inputs.
+        if task.kind == TaskKind::Merge
+            && self.options.verify_new_tables
+            && let Some(problem) =
+                output.added.iter().find_map(|(level, t)| self.check_table(*level, t, true, &mut |_| {}).2)
+        {
+            for (_, t) in &output.added {
+                // NOTE: best effort; a table no manifest names is removed at the next open.
+                let _ = self.store.delete(t.id);
+            }
+            return Err(problem);
+        }
         let edit = VersionEdit {
             added: output.added.clone(),
             removed: output.removed.clone(),

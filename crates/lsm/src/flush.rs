@@ -106,6 +106,13 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         // Opened here, on the flush's thread, so the first read of the new table does not
         // pay for opening it; a table that cannot be opened fails the flush.
         self.store.open(id)?;
+        if self.options.verify_new_tables
+            && let (_, _, Some(problem)) = self.check_table(0, &meta, true, &mut |_| {})
+        {
+            // NOTE: best effort; a table no manifest names is removed at the next open.
+            let _ = self.store.delete(id);
+            return Err(problem);
+        }
         Ok(meta)
     }
 

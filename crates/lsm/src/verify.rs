@@ -119,7 +119,6 @@ const PROGRESS_ROWS: u64 = 1 << 14;
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
     pub(crate) fn verify(&self, options: &VerifyOptions) -> VerifyReport {
         let version = Arc::clone(&self.current().version);
-        let file = |id| self.store.table_file(id).unwrap_or_else(|| self.dir.join(table_file_name(id)));
         let tables: Vec<(usize, &TableMeta)> = version
             .levels
             .iter()
@@ -138,7 +137,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 let (a, b) = (&pair[0].meta, &pair[1].meta);
                 if a.max_key >= b.min_key {
                     report.problems.push(Error::corruption(
-                        file(b.id),
+                        self.table_file(b.id),
                         format!("L{level}: its first key is not after the last key of the table before it ({})", a.id),
                     ));
                 }
@@ -156,35 +155,62 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
         };
         for (level, meta) in tables {
-            let mut checker = TableCheck::new(meta);
-            let read = (|| -> Result<()> {
-                for entry in self.store.scan_once(meta.id, &KeyRange::all())? {
-                    let entry = entry?;
-                    if options.point_lookups && checker.is_new_key(&entry) {
-                        self.check_lookup(&entry, meta.id, &mut checker)?;
-                        report.lookups += 1;
-                    }
-                    checker.row(&entry);
-                    progress.rows_done += 1;
-                    if progress.rows_done.is_multiple_of(PROGRESS_ROWS) {
-                        report_progress(progress);
-                    }
+            let (rows, lookups, problem) = self.check_table(level, meta, options.point_lookups, &mut |n| {
+                progress.rows_done += n;
+                if progress.rows_done.is_multiple_of(PROGRESS_ROWS) {
+                    report_progress(progress);
                 }
-                Ok(())
-            })();
-            report.rows += checker.rows;
-            let found = checker.finish();
-            // A read that failed stopped short, so its counts say nothing: its error is the
-            // problem.
-            if let Err(e) = read {
-                report.problems.push(e);
-            } else if !found.is_empty() {
-                report.problems.push(Error::corruption(file(meta.id), format!("L{level}: {}", found.join("; "))));
-            }
+            });
+            report.rows += rows;
+            report.lookups += lookups;
+            report.problems.extend(problem);
             progress.tables_done += 1;
             report_progress(progress);
         }
         report
+    }
+
+    /// Reads table `meta` (of `level`) whole and checks it, with a point lookup of each key
+    /// when `point_lookups`; calls `row` with 1 after each row. Returns the rows read, the
+    /// lookups made and the problem found, if any: the error that stopped the read, or every
+    /// finding as one [`Error::Corruption`] naming the table's file.
+    pub(crate) fn check_table(
+        &self,
+        level: usize,
+        meta: &TableMeta,
+        point_lookups: bool,
+        row: &mut dyn FnMut(u64),
+    ) -> (u64, u64, Option<Error>) {
+        let mut checker = TableCheck::new(meta);
+        let mut lookups = 0;
+        let read = (|| -> Result<()> {
+            for entry in self.store.scan_once(meta.id, &KeyRange::all())? {
+                let entry = entry?;
+                if point_lookups && checker.is_new_key(&entry) {
+                    self.check_lookup(&entry, meta.id, &mut checker)?;
+                    lookups += 1;
+                }
+                checker.row(&entry);
+                row(1);
+            }
+            Ok(())
+        })();
+        let rows = checker.rows;
+        let found = checker.finish();
+        // A read that failed stopped short, so its counts say nothing: its error is the
+        // problem.
+        let problem = match read {
+            Err(e) => Some(e),
+            Ok(()) if found.is_empty() => None,
+            Ok(()) => Some(Error::corruption(self.table_file(meta.id), format!("L{level}: {}", found.join("; ")))),
+        };
+        (rows, lookups, problem)
+    }
+
+    /// The file that holds table `id`, as the store names it (for a store without files, the
+    /// database directory and the Parquet store's file name).
+    fn table_file(&self, id: strata_sstable::TableId) -> std::path::PathBuf {
+        self.store.table_file(id).unwrap_or_else(|| self.dir.join(table_file_name(id)))
     }
 
     /// Looks `entry`'s key up in table `id` by itself: the newest version there, which

@@ -23,7 +23,8 @@ const CHILD_OPTIONS: &str = "STRATA_CRASH_LOOP_OPTIONS";
 const MEMTABLES: [&str; 8] =
     ["skiplist", "enhanced_skiplist", "sorted", "vector", "trie", "linked_list", "hash_skiplist", "hash_linked_list"];
 
-/// Options number `n`: a memtable variant and a compaction policy.
+/// Options number `n`: a memtable variant and a compaction policy, and for one number in
+/// three, every new table checked before it is installed (`verify_new_tables`).
 fn options(n: u64) -> Options {
     let compaction = match n / 8 % 4 {
         0 => PolicyConfig::Leveled {
@@ -51,7 +52,12 @@ fn options(n: u64) -> Options {
             intra_l0_merge: true,
         },
     };
-    let mut o = Options { max_memtable_size: 64 << 10, compaction, ..Options::default() };
+    let mut o = Options {
+        max_memtable_size: 64 << 10,
+        compaction,
+        verify_new_tables: n.is_multiple_of(3),
+        ..Options::default()
+    };
     o.memtable_type = MEMTABLES[(n % 8) as usize].parse().expect("a memtable name");
     o
 }
