@@ -181,7 +181,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         if task.kind == TaskKind::Merge
             && self.options.verify_new_tables
             && let Some(problem) =
-                output.added.iter().find_map(|(level, t)| self.check_table(*level, t, true, &mut |_| {}).2)
+                output.added.iter().find_map(|(level, t)| self.check_table(*level, t, true, &mut || {}).2)
         {
             for (_, t) in &output.added {
                 // NOTE: best effort; a table no manifest names is removed at the next open.

@@ -107,7 +107,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         // pay for opening it; a table that cannot be opened fails the flush.
         self.store.open(id)?;
         if self.options.verify_new_tables
-            && let (_, _, Some(problem)) = self.check_table(0, &meta, true, &mut |_| {})
+            && let (_, _, Some(problem)) = self.check_table(0, &meta, true, &mut || {})
         {
             // NOTE: best effort; a table no manifest names is removed at the next open.
             let _ = self.store.delete(id);

@@ -155,8 +155,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
         };
         for (level, meta) in tables {
-            let (rows, lookups, problem) = self.check_table(level, meta, options.point_lookups, &mut |n| {
-                progress.rows_done += n;
+            let (rows, lookups, problem) = self.check_table(level, meta, options.point_lookups, &mut || {
+                progress.rows_done += 1;
                 if progress.rows_done.is_multiple_of(PROGRESS_ROWS) {
                     report_progress(progress);
                 }
@@ -171,7 +171,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     }
 
     /// Reads table `meta` (of `level`) whole and checks it, with a point lookup of each key
-    /// when `point_lookups`; calls `row` with 1 after each row. Returns the rows read, the
+    /// when `point_lookups`; calls `row` after each row. Returns the rows read, the
     /// lookups made and the problem found, if any: the error that stopped the read, or every
     /// finding as one [`Error::Corruption`] naming the table's file.
     pub(crate) fn check_table(
@@ -179,7 +179,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         level: usize,
         meta: &TableMeta,
         point_lookups: bool,
-        row: &mut dyn FnMut(u64),
+        row: &mut dyn FnMut(),
     ) -> (u64, u64, Option<Error>) {
         let mut checker = TableCheck::new(meta);
         let mut lookups = 0;
@@ -191,7 +191,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                     lookups += 1;
                 }
                 checker.row(&entry);
-                row(1);
+                row();
             }
             Ok(())
         })();
