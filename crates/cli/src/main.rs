@@ -570,7 +570,8 @@ fn verify(target: &Target, base: &strata::Options, point_lookups: bool) -> Resul
     let started = std::time::Instant::now();
     let report = db.verify(&options);
     bar.finish_and_clear();
-    target.close(db)?;
+    // Opened to read (read-only on an object store): nothing to flush or seal.
+    drop(db);
     let lookups = if point_lookups { format!(", {} keys looked up", report.lookups) } else { String::new() };
     println!(
         "verified {} tables ({:.1} MiB, {} rows{lookups}) in {:.2} s",

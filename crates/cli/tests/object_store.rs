@@ -1,7 +1,8 @@
 //! The data commands on a database in an S3 bucket (moto on loopback, shared with
 //! strata-object's tests): writes flush before the command exits, so the next command
 //! (here with another local directory, as on another machine) sees them; reads open the
-//! database read-only; `bench --store` reports requests per operation.
+//! database read-only, and `verify` reads the tables from the bucket; `bench --store` reports
+//! requests per operation.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 #[path = "../../object/tests/common/mod.rs"]
@@ -38,6 +39,9 @@ fn data_commands_on_an_s3_location() {
     assert_eq!(ok(&strata(m.port, &elsewhere, &["scan", &url])), "user/1\tada\n");
     assert_eq!(ok(&strata(m.port, &elsewhere, &["get", &url, "user/1"])), "ada\n");
     assert!(ok(&strata(m.port, &writer, &["compact", &url])).starts_with("compacted"));
+    // Verification reads the tables from the bucket, through another local directory.
+    let verified = ok(&strata(m.port, &elsewhere, &["verify", &url]));
+    assert!(verified.starts_with("verified 1 tables (") && !verified.contains("problem"), "{verified}");
     let stats = ok(&strata(m.port, &elsewhere, &["stats", &url]));
     assert!(stats.contains("object store:") && stats.contains("GETs"), "{stats}");
     let missing = strata(m.port, &elsewhere, &["get", &format!("s3://{}/nothing-here", common::BUCKET), "k"]);
