@@ -284,3 +284,29 @@ fn a_merged_table_that_loses_a_key_fails_the_compaction_and_the_inputs_are_kept(
     }
     assert_all_there(dir.path(), 1_000);
 }
+
+#[test]
+fn an_ingested_table_that_loses_a_key_fails_the_ingest_and_nothing_is_ingested() {
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.parquet");
+    let keys: Vec<String> = (0..200).map(key).collect();
+    let values: Vec<String> = (0..200).map(|i| format!("value{i}")).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("key", Arc::new(StringArray::from(keys)) as ArrayRef),
+        ("value", Arc::new(StringArray::from(values)) as ArrayRef),
+    ])
+    .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let db = open_faulty(&dir.path().join("db"), "key00042");
+    let e = db.ingest([&input], &strata::IngestOptions::default()).expect_err("the ingested table fails its check");
+    assert_names_a_table(&e, "key00042");
+    assert_eq!(db.get(key(7)).unwrap(), None, "nothing was ingested");
+    assert!(db.tables().iter().all(Vec::is_empty), "no table of the failed ingest is installed");
+    db.put("later", "x").unwrap();
+    db.close().unwrap();
+}
