@@ -268,15 +268,15 @@ pub struct Options {
     /// overlaps and that hold one version per key and no tombstone, byte for byte, instead
     /// of decoding and re-encoding their rows (the same data either way). Default true.
     pub copy_row_groups: bool,
-    /// Whether each table a flush, a merge or an ingest writes is read back whole and checked, as
-    /// [`Db::verify`](crate::Db::verify) checks a table (point lookups of every key
-    /// included), before it is installed. A problem fails the flush, compaction or ingest as
-    /// [`Error::Corruption`](crate::Error::Corruption) naming the table, which is deleted;
-    /// after a flush or compaction the database turns read-only with the log segment or
-    /// input tables kept, and a failed ingest ingests nothing. Like
-    /// RocksDB's `paranoid_file_checks`. Writes do not wait for it, but flushes and
-    /// compactions take longer: a full compaction of 1M keys took 2.3 times as long.
-    /// Default `false`.
+    /// Whether each table a flush, a merge or an ingest writes is read back whole and
+    /// checked, as [`Db::verify`](crate::Db::verify) checks a table (point lookups of every
+    /// key included), before it is installed. A problem fails the flush, compaction or
+    /// ingest as [`Error::Corruption`](crate::Error::Corruption) naming the table, which is
+    /// deleted: after a flush or compaction the database turns read-only with the log
+    /// segment or input tables kept, and a failed ingest ingests nothing. Like RocksDB's
+    /// `paranoid_file_checks`. Writes wait for it only while an ingest commits; flushes and
+    /// compactions take longer (a full compaction of 1M keys, 2.3 times as long). Default
+    /// `false`.
     pub verify_new_tables: bool,
     /// Compaction bytes one iterator pays for with each overlapping L0 table it visits beyond
     /// the first (a seek that a single L0 table would have served from one source). Once
