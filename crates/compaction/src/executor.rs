@@ -244,12 +244,13 @@ fn merge<S: SsTableStore>(
         Vec::new()
     };
     let ranges = split_ranges(&inputs, &split_keys, task.output_level, max_ranges, min_bytes);
+    let unread = unread_inputs(&inputs, ctx.snapshots);
     let results: Vec<Result<Merged, Error>> = if let [only] = ranges.as_slice() {
-        vec![merge_range(store, task, &inputs, only, below, ctx)]
+        vec![merge_range(store, task, &inputs, &unread, only, below, ctx)]
     } else {
         strata_core::parallel::on_threads(
             &ranges,
-            |range| merge_range(store, task, &inputs, range, below, ctx),
+            |range| merge_range(store, task, &inputs, &unread, range, below, ctx),
             || Err(Error::invalid_task("a subcompaction panicked")),
         )
     };
@@ -270,7 +271,7 @@ fn merge<S: SsTableStore>(
             Err(e) => first_error = first_error.or(Some(e)),
         }
     }
-    let first_error = first_error.or_else(|| count_mismatch(store, &inputs, &taken, ctx.snapshots));
+    let first_error = first_error.or_else(|| count_mismatch(store, &inputs, &unread, &taken));
     if let Some(e) = first_error {
         for meta in &written {
             // NOTE: best effort, as in `merge_range`.
@@ -340,25 +341,30 @@ fn split_ranges(
     KeyRange::cut_at(cuts)
 }
 
+/// The inputs a merge drops without reading them: each wholly under a newer range tombstone
+/// of another input, with no snapshot between, holds nothing any reader sees.
+fn unread_inputs(inputs: &[(usize, &TableMeta)], snapshots: &[SeqNo]) -> HashSet<TableId> {
+    let mut snapshots = snapshots.to_vec();
+    snapshots.sort_unstable();
+    snapshots.dedup();
+    let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
+    inputs.iter().filter(|(_, t)| wholly_deleted(&range_dels, t, &snapshots).is_some()).map(|(_, t)| t.id).collect()
+}
+
 /// Checks that the merge took every row of its inputs (RocksDB's
-/// `compaction_verify_record_count`): each input not dropped unread (wholly under a newer
-/// range tombstone) must have given as many rows, scanned or copied, as its metadata says it
+/// `compaction_verify_record_count`): each input not `unread` must have given as many rows, scanned or copied, as its metadata says it
 /// holds. A scan that ended early, or key ranges or copied units that missed rows, would
 /// otherwise drop data in silence once the inputs are deleted. A mismatch is corruption
 /// naming the input.
 fn count_mismatch<S: SsTableStore>(
     store: &S,
     inputs: &[(usize, &TableMeta)],
+    unread: &HashSet<TableId>,
     taken: &HashMap<TableId, u64>,
-    snapshots: &[SeqNo],
 ) -> Option<Error> {
-    let mut snapshots = snapshots.to_vec();
-    snapshots.sort_unstable();
-    snapshots.dedup();
-    let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
     inputs.iter().find_map(|(_, t)| {
         let got = taken.get(&t.id).copied().unwrap_or(0);
-        if got == t.entries || wholly_deleted(&range_dels, t, &snapshots).is_some() {
+        if got == t.entries || unread.contains(&t.id) {
             return None;
         }
         let file = store.table_file(t.id).unwrap_or_else(|| format!("table {}", t.id).into());
@@ -377,11 +383,13 @@ struct Merged {
     taken: Vec<(TableId, u64)>,
 }
 
-/// Merges the inputs' entries in `range` into new tables; on error deletes what it wrote.
+/// Merges the inputs' entries in `range` into new tables, leaving out the `unread` inputs; on
+/// error deletes what it wrote.
 fn merge_range<S: SsTableStore>(
     store: &S,
     task: &CompactionTask,
     inputs: &[(usize, &TableMeta)],
+    unread: &HashSet<TableId>,
     range: &KeyRange,
     below: &[Bytes],
     ctx: &ExecContext<'_>,
@@ -392,10 +400,7 @@ fn merge_range<S: SsTableStore>(
     let range_dels = RangeDelIndex::new(inputs.iter().flat_map(|(_, t)| t.range_tombstones.iter().cloned()));
     let live: Vec<&TableMeta> = inputs
         .iter()
-        .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key))
-        // A table wholly under a newer range tombstone of another input, with no snapshot
-        // between, holds nothing any reader sees: it is dropped without being read.
-        .filter(|(_, t)| wholly_deleted(&range_dels, t, &snapshots).is_none())
+        .filter(|(_, t)| range.overlaps(&t.min_key, &t.max_key) && !unread.contains(&t.id))
         .map(|(_, t)| *t)
         .collect();
     let copies = if ctx.copy_row_groups { plan_copies(store, &live, range, task.output_level)? } else { Vec::new() };

@@ -179,9 +179,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let output = strata_compaction::execute(&*self.store, task, &state, &ctx).map_err(Error::from)?;
         // Only a merge writes tables: a move's outputs are its inputs.
         if task.kind == TaskKind::Merge
-            && self.options.verify_new_tables
-            && let Some(problem) =
-                output.added.iter().find_map(|(level, t)| self.check_table(*level, t, true, &mut || {}).2)
+            && let Err(problem) = output.added.iter().try_for_each(|(level, t)| self.check_new_table(*level, t))
         {
             for (_, t) in &output.added {
                 // NOTE: best effort; a table no manifest names is removed at the next open.

@@ -38,7 +38,23 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 |range| self.write_l0_table(mem, range),
                 || Err(Error::io(&self.dir, std::io::Error::other("a flush thread panicked"))),
             );
-            if let Some(e) = written.iter().find_map(|w| w.as_ref().err().cloned()) {
+            // The tables must hold every version the memtable does (RocksDB's
+            // `flush_verify_memtable_count`): a memtable whose iteration lost an entry would
+            // otherwise lose it for good once its log segment is deleted. The memtable is
+            // sealed, so its count no longer moves; on a mismatch the segment is kept and the
+            // database turns read-only.
+            let failure = written.iter().find_map(|w| w.as_ref().err().cloned()).or_else(|| {
+                let (rows, held) = (written.iter().flatten().map(|m| m.entries).sum::<u64>(), mem.mem.len() as u64);
+                (rows != held).then(|| {
+                    Error::corruption(
+                        self.dir.join(wal::segment_name(mem.wal_number)),
+                        format!(
+                            "a flush of the memtable of this log segment wrote {rows} entries where the memtable holds {held}; the segment is kept"
+                        ),
+                    )
+                })
+            });
+            if let Some(e) = failure {
                 for meta in written.iter().flatten() {
                     // NOTE: best effort; a table no manifest names is removed at the next open.
                     let _ = self.store.delete(meta.id);
@@ -46,24 +62,6 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
                 return Err(e);
             }
             let metas: Vec<TableMeta> = written.into_iter().flatten().collect();
-            // The tables must hold every version the memtable does (RocksDB's
-            // `flush_verify_memtable_count`): a memtable whose iteration lost an entry would
-            // otherwise lose it for good once its log segment is deleted. The memtable is
-            // sealed, so its count no longer moves; on a mismatch the segment is kept and the
-            // database turns read-only.
-            let (rows, held) = (metas.iter().map(|m| m.entries).sum::<u64>(), mem.mem.len() as u64);
-            if rows != held {
-                for meta in &metas {
-                    // NOTE: best effort; a table no manifest names is removed at the next open.
-                    let _ = self.store.delete(meta.id);
-                }
-                return Err(Error::corruption(
-                    self.dir.join(wal::segment_name(mem.wal_number)),
-                    format!(
-                        "a flush of the memtable of this log segment wrote {rows} entries where the memtable holds {held}; the segment is kept"
-                    ),
-                ));
-            }
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             self.stats.flush_bytes.fetch_add(metas.iter().map(|m| m.file_size).sum(), Ordering::Relaxed);
             metas
@@ -106,9 +104,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         // Opened here, on the flush's thread, so the first read of the new table does not
         // pay for opening it; a table that cannot be opened fails the flush.
         self.store.open(id)?;
-        if self.options.verify_new_tables
-            && let (_, _, Some(problem)) = self.check_table(0, &meta, true, &mut || {})
-        {
+        if let Err(problem) = self.check_new_table(0, &meta) {
             // NOTE: best effort; a table no manifest names is removed at the next open.
             let _ = self.store.delete(id);
             return Err(problem);

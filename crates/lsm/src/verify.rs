@@ -23,6 +23,7 @@ use strata_core::{Entry, KeyRange, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
 use strata_memtable::Memtable;
 use strata_sstable::{SsTableStore, TableMeta, table_file_name};
 
+use crate::ingest::escape;
 use crate::state::Inner;
 use crate::{Error, Result};
 
@@ -207,6 +208,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         (rows, lookups, problem)
     }
 
+    /// With [`Options::verify_new_tables`](crate::Options::verify_new_tables), checks table
+    /// `meta`, which a flush, merge or ingest just wrote for `level`, before it is
+    /// installed: [`Self::check_table`] with point lookups. `Ok` when the option is off.
+    pub(crate) fn check_new_table(&self, level: usize, meta: &TableMeta) -> Result<()> {
+        if !self.options.verify_new_tables {
+            return Ok(());
+        }
+        self.check_table(level, meta, true, &mut || {}).2.map_or(Ok(()), Err)
+    }
+
     /// The file that holds table `id`, as the store names it (for a store without files, the
     /// database directory and the Parquet store's file name).
     fn table_file(&self, id: strata_sstable::TableId) -> std::path::PathBuf {
@@ -350,17 +361,10 @@ impl<'a> TableCheck<'a> {
     }
 }
 
-/// A key as text: printable ASCII as is, other bytes as `\xNN`, at most 64 bytes shown.
+/// A key as text for a finding, quoted: [`escape`]d, with its length when it is cut.
 fn show(key: &[u8]) -> String {
-    let mut s: String = key
-        .iter()
-        .take(64)
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b).to_string() } else { format!("\\x{b:02x}") })
-        .collect();
-    if key.len() > 64 {
-        s.push_str(&format!("... ({} bytes)", key.len()));
-    }
-    format!("\"{s}\"")
+    let cut = if key.len() > 64 { format!(" ({} bytes)", key.len()) } else { String::new() };
+    format!("\"{}{cut}\"", escape(key))
 }
 
 #[cfg(test)]

@@ -321,14 +321,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             }
         };
         self.write_ingest_tables(rows, seq, hint, &mut outputs)?;
-        if self.options.verify_new_tables {
-            // Checked as a flush's or a merge's new tables are; on a problem `outputs` deletes
-            // them, and nothing is ingested.
-            for meta in &outputs.metas {
-                if let (_, _, Some(problem)) = self.check_table(hint, meta, true, &mut || {}) {
-                    return Err(problem);
-                }
-            }
+        // On a problem `outputs` deletes the tables, and nothing is ingested.
+        for meta in &outputs.metas {
+            self.check_new_table(hint, meta)?;
         }
         drop(temps);
         let level = self.commit_ingest(&outputs.metas, seq, &min, &max);
