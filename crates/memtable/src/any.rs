@@ -1,5 +1,6 @@
 //! `AnyMemtable`: a memtable whose variant is chosen at run time.
 
+use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
 use crate::{
@@ -150,6 +151,10 @@ impl Memtable for AnyMemtable {
             Self::HashSkipList(m) => AnyIter::HashSkipList(m.range(range)),
             Self::HashLinkedList(m) => AnyIter::HashLinkedList(m.range(range)),
         }
+    }
+
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        dispatch!(self, m => m.key_before(end, back))
     }
 
     fn len(&self) -> usize {

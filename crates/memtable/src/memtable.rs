@@ -1,5 +1,9 @@
 //! The `Memtable` trait: the contract every in-memory write buffer keeps.
 
+use std::collections::VecDeque;
+use std::ops::Bound;
+
+use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
 /// What [`Memtable::visit_range`] calls per entry: key, sequence number, kind, value; it
@@ -61,6 +65,37 @@ pub trait Memtable: Send + Sync {
         }
     }
 
+    /// A key held before `end` (before no end when `None`) to read back from: the greatest
+    /// such key when `back` is 0, else the one `back` distinct keys below it, or the least key
+    /// before `end` when fewer are held; `None` when no key before `end` is held. Every
+    /// version counts, whatever its sequence number: the answer is a position, not a value.
+    ///
+    /// A reverse iterator starts each step of its read of the memtable here. The default
+    /// makes one pass of [`visit_range`](Self::visit_range) from the first key, O(n); an
+    /// ordered structure answers in O((back + 1) log n), as every variant but the hash and
+    /// linked-list ones does.
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        let end = end.map_or(Bound::Unbounded, |k| Bound::Excluded(Bytes::copy_from_slice(k)));
+        // The last `back + 1` distinct keys visited, least first.
+        let mut last: VecDeque<Vec<u8>> = VecDeque::with_capacity(back.saturating_add(1).min(1024));
+        self.visit_range(&KeyRange::new(Bound::Unbounded, end), &mut |key, _, _, _| {
+            if last.back().is_none_or(|l| l[..] != *key) {
+                let reused = if last.len() > back { last.pop_front() } else { None };
+                let slot = match reused {
+                    Some(mut slot) => {
+                        slot.clear();
+                        slot.extend_from_slice(key);
+                        slot
+                    }
+                    None => key.to_vec(),
+                };
+                last.push_back(slot);
+            }
+            true
+        });
+        last.pop_front().map(Bytes::from)
+    }
+
     /// Every version of every key, in internal key order.
     fn iter(&self) -> Self::Iter<'_> {
         self.range(&KeyRange::all())
@@ -85,4 +120,21 @@ pub trait Memtable: Send + Sync {
     /// Marks the memtable immutable: no insert follows. A variant may reorganize itself
     /// here (the `vector` memtable sorts). Calling it twice is harmless.
     fn seal(&self) {}
+}
+
+/// [`Memtable::key_before`] for an ordered structure, from `before`, its search for the
+/// greatest key before an end: the greatest key before `end`, stepped back `back` times.
+pub(crate) fn step_back(
+    end: Option<&[u8]>,
+    back: usize,
+    before: impl Fn(Option<&[u8]>) -> Option<Bytes>,
+) -> Option<Bytes> {
+    let mut at = before(end)?;
+    for _ in 0..back {
+        match before(Some(&at)) {
+            Some(key) => at = key,
+            None => break,
+        }
+    }
+    Some(at)
 }

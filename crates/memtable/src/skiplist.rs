@@ -136,6 +136,17 @@ impl Memtable for SkipListMemtable {
         SkipListIter { inner, slab: Slab::default() }
     }
 
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        crate::memtable::step_back(end, back, |end| {
+            // `(end, MAX)` sorts before every version of `end`.
+            let e = match end {
+                Some(key) => self.map.upper_bound(Bound::Excluded(&(key, SeqNo::MAX) as &dyn KeyView))?,
+                None => self.map.back()?,
+            };
+            Some(Bytes::copy_from_slice(&e.key().key))
+        })
+    }
+
     fn len(&self) -> usize {
         self.map.len()
     }

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
 use crate::Memtable;
@@ -41,6 +42,23 @@ impl Runs {
     fn container_bytes(&self) -> usize {
         self.runs.capacity() * size_of::<Vec<Slot>>()
             + self.runs.iter().map(|r| r.capacity()).sum::<usize>() * size_of::<Slot>()
+    }
+
+    /// The greatest key before `end` (of all when `None`).
+    fn key_before(&self, end: Option<&[u8]>) -> Option<Bytes> {
+        let last = self.runs.len().checked_sub(1)?;
+        let r = end.map_or(last, |key| self.run_for(key, SeqNo::MAX));
+        // Runs are in order, so the last entry before `end` is in run `r` or ends one before it.
+        self.runs[..=r]
+            .iter()
+            .rev()
+            .find_map(|run| {
+                let n = end.map_or(run.len(), |key| {
+                    run.partition_point(|x| x.cmp_to(key, SeqNo::MAX) == std::cmp::Ordering::Less)
+                });
+                run[..n].last()
+            })
+            .map(|slot| Bytes::copy_from_slice(&slot.key))
     }
 
     /// The run that holds, or would hold, internal key `(key, seq)`: the last run whose
@@ -122,6 +140,11 @@ impl Memtable for SortedMemtable {
 
     fn range(&self, range: &KeyRange) -> ChunkedIter<'_, Self> {
         ChunkedIter::new(self, range)
+    }
+
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        let runs = self.read();
+        crate::memtable::step_back(end, back, |end| runs.key_before(end))
     }
 
     fn len(&self) -> usize {

@@ -70,6 +70,8 @@ pub fn empty<M: Memtable>(m: &M) {
     assert!(m.get(b"", MAX_SEQNO).is_none());
     assert_eq!(m.iter().count(), 0, "an empty memtable yields entries");
     assert_eq!(m.range(&KeyRange::from_range("a".."z")).count(), 0);
+    assert_eq!(m.key_before(None, 0), None, "an empty memtable has a last key");
+    assert_eq!(m.key_before(Some(b"k"), 3), None);
     m.seal();
     assert_eq!(m.iter().count(), 0);
 }
@@ -188,6 +190,11 @@ pub fn empty_keys_and_values<M: Memtable>(m: &M) {
     let keys: Vec<Vec<u8>> = m.iter().map(|e| e.key.to_vec()).collect();
     assert_eq!(keys, [b"".to_vec(), b"".to_vec(), b"x".to_vec()], "the empty key sorts first");
     assert_eq!(m.range(&KeyRange::from_range(&b""[..]..=&b""[..])).count(), 2);
+    assert_eq!(m.key_before(Some(b""), 0), None, "a key before the empty key");
+    assert_eq!(m.key_before(Some(b"\0"), 0).as_deref(), Some(&b""[..]), "the empty key is before \\0");
+    assert_eq!(m.key_before(None, 0).as_deref(), Some(&b"x"[..]));
+    assert_eq!(m.key_before(None, 1).as_deref(), Some(&b""[..]), "one key back from x");
+    assert_eq!(m.key_before(None, 9).as_deref(), Some(&b""[..]), "the least key when fewer are held");
 }
 
 /// A 1 MiB value is stored and returned intact.
@@ -279,6 +286,25 @@ pub fn model_operations<M: Memtable, F: Fn() -> M>(make: &F, cases: u32, ops_per
     }
 }
 
+/// [`Memtable::key_before`] against the model's keys before `end`, stepping back 0, 1 and 5
+/// keys.
+fn check_key_before<M: Memtable>(m: &M, model: &Model, end: Option<&[u8]>) -> Result<(), String> {
+    let before: Vec<&Vec<u8>> = match end {
+        Some(end) => model.range(..(end.to_vec(), Reverse(SeqNo::MAX))).map(|((k, _), _)| k).collect(),
+        None => model.keys().map(|(k, _)| k).collect(),
+    };
+    let mut keys = before;
+    keys.dedup();
+    for back in [0, 1, 5] {
+        let want = keys.len().checked_sub(1).map(|last| keys[last.saturating_sub(back)].clone());
+        let got = m.key_before(end, back).map(|k| k.to_vec());
+        if got != want {
+            return Err(format!("key_before({end:?}, {back}): got {got:?}, model says {want:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// The model: every version, in internal key order.
 type Model = BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)>;
 
@@ -316,6 +342,7 @@ fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
                 if got != want {
                     return Err(format!("get({k:?}, {snapshot}): got {got:?}, model says {want:?}"));
                 }
+                check_key_before(m, &model, Some(k))?;
             }
             Op::Range(s, e) => {
                 let range = KeyRange::new(s.clone().map(Bytes::from), e.clone().map(Bytes::from));
@@ -335,6 +362,7 @@ fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
             }
         }
     }
+    check_key_before(m, &model, None)?;
     if m.len() != model.len() {
         return Err(format!("len {} but the model holds {}", m.len(), model.len()));
     }

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
+use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
 use crate::Memtable;
@@ -112,6 +113,17 @@ impl Memtable for VectorMemtable {
         // iterator reads.
         drop(self.read_sorted(0));
         ChunkedIter::new(self, range)
+    }
+
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        let state = self.read_sorted(0);
+        let sorted = &state.slots[..state.sorted];
+        crate::memtable::step_back(end, back, |end| {
+            let i = end.map_or(sorted.len(), |key| {
+                sorted.partition_point(|x| x.cmp_to(key, SeqNo::MAX) == std::cmp::Ordering::Less)
+            });
+            i.checked_sub(1).map(|i| Bytes::copy_from_slice(&sorted[i].key))
+        })
     }
 
     fn len(&self) -> usize {

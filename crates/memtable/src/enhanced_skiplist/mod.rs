@@ -415,6 +415,30 @@ impl EnhancedSkipListMemtable {
         unsafe { NodeRef::new(next) }
     }
 
+    /// The last node before every version of `key` (of all nodes when `None`), or `None`
+    /// when no node is.
+    fn last_before(&self, key: Option<&[u8]>) -> Option<NodeRef<'_>> {
+        let head = self.head();
+        let mut x = head;
+        for level in (0..self.height.load(Ordering::Acquire)).rev() {
+            x = match key {
+                // `(key, MAX)` sorts before every version of `key`.
+                // SAFETY: `x` is the head (which has every level) or was reached at a level
+                // >= `level`, so it is linked at `level`.
+                Some(key) => unsafe { self.walk_level(x, level, key, key_prefix(key), SeqNo::MAX) }.0,
+                None => loop {
+                    // SAFETY: as above, `x` is linked at `level`; a non-null next pointer
+                    // points at a published node in our arena, linked at `level` too.
+                    match unsafe { NodeRef::new(x.next(level).load(Ordering::Acquire)) } {
+                        Some(n) => x = n,
+                        None => break x,
+                    }
+                },
+            };
+        }
+        (x.as_ptr() != head.as_ptr()).then_some(x)
+    }
+
     /// The first node after every version of keys below the range start.
     fn seek_bound(&self, start: crate::skiplist::InternalBound<'_>) -> *mut Node {
         let node = match start {
@@ -529,6 +553,12 @@ impl Memtable for EnhancedSkipListMemtable {
         let (start, _) = internal_bounds(range);
         let next = if range.is_empty() { ptr::null_mut() } else { self.seek_bound(start) };
         EnhancedSkipListIter { _list: self, next, range: range.clone(), slab: Slab::default() }
+    }
+
+    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        crate::memtable::step_back(end, back, |end| {
+            self.last_before(end).map(|node| Bytes::copy_from_slice(node.key()))
+        })
     }
 
     fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
