@@ -259,6 +259,26 @@ pub trait SsTableStore: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Where a reverse read of table `id` can start a step that ends before `end` (the end of
+    /// the table when `None`): a key before `end` with few of the table's keys between it and
+    /// `end`, and at or before the table's last key before `end`. A reverse iterator reads a
+    /// window `[key, end)` forward per step, so the closer the key, the less a step reads.
+    /// It need not be a key the table holds. The engine asks only about tables that hold a
+    /// key before `end`.
+    ///
+    /// The Parquet store gives the first key of the page holding the table's last key before
+    /// `end`: a step reads one page of the table. The default returns `None`, and the engine
+    /// then starts the step at the table's first key, reading the table's keys before `end`
+    /// in one window.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    fn key_before(&self, id: TableId, end: Option<&[u8]>) -> Result<Option<Bytes>> {
+        let _ = (id, end);
+        Ok(None)
+    }
+
     /// Deletes table `id`. Scans opened before keep reading their table where the platform
     /// allows reading a removed file (Unix).
     ///

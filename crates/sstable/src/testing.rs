@@ -300,6 +300,25 @@ fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> 
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "not ascending: {keys:?}");
         assert!(keys.iter().all(|k| *k > meta.min_key && *k <= meta.max_key), "outside the table: {keys:?}");
     }
+
+    // A key to read back from lies before the end, at or before the table's last key before
+    // it; stepping back by it from the end reaches the table's first key.
+    let mut end: Option<Bytes> = None;
+    let mut steps = 0;
+    while end.as_ref().is_none_or(|e| meta.min_key < *e) {
+        let last_before = end.as_ref().map_or(n - 1, |e| {
+            let i: u64 = std::str::from_utf8(&e[3..]).expect("utf-8").parse().expect("a key number");
+            i - 1
+        });
+        let key = store.key_before(1, end.as_deref()).expect("key before").unwrap_or_else(|| meta.min_key.clone());
+        assert!(end.as_ref().is_none_or(|e| key < *e), "{key:?} is not before {end:?}");
+        assert!(key <= format!("key{last_before:08}").as_bytes(), "{key:?} is past the last key before {end:?}");
+        // Step to the first key the window [key, end) holds.
+        let window = KeyRange::new(Bound::Included(key), end.map_or(Bound::Unbounded, Bound::Excluded));
+        end = scan_all(&store, 1, &window).first().map(|e| e.key.clone());
+        steps += 1;
+        assert!(steps <= n, "stepping back does not reach the first key");
+    }
 }
 
 /// `export_table` either says the store cannot export, or leaves in the destination a table

@@ -262,6 +262,36 @@ fn split_keys_cut_the_table_into_about_equal_runs_without_reading_data() {
     assert_eq!(store.split_keys(1, 1).unwrap(), Vec::<strata_core::Bytes>::new());
 }
 
+/// Reading back from the end, each step's start comes from the page index (no data read)
+/// and is the first key of the page holding the last key before the step's end: a step reads
+/// one page's rows.
+#[test]
+fn keys_to_read_back_from_start_the_page_before_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ParquetOptions { sync: false, ..ParquetOptions::default() };
+    let store = ParquetStore::open(dir.path(), opts).unwrap();
+    store.write_table(1, &mut (0..N).map(|i| Ok(Entry::put(key(i), u64::from(i) + 1, format!("value{i}"))))).unwrap();
+    store.open(1).unwrap();
+    let (mut end, mut steps, mut rows) = (None::<strata_core::Bytes>, 0, 0);
+    loop {
+        let read = store.stats().bytes_read;
+        let Some(start) = store.key_before(1, end.as_deref()).unwrap() else { break };
+        assert_eq!(store.stats().bytes_read, read, "finding a step's start read data");
+        let window = KeyRange::new(
+            std::ops::Bound::Included(start.clone()),
+            end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+        );
+        let keys: Vec<_> = store.scan(1, &window).unwrap().map(|e| e.unwrap().key).collect();
+        assert!(!keys.is_empty() && keys.len() <= 256, "a step of {} rows from {start:?}", keys.len());
+        assert_eq!(keys[0], start, "page bounds of distinct keys are keys");
+        (end, steps, rows) = (Some(start), steps + 1, rows + keys.len());
+    }
+    assert_eq!(rows, N as usize, "the steps cover the table");
+    assert!(steps >= N as usize / 256, "{steps} steps");
+    assert_eq!(end.as_deref(), Some(key(0).as_bytes()));
+    assert_eq!(store.key_before(1, Some(key(0).as_bytes())).unwrap(), None);
+}
+
 /// With a block cache far smaller than the table, a full cache declines a page's first miss
 /// (the lookup reads it in place) and caches it on the next: lookups of every kind (newest
 /// version, older snapshots, deletions, absent keys) answer exactly as with a cache that

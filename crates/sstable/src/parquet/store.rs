@@ -260,6 +260,10 @@ impl SsTableStore for ParquetStore {
         Ok(self.table(id)?.split_keys(parts))
     }
 
+    fn key_before(&self, id: TableId, end: Option<&[u8]>) -> Result<Option<Bytes>> {
+        Ok(self.table(id)?.key_before(end))
+    }
+
     fn delete(&self, id: TableId) -> Result<()> {
         self.shared.tables.remove(id);
         let path = self.table_path(id);

@@ -371,6 +371,24 @@ impl OpenTable {
     /// rows (see [`crate::SsTableStore::split_keys`]). A minimum from the column index may be
     /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
     /// the cut a little. Cuts are kept ascending and after the table's first key.
+    /// The lower bound of the page holding the last key before `end` (the last key of all
+    /// when `None`), from the page index: no page is read. `None` when no page starts before
+    /// `end`.
+    pub(crate) fn key_before(&self, end: Option<&[u8]>) -> Option<Bytes> {
+        let before = |k: &[u8]| end.is_none_or(|end| k < end);
+        self.row_groups.iter().rev().filter(|rg| before(&rg.min)).find_map(|rg| {
+            // Pages are in key order, so their lower bounds ascend: find the first that does
+            // not start before `end`.
+            let (mut lo, mut hi) = (0, rg.page_count());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if before(rg.page_min(mid)) { lo = mid + 1 } else { hi = mid }
+            }
+            let min = rg.page_min(lo.checked_sub(1)?);
+            before(min).then(|| Bytes::copy_from_slice(min))
+        })
+    }
+
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
         let total: u64 = self.chunks.iter().map(|c| c[KEY].num_rows).sum();
         let mut keys: Vec<Bytes> = Vec::new();
