@@ -16,6 +16,7 @@ use strata_sstable::{ParquetStore, SsTableStore, TableId};
 use crate::iter::DbIter;
 use crate::manifest::Manifest;
 use crate::recovery::{ManifestSource, recover};
+use crate::rev_iter::DbRevIter;
 use crate::snapshot::Snapshot;
 use crate::state::{BgState, Inner, ManifestState, MemHandle, SuperVersion, WalState, lock};
 use crate::stats::{LevelStats, Stats};
@@ -400,6 +401,33 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// Keys starting with `prefix`, in key order, as of now.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter<M, S> {
         self.iter(KeyRange::prefix(prefix.as_ref()))
+    }
+
+    /// Keys and values in `range`, in descending key order, as of now: the last key first.
+    /// Takes ranges as [`iter`](Self::iter) does.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for (k, v) in [("t/1", "a"), ("t/2", "b"), ("t/3", "c"), ("u/1", "d")] {
+    ///     db.put(k, v)?;
+    /// }
+    /// // The newest two entries under `t/`, newest first.
+    /// let last: Vec<_> = db.prefix_rev("t/").take(2).collect::<Result<_, _>>()?;
+    /// assert_eq!(last, [("t/3".into(), "c".into()), ("t/2".into(), "b".into())]);
+    /// // The greatest key before `t/3`.
+    /// let (key, _) = db.iter_rev(.."t/3").next().transpose()?.expect("a key before t/3");
+    /// assert_eq!(key, "t/2");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter_rev(&self, range: impl Into<KeyRange>) -> DbRevIter<M, S> {
+        let snapshot = self.inner.visible_seq.load(Ordering::Acquire);
+        self.inner.iter_rev_at(&range.into(), snapshot)
+    }
+
+    /// Keys starting with `prefix`, in descending key order, as of now.
+    pub fn prefix_rev(&self, prefix: impl AsRef<[u8]>) -> DbRevIter<M, S> {
+        self.iter_rev(KeyRange::prefix(prefix.as_ref()))
     }
 
     /// Seals the active memtable (if it holds anything) and waits until every sealed

@@ -23,7 +23,7 @@ use strata_sstable::SsTableStore;
 
 use crate::state::Inner;
 use crate::version::TableHandle;
-use crate::{DbIter, Result};
+use crate::{DbIter, DbRevIter, Result};
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
     /// An iterator over `range` at `snapshot`; the overlapping L0 tables it merges beyond the
@@ -34,6 +34,11 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             self.stats.l0_extra_seeks.fetch_add(iter.l0_sources as u64 - 1, Ordering::Relaxed);
         }
         iter
+    }
+
+    /// A reverse iterator over `range` at `snapshot`.
+    pub(crate) fn iter_rev_at(&self, range: &KeyRange, snapshot: SeqNo) -> DbRevIter<M, S> {
+        DbRevIter::new(self.current(), &self.store, range, snapshot)
     }
 
     pub(crate) fn get_at(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Bytes>> {

@@ -10,6 +10,7 @@ use strata_sstable::SsTableStore;
 
 use crate::Result;
 use crate::iter::DbIter;
+use crate::rev_iter::DbRevIter;
 use crate::state::{Inner, lock};
 
 /// A consistent view of the database as of the moment it was taken: later writes are
@@ -53,6 +54,16 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
     /// Keys starting with `prefix` as of this snapshot, in key order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter<M, S> {
         self.iter(KeyRange::prefix(prefix.as_ref()))
+    }
+
+    /// Keys and values in `range` as of this snapshot, in descending key order.
+    pub fn iter_rev(&self, range: impl Into<KeyRange>) -> DbRevIter<M, S> {
+        self.inner.iter_rev_at(&range.into(), self.seq)
+    }
+
+    /// Keys starting with `prefix` as of this snapshot, in descending key order.
+    pub fn prefix_rev(&self, prefix: impl AsRef<[u8]>) -> DbRevIter<M, S> {
+        self.iter_rev(KeyRange::prefix(prefix.as_ref()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Scans over keys updated many times: every source of a scan yields one version per key
 //! (the memtable seeks past a key's older versions once there are more than a few), and
 //! what a scan returns stays exactly the model's at the latest view and at every snapshot,
-//! with the versions spread over memtables, L0 tables and sorted levels.
+//! with the versions spread over memtables, L0 tables and sorted levels; reverse scans too.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
 use std::collections::BTreeMap;
@@ -21,6 +21,10 @@ fn scan(db_iter: impl Iterator<Item = strata::Result<(bytes::Bytes, bytes::Bytes
 
 fn model_scan(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
     model.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn model_scan_rev(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
+    model.iter().rev().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 #[test]
@@ -69,8 +73,13 @@ fn scans_over_keys_with_thousands_of_versions_match_the_model_at_every_snapshot(
         // Seeks that read a few entries, as a short scan does.
         let first: Vec<_> = scan(db.iter(range.clone()).take(3));
         assert_eq!(first, model_scan(&model, range).into_iter().take(3).collect::<Vec<_>>());
+        assert_eq!(scan(db.iter_rev(range.clone())), model_scan_rev(&model, range), "reverse, {range:?}");
+        let last: Vec<_> = scan(db.iter_rev(range.clone()).take(3));
+        assert_eq!(last, model_scan_rev(&model, range).into_iter().take(3).collect::<Vec<_>>());
         for (i, (snapshot, seen)) in snapshots.iter().enumerate() {
             assert_eq!(scan(snapshot.iter(range.clone())), model_scan(seen, range), "snapshot {i} of {range:?}");
+            let back = model_scan_rev(seen, range);
+            assert_eq!(scan(snapshot.iter_rev(range.clone())), back, "snapshot {i} of {range:?}, reverse");
         }
     }
     db.flush().unwrap();
@@ -135,4 +144,6 @@ fn scans_step_over_older_versions_inside_each_table_of_a_level() {
     assert!(tables >= 3, "the keys should span several tables of one level, not {tables}");
     assert_eq!(scan(db.iter(..)), model_scan(&model, &KeyRange::all()), "latest view");
     assert_eq!(scan(snapshot.iter(..)), model_scan(&old, &KeyRange::all()), "snapshot");
+    assert_eq!(scan(db.iter_rev(..)), model_scan_rev(&model, &KeyRange::all()), "latest view, reverse");
+    assert_eq!(scan(snapshot.iter_rev(..)), model_scan_rev(&old, &KeyRange::all()), "snapshot, reverse");
 }

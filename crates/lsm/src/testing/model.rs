@@ -1,6 +1,6 @@
 //! The engine against a `BTreeMap` model, for any way of opening it (a local directory,
 //! or `strata-object`'s object store): random puts, deletes, range deletes, batches, gets,
-//! scans, snapshot reads (checked against a copy of the model taken when the snapshot was),
+//! scans forward and in reverse, snapshot reads (checked against a copy of the model taken when the snapshot was),
 //! flushes, `compact_range`, reopens, ingests of Parquet files and checkpoints (each opened
 //! and compared with the model). Policies are tuned small so background compactions run
 //! often and data reaches deep levels; snapshots make compaction keep old versions, and
@@ -146,6 +146,11 @@ fn scan_model(model: &Model, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
     model.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+fn reversed(mut rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    rows.reverse();
+    rows
+}
+
 fn collect(iter: impl Iterator<Item = crate::Result<(crate::Bytes, crate::Bytes)>>) -> Vec<(Vec<u8>, Vec<u8>)> {
     iter.map(|kv| {
         let (k, v) = kv.expect("scan failed");
@@ -213,6 +218,8 @@ pub fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op], open: Opener<'
             Op::Scan(s, e) => {
                 let range = KeyRange::new(s.clone().map(Into::into), e.clone().map(Into::into));
                 prop_assert_eq!(collect(d.iter(range.clone())), scan_model(&model, &range), "scan {:?}", range);
+                let back = reversed(scan_model(&model, &range));
+                prop_assert_eq!(collect(d.iter_rev(range.clone())), back, "reverse scan {:?}", range);
             }
             Op::TakeSnapshot => snapshots.push((d.snapshot(), model.clone())),
             Op::SnapshotGet(i, k) if !snapshots.is_empty() => {
@@ -223,6 +230,8 @@ pub fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op], open: Opener<'
             Op::SnapshotScan(i) if !snapshots.is_empty() => {
                 let (snap, seen) = &snapshots[i % snapshots.len()];
                 prop_assert_eq!(collect(snap.iter(..)), scan_model(seen, &KeyRange::all()), "snapshot scan");
+                let back = reversed(scan_model(seen, &KeyRange::all()));
+                prop_assert_eq!(collect(snap.iter_rev(..)), back, "snapshot reverse scan");
             }
             Op::DropSnapshot(i) if !snapshots.is_empty() => {
                 let n = snapshots.len();
@@ -256,10 +265,14 @@ pub fn run(kind: MemtableKind, policy: &PolicyConfig, ops: &[Op], open: Opener<'
     }
     let d = db.as_ref().expect("open");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "final scan");
+    let back = reversed(scan_model(&model, &KeyRange::all()));
+    prop_assert_eq!(collect(d.iter_rev(..)), back, "final reverse scan");
     let report = d.verify(&crate::VerifyOptions::default());
     prop_assert!(report.is_ok(), "verify after the steps: {:?}", report.problems);
     d.compact_range(..).expect("final compaction");
     prop_assert_eq!(collect(d.iter(..)), scan_model(&model, &KeyRange::all()), "scan after a full compaction");
+    let back = reversed(scan_model(&model, &KeyRange::all()));
+    prop_assert_eq!(collect(d.iter_rev(..)), back, "reverse scan after a full compaction");
     let report = d.verify(&crate::VerifyOptions::default());
     prop_assert!(report.is_ok(), "verify after a full compaction: {:?}", report.problems);
     snapshots.clear();
