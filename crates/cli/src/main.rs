@@ -219,7 +219,8 @@ struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "strata")]
     engines: Vec<String>,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing (point
-    /// reads of absent keys inside the loaded key range), readseq, seekrandom, deleterandom,
+    /// reads of absent keys inside the loaded key range), readseq, readreverse (readseq in
+    /// descending key order), seekrandom, seekreverse (seeks reading backwards), deleterandom,
     /// readwhilewriting, ycsb-a ... ycsb-f, compact (a full compaction, timed once the
     /// background work the writes left is done) and deleterange (one range delete of a tenth
     /// of the keys; readrandom after it reads the other keys).
@@ -230,12 +231,13 @@ struct BenchArgs {
     /// half an hour on 2 cores) instead of 20,000 (the whole run in about two minutes).
     #[arg(long)]
     full: bool,
-    /// Number of keys loaded, and of operations of the loads, overwrite, readseq and deleterandom.
+    /// Number of keys loaded, and of operations of the loads, overwrite, readseq, readreverse
+    /// and deleterandom.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
     /// Operations of each workload on the loaded keys: readrandom, readmissing, seekrandom,
-    /// readwhilewriting and ycsb-a ... ycsb-f (ycsb-e runs a tenth of it: each of its scans reads
-    /// many entries). Default: 20000 (or --num if smaller), and --num with --full.
+    /// seekreverse, readwhilewriting and ycsb-a ... ycsb-f (ycsb-e runs a tenth of it: each of
+    /// its scans reads many entries). Default: 20000 (or --num if smaller), and --num with --full.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     reads: Option<u64>,
     /// Entry counts of the memtable comparison.
@@ -330,7 +332,7 @@ struct BenchArgs {
     /// Fsync every write.
     #[arg(long)]
     sync: bool,
-    /// Entries read after each seek in seekrandom.
+    /// Entries read after each seek in seekrandom and seekreverse.
     #[arg(long, default_value_t = 100)]
     seek_nexts: usize,
     /// Puts per second readwhilewriting's writer is held to (0: as fast as it can, the

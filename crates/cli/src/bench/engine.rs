@@ -15,14 +15,16 @@ use super::workload::Rng;
 use super::zipf::Zipf;
 
 /// The workloads, by the names `--benchmarks` takes.
-pub(crate) const WORKLOADS: [&str; 17] = [
+pub(crate) const WORKLOADS: [&str; 19] = [
     "fillseq",
     "fillrandom",
     "overwrite",
     "readrandom",
     "readmissing",
     "readseq",
+    "readreverse",
     "seekrandom",
+    "seekreverse",
     "deleterandom",
     "deleterange",
     "readwhilewriting",
@@ -45,7 +47,9 @@ pub(crate) const SUITE: &[&str] = &[
     "readrandom",
     "readmissing",
     "readseq",
+    "readreverse",
     "seekrandom",
+    "seekreverse",
     "readwhilewriting",
     "ycsb-a",
     "ycsb-b",
@@ -61,7 +65,7 @@ pub(crate) const SUITE: &[&str] = &[
 /// hundred times the work of a point read, which runs a tenth of that.
 pub(crate) fn planned_ops(name: &str, num: u64, reads: u64) -> u64 {
     match name {
-        "fillseq" | "fillrandom" | "overwrite" | "deleterandom" | "readseq" => num,
+        "fillseq" | "fillrandom" | "overwrite" | "deleterandom" | "readseq" | "readreverse" => num,
         "compact" => 1,
         "deleterange" => deleted_span(num).1 - deleted_span(num).0,
         "ycsb-e" => (reads / 10).max(1),
@@ -355,6 +359,8 @@ enum Op {
     GetMissing,
     Delete,
     Seek,
+    /// A seek to the last key at or before the key, reading backwards.
+    SeekReverse,
     /// YCSB F: read a key, then write it, timed as one operation.
     ReadModifyWrite,
 }
@@ -417,6 +423,9 @@ impl Shared<'_> {
                 Ok(kbuf.len() as u64)
             }
             Op::Seek => Ok((self.engine.seek(kbuf, self.seek_nexts)? * (self.keys.key_size + self.value_size)) as u64),
+            Op::SeekReverse => {
+                Ok((self.engine.seek_reverse(kbuf, self.seek_nexts)? * (self.keys.key_size + self.value_size)) as u64)
+            }
             Op::ReadModifyWrite => {
                 let read = self.engine.get(kbuf)?.map_or(0, |len| (kbuf.len() + len) as u64);
                 self.engine.put(kbuf, self.value(index), self.sync)?;
@@ -740,10 +749,12 @@ fn run_workload(
         }
         "readmissing" => run(ops, threads, &|r, _| (Op::GetMissing, r.below(num as usize) as u64))?,
         "seekrandom" => run(ops, threads, &|r, _| (Op::Seek, r.below(num as usize) as u64))?,
+        "seekreverse" => run(ops, threads, &|r, _| (Op::SeekReverse, r.below(num as usize) as u64))?,
         "deleterandom" => run(num, threads, &|_, i| (Op::Delete, permute(i)))?,
-        "readseq" => {
+        "readseq" | "readreverse" => {
             let started = Instant::now();
-            let n = shared.engine.scan_all()? as u64;
+            let n =
+                if name == "readseq" { shared.engine.scan_all()? } else { shared.engine.scan_all_reverse()? } as u64;
             bar.inc(num);
             let secs = started.elapsed().as_secs_f64();
             Row {

@@ -17,8 +17,13 @@ pub(crate) trait BenchEngine: Send + Sync {
     /// Seeks to the first key at or after `key` and reads up to `nexts + 1` entries;
     /// returns how many it read.
     fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String>;
+    /// Seeks to the last key at or before `key` and reads up to `nexts + 1` entries backwards;
+    /// returns how many it read.
+    fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String>;
     /// Reads every entry in key order; returns how many.
     fn scan_all(&self) -> Result<usize, String>;
+    /// Reads every entry in descending key order; returns how many.
+    fn scan_all_reverse(&self) -> Result<usize, String>;
     /// Writes memtables out and waits for background work to settle.
     fn flush(&self) -> Result<(), String>;
     /// Compacts everything.
@@ -135,6 +140,16 @@ pub(crate) fn open(kind: EngineKind, dir: &Path, config: &EngineConfig) -> Resul
 }
 
 /// Total bytes of the files under `dir`.
+/// How many items a read yields, or its first error.
+fn count<T, E: std::fmt::Display>(items: impl Iterator<Item = Result<T, E>>) -> Result<usize, String> {
+    let mut n = 0;
+    for item in items {
+        item.map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub(crate) fn disk_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![PathBuf::from(dir)];
@@ -208,13 +223,16 @@ impl BenchEngine for StrataEngine {
         Ok(n)
     }
 
+    fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+        count(self.db.iter_rev(..=key).take(nexts + 1))
+    }
+
     fn scan_all(&self) -> Result<usize, String> {
-        let mut n = 0;
-        for kv in self.db.iter(..) {
-            kv.map_err(|e| e.to_string())?;
-            n += 1;
-        }
-        Ok(n)
+        count(self.db.iter(..))
+    }
+
+    fn scan_all_reverse(&self) -> Result<usize, String> {
+        count(self.db.iter_rev(..))
     }
 
     fn flush(&self) -> Result<(), String> {
@@ -292,7 +310,7 @@ mod fjall_engine {
 
     use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-    use super::{BenchEngine, EngineConfig};
+    use super::{BenchEngine, EngineConfig, count};
 
     pub(super) struct FjallEngine {
         db: Database,
@@ -355,6 +373,10 @@ mod fjall_engine {
             Ok(n)
         }
 
+        fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+            count(self.items.range(..=key.to_vec()).rev().take(nexts + 1).map(|guard| guard.into_inner()))
+        }
+
         fn scan_all(&self) -> Result<usize, String> {
             let mut n = 0;
             for guard in self.items.iter() {
@@ -362,6 +384,10 @@ mod fjall_engine {
                 n += 1;
             }
             Ok(n)
+        }
+
+        fn scan_all_reverse(&self) -> Result<usize, String> {
+            count(self.items.iter().rev().map(|guard| guard.into_inner()))
         }
 
         fn flush(&self) -> Result<(), String> {
@@ -390,7 +416,7 @@ mod rocksdb_engine {
     use rocksdb::statistics::Ticker;
     use rocksdb::{BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, WriteOptions};
 
-    use super::{BenchEngine, EngineConfig};
+    use super::{BenchEngine, EngineConfig, count};
 
     pub(super) struct RocksEngine {
         db: DB,
@@ -448,13 +474,17 @@ mod rocksdb_engine {
             Ok(n)
         }
 
+        fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
+            // `From` with `Reverse` is RocksDB's SeekForPrev: the last key at or before `key`.
+            count(self.db.iterator(IteratorMode::From(key, Direction::Reverse)).take(nexts + 1))
+        }
+
         fn scan_all(&self) -> Result<usize, String> {
-            let mut n = 0;
-            for kv in self.db.iterator(IteratorMode::Start) {
-                kv.map_err(|e| e.to_string())?;
-                n += 1;
-            }
-            Ok(n)
+            count(self.db.iterator(IteratorMode::Start))
+        }
+
+        fn scan_all_reverse(&self) -> Result<usize, String> {
+            count(self.db.iterator(IteratorMode::End))
         }
 
         fn flush(&self) -> Result<(), String> {
