@@ -64,16 +64,22 @@ pub(crate) fn delete_range(target: &Target, base: &Options, start: &str, end: &s
     target.close(db)
 }
 
+/// The keys `strata scan` prints: those with a prefix, or from a start up to an end.
+pub(crate) struct ScanRange<'a> {
+    pub(crate) prefix: Option<&'a str>,
+    pub(crate) start: Option<&'a str>,
+    pub(crate) end: Option<&'a str>,
+}
+
 pub(crate) fn scan(
     target: &Target,
     base: &Options,
-    prefix: Option<&str>,
-    start: Option<&str>,
-    end: Option<&str>,
+    range: &ScanRange<'_>,
     limit: Option<usize>,
+    reverse: bool,
 ) -> Result<usize, String> {
     let db = target.open(base, Access::Read)?;
-    let range = match (prefix, start, end) {
+    let range = match (range.prefix, range.start, range.end) {
         (Some(p), None, None) => KeyRange::prefix(p.as_bytes()),
         (Some(_), _, _) => return Err("--prefix cannot be combined with --start or --end".into()),
         (None, Some(s), Some(e)) => KeyRange::from_range(s..e),
@@ -81,9 +87,11 @@ pub(crate) fn scan(
         (None, None, Some(e)) => KeyRange::from_range(..e),
         (None, None, None) => KeyRange::all(),
     };
+    let rows: Box<dyn Iterator<Item = strata::Result<_>>> =
+        if reverse { Box::new(db.iter_rev(range)) } else { Box::new(db.iter(range)) };
     let mut out = std::io::stdout().lock();
     let mut n = 0;
-    for kv in db.iter(range).take(limit.unwrap_or(usize::MAX)) {
+    for kv in rows.take(limit.unwrap_or(usize::MAX)) {
         let (k, v) = kv.map_err(|e| e.to_string())?;
         writeln!(out, "{}\t{}", escape(&k), escape(&v)).map_err(|e| e.to_string())?;
         n += 1;

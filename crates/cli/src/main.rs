@@ -7,7 +7,7 @@
 //! strata bench --memtables                       compare the eight memtable variants
 //! strata put|get|delete DIR KEY [VALUE]          single operations
 //! strata delete-range DIR START END              delete every key in [START, END) with one record
-//! strata scan DIR [--prefix P | --start A --end B] [--limit N]
+//! strata scan DIR [--prefix P | --start A --end B] [--limit N] [--reverse]
 //! strata stats DIR                               levels, tables, caches, amplification
 //! strata inspect FILE.parquet                    one table's metadata, filter and rows
 //! strata compact DIR                             compact everything
@@ -113,6 +113,9 @@ enum Command {
         /// At most this many entries.
         #[arg(long)]
         limit: Option<usize>,
+        /// In descending key order: the last key first (with --limit, the last N).
+        #[arg(long)]
+        reverse: bool,
     },
     /// Levels, tables with sizes and key ranges, memtable use, cache hit rates, amplification.
     Stats {
@@ -472,8 +475,9 @@ fn main() -> ExitCode {
         },
         Command::Delete { dir, key } => commands::delete(&at(dir), &base, &key),
         Command::DeleteRange { dir, start, end } => commands::delete_range(&at(dir), &base, &start, &end),
-        Command::Scan { dir, prefix, start, end, limit } => {
-            commands::scan(&at(dir), &base, prefix.as_deref(), start.as_deref(), end.as_deref(), limit).map(|_| ())
+        Command::Scan { dir, prefix, start, end, limit, reverse } => {
+            let range = commands::ScanRange { prefix: prefix.as_deref(), start: start.as_deref(), end: end.as_deref() };
+            commands::scan(&at(dir), &base, &range, limit, reverse).map(|_| ())
         }
         Command::Stats { dir } => commands::stats(&at(dir), &base).map(|s| print!("{s}")),
         Command::Inspect { file, rows } => commands::inspect(&file, rows).map(|s| print!("{s}")),

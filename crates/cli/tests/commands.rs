@@ -25,6 +25,8 @@ fn put_get_delete_scan_round_trip() {
     assert_eq!(ok(&strata(&["scan", d])), "job/7\tcompile\nuser/1\tada\n");
     assert_eq!(ok(&strata(&["scan", d, "--prefix", "user/"])), "user/1\tada\n");
     assert_eq!(ok(&strata(&["scan", d, "--start", "k", "--limit", "1"])), "user/1\tada\n");
+    assert_eq!(ok(&strata(&["scan", d, "--reverse"])), "user/1\tada\njob/7\tcompile\n");
+    assert_eq!(ok(&strata(&["scan", d, "--end", "user/1", "--reverse", "--limit", "1"])), "job/7\tcompile\n");
     fails_with(&strata(&["scan", d, "--prefix", "u", "--start", "a"]), "--prefix");
 }
 
