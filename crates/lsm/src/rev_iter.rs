@@ -91,14 +91,16 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
                 }
             }
         }
+        let start = self.start.as_ref().map(|s| &s[..]);
         for m in std::iter::once(&self.sv.active).chain(&self.sv.immutables) {
-            // The memtable's last key before `end`; when it is nearer than any start so far,
-            // the step goes back up to MEM_STEP_KEYS of its keys (or to that start).
-            let Some(last) = m.mem.key_before(end, 0) else { continue };
-            if best.as_ref().is_some_and(|b| last <= b) || !after_start(&last) {
+            // The memtable's last key in the range before `end`; when it is nearer than any
+            // start so far, the step goes back up to MEM_STEP_KEYS of its keys (or to that
+            // start).
+            let Some(last) = m.mem.key_before(start, end, 0) else { continue };
+            if best.as_ref().is_some_and(|b| last <= b) {
                 continue;
             }
-            let key = m.mem.key_before(end, MEM_STEP_KEYS - 1).unwrap_or(last);
+            let key = m.mem.key_before(start, end, MEM_STEP_KEYS - 1).unwrap_or(last);
             if best.as_ref().is_none_or(|b| key > b) {
                 best = Some(key);
             }

@@ -1,5 +1,7 @@
 //! `AnyMemtable`: a memtable whose variant is chosen at run time.
 
+use std::ops::Bound;
+
 use bytes::Bytes;
 use strata_core::{Entry, KeyRange, SeqNo, ValueKind, VersionedValue};
 
@@ -153,8 +155,8 @@ impl Memtable for AnyMemtable {
         }
     }
 
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
-        dispatch!(self, m => m.key_before(end, back))
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        dispatch!(self, m => m.key_before(start, end, back))
     }
 
     fn len(&self) -> usize {

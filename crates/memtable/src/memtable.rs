@@ -65,20 +65,22 @@ pub trait Memtable: Send + Sync {
         }
     }
 
-    /// A key held before `end` (before no end when `None`) to read back from: the greatest
-    /// such key when `back` is 0, else the one `back` distinct keys below it, or the least key
-    /// before `end` when fewer are held; `None` when no key before `end` is held. Every
+    /// A key held at or after `start` and before `end` (no end when `None`), to read back
+    /// from: the greatest such key when `back` is 0, else the one `back` distinct keys below
+    /// it, or the least such key when fewer are held; `None` when none is held. Every
     /// version counts, whatever its sequence number: the answer is a position, not a value.
     ///
-    /// A reverse iterator starts each step of its read of the memtable here. The default
-    /// makes one pass of [`visit_range`](Self::visit_range) from the first key, O(n); an
-    /// ordered structure answers in O((back + 1) log n), as every variant but the hash and
-    /// linked-list ones does.
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+    /// A reverse iterator starts each step of its read of the memtable here, with `start`
+    /// the start of its range. The default makes one pass of
+    /// [`visit_range`](Self::visit_range) over `start..end`, O(keys there) (a hash variant's
+    /// pass over one prefix reads one bucket); an ordered structure answers in
+    /// O((back + 1) log n), as every variant but the hash and linked-list ones does.
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        let start = start.map(Bytes::copy_from_slice);
         let end = end.map_or(Bound::Unbounded, |k| Bound::Excluded(Bytes::copy_from_slice(k)));
         // The last `back + 1` distinct keys visited, least first.
         let mut last: VecDeque<Vec<u8>> = VecDeque::with_capacity(back.saturating_add(1).min(1024));
-        self.visit_range(&KeyRange::new(Bound::Unbounded, end), &mut |key, _, _, _| {
+        self.visit_range(&KeyRange::new(start, end), &mut |key, _, _, _| {
             if last.back().is_none_or(|l| l[..] != *key) {
                 let reused = if last.len() > back { last.pop_front() } else { None };
                 let slot = match reused {
@@ -123,15 +125,22 @@ pub trait Memtable: Send + Sync {
 }
 
 /// [`Memtable::key_before`] for an ordered structure, from `before`, its search for the
-/// greatest key before an end: the greatest key before `end`, stepped back `back` times.
+/// greatest key before an end: the greatest key before `end`, stepped back `back` times,
+/// never below `start`.
 pub(crate) fn step_back(
+    start: Bound<&[u8]>,
     end: Option<&[u8]>,
     back: usize,
     before: impl Fn(Option<&[u8]>) -> Option<Bytes>,
 ) -> Option<Bytes> {
-    let mut at = before(end)?;
+    let in_range = |key: &Bytes| match start {
+        Bound::Included(s) => key[..] >= *s,
+        Bound::Excluded(s) => key[..] > *s,
+        Bound::Unbounded => true,
+    };
+    let mut at = before(end).filter(in_range)?;
     for _ in 0..back {
-        match before(Some(&at)) {
+        match before(Some(&at)).filter(in_range) {
             Some(key) => at = key,
             None => break,
         }

@@ -136,8 +136,8 @@ impl Memtable for SkipListMemtable {
         SkipListIter { inner, slab: Slab::default() }
     }
 
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
-        crate::memtable::step_back(end, back, |end| {
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        crate::memtable::step_back(start, end, back, |end| {
             // `(end, MAX)` sorts before every version of `end`.
             let e = match end {
                 Some(key) => self.map.upper_bound(Bound::Excluded(&(key, SeqNo::MAX) as &dyn KeyView))?,

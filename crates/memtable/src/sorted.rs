@@ -18,6 +18,7 @@
 //! ordered scans, with a modest write rate from few threads.
 
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -142,9 +143,9 @@ impl Memtable for SortedMemtable {
         ChunkedIter::new(self, range)
     }
 
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
         let runs = self.read();
-        crate::memtable::step_back(end, back, |end| runs.key_before(end))
+        crate::memtable::step_back(start, end, back, |end| runs.key_before(end))
     }
 
     fn len(&self) -> usize {

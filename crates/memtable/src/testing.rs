@@ -70,8 +70,8 @@ pub fn empty<M: Memtable>(m: &M) {
     assert!(m.get(b"", MAX_SEQNO).is_none());
     assert_eq!(m.iter().count(), 0, "an empty memtable yields entries");
     assert_eq!(m.range(&KeyRange::from_range("a".."z")).count(), 0);
-    assert_eq!(m.key_before(None, 0), None, "an empty memtable has a last key");
-    assert_eq!(m.key_before(Some(b"k"), 3), None);
+    assert_eq!(m.key_before(Bound::Unbounded, None, 0), None, "an empty memtable has a last key");
+    assert_eq!(m.key_before(Bound::Unbounded, Some(b"k"), 3), None);
     m.seal();
     assert_eq!(m.iter().count(), 0);
 }
@@ -190,11 +190,17 @@ pub fn empty_keys_and_values<M: Memtable>(m: &M) {
     let keys: Vec<Vec<u8>> = m.iter().map(|e| e.key.to_vec()).collect();
     assert_eq!(keys, [b"".to_vec(), b"".to_vec(), b"x".to_vec()], "the empty key sorts first");
     assert_eq!(m.range(&KeyRange::from_range(&b""[..]..=&b""[..])).count(), 2);
-    assert_eq!(m.key_before(Some(b""), 0), None, "a key before the empty key");
-    assert_eq!(m.key_before(Some(b"\0"), 0).as_deref(), Some(&b""[..]), "the empty key is before \\0");
-    assert_eq!(m.key_before(None, 0).as_deref(), Some(&b"x"[..]));
-    assert_eq!(m.key_before(None, 1).as_deref(), Some(&b""[..]), "one key back from x");
-    assert_eq!(m.key_before(None, 9).as_deref(), Some(&b""[..]), "the least key when fewer are held");
+    assert_eq!(m.key_before(Bound::Unbounded, Some(b""), 0), None, "a key before the empty key");
+    assert_eq!(
+        m.key_before(Bound::Unbounded, Some(b"\0"), 0).as_deref(),
+        Some(&b""[..]),
+        "the empty key is before \\0"
+    );
+    assert_eq!(m.key_before(Bound::Unbounded, None, 0).as_deref(), Some(&b"x"[..]));
+    assert_eq!(m.key_before(Bound::Unbounded, None, 1).as_deref(), Some(&b""[..]), "one key back from x");
+    assert_eq!(m.key_before(Bound::Unbounded, None, 9).as_deref(), Some(&b""[..]), "the least key when fewer are held");
+    assert_eq!(m.key_before(Bound::Excluded(b""), None, 9).as_deref(), Some(&b"x"[..]), "not below the start");
+    assert_eq!(m.key_before(Bound::Included(b"y"), None, 0), None, "no key at or after the start");
 }
 
 /// A 1 MiB value is stored and returned intact.
@@ -286,20 +292,23 @@ pub fn model_operations<M: Memtable, F: Fn() -> M>(make: &F, cases: u32, ops_per
     }
 }
 
-/// [`Memtable::key_before`] against the model's keys before `end`, stepping back 0, 1 and 5
-/// keys.
-fn check_key_before<M: Memtable>(m: &M, model: &Model, end: Option<&[u8]>) -> Result<(), String> {
+/// [`Memtable::key_before`] against the model's keys before `end`, from no start and from
+/// `start`, stepping back 0, 1 and 5 keys.
+fn check_key_before<M: Memtable>(m: &M, model: &Model, start: &[u8], end: Option<&[u8]>) -> Result<(), String> {
     let before: Vec<&Vec<u8>> = match end {
         Some(end) => model.range(..(end.to_vec(), Reverse(SeqNo::MAX))).map(|((k, _), _)| k).collect(),
         None => model.keys().map(|(k, _)| k).collect(),
     };
-    let mut keys = before;
-    keys.dedup();
-    for back in [0, 1, 5] {
-        let want = keys.len().checked_sub(1).map(|last| keys[last.saturating_sub(back)].clone());
-        let got = m.key_before(end, back).map(|k| k.to_vec());
-        if got != want {
-            return Err(format!("key_before({end:?}, {back}): got {got:?}, model says {want:?}"));
+    let mut all = before;
+    all.dedup();
+    let from_start: Vec<&Vec<u8>> = all.iter().copied().filter(|k| k[..] >= *start).collect();
+    for (bound, keys) in [(Bound::Unbounded, &all), (Bound::Included(start), &from_start)] {
+        for back in [0, 1, 5] {
+            let want = keys.len().checked_sub(1).map(|last| keys[last.saturating_sub(back)].clone());
+            let got = m.key_before(bound, end, back).map(|k| k.to_vec());
+            if got != want {
+                return Err(format!("key_before({bound:?}, {end:?}, {back}): got {got:?}, model says {want:?}"));
+            }
         }
     }
     Ok(())
@@ -342,7 +351,7 @@ fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
                 if got != want {
                     return Err(format!("get({k:?}, {snapshot}): got {got:?}, model says {want:?}"));
                 }
-                check_key_before(m, &model, Some(k))?;
+                check_key_before(m, &model, &k[..k.len() / 2], Some(k))?;
             }
             Op::Range(s, e) => {
                 let range = KeyRange::new(s.clone().map(Bytes::from), e.clone().map(Bytes::from));
@@ -362,7 +371,7 @@ fn check_against_model<M: Memtable>(m: &M, ops: &[Op]) -> Result<(), String> {
             }
         }
     }
-    check_key_before(m, &model, None)?;
+    check_key_before(m, &model, b"a", None)?;
     if m.len() != model.len() {
         return Err(format!("len {} but the model holds {}", m.len(), model.len()));
     }

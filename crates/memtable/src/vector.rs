@@ -12,6 +12,7 @@
 //! lock (see `cursor`).
 
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
@@ -115,10 +116,10 @@ impl Memtable for VectorMemtable {
         ChunkedIter::new(self, range)
     }
 
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
         let state = self.read_sorted(0);
         let sorted = &state.slots[..state.sorted];
-        crate::memtable::step_back(end, back, |end| {
+        crate::memtable::step_back(start, end, back, |end| {
             let i = end.map_or(sorted.len(), |key| {
                 sorted.partition_point(|x| x.cmp_to(key, SeqNo::MAX) == std::cmp::Ordering::Less)
             });

@@ -555,8 +555,8 @@ impl Memtable for EnhancedSkipListMemtable {
         EnhancedSkipListIter { _list: self, next, range: range.clone(), slab: Slab::default() }
     }
 
-    fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
-        crate::memtable::step_back(end, back, |end| {
+    fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
+        crate::memtable::step_back(start, end, back, |end| {
             self.last_before(end).map(|node| Bytes::copy_from_slice(node.key()))
         })
     }
