@@ -272,7 +272,7 @@ fn model_range(model: &State, range: &KeyRange) -> State {
 }
 
 /// The `engine_ops` target: an operation sequence (put, delete, range delete, batch, synced
-/// writes, get, range scan, snapshot reads, flush, compact, clean reopen, simulated power cut) runs against the engine on
+/// writes, get, range scan forward and in reverse, snapshot reads, flush, compact, clean reopen, simulated power cut) runs against the engine on
 /// an in-memory [`FaultFs`], checked against a [`BTreeMap`](std::collections::BTreeMap)
 /// model: every read answers as the model does; after a reopen everything is there; after
 /// a power cut the store holds the state after some prefix of the writes that includes
@@ -374,6 +374,9 @@ pub fn fuzz_engine_ops(data: &[u8]) {
                 let (a, b) = (key(input.byte()), key(input.byte()));
                 let range = KeyRange::new(Bound::Included(a.into()), Bound::Excluded(b.into()));
                 assert_eq!(scan(d, range.clone()), model_range(oracle.latest(), &range), "scan {range:?}");
+                let back = d.iter_rev(range.clone()).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())));
+                let want: Vec<_> = model_range(oracle.latest(), &range).into_iter().rev().collect();
+                assert_eq!(back.collect::<Result<Vec<_>, _>>().expect("reverse scan"), want, "reverse {range:?}");
             }
             8 => {
                 d.flush().expect("flush");
