@@ -7,9 +7,15 @@
 //! cheaply about the keys below `end`:
 //!
 //! * a table: [`SsTableStore::key_before`], for the Parquet store the first key of the page
-//!   holding the table's last key before `end` (from the page index, no data read), so a
-//!   step reads about one page of each table;
-//! * a memtable: [`Memtable::key_before`], up to [`MEM_STEP_KEYS`] distinct keys back.
+//!   holding the table's last key before `end`, or of a page further back (from the page
+//!   index, no data read), so a step reads a few pages of each table;
+//! * a memtable: [`Memtable::key_before`], up to [`MEM_KEYS_PER_PAGE`] distinct keys back per
+//!   page.
+//!
+//! The first [`ONE_PAGE_STEPS`] steps span one page, and each later one twice the pages of
+//! the one before, up to [`MAX_STEP_PAGES`]: reading the hundred or so keys before a key
+//! reads about what a forward seek does, and a long reverse scan pays a step's seek once
+//! per 16 pages.
 //!
 //! Any start below `end` gives the right answer, since a window is read whole; a near one
 //! keeps the step short. Every window is read from the same pinned super version at the same
@@ -27,17 +33,29 @@ use crate::Result;
 use crate::iter::DbIter;
 use crate::state::SuperVersion;
 
-/// The most distinct keys of a memtable one step reads: a step starts no further back than
-/// this many keys below its end in any memtable.
-const MEM_STEP_KEYS: usize = 32;
+/// A memtable's share of a step, in distinct keys per table page the step spans: a step
+/// starts no further back than this many keys (times its pages) below its end in any
+/// memtable.
+const MEM_KEYS_PER_PAGE: usize = 32;
+
+/// Steps that span one table page, at the start of an iteration: reading back the hundred or
+/// so keys before a key (a reverse seek) takes two or three, and costs what its forward
+/// counterpart does (larger steps read rows it does not return).
+const ONE_PAGE_STEPS: usize = 3;
+
+/// The most table pages one step spans. After the first steps, each spans twice the pages
+/// of the one before, so that a long reverse scan pays the seek a step costs only once per
+/// this many pages.
+const MAX_STEP_PAGES: usize = 16;
 
 /// An iterator over `(key, value)` pairs in descending key order, as of one snapshot.
 ///
 /// Items are `Result`s, as [`DbIter`]'s are: the iterator ends after yielding an error.
 ///
-/// It reads the range back to front a window at a time: a window holds about one page of
-/// each table and up to 32 keys of each memtable, read forward and yielded last first. A
-/// reverse scan costs about one seek per window on top of a forward scan's work.
+/// It reads the range back to front a window at a time, each read forward and yielded last
+/// first: the first three windows hold about one page of each table and up to 32 keys of
+/// each memtable, and each later one twice as much as the one before, up to 16 pages. A reverse scan costs about
+/// one seek per window on top of a forward scan's work.
 pub struct DbRevIter<M: Memtable + 'static, S: SsTableStore> {
     sv: Arc<SuperVersion<M>>,
     store: Arc<S>,
@@ -48,6 +66,10 @@ pub struct DbRevIter<M: Memtable + 'static, S: SsTableStore> {
     end: Option<Bound<Bytes>>,
     /// The pairs of the window read last, in key order, yielded from the back.
     window: Vec<(Bytes, Bytes)>,
+    /// Table pages the next window spans.
+    pages: usize,
+    /// Windows read so far.
+    windows: usize,
 }
 
 impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
@@ -60,6 +82,8 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
             start: owned(range.start()),
             end: (!range.is_empty()).then(|| owned(range.end())),
             window: Vec::new(),
+            pages: 1,
+            windows: 0,
         }
     }
 
@@ -85,7 +109,8 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
                 if t.meta.min_seq > self.snapshot || !holds_one_before {
                     continue;
                 }
-                let key = self.store.key_before(t.meta.id, end)?.unwrap_or_else(|| t.meta.min_key.clone());
+                let key = self.store.key_before(t.meta.id, end, self.pages - 1)?;
+                let key = key.unwrap_or_else(|| t.meta.min_key.clone());
                 if best.as_ref().is_none_or(|b| key > b) {
                     best = Some(key);
                 }
@@ -94,13 +119,13 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
         let start = self.start.as_ref().map(|s| &s[..]);
         for m in std::iter::once(&self.sv.active).chain(&self.sv.immutables) {
             // The memtable's last key in the range before `end`; when it is nearer than any
-            // start so far, the step goes back up to MEM_STEP_KEYS of its keys (or to that
-            // start).
+            // start so far, the step goes back up to its share of the memtable's keys (or to
+            // that start).
             let Some(last) = m.mem.key_before(start, end, 0) else { continue };
             if best.as_ref().is_some_and(|b| last <= b) {
                 continue;
             }
-            let key = m.mem.key_before(start, end, MEM_STEP_KEYS - 1).unwrap_or(last);
+            let key = m.mem.key_before(start, end, MEM_KEYS_PER_PAGE * self.pages - 1).unwrap_or(last);
             if best.as_ref().is_none_or(|b| key > b) {
                 best = Some(key);
             }
@@ -123,6 +148,10 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
             self.window.push(pair?);
         }
         self.end = from.map(Bound::Excluded);
+        self.windows += 1;
+        if self.windows >= ONE_PAGE_STEPS {
+            self.pages = (self.pages * 2).min(MAX_STEP_PAGES);
+        }
         Ok(())
     }
 }

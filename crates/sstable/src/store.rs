@@ -260,22 +260,23 @@ pub trait SsTableStore: Send + Sync {
     }
 
     /// Where a reverse read of table `id` can start a step that ends before `end` (the end of
-    /// the table when `None`): a key before `end` with few of the table's keys between it and
-    /// `end`, and at or before the table's last key before `end`. A reverse iterator reads a
-    /// window `[key, end)` forward per step, so the closer the key, the less a step reads.
-    /// It need not be a key the table holds. The engine asks only about tables that hold a
-    /// key before `end`.
+    /// the table when `None`) and reads about `back + 1` of the store's pages: a key before
+    /// `end`, at or before the table's last key before `end`. A reverse iterator reads a
+    /// window `[key, end)` forward per step, so the closer the key, the less a step reads;
+    /// it starts with steps of one page and then doubles the pages of each step up to 16. The key
+    /// need not be one the table holds. The engine asks only about tables that hold a key
+    /// before `end`.
     ///
-    /// The Parquet store gives the first key of the page holding the table's last key before
-    /// `end`: a step reads one page of the table. The default returns `None`, and the engine
-    /// then starts the step at the table's first key, reading the table's keys before `end`
-    /// in one window.
+    /// The Parquet store gives the first key of the page `back` pages before the one holding
+    /// the table's last key before `end` (of the table's first page when there are fewer),
+    /// from the page index. The default returns `None`, and the engine then starts the step
+    /// at the table's first key, reading the table's keys before `end` in one window.
     ///
     /// # Errors
     ///
     /// As [`open`](Self::open).
-    fn key_before(&self, id: TableId, end: Option<&[u8]>) -> Result<Option<Bytes>> {
-        let _ = (id, end);
+    fn key_before(&self, id: TableId, end: Option<&[u8]>, back: usize) -> Result<Option<Bytes>> {
+        let _ = (id, end, back);
         Ok(None)
     }
 

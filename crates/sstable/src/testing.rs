@@ -302,7 +302,8 @@ fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> 
     }
 
     // A key to read back from lies before the end, at or before the table's last key before
-    // it; stepping back by it from the end reaches the table's first key.
+    // it; stepping back by it from the end (0 to 2 pages further back) reaches the table's
+    // first key.
     let mut end: Option<Bytes> = None;
     let mut steps = 0;
     while end.as_ref().is_none_or(|e| meta.min_key < *e) {
@@ -310,7 +311,9 @@ fn many_entries_and_concurrent_readers<S: SsTableStore>(open: &dyn Fn(&Path) -> 
             let i: u64 = std::str::from_utf8(&e[3..]).expect("utf-8").parse().expect("a key number");
             i - 1
         });
-        let key = store.key_before(1, end.as_deref()).expect("key before").unwrap_or_else(|| meta.min_key.clone());
+        let back = (steps % 3) as usize;
+        let key =
+            store.key_before(1, end.as_deref(), back).expect("key before").unwrap_or_else(|| meta.min_key.clone());
         assert!(end.as_ref().is_none_or(|e| key < *e), "{key:?} is not before {end:?}");
         assert!(key <= format!("key{last_before:08}").as_bytes(), "{key:?} is past the last key before {end:?}");
         // Step to the first key the window [key, end) holds.

@@ -263,8 +263,8 @@ fn split_keys_cut_the_table_into_about_equal_runs_without_reading_data() {
 }
 
 /// Reading back from the end, each step's start comes from the page index (no data read)
-/// and is the first key of the page holding the last key before the step's end: a step reads
-/// one page's rows.
+/// and is the first key of the page holding the last key before the step's end, or of the
+/// page `back` pages before it: a step reads `back + 1` pages' rows.
 #[test]
 fn keys_to_read_back_from_start_the_page_before_the_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -275,21 +275,28 @@ fn keys_to_read_back_from_start_the_page_before_the_end() {
     let (mut end, mut steps, mut rows) = (None::<strata_core::Bytes>, 0, 0);
     loop {
         let read = store.stats().bytes_read;
-        let Some(start) = store.key_before(1, end.as_deref()).unwrap() else { break };
+        let Some(start) = store.key_before(1, end.as_deref(), 0).unwrap() else { break };
+        let further = store.key_before(1, end.as_deref(), 3).unwrap();
         assert_eq!(store.stats().bytes_read, read, "finding a step's start read data");
-        let window = KeyRange::new(
-            std::ops::Bound::Included(start.clone()),
-            end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-        );
-        let keys: Vec<_> = store.scan(1, &window).unwrap().map(|e| e.unwrap().key).collect();
+        let to_end = |from: &strata_core::Bytes| {
+            let end = end.clone().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            KeyRange::new(std::ops::Bound::Included(from.clone()), end)
+        };
+        let keys: Vec<_> = store.scan(1, &to_end(&start)).unwrap().map(|e| e.unwrap().key).collect();
         assert!(!keys.is_empty() && keys.len() <= 256, "a step of {} rows from {start:?}", keys.len());
         assert_eq!(keys[0], start, "page bounds of distinct keys are keys");
+        // Three pages further back, the step holds three more pages' rows.
+        let further = further.expect("a page three back, or the first");
+        let four = store.scan(1, &to_end(&further)).unwrap().count();
+        assert!(further <= start && four <= 4 * 256, "{four} rows four pages back from {end:?}");
+        assert!(further == key(0).as_bytes() || four > 3 * keys.len(), "{four} rows, {} in the last page", keys.len());
         (end, steps, rows) = (Some(start), steps + 1, rows + keys.len());
     }
     assert_eq!(rows, N as usize, "the steps cover the table");
     assert!(steps >= N as usize / 256, "{steps} steps");
     assert_eq!(end.as_deref(), Some(key(0).as_bytes()));
-    assert_eq!(store.key_before(1, Some(key(0).as_bytes())).unwrap(), None);
+    assert_eq!(store.key_before(1, Some(key(0).as_bytes()), 0).unwrap(), None);
+    assert_eq!(store.key_before(1, None, usize::MAX).unwrap().as_deref(), Some(key(0).as_bytes()), "fewer pages");
 }
 
 /// With a block cache far smaller than the table, a full cache declines a page's first miss

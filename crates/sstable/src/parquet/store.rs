@@ -260,8 +260,8 @@ impl SsTableStore for ParquetStore {
         Ok(self.table(id)?.split_keys(parts))
     }
 
-    fn key_before(&self, id: TableId, end: Option<&[u8]>) -> Result<Option<Bytes>> {
-        Ok(self.table(id)?.key_before(end))
+    fn key_before(&self, id: TableId, end: Option<&[u8]>, back: usize) -> Result<Option<Bytes>> {
+        Ok(self.table(id)?.key_before(end, back))
     }
 
     fn delete(&self, id: TableId) -> Result<()> {

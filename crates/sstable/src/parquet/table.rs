@@ -371,22 +371,26 @@ impl OpenTable {
     /// rows (see [`crate::SsTableStore::split_keys`]). A minimum from the column index may be
     /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
     /// the cut a little. Cuts are kept ascending and after the table's first key.
-    /// The lower bound of the page holding the last key before `end` (the last key of all
-    /// when `None`), from the page index: no page is read. `None` when no page starts before
-    /// `end`.
-    pub(crate) fn key_before(&self, end: Option<&[u8]>) -> Option<Bytes> {
+    /// The lower bound of the page `back` pages before the one holding the last key before
+    /// `end` (the last key of all when `None`), or of the first page when there are fewer,
+    /// from the page index: no page is read. `None` when no page starts before `end`.
+    pub(crate) fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
         let before = |k: &[u8]| end.is_none_or(|end| k < end);
-        self.row_groups.iter().rev().filter(|rg| before(&rg.min)).find_map(|rg| {
-            // Pages are in key order, so their lower bounds ascend: find the first that does
-            // not start before `end`.
+        let mut pages = self.row_groups.iter().rev().filter(|rg| before(&rg.min)).flat_map(|rg| {
+            // Pages are in key order, so their lower bounds ascend: the pages before the
+            // first that does not start before `end`, last first.
             let (mut lo, mut hi) = (0, rg.page_count());
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 if before(rg.page_min(mid)) { lo = mid + 1 } else { hi = mid }
             }
-            let min = rg.page_min(lo.checked_sub(1)?);
-            before(min).then(|| Bytes::copy_from_slice(min))
-        })
+            (0..lo).rev().map(move |p| rg.page_min(p))
+        });
+        let mut found = pages.next()?;
+        for min in pages.take(back) {
+            found = min;
+        }
+        before(found).then(|| Bytes::copy_from_slice(found))
     }
 
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
