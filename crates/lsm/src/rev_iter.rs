@@ -54,8 +54,8 @@ const MAX_STEP_PAGES: usize = 16;
 ///
 /// It reads the range back to front a window at a time, each read forward and yielded last
 /// first: the first three windows hold about one page of each table and up to 32 keys of
-/// each memtable, and each later one twice as much as the one before, up to 16 pages. A reverse scan costs about
-/// one seek per window on top of a forward scan's work.
+/// each memtable, and each later one twice as much as the one before, up to 16 pages. A
+/// reverse scan costs about one seek per window on top of a forward scan's work.
 pub struct DbRevIter<M: Memtable + 'static, S: SsTableStore> {
     sv: Arc<SuperVersion<M>>,
     store: Arc<S>,

@@ -367,10 +367,6 @@ impl OpenTable {
         }
     }
 
-    /// Up to `parts - 1` page minimums that cut the table into `parts` runs of about equal
-    /// rows (see [`crate::SsTableStore::split_keys`]). A minimum from the column index may be
-    /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
-    /// the cut a little. Cuts are kept ascending and after the table's first key.
     /// The lower bound of the page `back` pages before the one holding the last key before
     /// `end` (the last key of all when `None`), or of the first page when there are fewer,
     /// from the page index: no page is read. `None` when no page starts before `end`.
@@ -393,6 +389,10 @@ impl OpenTable {
         before(found).then(|| Bytes::copy_from_slice(found))
     }
 
+    /// Up to `parts - 1` page minimums that cut the table into `parts` runs of about equal
+    /// rows (see [`crate::SsTableStore::split_keys`]). A minimum from the column index may be
+    /// a truncated prefix of the page's first key; any key is a valid cut, so that only moves
+    /// the cut a little. Cuts are kept ascending and after the table's first key.
     pub(crate) fn split_keys(&self, parts: usize) -> Vec<Bytes> {
         let total: u64 = self.chunks.iter().map(|c| c[KEY].num_rows).sum();
         let mut keys: Vec<Bytes> = Vec::new();
