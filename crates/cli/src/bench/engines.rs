@@ -215,12 +215,7 @@ impl BenchEngine for StrataEngine {
     }
 
     fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
-        let mut n = 0;
-        for kv in self.db.iter(key..).take(nexts + 1) {
-            kv.map_err(|e| e.to_string())?;
-            n += 1;
-        }
-        Ok(n)
+        count(self.db.iter(key..).take(nexts + 1))
     }
 
     fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
@@ -365,12 +360,7 @@ mod fjall_engine {
         }
 
         fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
-            let mut n = 0;
-            for guard in self.items.range(key.to_vec()..).take(nexts + 1) {
-                guard.into_inner().map_err(|e| e.to_string())?;
-                n += 1;
-            }
-            Ok(n)
+            count(self.items.range(key.to_vec()..).take(nexts + 1).map(|guard| guard.into_inner()))
         }
 
         fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
@@ -378,12 +368,7 @@ mod fjall_engine {
         }
 
         fn scan_all(&self) -> Result<usize, String> {
-            let mut n = 0;
-            for guard in self.items.iter() {
-                guard.into_inner().map_err(|e| e.to_string())?;
-                n += 1;
-            }
-            Ok(n)
+            count(self.items.iter().map(|guard| guard.into_inner()))
         }
 
         fn scan_all_reverse(&self) -> Result<usize, String> {
@@ -466,12 +451,7 @@ mod rocksdb_engine {
         }
 
         fn seek(&self, key: &[u8], nexts: usize) -> Result<usize, String> {
-            let mut n = 0;
-            for kv in self.db.iterator(IteratorMode::From(key, Direction::Forward)).take(nexts + 1) {
-                kv.map_err(|e| e.to_string())?;
-                n += 1;
-            }
-            Ok(n)
+            count(self.db.iterator(IteratorMode::From(key, Direction::Forward)).take(nexts + 1))
         }
 
         fn seek_reverse(&self, key: &[u8], nexts: usize) -> Result<usize, String> {

@@ -373,14 +373,16 @@ impl OpenTable {
     pub(crate) fn key_before(&self, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
         let before = |k: &[u8]| end.is_none_or(|end| k < end);
         let mut pages = self.row_groups.iter().rev().filter(|rg| before(&rg.min)).flat_map(|rg| {
-            // Pages are in key order, so their lower bounds ascend: the pages before the
-            // first that does not start before `end`, last first.
-            let (mut lo, mut hi) = (0, rg.page_count());
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if before(rg.page_min(mid)) { lo = mid + 1 } else { hi = mid }
-            }
-            (0..lo).rev().map(move |p| rg.page_min(p))
+            // The pages that start before `end`, last first: those before the first page
+            // reaching `end` (the index's own search), and that page too if it starts before.
+            let starting_before = match end {
+                None => rg.page_count(),
+                Some(end) => {
+                    let p = rg.first_page(end);
+                    p + usize::from(p < rg.page_count() && before(rg.page_min(p)))
+                }
+            };
+            (0..starting_before).rev().map(move |p| rg.page_min(p))
         });
         let mut found = pages.next()?;
         for min in pages.take(back) {
