@@ -9,7 +9,7 @@
 //! * a table: [`SsTableStore::key_before`], for the Parquet store the first key of the page
 //!   holding the table's last key before `end`, or of a page further back (from the page
 //!   index, no data read), so a step reads a few pages of each table;
-//! * a memtable: [`Memtable::key_before`], up to [`MEM_KEYS_PER_PAGE`] distinct keys back per
+//! * a memtable: [`Memtable::key_before`], about [`MEM_KEYS_PER_PAGE`] distinct keys back per
 //!   page.
 //!
 //! The first [`ONE_PAGE_STEPS`] steps span one page, and each later one twice the pages of

@@ -66,15 +66,19 @@ pub trait Memtable: Send + Sync {
     }
 
     /// A key held at or after `start` and before `end` (no end when `None`), to read back
-    /// from: the greatest such key when `back` is 0, else the one `back` distinct keys below
-    /// it, or the least such key when fewer are held; `None` when none is held. Every
+    /// from: the greatest such key when `back` is 0; else one about `back` distinct keys
+    /// below it, or the least such key when fewer are held; `None` when none is held. Every
     /// version counts, whatever its sequence number: the answer is a position, not a value.
     ///
     /// A reverse iterator starts each step of its read of the memtable here, with `start`
-    /// the start of its range. The default makes one pass of
+    /// the start of its range: any answer in the range is correct, and one about `back`
+    /// keys back keeps the step near the size it wants. The default makes one pass of
     /// [`visit_range`](Self::visit_range) over `start..end`, O(keys there) (a hash variant's
-    /// pass over one prefix reads one bucket); an ordered structure answers in
-    /// O((back + 1) log n), as every variant but the hash and linked-list ones does.
+    /// pass over one prefix reads one bucket), and steps back exactly `back` keys, as the
+    /// ordered variants do in O((back + 1) log n) (`sorted`, `vector`, `skiplist`). The
+    /// enhanced skip list answers in one search, `back` keys back on average (see its
+    /// docs). The conformance suite checks that answers lie in the range, that `back` 0
+    /// gives the greatest key, and that answers lie about `back` keys back on average.
     fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
         let start = start.map(Bytes::copy_from_slice);
         let end = end.map_or(Bound::Unbounded, |k| Bound::Excluded(Bytes::copy_from_slice(k)));

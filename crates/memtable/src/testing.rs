@@ -40,6 +40,7 @@ pub fn conformance<M: Memtable, F: Fn() -> M>(make: F) {
     empty_keys_and_values(&make());
     large_value(&make());
     many_versions_of_one_key(&make());
+    key_before_far_back(&make());
     // Fewer under Miri, which interprets every step (`cargo +nightly miri test`).
     let (cases, ops, per_thread) = if cfg!(miri) { (2, 200, 150) } else { (8, 2_500, 2_000) };
     model_operations(&make, cases, ops);
@@ -243,6 +244,52 @@ pub fn many_versions_of_one_key<M: Memtable>(m: &M) {
     }
 }
 
+/// [`Memtable::key_before`] stepping up to thousands of keys back over 3,000 keys, every
+/// seventh with three versions and every tenth a delete, from ends and starts across the
+/// range: every answer a key of the range, the greatest at `back` 0, and answers about
+/// `back` keys back on average (within a factor of four of an exact step's distance, over
+/// 40 ends).
+pub fn key_before_far_back<M: Memtable>(m: &M) {
+    let n = 3_000u32;
+    let key = |i: u32| format!("key{:06}", i * 3).into_bytes();
+    let mut seq = 0;
+    for i in 0..n {
+        for _ in 0..if i % 7 == 0 { 3 } else { 1 } {
+            seq += 1;
+            let kind = if i % 10 == 0 { ValueKind::Delete } else { ValueKind::Put };
+            m.insert(&key(i), seq, kind, b"v");
+        }
+    }
+    let keys: Vec<Vec<u8>> = (0..n).map(key).collect();
+    let mut ends: Vec<Option<Vec<u8>>> = (0..40).map(|i| Some(key(i * 75 + 7))).collect();
+    ends.extend([None, Some(b"key004500x".to_vec()), Some(key(0)), Some(key(1))]);
+    let backs = [0, 1, 2, 31, 32, 63, 100, 511, 2_999, 5_000, usize::MAX];
+    // Per `back`, keys below the greatest summed over the ends: the answers', an exact step's.
+    let mut below = vec![(0usize, 0usize); backs.len()];
+    for end in &ends {
+        let before = keys.partition_point(|k| end.as_ref().is_none_or(|e| k < e));
+        for start in [None, Some(key(7)), Some(b"key002000x".to_vec())] {
+            let first = keys.partition_point(|k| start.as_ref().is_some_and(|s| k < s));
+            let from: Vec<&Vec<u8>> = keys[first.min(before)..before].iter().collect();
+            let bound = start.as_deref().map_or(Bound::Unbounded, Bound::Included);
+            for (&back, (got_below, exact_below)) in backs.iter().zip(&mut below) {
+                let got = m.key_before(bound, end.as_deref(), back);
+                match check_key_answer(&from, back, got.as_deref()) {
+                    Ok(b) => *got_below += b,
+                    Err(e) => panic!("key_before({bound:?}, {end:?}, {back}): {e}"),
+                }
+                *exact_below += back.min(from.len().saturating_sub(1));
+            }
+        }
+    }
+    for (back, (got_below, exact_below)) in backs.iter().zip(below) {
+        assert!(
+            got_below <= exact_below.saturating_mul(4) && exact_below <= got_below.saturating_mul(4),
+            "key_before(.., {back}): answers lie {got_below} keys below the greatest in all, an exact step's {exact_below}"
+        );
+    }
+}
+
 /// One operation of the model test.
 #[derive(Debug, Clone)]
 enum Op {
@@ -293,7 +340,7 @@ pub fn model_operations<M: Memtable, F: Fn() -> M>(make: &F, cases: u32, ops_per
 }
 
 /// [`Memtable::key_before`] against the model's keys before `end`, from no start and from
-/// `start`, stepping back 0, 1 and 5 keys.
+/// `start`, stepping back 0, 1 and 5 keys: a key of the range, the greatest at 0.
 fn check_key_before<M: Memtable>(m: &M, model: &Model, start: &[u8], end: Option<&[u8]>) -> Result<(), String> {
     let before: Vec<&Vec<u8>> = match end {
         Some(end) => model.range(..(end.to_vec(), Reverse(SeqNo::MAX))).map(|((k, _), _)| k).collect(),
@@ -304,14 +351,28 @@ fn check_key_before<M: Memtable>(m: &M, model: &Model, start: &[u8], end: Option
     let from_start: Vec<&Vec<u8>> = all.iter().copied().filter(|k| k[..] >= *start).collect();
     for (bound, keys) in [(Bound::Unbounded, &all), (Bound::Included(start), &from_start)] {
         for back in [0, 1, 5] {
-            let want = keys.len().checked_sub(1).map(|last| keys[last.saturating_sub(back)].clone());
-            let got = m.key_before(bound, end, back).map(|k| k.to_vec());
-            if got != want {
-                return Err(format!("key_before({bound:?}, {end:?}, {back}): got {got:?}, model says {want:?}"));
-            }
+            let got = m.key_before(bound, end, back);
+            check_key_answer(keys, back, got.as_deref())
+                .map_err(|e| format!("key_before({bound:?}, {end:?}, {back}): {e}"))?;
         }
     }
     Ok(())
+}
+
+/// Checks one answer of [`Memtable::key_before`] against the distinct keys of its range,
+/// ascending, and returns how many keys below the greatest it lies.
+fn check_key_answer(keys: &[&Vec<u8>], back: usize, got: Option<&[u8]>) -> Result<usize, String> {
+    let Some(got) = got else {
+        return if keys.is_empty() { Ok(0) } else { Err(format!("None, but {} keys lie in the range", keys.len())) };
+    };
+    let Ok(at) = keys.binary_search_by(|k| k[..].cmp(got)) else {
+        return Err(format!("{got:?} is not a key of the range"));
+    };
+    let below = keys.len() - 1 - at;
+    if back == 0 && below != 0 {
+        return Err(format!("{got:?} lies {below} keys below the greatest"));
+    }
+    Ok(below)
 }
 
 /// The model: every version, in internal key order.

@@ -415,10 +415,12 @@ impl EnhancedSkipListMemtable {
         unsafe { NodeRef::new(next) }
     }
 
-    /// The last node before every version of `key` (of all nodes when `None`), or `None`
-    /// when no node is.
-    fn last_before(&self, key: Option<&[u8]>) -> Option<NodeRef<'_>> {
+    /// At each level, the last node of that level before every version of `key` (of all
+    /// nodes when `None`): the head where no node of the level is, and at the levels above
+    /// the list's height.
+    fn lasts_before(&self, key: Option<&[u8]>) -> [NodeRef<'_>; MAX_HEIGHT] {
         let head = self.head();
+        let mut lasts = [head; MAX_HEIGHT];
         let mut x = head;
         for level in (0..self.height.load(Ordering::Acquire)).rev() {
             x = match key {
@@ -435,8 +437,9 @@ impl EnhancedSkipListMemtable {
                     }
                 },
             };
+            lasts[level] = x;
         }
-        (x.as_ptr() != head.as_ptr()).then_some(x)
+        lasts
     }
 
     /// The first node after every version of keys below the range start.
@@ -555,10 +558,38 @@ impl Memtable for EnhancedSkipListMemtable {
         EnhancedSkipListIter { _list: self, next, range: range.clone(), slab: Slab::default() }
     }
 
+    /// One search for `end`, and no walk: stepping back a key at a time would take a search
+    /// per key, since nodes link forward only. The answer for `back > 0` is the last node
+    /// before `end` of the level whose nodes lie about `back + 1` apart (p = 1/2: level h's
+    /// 2^h), so it lies `back + 1` nodes back on average, geometrically spread.
     fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
-        crate::memtable::step_back(start, end, back, |end| {
-            self.last_before(end).map(|node| Bytes::copy_from_slice(node.key()))
-        })
+        let after_start = |key: &[u8]| match start {
+            Bound::Included(s) => key >= s,
+            Bound::Excluded(s) => key > s,
+            Bound::Unbounded => true,
+        };
+        let head = self.head().as_ptr();
+        let in_range = |n: &NodeRef<'_>| n.as_ptr() != head && after_start(n.key());
+        let mut lasts = self.lasts_before(end);
+        let last = Some(lasts[0]).filter(in_range)?;
+        // The level whose gap, 2^level, is the largest power of two up to `back + 1`.
+        let level = (usize::BITS - 1 - back.saturating_add(1).leading_zeros()) as usize;
+        if back > 0 && lasts.get(level).copied().filter(in_range).is_some_and(|n| n.key() == last.key()) {
+            // A tall node of the greatest key itself: step back from that key instead, so a
+            // step back moves back whenever a key lies below.
+            lasts = self.lasts_before(Some(last.key()));
+        }
+        let node = match lasts.get(level).copied().filter(in_range) {
+            Some(node) => node,
+            None => {
+                // Fewer nodes than that before `end` past the start: the first in the range.
+                let range = KeyRange::new(start.map(Bytes::copy_from_slice), Bound::Unbounded);
+                // SAFETY: `seek_bound` returns null or a published node of this memtable's
+                // arena, alive as long as `self`.
+                unsafe { NodeRef::new(self.seek_bound(internal_bounds(&range).0)) }.unwrap_or(last)
+            }
+        };
+        Some(Bytes::copy_from_slice(node.key()))
     }
 
     fn visit_range(&self, range: &KeyRange, visit: &mut crate::EntryVisitor<'_>) {
