@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 
@@ -243,6 +243,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
             visible_seq: AtomicU64::new(last_seq),
             next_file: AtomicU64::new(recovered.next_file),
             writers: Mutex::default(),
+            wal_syncing: AtomicBool::new(false),
             wal: Mutex::new(WalState { writer, last_seq, logged_seq: last_seq }),
             manifest: Mutex::new(ManifestState { manifest: recovered.manifest, tree: recovered.tree }),
             snapshots: Mutex::default(),

@@ -185,6 +185,9 @@ pub(crate) struct Inner<M, S, C> {
     pub(crate) visible_seq: AtomicU64,
     pub(crate) next_file: AtomicU64,
     pub(crate) writers: Mutex<WriteQueue>,
+    /// Whether a write group's leader waits for the log's fsync (queued writers then sleep
+    /// rather than yield).
+    pub(crate) wal_syncing: AtomicBool,
     pub(crate) wal: Mutex<WalState>,
     pub(crate) manifest: Mutex<ManifestState>,
     /// Live snapshots: sequence number -> how many handles hold it.
