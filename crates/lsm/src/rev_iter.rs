@@ -118,14 +118,10 @@ impl<M: Memtable + 'static, S: SsTableStore> DbRevIter<M, S> {
         }
         let start = self.start.as_ref().map(|s| &s[..]);
         for m in std::iter::once(&self.sv.active).chain(&self.sv.immutables) {
-            // The memtable's last key in the range before `end`; when it is nearer than any
-            // start so far, the step goes back up to its share of the memtable's keys (or to
-            // that start).
-            let Some(last) = m.mem.key_before(start, end, 0) else { continue };
-            if best.as_ref().is_some_and(|b| last <= b) {
-                continue;
-            }
-            let key = m.mem.key_before(start, end, MEM_KEYS_PER_PAGE * self.pages - 1).unwrap_or(last);
+            // The key its share of the memtable's keys back: when it is nearer than any start
+            // so far, the memtable holds more than its share after that start, and the step
+            // starts there instead.
+            let Some(key) = m.mem.key_before(start, end, MEM_KEYS_PER_PAGE * self.pages - 1) else { continue };
             if best.as_ref().is_none_or(|b| key > b) {
                 best = Some(key);
             }

@@ -128,6 +128,15 @@ pub trait Memtable: Send + Sync {
     fn seal(&self) {}
 }
 
+/// Whether `key` lies at or after the range start `start`.
+pub(crate) fn not_below(start: Bound<&[u8]>, key: &[u8]) -> bool {
+    match start {
+        Bound::Included(s) => key >= s,
+        Bound::Excluded(s) => key > s,
+        Bound::Unbounded => true,
+    }
+}
+
 /// [`Memtable::key_before`] for an ordered structure, from `before`, its search for the
 /// greatest key before an end: the greatest key before `end`, stepped back `back` times,
 /// never below `start`.
@@ -137,11 +146,7 @@ pub(crate) fn step_back(
     back: usize,
     before: impl Fn(Option<&[u8]>) -> Option<Bytes>,
 ) -> Option<Bytes> {
-    let in_range = |key: &Bytes| match start {
-        Bound::Included(s) => key[..] >= *s,
-        Bound::Excluded(s) => key[..] > *s,
-        Bound::Unbounded => true,
-    };
+    let in_range = |key: &Bytes| not_below(start, key);
     let mut at = before(end).filter(in_range)?;
     for _ in 0..back {
         match before(Some(&at)).filter(in_range) {

@@ -563,13 +563,8 @@ impl Memtable for EnhancedSkipListMemtable {
     /// before `end` of the level whose nodes lie about `back + 1` apart (p = 1/2: level h's
     /// 2^h), so it lies `back + 1` nodes back on average, geometrically spread.
     fn key_before(&self, start: Bound<&[u8]>, end: Option<&[u8]>, back: usize) -> Option<Bytes> {
-        let after_start = |key: &[u8]| match start {
-            Bound::Included(s) => key >= s,
-            Bound::Excluded(s) => key > s,
-            Bound::Unbounded => true,
-        };
         let head = self.head().as_ptr();
-        let in_range = |n: &NodeRef<'_>| n.as_ptr() != head && after_start(n.key());
+        let in_range = |n: &NodeRef<'_>| n.as_ptr() != head && crate::memtable::not_below(start, n.key());
         let mut lasts = self.lasts_before(end);
         let last = Some(lasts[0]).filter(in_range)?;
         // The level whose gap, 2^level, is the largest power of two up to `back + 1`.
