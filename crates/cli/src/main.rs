@@ -269,6 +269,11 @@ struct BenchArgs {
     /// process's); the engine's default (10) when absent.
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..=19))]
     compaction_nice: Option<i32>,
+    /// Bytes per second Strata's writers may write while L0 is at or over its slowdown
+    /// trigger, before L0's growth slows them further (`delayed_write_rate`); the engine's
+    /// default (16 MiB/s) when absent.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(16384..))]
+    delayed_write_rate: Option<u64>,
     /// Rows per Parquet data page in Strata's tables (the unit a cold point read decodes);
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
@@ -724,6 +729,9 @@ fn bench_engines(args: &BenchArgs, store: &StoreArgs) -> Result<(), String> {
         ..strata::Options::default()
     }
     .compression(codec(&args.compression)?);
+    if let Some(rate) = args.delayed_write_rate {
+        strata_options.delayed_write_rate = rate;
+    }
     if let Some(nice) = args.compaction_nice {
         strata_options.compaction_nice = nice;
     }

@@ -67,6 +67,7 @@ mod ingest;
 mod iter;
 mod manifest;
 mod options;
+mod pacing;
 mod read;
 mod record;
 mod recovery;

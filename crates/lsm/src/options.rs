@@ -290,9 +290,15 @@ pub struct Options {
     pub seek_compaction_bytes: u64,
     /// The compaction policy and its parameters (`policy = "leveled" | "size_tiered" | "fifo"`).
     pub compaction: PolicyConfig,
-    /// With this many L0 tables, each write is delayed by 1 ms so compaction can catch up.
-    /// Default 20.
+    /// With this many L0 tables, writes are paced so compaction can catch up: each write
+    /// group pays for its bytes at [`Self::delayed_write_rate`], a rate that falls by a fifth
+    /// with each table L0 gains meanwhile and comes back as L0 shrinks (a group sleeps once
+    /// its debt reaches 100 µs; `Stats::slowdowns` counts paced groups). Default 20.
     pub l0_slowdown_trigger: usize,
+    /// Bytes per second (keys and values) writers may write while L0 is at or over
+    /// [`Self::l0_slowdown_trigger`], before L0's growth slows them further (RocksDB's option
+    /// of the same name). Default 16 MiB/s; at least 16 KiB/s.
+    pub delayed_write_rate: u64,
     /// With this many L0 tables, writes wait for compaction. Default 36; must exceed
     /// `l0_slowdown_trigger`.
     pub l0_stop_trigger: usize,
@@ -334,6 +340,7 @@ impl Default for Options {
             seek_compaction_bytes: 16 << 10,
             compaction: PolicyConfig::default(),
             l0_slowdown_trigger: 20,
+            delayed_write_rate: 16 << 20,
             l0_stop_trigger: 36,
             table: TableOptions::default(),
             block_cache_bytes: 64 << 20,
@@ -451,6 +458,12 @@ impl Options {
         }
         if !(1..=64).contains(&self.max_background_jobs) {
             return Err(invalid("max_background_jobs", format!("{} is outside 1..=64", self.max_background_jobs)));
+        }
+        if self.delayed_write_rate < 16 << 10 {
+            return Err(invalid(
+                "delayed_write_rate",
+                format!("{} is below 16384 bytes per second", self.delayed_write_rate),
+            ));
         }
         if self.l0_slowdown_trigger == 0 || self.l0_stop_trigger <= self.l0_slowdown_trigger {
             return Err(invalid(
@@ -571,6 +584,7 @@ mod tests {
             (Options { max_memtable_size: 10, ..Options::default() }, "max_memtable_size"),
             (Options { max_immutable_memtables: 0, ..Options::default() }, "max_immutable_memtables"),
             (Options { max_background_jobs: 0, ..Options::default() }, "max_background_jobs"),
+            (Options { delayed_write_rate: 1000, ..Options::default() }, "delayed_write_rate"),
             (Options { max_subcompactions: 0, ..Options::default() }, "max_subcompactions"),
             (Options { memtable_filter_ratio: 0.3, ..Options::default() }, "memtable_filter_ratio"),
             (Options { memtable_filter_ratio: f64::NAN, ..Options::default() }, "memtable_filter_ratio"),

@@ -188,6 +188,11 @@ pub(crate) struct Inner<M, S, C> {
     /// Whether a write group's leader waits for the log's fsync (queued writers then sleep
     /// rather than yield).
     pub(crate) wal_syncing: AtomicBool,
+    /// The pace of writes while L0 is at or over its slowdown trigger; only a group's
+    /// leader takes it.
+    pub(crate) pacer: Mutex<crate::pacing::WritePacer>,
+    /// Whether the last group was paced (so the next one that is not resets the pacer).
+    pub(crate) pacing: AtomicBool,
     pub(crate) wal: Mutex<WalState>,
     pub(crate) manifest: Mutex<ManifestState>,
     /// Live snapshots: sequence number -> how many handles hold it.

@@ -15,6 +15,7 @@ pub(crate) struct Counters {
     pub(crate) l0_stop_stalls: AtomicU64,
     pub(crate) stall_micros: AtomicU64,
     pub(crate) slowdowns: AtomicU64,
+    pub(crate) slowdown_micros: AtomicU64,
     pub(crate) memtables_sealed: AtomicU64,
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_bytes: AtomicU64,
@@ -56,8 +57,11 @@ pub struct Stats {
     pub l0_stop_stalls: u64,
     /// Total time writers spent in stalls, in microseconds.
     pub stall_micros: u64,
-    /// Writes delayed 1 ms because L0 reached its slowdown trigger.
+    /// Write groups paced because L0 reached its slowdown trigger
+    /// (`Options::l0_slowdown_trigger`; most of them pass without sleeping).
     pub slowdowns: u64,
+    /// Total time write groups slept to keep to the slowdown's pace, in microseconds.
+    pub slowdown_micros: u64,
     /// Memtables sealed.
     pub memtables_sealed: u64,
     /// Memtables flushed to tables.

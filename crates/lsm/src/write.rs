@@ -190,7 +190,7 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
     /// Logs `group`'s batches (synced when `sync`), inserts them into the memtable and makes
     /// them visible.
     fn commit_group<'a>(&self, group: impl Iterator<Item = &'a WriteBatch> + Clone, sync: bool) -> Result<()> {
-        self.make_room()?;
+        self.make_room(group.clone().map(|w| w.payload_bytes() as u64).sum())?;
         let mut wal = lock(&self.wal);
         let base = wal.last_seq;
         // Each batch takes the sequence numbers after the batches before it in the group.
@@ -244,9 +244,10 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
         result
     }
 
-    /// Before a group commits: seals a full memtable (starting a new log segment), and
-    /// waits while too many memtables await flush or L0 has reached its stop trigger.
-    fn make_room(&self) -> Result<()> {
+    /// Before a group of `bytes` commits: seals a full memtable (starting a new log segment),
+    /// waits while too many memtables await flush or L0 has reached its stop trigger, and
+    /// keeps to the slowdown's pace while L0 is at or over its slowdown trigger.
+    fn make_room(&self, bytes: u64) -> Result<()> {
         let mut slowed = false;
         loop {
             self.check_bg_error()?;
@@ -262,10 +263,9 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
                 })?;
                 continue;
             }
-            if compaction_on && l0 >= self.options.l0_slowdown_trigger && !slowed && self.compaction_can_shrink_l0() {
+            if !slowed {
                 slowed = true;
-                self.stats.slowdowns.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(1));
+                self.pace(bytes, l0, compaction_on && l0 >= self.options.l0_slowdown_trigger);
             }
             if sv.active.filled_bytes() < self.options.max_memtable_size {
                 return Ok(());
@@ -279,6 +279,29 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: strata_compaction::Com
             }
             self.rotate_memtable()?;
             return Ok(());
+        }
+    }
+
+    /// Keeps a group of `bytes` to the slowdown's pace ([`crate::pacing`]) when `slow` (L0 at
+    /// or over its slowdown trigger) and compaction can shrink L0; otherwise forgets the pace.
+    fn pace(&self, bytes: u64, l0: usize, slow: bool) {
+        if !(slow && self.compaction_can_shrink_l0()) {
+            // Most groups pass here: they take the pacer's lock only to end a slowdown.
+            if self.pacing.load(Ordering::Relaxed) {
+                self.pacing.store(false, Ordering::Relaxed);
+                lock(&self.pacer).reset();
+            }
+            return;
+        }
+        self.pacing.store(true, Ordering::Relaxed);
+        let mut pacer = lock(&self.pacer);
+        self.stats.slowdowns.fetch_add(1, Ordering::Relaxed);
+        let wait = pacer.admit(bytes, l0, Instant::now());
+        drop(pacer);
+        if !wait.is_zero() {
+            let started = Instant::now();
+            std::thread::sleep(wait);
+            self.stats.slowdown_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
     }
 

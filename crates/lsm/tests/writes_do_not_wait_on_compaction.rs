@@ -90,6 +90,7 @@ fn the_stop_trigger_stalls_writes_until_compaction_catches_up() {
     db.flush().expect("flush");
     let stats = db.stats();
     assert!(stats.slowdowns > 0, "L0 at the slowdown trigger must slow writes: {stats:?}");
+    assert!(stats.slowdown_micros > 0, "paced writes sleep off their debt: {stats:?}");
     assert!(stats.levels[0].tables <= 3, "L0 exceeded its stop trigger: {stats:?}");
     assert_eq!(db.iter(..).count(), 20_000);
 }

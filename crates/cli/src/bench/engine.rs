@@ -258,6 +258,10 @@ pub(crate) struct EngineSummary {
     /// compaction included, when it counts them (Strata).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) compaction_rows: Option<engines::CompactionRows>,
+    /// How long writers were held back over the workloads (before the final full
+    /// compaction), when the engine counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) write_stalls: Option<engines::WriteStalls>,
     /// The process's peak memory over the engine's run, its final full compaction included,
     /// when the engine ran alone in its process (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -635,6 +639,7 @@ fn run_engine(
     }
     engine.flush()?;
     engine.wait_for_compactions()?;
+    let write_stalls = engine.write_stalls();
     let written = engine.table_bytes_written();
     let disk = engines::disk_bytes(dir);
     engine.compact()?;
@@ -658,6 +663,7 @@ fn run_engine(
         upload_amplification: uploaded.map(|u| u as f64 / user_bytes.max(1) as f64),
         table_parts,
         compaction_rows,
+        write_stalls,
         memory: None,
     })
 }

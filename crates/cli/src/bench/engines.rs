@@ -45,6 +45,12 @@ pub(crate) trait BenchEngine: Send + Sync {
         None
     }
 
+    /// Time writers spent held back by the engine (stalls and slowdowns) over the whole run,
+    /// when the engine counts it (Strata; RocksDB's `rocksdb.stall.micros`).
+    fn write_stalls(&self) -> Option<WriteStalls> {
+        None
+    }
+
     /// Object-store counters, when the engine runs on one (Strata with `--store`).
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {
         None
@@ -64,6 +70,20 @@ pub(crate) struct CompactionRows {
     pub(crate) rewritten: u64,
     /// Copied inside whole row groups, undecoded.
     pub(crate) copied: u64,
+}
+
+/// How long the engine held writers back, and how often when it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WriteStalls {
+    /// Microseconds writers spent waiting in stalls and slowdowns, summed over writers.
+    pub(crate) micros: u64,
+    /// Writes that waited for a flush or for L0 to shrink (Strata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stalls: Option<u64>,
+    /// Write groups paced because L0 reached its slowdown trigger (Strata; most pass
+    /// without sleeping).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) slowdowns: Option<u64>,
 }
 
 /// Bytes one part of the tables takes, summed over the live tables.
@@ -251,6 +271,15 @@ impl BenchEngine for StrataEngine {
     fn compaction_rows(&self) -> Option<CompactionRows> {
         let s = self.db.stats();
         Some(CompactionRows { rewritten: s.compaction_rows_rewritten, copied: s.compaction_rows_copied })
+    }
+
+    fn write_stalls(&self) -> Option<WriteStalls> {
+        let s = self.db.stats();
+        Some(WriteStalls {
+            micros: s.stall_micros + s.slowdown_micros,
+            stalls: Some(s.stalls()),
+            slowdowns: Some(s.slowdowns),
+        })
     }
 
     fn store_stats(&self) -> Option<strata_object::ObjectStats> {
@@ -499,6 +528,11 @@ mod rocksdb_engine {
             let flush = self.options.get_ticker_count(Ticker::FlushWriteBytes);
             let compaction = self.options.get_ticker_count(Ticker::CompactWriteBytes);
             Some(flush + compaction)
+        }
+
+        fn write_stalls(&self) -> Option<super::WriteStalls> {
+            let micros = self.options.get_ticker_count(Ticker::StallMicros);
+            Some(super::WriteStalls { micros, stalls: None, slowdowns: None })
         }
     }
 }

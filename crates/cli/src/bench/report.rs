@@ -154,6 +154,14 @@ pub(crate) fn summary(report: &Report) -> String {
         );
     }
     for e in &report.engines {
+        let Some(w) = e.write_stalls else { continue };
+        let counts = match (w.stalls, w.slowdowns) {
+            (Some(stalls), Some(slowdowns)) => format!(" ({stalls} writes stalled, {slowdowns} write groups paced)"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "{:<8} writers held back {:.1} ms in all{counts}", e.engine, w.micros as f64 / 1e3);
+    }
+    for e in &report.engines {
         let Some(rows) = e.compaction_rows else { continue };
         let total = (rows.rewritten + rows.copied).max(1);
         let _ = writeln!(
