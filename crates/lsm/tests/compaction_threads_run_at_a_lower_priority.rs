@@ -1,5 +1,7 @@
-//! Background compaction threads run at `Options::compaction_nice` on Linux, and the threads
-//! that write (the caller's, the flush thread) keep the process's priority.
+//! On Linux, background merges below L0 run at `Options::compaction_nice`, on threads of their
+//! own named `strata-merge`; the compaction threads that pick them, and so merges out of L0
+//! (which writers wait on), keep the process's priority, as do the threads that write (the
+//! caller's, the flush thread).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test: a failed step is a failed test")]
 
@@ -27,33 +29,60 @@ fn own_nice() -> i32 {
     stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(16).unwrap().parse().unwrap()
 }
 
+/// A tree that keeps its compaction threads busy below L0: small memtables, a leveled policy
+/// whose L1 holds little, random keys.
+fn busy_below_l0(dir: &std::path::Path, nice: i32) -> Db {
+    let options = Options {
+        compaction_nice: nice,
+        max_memtable_size: 64 << 10,
+        compaction: strata::PolicyConfig::Leveled {
+            l0_trigger: 2,
+            base_level_bytes: 64 << 10,
+            level_multiplier: 2,
+            target_table_size: 32 << 10,
+            num_levels: 6,
+            intra_l0_merge: false,
+        },
+        ..Options::default()
+    };
+    Db::open(dir, options).unwrap()
+}
+
 #[test]
-fn compaction_threads_take_the_configured_nice_value_and_writers_keep_theirs() {
+fn merges_below_l0_take_the_configured_nice_value_and_the_rest_keep_theirs() {
     let base = own_nice();
-    for nice in [7, 0] {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Options { compaction_nice: nice, ..Options::default() }).unwrap();
-        db.put("k", "v").unwrap();
-        // The threads set their priority, and their names, as they start; wait until all
-        // three have (on a busy machine the flush thread may not have run yet). A process
-        // already running at a higher nice value keeps it.
-        let want = base.max(nice);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            // Linux keeps 15 bytes of a thread's name: both are "strata-compact-".
-            let seen = nice_of_threads("strata-compact-");
-            let flush = nice_of_threads("strata-flush");
-            if seen.len() == 2 && seen.iter().all(|&n| n == want) && flush.len() == 1 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "compaction threads at {seen:?}, want {want}; flush thread at {flush:?}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    let dir = tempfile::tempdir().unwrap();
+    let nice = base.max(7);
+    let db = busy_below_l0(dir.path(), 7);
+    let mut merge_nices = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut i = 0u64;
+    // Write until a merge below L0 has been seen running (they come and go).
+    while merge_nices.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no merge below L0 seen; {:?}", db.stats());
+        for _ in 0..2_000 {
+            i += 1;
+            db.put(format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)), vec![b'v'; 100]).unwrap();
         }
-        assert_eq!(nice_of_threads("strata-flush"), vec![base], "the flush thread keeps the process's priority");
-        assert_eq!(own_nice(), base, "the caller's thread is untouched");
-        db.close().unwrap();
+        merge_nices.extend(nice_of_threads("strata-merge"));
+        // Linux keeps 15 bytes of a thread's name: both are "strata-compact-".
+        let loops = nice_of_threads("strata-compact-");
+        assert!(loops.iter().all(|&n| n == base), "compaction threads at {loops:?}, the process at {base}");
     }
+    assert_eq!(merge_nices, [nice].into(), "merges below L0 at the configured nice value");
+    assert_eq!(nice_of_threads("strata-flush"), vec![base], "the flush thread keeps the process's priority");
+    assert_eq!(own_nice(), base, "the caller's thread is untouched");
+    db.close().unwrap();
+
+    // With 0, no merge gets a thread of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let db = busy_below_l0(dir.path(), 0);
+    for i in 0..20_000u64 {
+        db.put(format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)), vec![b'v'; 100]).unwrap();
+        if i % 2_000 == 0 {
+            assert!(nice_of_threads("strata-merge").is_empty(), "a merge thread with compaction_nice 0");
+        }
+    }
+    assert!(db.stats().compactions > 0);
+    db.close().unwrap();
 }
