@@ -265,7 +265,7 @@ struct BenchArgs {
     /// the engine's default when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     subcompactions: Option<u32>,
-    /// Nice value of Strata's background compaction threads on Linux (0 to 19, 0 keeps the
+    /// Nice value of Strata's background merges below L0 on Linux (0 to 19, 0 keeps the
     /// process's); the engine's default (10) when absent.
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..=19))]
     compaction_nice: Option<i32>,

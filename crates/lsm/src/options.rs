@@ -238,11 +238,12 @@ pub struct Options {
     pub enable_background_compaction: bool,
     /// Background compaction threads. Default 2; allowed 1 to 64.
     pub max_background_jobs: usize,
-    /// The nice value background compaction threads (and their subcompactions) run at, on
+    /// The nice value background merges below L0 (and their subcompactions) run at, on
     /// Linux: 0 to 19, higher yields the CPU more readily. Default 10, so a compaction
     /// burst on a machine with few cores delays foreground reads and writes less (their
-    /// tail latency) and takes the idle CPU all the same; when writers saturate every core
-    /// and compaction falls behind, L0's slowdown and stop triggers make them wait for it.
+    /// tail latency) and takes the idle CPU all the same. Merges out of L0 keep the
+    /// process's priority: writers wait on L0 alone (its slowdown and stop triggers), so an
+    /// L0 merge that yielded to them would only hold them back longer.
     /// 0 keeps the process's priority, as does a process already running at a higher nice
     /// value. Flushes and `compact_range` run at the priority of their thread. No effect on
     /// other systems.
