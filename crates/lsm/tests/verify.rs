@@ -84,6 +84,8 @@ fn a_damaged_table_is_corruption_naming_its_file_and_the_others_are_still_checke
     let (victim, tables) = {
         let db = Db::open(dir.path(), options()).unwrap();
         populate(&db);
+        // The last flush may set off a merge, which would delete the victim's file.
+        db.wait_for_compactions().unwrap();
         let tables = db.tables().into_iter().flatten().collect::<Vec<_>>();
         let victim = tables.iter().max_by_key(|t| t.file_size).unwrap().id;
         db.close().unwrap();
