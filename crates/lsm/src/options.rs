@@ -95,6 +95,9 @@ pub struct TableOptions {
     pub value_page_rows: usize,
     /// Rows per Parquet row group. Default 131,072.
     pub row_group_rows: usize,
+    /// Encoded bytes at which a row group closes before it reaches `row_group_rows`: what a
+    /// flush or merge holds in memory per table it writes. Default 16 MiB; at least 64 KiB.
+    pub row_group_max_bytes: usize,
     /// Bloom filter bits per key. Default 10 (about 1% false positives). With
     /// `monkey_filters`, the average over all levels instead.
     pub bloom_bits_per_key: f64,
@@ -149,6 +152,7 @@ impl Default for TableOptions {
             page_rows: p.page_rows,
             value_page_rows: p.value_page_rows,
             row_group_rows: p.row_group_rows,
+            row_group_max_bytes: p.row_group_max_bytes,
             bloom_bits_per_key: 10.0,
             bloom_bits_per_level: Vec::new(),
             compression_per_level: Vec::new(),
@@ -521,6 +525,7 @@ impl Options {
             page_rows: self.table.page_rows,
             value_page_rows: self.table.value_page_rows,
             row_group_rows: self.table.row_group_rows,
+            row_group_max_bytes: self.table.row_group_max_bytes,
             filter: strata_bloom::FilterPolicy::BitsPerKey(self.table.bloom_bits_per_key),
             filter_per_level: self
                 .filter_bits_per_level()
@@ -603,6 +608,13 @@ mod tests {
                     ..Options::default()
                 },
                 "table",
+            ),
+            (
+                Options {
+                    table: TableOptions { row_group_max_bytes: 1000, ..TableOptions::default() },
+                    ..Options::default()
+                },
+                "row_group_max_bytes",
             ),
         ];
         for (options, field) in cases {

@@ -668,6 +668,7 @@ fn a_releasing_scan_holds_little_of_a_large_row_group() {
     let opts = ParquetOptions {
         sync: false,
         row_group_rows: 1 << 20,
+        row_group_max_bytes: 64 << 20,
         block_cache_bytes: 0,
         compression: strata_sstable::Compression::None,
         ..ParquetOptions::default()
