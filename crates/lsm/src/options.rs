@@ -464,10 +464,10 @@ impl Options {
         if !(1..=64).contains(&self.max_background_jobs) {
             return Err(invalid("max_background_jobs", format!("{} is outside 1..=64", self.max_background_jobs)));
         }
-        if self.delayed_write_rate < 16 << 10 {
+        if self.delayed_write_rate < crate::pacing::MIN_RATE {
             return Err(invalid(
                 "delayed_write_rate",
-                format!("{} is below 16384 bytes per second", self.delayed_write_rate),
+                format!("{} is below {} bytes per second", self.delayed_write_rate, crate::pacing::MIN_RATE),
             ));
         }
         if self.l0_slowdown_trigger == 0 || self.l0_stop_trigger <= self.l0_slowdown_trigger {

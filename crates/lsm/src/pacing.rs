@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 /// The shortest sleep a paced write group takes; smaller debts carry over to the next group.
 pub(crate) const MIN_SLEEP: Duration = Duration::from_micros(100);
 
-/// The slowest pace, in bytes per second, however long L0 keeps growing.
-pub(crate) const MIN_RATE: f64 = 16.0 * 1024.0;
+/// The slowest pace, in bytes per second, however long L0 keeps growing; also the least
+/// `Options::delayed_write_rate` allowed.
+pub(crate) const MIN_RATE: u64 = 16 << 10;
 
 /// What a rise of one L0 table multiplies the rate by while writes are paced.
 const SLOWER: f64 = 0.8;
@@ -44,7 +45,7 @@ pub(crate) struct WritePacer {
 impl WritePacer {
     /// A pacer starting at `bytes_per_sec` (at least [`MIN_RATE`]).
     pub(crate) fn new(bytes_per_sec: u64) -> Self {
-        let configured = (bytes_per_sec as f64).max(MIN_RATE);
+        let configured = bytes_per_sec.max(MIN_RATE) as f64;
         Self { configured, rate: configured, paid_until: None, last_l0: None }
     }
 
@@ -61,7 +62,7 @@ impl WritePacer {
         if let Some(last) = self.last_l0 {
             let steps = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
             if l0 > last {
-                self.rate = (self.rate * SLOWER.powi(steps(l0 - last))).max(MIN_RATE);
+                self.rate = (self.rate * SLOWER.powi(steps(l0 - last))).max(MIN_RATE as f64);
             } else if l0 < last {
                 self.rate = (self.rate * FASTER.powi(steps(last - l0))).min(self.configured);
             }
@@ -141,7 +142,7 @@ mod tests {
         assert_eq!(pacer.rate(), 16.0 * MIB, "never above the configured rate");
         // However far L0 grows, the rate stays at or above the floor.
         pacer.admit(1, 1000, now);
-        assert_eq!(pacer.rate(), MIN_RATE);
+        assert_eq!(pacer.rate(), MIN_RATE as f64);
         pacer.reset();
         assert_eq!(pacer.rate(), 16.0 * MIB);
         assert_eq!(pacer.admit(1, 1000, now), Duration::ZERO, "a reset forgets the last count and the debt");
@@ -163,6 +164,6 @@ mod tests {
     #[test]
     fn a_rate_below_the_floor_is_raised_to_it() {
         let pacer = WritePacer::new(1);
-        assert_eq!(pacer.rate(), MIN_RATE);
+        assert_eq!(pacer.rate(), MIN_RATE as f64);
     }
 }
