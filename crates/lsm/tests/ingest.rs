@@ -265,6 +265,65 @@ fn wrong_schemas_are_refused_clearly() {
 }
 
 #[test]
+fn files_in_every_codec_other_tools_write_are_ingested() {
+    use parquet::basic::{BrotliLevel, GzipLevel, ZstdLevel};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("db"), options()).unwrap();
+    let mut model = Model::new();
+    let codecs = [
+        ("uncompressed", Compression::UNCOMPRESSED),
+        ("snappy", Compression::SNAPPY),
+        ("gzip", Compression::GZIP(GzipLevel::default())),
+        ("brotli", Compression::BROTLI(BrotliLevel::default())),
+        ("lz4-hadoop", Compression::LZ4),
+        ("lz4-raw", Compression::LZ4_RAW),
+        ("zstd", Compression::ZSTD(ZstdLevel::default())),
+    ];
+    for (i, (name, codec)) in codecs.into_iter().enumerate() {
+        let start = i as u64 * 5_000;
+        let rows = rows(start..start + 6_000, name);
+        let path = dir.path().join(format!("{name}.parquet"));
+        let keys: ArrayRef = Arc::new(StringArray::from_iter_values(rows.iter().map(|(k, _)| k.as_str())));
+        let values: ArrayRef = Arc::new(BinaryArray::from_iter_values(rows.iter().map(|(_, v)| v.as_slice())));
+        write_batch(&path, vec![("key", keys), ("value", values)], codec, 2_000);
+        let summary = db.ingest([&path], &IngestOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(summary.rows, 6_000, "{name}");
+        apply(&mut model, &rows);
+        assert!(contents(&db) == model, "{name}: the database differs from the files");
+    }
+}
+
+/// A file whose value column claims LZO, which no Rust Parquet reader decodes (and no
+/// writer here makes): the codec of an uncompressed file's value chunk is patched in its
+/// footer (Thrift compact: field 4 of `ColumnMetaData`, an i32, right after the column's
+/// path).
+#[test]
+fn a_codec_this_build_cannot_read_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("db"), options()).unwrap();
+    db.put("k", "v").unwrap();
+    let before = contents(&db);
+    let live: BTreeSet<u64> = db.live_tables().into_iter().collect();
+    let path = dir.path().join("lzo.parquet");
+    let keys: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
+    let values: ArrayRef = Arc::new(StringArray::from(vec!["1", "2"]));
+    write_batch(&path, vec![("key", keys), ("value", values)], Compression::UNCOMPRESSED, 1024);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The column path "value" as a Thrift string (length 5), then field 4 (delta 1, i32)
+    // holding UNCOMPRESSED (zigzag 0); LZO is 3 (zigzag 6).
+    let needle = b"\x05value\x15\x00";
+    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("the value chunk's codec in the footer");
+    bytes[at + needle.len() - 1] = 0x06;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = db.ingest([&path], &IngestOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("lzo.parquet") && msg.contains("column `value` is compressed with LZO"), "{msg}");
+    assert_untouched(&db, &before, &live);
+}
+
+#[test]
 fn damaged_files_are_corruption_naming_the_file_and_nothing_is_ingested() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path().join("db"), options()).unwrap();

@@ -1,7 +1,7 @@
 //! `Db::ingest` of Parquet files written by pyarrow and DuckDB: sorted and unsorted input,
-//! large and view string types, several row groups, repeated keys (last row wins, or an
-//! error), extra and renamed columns. The expected contents come from pyarrow reading the
-//! same files back.
+//! large and view string types, several row groups, gzip, brotli, zstd and snappy pages,
+//! repeated keys (last row wins, or an error), extra and renamed columns. The expected
+//! contents come from pyarrow reading the same files back.
 //!
 //! Needs `python3` with `pyarrow` and `duckdb` (`pip install pyarrow duckdb`). Without them
 //! the test is skipped with a loud message, unless `CI` is set, where it fails.
@@ -20,11 +20,11 @@ import sys, json
 import pyarrow as pa, pyarrow.parquet as pq, duckdb
 out = sys.argv[1]
 
-# pyarrow: sorted, large_string keys, binary values, 5 row groups.
+# pyarrow: sorted, large_string keys, binary values, 5 row groups, gzip (Spark's and Athena's codec).
 keys = [f"pa{i:06}" for i in range(5000)]
 vals = [f"pyarrow-{i}".encode() * (1 + i % 5) for i in range(5000)]
 t = pa.table({"key": pa.array(keys, pa.large_string()), "value": pa.array(vals, pa.binary())})
-pq.write_table(t, f"{out}/pyarrow_sorted.parquet", row_group_size=1000)
+pq.write_table(t, f"{out}/pyarrow_sorted.parquet", row_group_size=1000, compression="gzip")
 
 # pyarrow: unsorted string_view keys and values, with repeats, zstd.
 keys = [f"pv{(i * 7919) % 3000:06}" for i in range(4000)]
@@ -38,10 +38,10 @@ con.execute(f"""COPY (SELECT 'dk' || lpad(((i * 7919) % 20000)::VARCHAR, 6, '0')
                              ('duck-' || i)::BLOB AS value
                       FROM range(30000) t(i) ORDER BY hash(i))
                 TO '{out}/duckdb_unsorted.parquet' (FORMAT PARQUET, ROW_GROUP_SIZE 8192)""")
-# DuckDB: renamed columns and an extra one.
+# DuckDB: renamed columns and an extra one, brotli.
 con.execute(f"""COPY (SELECT i AS id, 'dx' || lpad(i::VARCHAR, 5, '0') AS k, 'extra-' || i AS v
                       FROM range(1000) t(i))
-                TO '{out}/duckdb_renamed.parquet' (FORMAT PARQUET)""")
+                TO '{out}/duckdb_renamed.parquet' (FORMAT PARQUET, COMPRESSION BROTLI)""")
 # DuckDB: blob keys with one repeat, for the strict mode.
 con.execute(f"""COPY (SELECT ('strict' || (CASE WHEN i = 99 THEN 5 ELSE i END))::BLOB AS key, 'x' AS value
                       FROM range(200) t(i))

@@ -14,6 +14,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::Compression;
 
 use super::{ExtraColumns, IngestOptions};
 use crate::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
@@ -21,6 +22,52 @@ use crate::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 /// Rows per decoded batch: large enough to amortize decoding, small enough to keep a
 /// batch's memory modest with large values.
 const BATCH_ROWS: usize = 8192;
+
+/// Whether this build reads pages compressed with `codec`: the codecs Strata's own tables
+/// use always, GZIP and BROTLI (Spark's, Hive's and Athena's choices) with the features of
+/// those names (on by default). No Rust Parquet reader decodes LZO.
+fn codec_supported(codec: Compression) -> bool {
+    match codec {
+        Compression::UNCOMPRESSED
+        | Compression::SNAPPY
+        | Compression::LZ4
+        | Compression::LZ4_RAW
+        | Compression::ZSTD(_) => true,
+        Compression::GZIP(_) => cfg!(feature = "gzip"),
+        Compression::BROTLI(_) => cfg!(feature = "brotli"),
+        Compression::LZO => false,
+    }
+}
+
+/// Refuses, before any row is read, a file whose key or value column (the root columns
+/// `roots`) is compressed with a codec this build cannot decode: the file is sound, so this
+/// is [`Error::InvalidInput`] naming the codec, not damage.
+fn check_codecs(path: &Path, builder: &ParquetRecordBatchReaderBuilder<File>, roots: [usize; 2]) -> Result<()> {
+    let schema = builder.parquet_schema();
+    for group in builder.metadata().row_groups() {
+        for (leaf, chunk) in group.columns().iter().enumerate() {
+            let codec = chunk.compression();
+            if leaf < schema.num_columns()
+                && roots.contains(&schema.get_column_root_idx(leaf))
+                && !codec_supported(codec)
+            {
+                let hint = match codec {
+                    Compression::GZIP(_) => " (build Strata with its `gzip` feature)",
+                    Compression::BROTLI(_) => " (build Strata with its `brotli` feature)",
+                    _ => " (rewrite it with SNAPPY, ZSTD, LZ4 or GZIP, for example with DuckDB's COPY)",
+                };
+                return Err(Error::invalid_input(
+                    path,
+                    format!(
+                        "column `{}` is compressed with {codec}, which this build cannot read{hint}",
+                        chunk.column_path().string()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// One input file whose schema has been checked.
 #[derive(Debug)]
@@ -102,6 +149,7 @@ impl InputFile {
                 ));
             }
         }
+        check_codecs(path, &builder, [key_column, value_column])?;
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows())
             .map_err(|_| corrupt(path, "negative row count"))?;
         Ok(Self { path: path.to_owned(), key_column, value_column, rows })
