@@ -2,7 +2,8 @@
 //! seeks (a scan from a key, 100 entries read; cold and warm block cache), a 1,000,000-entry
 //! scan, write throughput and bytes per entry for each codec; and a cold point read per codec
 //! and value page length on values made as `strata bench` makes them; and what decoding a
-//! value page's frame up to one value costs when zstd cuts the frame into small blocks.
+//! value page's frame up to one value costs when zstd cuts the frame into small blocks, and
+//! with Parquet's other entropy coders, GZIP and BROTLI, which can stop at the value.
 //!
 //! Entries: 16-byte keys, 8-byte sequence numbers, 32-byte values (`codec/`: 100-byte
 //! values).
@@ -271,11 +272,14 @@ fn zstd_frame(raw: &[u8], level: i32, block: usize) -> Vec<u8> {
     out
 }
 
-/// Could zstd's smaller values come at LZ4's read cost if a page's frame were cut into
-/// blocks, so that a read decodes only the blocks up to its value? A page here is the values
+/// Could an entropy coder's smaller values come at LZ4's read cost? First, zstd with a page's
+/// frame cut into blocks, so that a read decodes only the blocks up to its value; then
+/// Parquet's two other entropy coders, GZIP (deflate) and BROTLI, whose streams interleave
+/// literals and matches and so can stop at the value as LZ4 does. A page here is the values
 /// of `rows` rows back to back, compressed as one frame (zstd ending a block every
-/// `block_rows` rows, or LZ4 as one block); a read decompresses the page's frame up to the end
-/// of a random row, as Strata's LZ4 path does. Prints the stored bytes per value.
+/// `block_rows` rows, LZ4 as one block, GZIP as one gzip member as Parquet stores it); a read
+/// decompresses the page up to the end of a random row, as Strata's LZ4 path does. Prints the
+/// stored bytes per value.
 fn zstd_frames(c: &mut Criterion) {
     use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
     const VALUE: usize = 100;
@@ -283,44 +287,64 @@ fn zstd_frames(c: &mut Criterion) {
     let values: Vec<&[u8]> = (0..200_000usize).map(|i| pool[i * 7919 % pool.len()].as_slice()).collect();
     let mut g = c.benchmark_group("codec_frames");
     g.throughput(Throughput::Elements(1));
-    for (name, rows, block_rows) in [
-        ("lz4_32_rows", 32, 0),
-        ("zstd3_32_rows", 32, 0),
-        ("zstd3_64_rows", 64, 0),
-        ("zstd3_64_rows_blocks_of_8", 64, 8),
-        ("zstd3_64_rows_blocks_of_4", 64, 4),
+    for (name, codec, rows, block_rows) in [
+        ("lz4_32_rows", "lz4", 32, 0),
+        ("zstd3_32_rows", "zstd", 32, 0),
+        ("zstd3_64_rows", "zstd", 64, 0),
+        ("zstd3_64_rows_blocks_of_8", "zstd", 64, 8),
+        ("zstd3_64_rows_blocks_of_4", "zstd", 64, 4),
+        ("gzip6_32_rows", "gzip", 32, 0),
+        ("gzip6_64_rows", "gzip", 64, 0),
+        ("brotli5_32_rows", "brotli", 32, 0),
     ] {
-        let lz4 = name.starts_with("lz4");
         let pages: Vec<Vec<u8>> = values
             .chunks(rows)
-            .map(|c| {
-                if lz4 {
-                    lz4_flex::block::compress(&c.concat())
-                } else {
-                    zstd_frame(&c.concat(), 3, block_rows * VALUE)
-                }
+            .map(|c| match codec {
+                "lz4" => lz4_flex::block::compress(&c.concat()),
+                "gzip" => gzip_member(&c.concat()),
+                "brotli" => brotli_stream(&c.concat()),
+                _ => zstd_frame(&c.concat(), 3, block_rows * VALUE),
             })
             .collect();
         let stored: usize = pages.iter().map(Vec::len).sum();
         eprintln!("codec_frames {name}: {:.1} bytes/value", stored as f64 / values.len() as f64);
         let mut out = vec![0u8; rows * VALUE];
         let mut decoder = Decoder::new().expect("decoder");
+        let mut inflate = Box::new(miniz_oxide::inflate::core::DecompressorOxide::new());
         let mut i = 0usize;
         g.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 7919) % values.len();
                 let (page, need) = (&pages[i / rows], (i % rows + 1) * VALUE);
-                if lz4 {
-                    let n = lz4_flex::block::decompress_into(page, &mut out).expect("lz4");
-                    assert!(n >= need);
-                } else {
-                    decoder.reinit().expect("reinit");
-                    let mut input = InBuffer::around(page);
-                    let mut o = OutBuffer::around(&mut out[..need]);
-                    while o.pos() < need {
-                        let before = (input.pos(), o.pos());
-                        decoder.run(&mut input, &mut o).expect("zstd");
-                        assert_ne!(before, (input.pos(), o.pos()), "zstd made no progress");
+                match codec {
+                    "lz4" => {
+                        let n = lz4_flex::block::decompress_into(page, &mut out).expect("lz4");
+                        assert!(n >= need);
+                    }
+                    "gzip" => {
+                        // The raw deflate stream after the gzip header, decoded straight into
+                        // the page buffer until `need` bytes are out (its Huffman tables are
+                        // built first, once a block), as an LZ4-like prefix decoder would.
+                        use miniz_oxide::inflate::core::{decompress, inflate_flags};
+                        inflate.init();
+                        let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+                            | inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
+                        let (_, _, n) = decompress(&mut inflate, &page[GZIP_HEADER..], &mut out[..need], 0, flags);
+                        assert_eq!(n, need, "deflate");
+                    }
+                    "brotli" => {
+                        use std::io::Read;
+                        brotli::Decompressor::new(page.as_slice(), 4096).read_exact(&mut out[..need]).expect("brotli");
+                    }
+                    _ => {
+                        decoder.reinit().expect("reinit");
+                        let mut input = InBuffer::around(page);
+                        let mut o = OutBuffer::around(&mut out[..need]);
+                        while o.pos() < need {
+                            let before = (input.pos(), o.pos());
+                            decoder.run(&mut input, &mut o).expect("zstd");
+                            assert_ne!(before, (input.pos(), o.pos()), "zstd made no progress");
+                        }
                     }
                 }
                 assert_eq!(&out[need - VALUE..need], values[i]);
@@ -329,6 +353,30 @@ fn zstd_frames(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// The fixed header `flate2` writes before a gzip member's deflate stream (no name, no
+/// comment, no extra field).
+const GZIP_HEADER: usize = 10;
+
+/// `raw` as Parquet's GZIP codec stores a page: one gzip member at the default level (6).
+fn gzip_member(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(raw).expect("gzip");
+    let member = enc.finish().expect("gzip");
+    assert_eq!(member[3], 0, "a gzip header with optional fields");
+    member
+}
+
+/// `raw` as one brotli stream at quality 5 with a 64 KiB window (a page is smaller).
+fn brotli_stream(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 5, 16);
+    enc.write_all(raw).expect("brotli");
+    drop(enc);
+    out
 }
 
 criterion_group!(benches, gets_and_scan, write, codecs, zstd_frames);
