@@ -293,6 +293,26 @@ fn files_in_every_codec_other_tools_write_are_ingested() {
     }
 }
 
+/// pyarrow's dictionary columns and pandas' categoricals embed an arrow schema asking for
+/// dictionary arrays; the bytes are the same as a plain column's.
+#[test]
+fn dictionary_typed_columns_are_ingested() {
+    use arrow_array::DictionaryArray;
+    use arrow_array::types::Int32Type;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("db"), options()).unwrap();
+    let path = dir.path().join("dictionary.parquet");
+    let names: Vec<String> = (0..3000u64).map(key).collect();
+    let keys: DictionaryArray<Int32Type> = names.iter().map(|k| Some(k.as_str())).collect();
+    let values: DictionaryArray<Int32Type> = (0..3000).map(|i| Some(["red", "green", "blue"][i % 3])).collect();
+    write_batch(&path, vec![("key", Arc::new(keys)), ("value", Arc::new(values))], Compression::SNAPPY, 1000);
+    let summary = db.ingest([&path], &IngestOptions::default()).unwrap();
+    assert_eq!(summary.rows, 3000);
+    assert_eq!(db.get(key(0)).unwrap().as_deref(), Some(&b"red"[..]));
+    assert_eq!(db.get(key(2999)).unwrap().as_deref(), Some(&b"blue"[..]));
+    assert_eq!(contents(&db).len(), 3000);
+}
+
 /// A file whose value column claims LZO, which no Rust Parquet reader decodes (and no
 /// writer here makes): the codec of an uncompressed file's value chunk is patched in its
 /// footer (Thrift compact: field 4 of `ColumnMetaData`, an i32, right after the column's

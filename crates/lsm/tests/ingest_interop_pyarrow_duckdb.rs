@@ -1,7 +1,7 @@
 //! `Db::ingest` of Parquet files written by pyarrow and DuckDB: sorted and unsorted input,
-//! large and view string types, several row groups, gzip, brotli, zstd and snappy pages,
-//! repeated keys (last row wins, or an error), extra and renamed columns. The expected
-//! contents come from pyarrow reading the same files back.
+//! large, view and dictionary string types, several row groups, gzip, brotli, zstd and
+//! snappy pages, repeated keys (last row wins, or an error), extra and renamed columns. The
+//! expected contents come from pyarrow reading the same files back.
 //!
 //! Needs `python3` with `pyarrow` and `duckdb` (`pip install pyarrow duckdb`). Without them
 //! the test is skipped with a loud message, unless `CI` is set, where it fails.
@@ -26,10 +26,10 @@ vals = [f"pyarrow-{i}".encode() * (1 + i % 5) for i in range(5000)]
 t = pa.table({"key": pa.array(keys, pa.large_string()), "value": pa.array(vals, pa.binary())})
 pq.write_table(t, f"{out}/pyarrow_sorted.parquet", row_group_size=1000, compression="gzip")
 
-# pyarrow: unsorted string_view keys and values, with repeats, zstd.
+# pyarrow: unsorted string_view keys and dictionary values, with repeats, zstd.
 keys = [f"pv{(i * 7919) % 3000:06}" for i in range(4000)]
-vals = [f"view-{i}" for i in range(4000)]
-t = pa.table({"key": pa.array(keys, pa.string_view()), "value": pa.array(vals, pa.string_view())})
+vals = [f"view-{i % 37}" for i in range(4000)]
+t = pa.table({"key": pa.array(keys, pa.string_view()), "value": pa.array(vals).dictionary_encode()})
 pq.write_table(t, f"{out}/pyarrow_view.parquet", compression="zstd")
 
 con = duckdb.connect()

@@ -3,7 +3,7 @@
 //!
 //! Any Parquet writer's file is accepted (pyarrow, DuckDB, Spark): the key and value
 //! columns may be binary or string, in any of arrow's layouts (plain, large, view, fixed
-//! size). Damage is [`Error::Corruption`] naming the file; a wrong schema or a bad row is
+//! size), dictionary-encoded or not. Damage is [`Error::Corruption`] naming the file; a wrong schema or a bad row is
 //! [`Error::InvalidInput`] naming the file and saying what is wrong.
 
 use std::fs::File;
@@ -13,7 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression;
 
 use super::{ExtraColumns, IngestOptions};
@@ -84,9 +84,13 @@ fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::corruption(path, format!("not a readable Parquet file: {e}"))
 }
 
+/// A reader of `path` that types its columns from the Parquet schema alone. The arrow schema
+/// a writer may embed is skipped: it can ask for dictionary arrays (pyarrow's dictionary
+/// columns, pandas' categoricals), which hold the same bytes as plain ones.
 fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(path, e))
+    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).map_err(|e| corrupt(path, e))
 }
 
 fn is_bytes(t: &DataType) -> bool {
