@@ -207,6 +207,20 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// The OS error, [`io::ErrorKind::NotFound`] included.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
 
+    /// Deletes an orphan: a table file that the manifest read when the database was opened
+    /// did not name (left by a compaction whose inputs were not yet deleted, or by a flush
+    /// or compaction cut short). A file system that keeps deleted tables for a grace period
+    /// (an object store, for readers of older manifests) may count that period from the
+    /// commit of that manifest rather than from now. The default is
+    /// [`remove_file`](Self::remove_file).
+    ///
+    /// # Errors
+    ///
+    /// As [`remove_file`](Self::remove_file).
+    fn remove_orphan_file(&self, path: &Path) -> io::Result<()> {
+        self.remove_file(path)
+    }
+
     /// Makes `to` a second name (a hard link) for the existing file `from`, so the file's
     /// data lives on while either name does. Checkpoints use it to share immutable tables
     /// instead of copying them. The default, for file systems without links, fails with

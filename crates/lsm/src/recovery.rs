@@ -178,7 +178,7 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
     for id in stored_tables {
         if !live_ids.contains(&id) {
             tracing::info!(table = id, "deleting an orphan table left by an interrupted flush or compaction");
-            store.delete(id)?;
+            store.delete_orphan(id)?;
         }
     }
     Ok(Recovered { tree, manifest, wal_number, next_file: next_file.load(Ordering::Relaxed), replay })

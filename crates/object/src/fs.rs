@@ -16,14 +16,16 @@
 //!   ranged GET ([`ObjectOptions::tail_prefetch_bytes`](crate::ObjectOptions)); every later read is a ranged GET of exactly the bytes asked for (one page
 //!   of one column, for a point lookup), unless the disk cache has them.
 //! * Deleting a table waits out the grace period first, so a reader still using an older
-//!   manifest keeps its files.
+//!   manifest keeps its files. An orphan found at open counts it from the commit of the
+//!   manifest read at open (see [`crate::orphans`]), so a writer that runs for less than the
+//!   grace period still deletes what earlier writers left.
 
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
@@ -34,6 +36,7 @@ use strata_core::fs::{FileLock, FileSystem, ReadableFile, StdFs, WritableFile};
 
 use crate::RemoteInner;
 use crate::cache::DiskCache;
+use crate::orphans::OrphanClock;
 use crate::runtime::{block_on, block_on_read, io_error};
 use crate::stats::bump;
 
@@ -43,8 +46,10 @@ pub struct ObjectFs {
     local: Arc<dyn FileSystem>,
     table_dir: PathBuf,
     cache: Arc<DiskCache>,
-    /// Tables to delete once their grace period is over.
+    /// Tables to delete, each once its grace period is over (the instant it is).
     doomed: Mutex<Vec<(Instant, ObjPath, String)>>,
+    /// How long the orphans found at open have been obsolete.
+    clock: Arc<OrphanClock>,
 }
 
 impl fmt::Debug for ObjectFs {
@@ -54,8 +59,13 @@ impl fmt::Debug for ObjectFs {
 }
 
 impl ObjectFs {
-    pub(crate) fn new(remote: Arc<RemoteInner>, table_dir: PathBuf, cache: Arc<DiskCache>) -> Self {
-        Self { remote, local: StdFs::shared(), table_dir, cache, doomed: Mutex::default() }
+    pub(crate) fn new(
+        remote: Arc<RemoteInner>,
+        table_dir: PathBuf,
+        cache: Arc<DiskCache>,
+        clock: Arc<OrphanClock>,
+    ) -> Self {
+        Self { remote, local: StdFs::shared(), table_dir, cache, doomed: Mutex::default(), clock }
     }
 
     /// The object and file name of `path` when it is a table file of the table directory.
@@ -68,13 +78,25 @@ impl ObjectFs {
         Some((self.remote.tables_dir().join(name), name.to_owned()))
     }
 
+    /// Dooms table file `path` (a table of the table directory, or a local file deleted at
+    /// once), obsolete for `age` already, then deletes the doomed tables whose grace period
+    /// is over.
+    fn doom(&self, path: &Path, age: Duration) -> io::Result<()> {
+        let Some((object, name)) = self.table(path) else {
+            return self.local.remove_file(path);
+        };
+        let due = Instant::now() + self.remote.options.gc_grace.saturating_sub(age);
+        self.doomed.lock().unwrap_or_else(PoisonError::into_inner).push((due, object, name));
+        self.reap();
+        Ok(())
+    }
+
     /// Deletes the doomed tables whose grace period is over.
     fn reap(&self) {
         let now = Instant::now();
         let due: Vec<_> = {
             let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
-            let (due, keep) =
-                doomed.drain(..).partition(|(at, _, _)| now.duration_since(*at) >= self.remote.options.gc_grace);
+            let (due, keep) = doomed.drain(..).partition(|(due, _, _)| *due <= now);
             *doomed = keep;
             due
         };
@@ -240,14 +262,11 @@ impl FileSystem for ObjectFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        match self.table(path) {
-            Some((object, name)) => {
-                self.doomed.lock().unwrap_or_else(PoisonError::into_inner).push((Instant::now(), object, name));
-                self.reap();
-                Ok(())
-            }
-            None => self.local.remove_file(path),
-        }
+        self.doom(path, Duration::ZERO)
+    }
+
+    fn remove_orphan_file(&self, path: &Path) -> io::Result<()> {
+        self.doom(path, self.clock.orphan_age())
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -489,7 +508,7 @@ mod tests {
     fn object_fs(dir: &Path) -> (Remote, ObjectFs) {
         let remote = Remote::connect("memory://fs", ObjectOptions::default()).unwrap();
         let cache = Arc::new(DiskCache::open(&dir.join("cache"), 1 << 20, Arc::default()).unwrap());
-        let fs = ObjectFs::new(Arc::clone(&remote.inner), dir.join("tables"), cache);
+        let fs = ObjectFs::new(Arc::clone(&remote.inner), dir.join("tables"), cache, Arc::default());
         fs.create_dir_all(&dir.join("tables")).unwrap();
         (remote, fs)
     }

@@ -40,6 +40,7 @@
 mod cache;
 mod fs;
 mod manifest;
+mod orphans;
 mod runtime;
 mod stats;
 
@@ -55,6 +56,7 @@ use strata::{Components, Db, Error, Options, Result};
 use crate::cache::DiskCache;
 pub use crate::fs::ObjectFs;
 pub use crate::manifest::ObjectManifestStore;
+use crate::orphans::OrphanClock;
 use crate::runtime::ReadRetries;
 use crate::stats::Counters;
 pub use crate::stats::ObjectStats;
@@ -219,6 +221,12 @@ impl Remote {
     /// The manifest store of this location.
     #[must_use]
     pub fn manifest_store(&self) -> Arc<ObjectManifestStore> {
+        self.manifest_store_with(Arc::default())
+    }
+
+    /// The manifest store of this location, dating the manifest read at open and the first
+    /// commit on `clock`.
+    fn manifest_store_with(&self, clock: Arc<OrphanClock>) -> Arc<ObjectManifestStore> {
         let dir = self.inner.prefix.clone().join("manifest");
         let url = format!("{}/manifest", self.inner.url);
         Arc::new(ObjectManifestStore::new(
@@ -227,6 +235,7 @@ impl Remote {
             url,
             Arc::clone(&self.inner.counters),
             self.inner.options.read_retries(),
+            clock,
         ))
     }
 
@@ -238,11 +247,13 @@ impl Remote {
     }
 
     /// The engine's components for an opener whose local directory is `local`: the table
-    /// store runs on an [`ObjectFs`] with the disk cache in `local/cache`.
+    /// store runs on an [`ObjectFs`] with the disk cache in `local/cache`, counting orphans'
+    /// grace period on `clock`.
     fn components(
         &self,
         local: &Path,
         options: &Options,
+        clock: Arc<OrphanClock>,
     ) -> Result<Components<strata::AnyMemtable, strata::ParquetStore, strata::AnyPolicy>> {
         let cache_dir = local.join("cache");
         let cache = DiskCache::open(&cache_dir, self.inner.options.cache_bytes, Arc::clone(&self.inner.counters))
@@ -253,7 +264,7 @@ impl Remote {
         caches.push(Arc::downgrade(&cache));
         drop(caches);
         let table_dir = local.join("tables");
-        let fs = Arc::new(ObjectFs::new(Arc::clone(&self.inner), table_dir.clone(), cache));
+        let fs = Arc::new(ObjectFs::new(Arc::clone(&self.inner), table_dir.clone(), cache, clock));
         Components::from_options(fs, &table_dir, options)
     }
 
@@ -266,8 +277,10 @@ impl Remote {
     pub fn open(&self, local: impl AsRef<Path>, options: Options) -> Result<Db> {
         let local = local.as_ref();
         std::fs::create_dir_all(local).map_err(|e| Error::io(local, e))?;
-        let components = self.components(local, &options)?;
-        Db::open_with_manifest_store(strata::StdFs::shared(), local, options, components, self.manifest_store())
+        let clock = Arc::new(OrphanClock::default());
+        let components = self.components(local, &options, Arc::clone(&clock))?;
+        let manifests = self.manifest_store_with(clock);
+        Db::open_with_manifest_store(strata::StdFs::shared(), local, options, components, manifests)
     }
 
     /// Opens a read-only view of the database here; `local` holds its disk cache and must
@@ -279,7 +292,7 @@ impl Remote {
     pub fn open_read_only(&self, local: impl AsRef<Path>, options: Options) -> Result<Db> {
         let local = local.as_ref();
         std::fs::create_dir_all(local).map_err(|e| Error::io(local, e))?;
-        let components = self.components(local, &options)?;
+        let components = self.components(local, &options, Arc::default())?;
         Db::open_read_only(strata::StdFs::shared(), local, options, components, self.manifest_store())
     }
 

@@ -8,6 +8,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use strata_core::ManifestStore;
 
+use crate::orphans::OrphanClock;
 use crate::runtime::{ReadRetries, block_on, block_on_read, io_error};
 use crate::stats::{Counters, bump};
 
@@ -20,6 +21,8 @@ pub struct ObjectManifestStore {
     url: String,
     counters: Arc<Counters>,
     retries: ReadRetries,
+    /// Dates the manifest read at open and the first commit, for orphans' grace period.
+    clock: Arc<OrphanClock>,
 }
 
 fn name(number: u64) -> String {
@@ -41,16 +44,40 @@ impl ObjectManifestStore {
         url: String,
         counters: Arc<Counters>,
         retries: ReadRetries,
+        clock: Arc<OrphanClock>,
     ) -> Self {
-        Self { store, dir, url, counters, retries }
+        Self { store, dir, url, counters, retries, clock }
     }
 
-    fn numbers(&self) -> io::Result<Vec<u64>> {
+    /// The manifests' numbers, each with its `Last-Modified` in milliseconds since the epoch.
+    fn listed(&self) -> io::Result<Vec<(u64, i64)>> {
         let listed: Vec<_> = block_on_read(self.retries, &self.counters.lists, || {
             self.store.list(Some(&self.dir)).try_collect::<Vec<_>>()
         })?
         .map_err(io_error)?;
-        Ok(listed.iter().filter_map(|m| m.location.filename().and_then(parse)).collect())
+        Ok(listed
+            .iter()
+            .filter_map(|m| Some((m.location.filename().and_then(parse)?, m.last_modified.timestamp_millis())))
+            .collect())
+    }
+
+    fn numbers(&self) -> io::Result<Vec<u64>> {
+        Ok(self.listed()?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// Dates the first commit after the manifest read at open, `path`, by its
+    /// `Last-Modified`. Without it, orphans wait out the whole grace period, so a failure is
+    /// only logged.
+    fn date_first_commit(&self, path: &ObjPath) {
+        if !self.clock.wants_commit_time() {
+            return;
+        }
+        bump(&self.counters.heads, 1);
+        match block_on(self.store.head(path)) {
+            Ok(Ok(meta)) => self.clock.committed(meta.last_modified.timestamp_millis()),
+            Ok(Err(e)) => tracing::warn!(manifest = %path, error = %e, "could not date a manifest"),
+            Err(e) => tracing::warn!(manifest = %path, error = %e, "could not date a manifest"),
+        }
     }
 }
 
@@ -61,7 +88,8 @@ impl ManifestStore for ObjectManifestStore {
 
     fn latest(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         for _ in 0..LATEST_ATTEMPTS {
-            let Some(number) = self.numbers()?.into_iter().max() else {
+            let Some((number, modified)) = self.listed()?.into_iter().max() else {
+                self.clock.read(None);
                 return Ok(None);
             };
             let path = self.dir.clone().join(name(number));
@@ -71,6 +99,7 @@ impl ManifestStore for ObjectManifestStore {
             match got {
                 Ok(bytes) => {
                     bump(&self.counters.get_bytes, bytes.len() as u64);
+                    self.clock.read(Some(modified));
                     return Ok(Some((number, bytes.to_vec())));
                 }
                 // A writer deleted it as old between the list and the read: list again.
@@ -88,7 +117,10 @@ impl ManifestStore for ObjectManifestStore {
         let path = self.dir.clone().join(name(number));
         let payload = PutPayload::from(bytes.to_vec());
         match block_on(self.store.put_opts(&path, payload, opts))? {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.date_first_commit(&path);
+                Ok(true)
+            }
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
             Err(e) => Err(io_error(e)),
         }
@@ -129,6 +161,7 @@ mod tests {
             "memory://db/manifest".into(),
             Arc::default(),
             ReadRetries { max_retries: 0, retry_timeout: std::time::Duration::ZERO },
+            Arc::default(),
         );
         assert_eq!(store.latest().unwrap(), None);
         assert!(store.put_if_absent(1, b"one").unwrap());

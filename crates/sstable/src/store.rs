@@ -289,6 +289,19 @@ pub trait SsTableStore: Send + Sync {
     /// [`Error::Io`](crate::Error::Io) when removing it fails.
     fn delete(&self, id: TableId) -> Result<()>;
 
+    /// Deletes table `id`, which the manifest read at open did not name: an orphan, found
+    /// when the database opens. A store whose deletions wait out a grace period may count it
+    /// from that manifest's commit (see
+    /// [`FileSystem::remove_orphan_file`](strata_core::fs::FileSystem::remove_orphan_file)).
+    /// The default is [`delete`](Self::delete).
+    ///
+    /// # Errors
+    ///
+    /// As [`delete`](Self::delete).
+    fn delete_orphan(&self, id: TableId) -> Result<()> {
+        self.delete(id)
+    }
+
     /// Puts a durable copy of table `id` into `dest_dir`, under the name a store of the same
     /// kind opened on `dest_dir` would look for it, sharing the file (a hard link) where the
     /// file system allows, else copying it. Checkpoints use it: tables are immutable, so a

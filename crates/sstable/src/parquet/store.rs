@@ -176,6 +176,23 @@ impl ParquetStore {
 }
 
 impl ParquetStore {
+    /// Deletes table `id`'s file, as an orphan or not (see [`SsTableStore::delete_orphan`]).
+    fn remove(&self, id: TableId, orphan: bool) -> Result<()> {
+        self.shared.tables.remove(id);
+        let path = self.table_path(id);
+        // NOTE: the removal is not synced. A table is deleted once no manifest names it, so if
+        // a crash brings the name back, the next open finds an orphan and deletes it again;
+        // a directory sync here cost milliseconds to whichever thread dropped the table last
+        // (a reader, as often as not).
+        let fs = &self.shared.fs;
+        let removed = if orphan { fs.remove_orphan_file(&path) } else { fs.remove_file(&path) };
+        match removed {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { file: path }),
+            Err(e) => Err(Error::io(&path)(e)),
+        }
+    }
+
     fn write_with(
         &self,
         id: TableId,
@@ -265,17 +282,11 @@ impl SsTableStore for ParquetStore {
     }
 
     fn delete(&self, id: TableId) -> Result<()> {
-        self.shared.tables.remove(id);
-        let path = self.table_path(id);
-        // NOTE: the removal is not synced. A table is deleted once no manifest names it, so if
-        // a crash brings the name back, the next open finds an orphan and deletes it again;
-        // a directory sync here cost milliseconds to whichever thread dropped the table last
-        // (a reader, as often as not).
-        match self.shared.fs.remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { file: path }),
-            Err(e) => Err(Error::io(&path)(e)),
-        }
+        self.remove(id, false)
+    }
+
+    fn delete_orphan(&self, id: TableId) -> Result<()> {
+        self.remove(id, true)
     }
 
     fn export_table(&self, id: TableId, dest_dir: &Path) -> Result<TableExport> {
