@@ -181,6 +181,11 @@ pub(crate) fn recover<M: Memtable, S: SsTableStore>(
             store.delete_orphan(id)?;
         }
     }
+    // Sort runs of an ingest cut short.
+    let runs = dir.join(crate::ingest::RUNS_DIR);
+    for name in fs.list_dir(&runs).unwrap_or_default() {
+        remove(fs, &runs.join(name));
+    }
     Ok(Recovered { tree, manifest, wal_number, next_file: next_file.load(Ordering::Relaxed), replay })
 }
 

@@ -83,6 +83,11 @@ fn table_files(fs: &FaultFs) -> Vec<String> {
     names
 }
 
+/// The files in the directory of an unsorted ingest's sort runs.
+fn run_files(fs: &FaultFs) -> Vec<String> {
+    fs.shared().list_dir(&Path::new(DIR).join("ingest-runs")).unwrap_or_default()
+}
+
 fn live_files(db: &Db) -> Vec<String> {
     let mut names: Vec<String> = db.live_tables().iter().map(|id| format!("{id:06}.parquet")).collect();
     names.sort();
@@ -107,6 +112,7 @@ fn a_failed_table_write_leaves_nothing_and_the_database_working() {
             fs.clear_faults();
             assert!(contents(&db) == model, "a failed ingest changed the contents");
             assert_eq!(table_files(&fs), live_files(&db), "a failed ingest left table files");
+            assert_eq!(run_files(&fs), Vec::<String>::new(), "a failed ingest left sort runs");
             // Not a background failure: writes and a retry work.
             db.put("after", "1").unwrap();
             db.ingest([&file], &options).unwrap();
@@ -159,4 +165,30 @@ fn a_power_cut_after_an_ingest_loses_none_of_it() {
         assert!(contents(&db) == model, "sorted={sorted}: the ingest was lost");
         assert_eq!(table_files(&fs), live_files(&db));
     }
+}
+
+/// Sort runs are not in the manifest and live in a directory of their own; an ingest cut
+/// short by a crash of the process leaves them there, and the next open deletes them.
+#[test]
+fn sort_runs_a_crash_left_are_deleted_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = input(tmp.path(), false);
+    let fs = FaultFs::new(MemFs::shared());
+    let (db, mut model) = setup(&fs);
+    db.ingest([&file], &IngestOptions::default().sort_memory(1 << 20)).unwrap();
+    model.extend(ingested());
+    assert_eq!(run_files(&fs), Vec::<String>::new(), "an ingest left its sort runs");
+    drop(db);
+    // What a process killed mid-sort leaves: a run, and a run half written.
+    let runs = Path::new(DIR).join("ingest-runs");
+    for name in ["999001.parquet", "999002.parquet.tmp"] {
+        let mut f = fs.shared().create(&runs.join(name)).unwrap();
+        f.write_all(b"PAR1 a sort run PAR1").unwrap();
+        f.sync().unwrap();
+    }
+    assert_eq!(run_files(&fs).len(), 2);
+    let db = Db::open_on(fs.shared(), DIR, options()).unwrap();
+    assert_eq!(run_files(&fs), Vec::<String>::new(), "the open left sort runs behind");
+    assert!(contents(&db) == model);
+    assert_eq!(table_files(&fs), live_files(&db));
 }

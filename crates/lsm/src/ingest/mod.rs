@@ -4,7 +4,8 @@
 //!    alone to learn whether the input is sorted (and, when repeats are an error, to find
 //!    them).
 //! 2. **Sort** (writes go on), only for unsorted input: an external sort with bounded memory
-//!    into temporary tables (see [`sort`]).
+//!    into temporary tables, on local disk in [`RUNS_DIR`] whatever the table store (see
+//!    [`sort`]).
 //! 3. **Commit** (writes wait; reads go on): under the log lock, flush the memtables if they
 //!    hold a key inside the input's key range (they are older than the ingest, and reads
 //!    look at memtables first); take the next sequence number; write the rows into tables,
@@ -19,10 +20,14 @@
 //! most of the work (reading the input and writing the tables). Reads never wait.
 //!
 //! On any error every table written so far is deleted and nothing is committed; a crash
-//! leaves them as orphans, which the next open deletes.
+//! leaves them as orphans, which the next open deletes, with any sort run left in
+//! [`RUNS_DIR`].
 
 mod input;
 mod sort;
+
+/// The directory, in the database's, of an unsorted ingest's sort runs.
+pub(crate) const RUNS_DIR: &str = "ingest-runs";
 
 use std::fmt;
 use std::ops::Bound;
@@ -34,7 +39,7 @@ use bytes::Bytes;
 use strata_compaction::CompactionPolicy;
 use strata_core::{Entry, KeyRange, SeqNo};
 use strata_memtable::Memtable;
-use strata_sstable::{SsTableStore, TableId, TableMeta};
+use strata_sstable::{ParquetOptions, ParquetStore, SsTableStore, TableId, TableMeta};
 
 use self::input::InputFile;
 use self::sort::{MergedRuns, Sorted, SortedRows, Sorter, TempTables, check_keys, memory_rows};
@@ -281,6 +286,16 @@ impl<S: SsTableStore> Drop for Outputs<'_, S> {
 }
 
 impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'static> Inner<M, S, C> {
+    /// The store of the sort runs: Parquet tables in [`RUNS_DIR`] of the database's
+    /// directory, on its file system. Runs are read back once and deleted, so they are not
+    /// synced and have no block cache; they stay local when the tables live in an object
+    /// store, whose uploads they would double.
+    fn runs_store(&self) -> Result<ParquetStore> {
+        let options =
+            ParquetOptions { block_cache_bytes: 0, table_cache_bytes: 0, ..self.options.parquet_options(false) };
+        Ok(ParquetStore::open_with_fs(Arc::clone(&self.fs), self.dir.join(RUNS_DIR), options)?)
+    }
+
     pub(crate) fn ingest(&self, paths: &[PathBuf], options: &IngestOptions) -> Result<IngestSummary> {
         options.validate()?;
         self.check_bg_error()?;
@@ -296,12 +311,12 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         summary.sorted_input = check.sorted;
         // 2. Sort.
         let next_id = || self.allocate_file_number();
-        let mut temps = TempTables::new(&*self.store);
+        let runs = self.runs_store()?;
+        let mut temps = TempTables::new(&runs);
         let (prepared, (min, max)) = match check.bounds {
             Some(bounds) if check.sorted => (Prepared::Stream, bounds),
             _ => {
-                let (sorted, bounds) =
-                    Sorter::new(&files, &*self.store, options, &mut temps, &next_id).run(&progress)?;
+                let (sorted, bounds) = Sorter::new(&files, &runs, options, &mut temps, &next_id).run(&progress)?;
                 (Prepared::Sorted(sorted), bounds)
             }
         };
@@ -316,8 +331,8 @@ impl<M: Memtable + 'static, S: SsTableStore + 'static, C: CompactionPolicy + 'st
         let rows: Box<dyn Iterator<Item = Result<(Bytes, Bytes)>> + '_> = match &prepared {
             Prepared::Stream => Box::new(SortedRows::new(&files, &progress)),
             Prepared::Sorted(Sorted::Memory { arena, slots }) => Box::new(memory_rows(arena, slots)),
-            Prepared::Sorted(Sorted::Runs(runs)) => {
-                Box::new(MergedRuns::new(&*self.store, runs, &files, options.duplicates, &progress)?)
+            Prepared::Sorted(Sorted::Runs(ids)) => {
+                Box::new(MergedRuns::new(&runs, ids, &files, options.duplicates, &progress)?)
             }
         };
         self.write_ingest_tables(rows, seq, hint, &mut outputs)?;

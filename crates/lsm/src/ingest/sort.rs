@@ -5,13 +5,13 @@
 //!   [`SortedRows`] reads the files again and drops all but the last row of each key.
 //! * Otherwise rows are buffered up to [`IngestOptions::sort_memory`] bytes, sorted (stably,
 //!   so equal keys stay in input order), reduced to one row per key, and spilled as a run:
-//!   a temporary table written through the table store. Run `r` holds its rows at sequence
+//!   a temporary table in a local store of its own. Run `r` holds its rows at sequence
 //!   number `r + 1`, so the k-way merge of the runs ([`MergeIter`]) yields each key's row
 //!   from the latest run first, and "last row wins" across runs is "first version wins".
 //!   Input that fits in one buffer is never spilled.
 //!
-//! A temporary table never enters the manifest, so a crash leaves it an orphan, which the
-//! next open deletes; on success and on error they are deleted at once ([`TempTables`]).
+//! A temporary table never enters the manifest; on success and on error they are deleted at
+//! once ([`TempTables`]), and the next open deletes any a crash left.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
