@@ -16,9 +16,10 @@
 //!   ranged GET ([`ObjectOptions::tail_prefetch_bytes`](crate::ObjectOptions)); every later read is a ranged GET of exactly the bytes asked for (one page
 //!   of one column, for a point lookup), unless the disk cache has them.
 //! * Deleting a table waits out the grace period first, so a reader still using an older
-//!   manifest keeps its files. An orphan found at open counts it from the commit of the
-//!   manifest read at open (see [`crate::orphans`]), so a writer that runs for less than the
-//!   grace period still deletes what earlier writers left.
+//!   manifest keeps its files. A doom marker in the bucket dates the delete, so a writer
+//!   that finds the table as an orphan later counts from there (see [`crate::orphans`]),
+//!   and writers that each run for less than the grace period still delete what earlier
+//!   ones left.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -91,6 +92,44 @@ impl ObjectFs {
         Ok(())
     }
 
+    /// The doom marker of table `name` (see [`crate::orphans`]).
+    fn marker(&self, name: &str) -> ObjPath {
+        self.remote.doomed_dir().join(name)
+    }
+
+    /// Puts the doom marker of table `name`, dated now by the store. Without it a writer
+    /// that finds the table as an orphan counts from its own open, so a failure is only
+    /// logged.
+    fn put_marker(&self, name: &str) {
+        bump(&self.remote.counters.puts, 1);
+        let put = block_on(self.remote.store.put(&self.marker(name), PutPayload::new()));
+        if let Err(e) = put.and_then(|r| r.map_err(io_error)) {
+            tracing::warn!(table = name, error = %e, "could not mark a table doomed");
+        }
+    }
+
+    /// How long orphan `name` has been obsolete, at least: since its doom marker (a writer
+    /// doomed it then), or else since the manifest read at open; with no marker, one is put.
+    fn orphan_age(&self, name: &str) -> Duration {
+        bump(&self.remote.counters.heads, 1);
+        match block_on(self.remote.store.head(&self.marker(name))) {
+            Ok(Ok(meta)) => self.clock.age_since(meta.last_modified.timestamp_millis()),
+            Ok(Err(object_store::Error::NotFound { .. })) => {
+                self.put_marker(name);
+                self.clock.orphan_age()
+            }
+            // Unknown: as if doomed now.
+            Ok(Err(e)) => {
+                tracing::warn!(table = name, error = %e, "could not read a doom marker");
+                Duration::ZERO
+            }
+            Err(e) => {
+                tracing::warn!(table = name, error = %e, "could not read a doom marker");
+                Duration::ZERO
+            }
+        }
+    }
+
     /// Deletes the doomed tables whose grace period is over.
     fn reap(&self) {
         let now = Instant::now();
@@ -103,7 +142,17 @@ impl ObjectFs {
         for (_, object, name) in due {
             bump(&self.remote.counters.deletes, 1);
             match block_on(self.remote.store.delete(&object)) {
-                Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => self.cache.remove(&name),
+                Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {
+                    self.cache.remove(&name);
+                    // The marker after the table: a marker left by a failure here only
+                    // costs an empty object, a table without its marker the wait again.
+                    bump(&self.remote.counters.deletes, 1);
+                    match block_on(self.remote.store.delete(&self.marker(&name))) {
+                        Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {}
+                        Ok(Err(e)) => tracing::warn!(table = name, error = %e, "could not delete a doom marker"),
+                        Err(e) => tracing::warn!(table = name, error = %e, "could not delete a doom marker"),
+                    }
+                }
                 Ok(Err(e)) => tracing::warn!(table = name, error = %e, "could not delete an obsolete table"),
                 Err(e) => tracing::warn!(table = name, error = %e, "could not delete an obsolete table"),
             }
@@ -262,11 +311,15 @@ impl FileSystem for ObjectFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        if let Some((_, name)) = self.table(path) {
+            self.put_marker(&name);
+        }
         self.doom(path, Duration::ZERO)
     }
 
     fn remove_orphan_file(&self, path: &Path) -> io::Result<()> {
-        self.doom(path, self.clock.orphan_age())
+        let age = self.table(path).map_or(Duration::ZERO, |(_, name)| self.orphan_age(&name));
+        self.doom(path, age)
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {

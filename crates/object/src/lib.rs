@@ -135,6 +135,11 @@ impl RemoteInner {
     pub(crate) fn tables_dir(&self) -> ObjPath {
         self.prefix.clone().join("tables")
     }
+
+    /// Where the doom markers of tables waiting out their grace period are.
+    pub(crate) fn doomed_dir(&self) -> ObjPath {
+        self.prefix.clone().join("doomed")
+    }
 }
 
 /// A database location in an object store: `s3://bucket/prefix`, `file:///path` or

@@ -7,9 +7,13 @@
 //! them as orphans, waited from its own start again. The bucket kept every table any such
 //! writer made obsolete.
 //!
-//! An orphan is a table the manifest read at open does not name, so it has been obsolete
-//! since that manifest's commit at the latest, and its grace period is counted from there.
-//! Both times are the object store's (that manifest's and the writer's first commit's
+//! So a writer that dooms a table also puts a doom marker, an empty object
+//! `<prefix>/doomed/<table>`, and deletes it with the table. A writer that finds an orphan
+//! (a table the manifest read at open does not name) counts its grace period from the
+//! orphan's marker, or, without one, from the commit of that manifest (it has been
+//! obsolete since then at the latest), and puts a marker for it if there was none, so the
+//! writers after it count from there even if every one of them commits. Every time is the
+//! object store's (a marker's, a manifest's and the writer's first commit's
 //! `Last-Modified`), so no clock but the store's is trusted.
 
 use std::sync::{Mutex, PoisonError};
@@ -33,9 +37,9 @@ struct State {
     /// That manifest's `Last-Modified`, in milliseconds since the epoch (`None` when there
     /// was none).
     read_millis: Option<i64>,
-    /// Once the writer's first commit is dated: how long orphans had been obsolete then, and
-    /// when (on this process's clock) that was measured.
-    obsolete: Option<(Duration, Instant)>,
+    /// The writer's first commit: its `Last-Modified`, and when (on this process's clock)
+    /// it was learned.
+    committed: Option<(i64, Instant)>,
 }
 
 impl OrphanClock {
@@ -52,28 +56,34 @@ impl OrphanClock {
         }
     }
 
-    /// Whether the first commit still needs dating: a manifest was read at open and no commit
-    /// has been dated yet.
+    /// Whether the first commit still needs dating.
     pub(crate) fn wants_commit_time(&self) -> bool {
-        let s = self.state();
-        s.read_millis.is_some() && s.obsolete.is_none()
+        self.state().committed.is_none()
     }
 
-    /// Dates the writer's first commit, `Last-Modified` `millis`. S3 gives `Last-Modified`
-    /// in whole seconds (in its headers, and often in listings), so a second is taken off
-    /// the gap: truncated times may make it look up to that much longer than it was.
+    /// Dates the writer's first commit, `Last-Modified` `millis`.
     pub(crate) fn committed(&self, millis: i64) {
         let mut s = self.state();
-        if let (Some(read), None) = (s.read_millis, s.obsolete) {
-            let age = u64::try_from(millis.saturating_sub(read).saturating_sub(TRUNCATION)).unwrap_or(0);
-            s.obsolete = Some((Duration::from_millis(age), Instant::now()));
+        if s.committed.is_none() {
+            s.committed = Some((millis, Instant::now()));
         }
     }
 
-    /// How long an orphan has been obsolete now, at least: zero until the first commit is
-    /// dated.
+    /// How long ago, at least, the object store's clock read `millis`: its time now (the
+    /// first commit's time plus what has passed since) less `millis`, less the second that
+    /// truncation to whole seconds may add to a gap. Zero until the first commit is dated,
+    /// and never negative.
+    pub(crate) fn age_since(&self, millis: i64) -> Duration {
+        let Some((committed, at)) = self.state().committed else { return Duration::ZERO };
+        let now = committed.saturating_add(i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX));
+        Duration::from_millis(u64::try_from(now.saturating_sub(millis).saturating_sub(TRUNCATION)).unwrap_or(0))
+    }
+
+    /// How long an orphan with no doom marker has been obsolete, at least: since the commit
+    /// of the manifest read at open (zero when there was none).
     pub(crate) fn orphan_age(&self) -> Duration {
-        self.state().obsolete.map_or(Duration::ZERO, |(age, at)| age + at.elapsed())
+        let read = self.state().read_millis;
+        read.map_or(Duration::ZERO, |millis| self.age_since(millis))
     }
 }
 
@@ -88,21 +98,24 @@ mod tests {
         clock.read(Some(10_000));
         // Later reads (a writer checking the latest again) do not move it.
         clock.read(Some(50_000));
+        assert_eq!(clock.orphan_age(), Duration::ZERO, "no age before the first commit is dated");
         assert!(clock.wants_commit_time());
         clock.committed(70_000);
         assert!(!clock.wants_commit_time());
         // Only the first commit dates it.
         clock.committed(90_000);
-        let age = clock.orphan_age();
         // 60 s between the two, less the second that truncation may have added.
+        let age = clock.orphan_age();
         assert!(age >= Duration::from_secs(59) && age < Duration::from_secs(69), "{age:?}");
+        // A doom marker's time is measured on the same clock.
+        let age = clock.age_since(40_000);
+        assert!(age >= Duration::from_secs(29) && age < Duration::from_secs(39), "{age:?}");
     }
 
     #[test]
-    fn without_a_manifest_read_or_a_commit_an_orphan_is_new() {
+    fn without_a_manifest_read_or_with_a_clock_running_backwards_an_orphan_is_new() {
         let clock = OrphanClock::default();
         clock.read(None);
-        assert!(!clock.wants_commit_time());
         clock.committed(70_000);
         assert_eq!(clock.orphan_age(), Duration::ZERO);
         // A store whose clock runs backwards, or a gap within truncation's second, gives no

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,50 +43,68 @@ fn short_lived_writers_still_delete_obsolete_tables_on_s3() {
     check(Arc::new(store), &format!("s3://{}/{prefix}", common::BUCKET), &prefix, options);
 }
 
-/// The table objects under `prefix` (listed on a runtime of its own: the S3 client needs
-/// one).
-fn table_objects(store: &dyn ObjectStore, prefix: &str) -> usize {
-    let tables = ObjPath::from(format!("{prefix}/tables"));
+/// The object names under `prefix`/`dir`.
+fn objects(store: &dyn ObjectStore, prefix: &str, dir: &str) -> BTreeSet<String> {
+    let at = ObjPath::from(format!("{prefix}/{dir}"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(store.list(Some(&tables)).try_collect::<Vec<_>>()).unwrap().len()
+    let listed = runtime.block_on(store.list(Some(&at)).try_collect::<Vec<_>>()).unwrap();
+    listed.iter().filter_map(|m| m.location.filename().map(str::to_owned)).collect()
 }
 
 fn check(store: Arc<dyn ObjectStore>, url: &str, prefix: &str, options: ObjectOptions) {
     let options = ObjectOptions { gc_grace: GRACE, ..options };
     let remote = Remote::with_store(Arc::clone(&store), url, prefix, options);
-    let table_objects = || table_objects(&*store, prefix);
+    let tables = || objects(&*store, prefix, "tables");
+    let markers = || objects(&*store, prefix, "doomed");
     let local = tempfile::tempdir().unwrap();
+    let writer = local.path().join("writer");
 
     // A writer makes three tables, merges them into one and closes at once: the three are
-    // obsolete, and within the grace period, so they stay.
-    let db = remote.open(local.path().join("writer"), Options::default()).unwrap();
+    // obsolete, marked doomed, and within the grace period, so they stay.
+    let db = remote.open(&writer, Options::default()).unwrap();
     for round in 0..3 {
         for i in 0..100 {
             db.put(format!("key{i:03}"), format!("round {round}")).unwrap();
         }
         db.flush().unwrap();
     }
+    let merged = tables();
+    assert_eq!(merged.len(), 3);
     db.compact_range(..).unwrap();
     db.close().unwrap();
-    assert_eq!(table_objects(), 4);
+    let doomed_at = Instant::now();
+    assert_eq!(tables().len(), 4);
+    assert_eq!(markers(), merged);
 
-    // A reader still on that manifest, and a writer opened again at once: the orphans it
-    // finds became obsolete less than the grace period ago, so they stay too.
+    // A reader still on that manifest, and writers that each open, write, flush (a commit)
+    // and close more often than the grace period: the orphans they find were doomed less
+    // than the grace period ago, so they stay, and the reader reads.
     let reader = remote.open_read_only(local.path().join("reader"), Options::default()).unwrap();
-    let db = remote.open(local.path().join("writer"), Options::default()).unwrap();
-    let reopened = Instant::now();
-    db.close().unwrap();
-    assert_eq!(table_objects(), 4, "orphans deleted within the grace period");
-    assert_eq!(reader.get("key042").unwrap().as_deref(), Some(&b"round 2"[..]));
+    let mut writes = 0;
+    // The grace period, and the second allowed for `Last-Modified` times truncated to
+    // whole seconds.
+    while doomed_at.elapsed() < GRACE + Duration::from_millis(1_300) {
+        if doomed_at.elapsed() < GRACE {
+            assert!(merged.is_subset(&tables()), "orphans deleted within the grace period");
+            assert_eq!(reader.get("key042").unwrap().as_deref(), Some(&b"round 2"[..]));
+        }
+        let db = remote.open(&writer, Options::default()).unwrap();
+        db.put(format!("w{writes}"), "x").unwrap();
+        db.flush().unwrap();
+        db.close().unwrap();
+        writes += 1;
+        std::thread::sleep(Duration::from_millis(400));
+    }
     drop(reader);
+    assert!(writes >= 4, "{writes} writers");
 
-    // Past the grace period, counted from the last commit (and the second allowed for
-    // `Last-Modified` times truncated to whole seconds), the next short-lived writer deletes
-    // them as it opens.
-    std::thread::sleep(GRACE.saturating_sub(reopened.elapsed()) + Duration::from_millis(1_300));
-    let db = remote.open(local.path().join("writer"), Options::default()).unwrap();
-    assert_eq!(table_objects(), 1, "the obsolete tables outlived the grace period");
+    // Past it, the next short-lived writer deletes them, and their markers, as it opens,
+    // though every writer since committed.
+    let db = remote.open(&writer, Options::default()).unwrap();
+    let left: Vec<_> = tables().intersection(&merged).cloned().collect();
+    assert!(left.is_empty(), "obsolete tables outlived the grace period: {left:?}");
+    assert!(markers().is_disjoint(&merged), "doom markers outlived their tables");
     assert_eq!(db.get("key099").unwrap().as_deref(), Some(&b"round 2"[..]));
-    assert_eq!(db.iter(..).count(), 100);
+    assert_eq!(db.iter(..).count(), 100 + writes);
     db.close().unwrap();
 }
