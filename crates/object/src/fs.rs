@@ -19,13 +19,15 @@
 //!   manifest keeps its files. A doom marker in the bucket dates the delete, so a writer
 //!   that finds the table as an orphan later counts from there (see [`crate::orphans`]),
 //!   and writers that each run for less than the grace period still delete what earlier
-//!   ones left.
+//!   ones left. The requests run on a thread of their own (`strata-reaper`), never on the
+//!   thread that drops a table (often a reader's); closing the database lets it put the
+//!   markers it was handed.
 
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
@@ -47,10 +49,20 @@ pub struct ObjectFs {
     local: Arc<dyn FileSystem>,
     table_dir: PathBuf,
     cache: Arc<DiskCache>,
-    /// Tables to delete, each once its grace period is over (the instant it is).
-    doomed: Mutex<Vec<(Instant, ObjPath, String)>>,
-    /// How long the orphans found at open have been obsolete.
+    /// The writer's manifest times, for orphans' grace period.
     clock: Arc<OrphanClock>,
+    /// The thread that marks doomed tables and deletes them, started by the first delete,
+    /// and the channel to it.
+    reaper: Mutex<Option<(mpsc::Sender<Doomed>, std::thread::JoinHandle<()>)>>,
+}
+
+/// A table to delete once its grace period is over.
+struct Doomed {
+    due: Instant,
+    object: ObjPath,
+    name: String,
+    /// Whether its doom marker is still to be put.
+    mark: bool,
 }
 
 impl fmt::Debug for ObjectFs {
@@ -66,7 +78,7 @@ impl ObjectFs {
         cache: Arc<DiskCache>,
         clock: Arc<OrphanClock>,
     ) -> Self {
-        Self { remote, local: StdFs::shared(), table_dir, cache, doomed: Mutex::default(), clock }
+        Self { remote, local: StdFs::shared(), table_dir, cache, clock, reaper: Mutex::default() }
     }
 
     /// The object and file name of `path` when it is a table file of the table directory.
@@ -79,82 +91,48 @@ impl ObjectFs {
         Some((self.remote.tables_dir().join(name), name.to_owned()))
     }
 
-    /// Dooms table file `path` (a table of the table directory, or a local file deleted at
-    /// once), obsolete for `age` already, then deletes the doomed tables whose grace period
-    /// is over.
-    fn doom(&self, path: &Path, age: Duration) -> io::Result<()> {
+    /// Dooms table file `path` (a table of the table directory; a local file is deleted at
+    /// once), obsolete for `age` already, its doom marker still to be put when `mark`. The
+    /// reaper thread takes it from there, so the caller (often a reader dropping the last
+    /// reference to a table) makes no request.
+    fn doom(&self, path: &Path, age: Duration, mark: bool) -> io::Result<()> {
         let Some((object, name)) = self.table(path) else {
             return self.local.remove_file(path);
         };
         let due = Instant::now() + self.remote.options.gc_grace.saturating_sub(age);
-        self.doomed.lock().unwrap_or_else(PoisonError::into_inner).push((due, object, name));
-        self.reap();
+        let mut reaper = self.reaper.lock().unwrap_or_else(PoisonError::into_inner);
+        if reaper.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let (remote, cache) = (Arc::clone(&self.remote), Arc::clone(&self.cache));
+            let thread = std::thread::Builder::new()
+                .name("strata-reaper".into())
+                .spawn(move || reap(&remote, &cache, &rx))
+                .map_err(|e| io::Error::other(format!("could not start the thread that deletes tables: {e}")))?;
+            *reaper = Some((tx, thread));
+        }
+        if let Some((tx, _)) = &*reaper {
+            // NOTE: the receiver lives until the sender is dropped (in `drop`), so this
+            // cannot fail.
+            let _ = tx.send(Doomed { due, object, name, mark });
+        }
         Ok(())
     }
 
-    /// The doom marker of table `name` (see [`crate::orphans`]).
-    fn marker(&self, name: &str) -> ObjPath {
-        self.remote.doomed_dir().join(name)
-    }
-
-    /// Puts the doom marker of table `name`, dated now by the store. Without it a writer
-    /// that finds the table as an orphan counts from its own open, so a failure is only
-    /// logged.
-    fn put_marker(&self, name: &str) {
-        bump(&self.remote.counters.puts, 1);
-        let put = block_on(self.remote.store.put(&self.marker(name), PutPayload::new()));
-        if let Err(e) = put.and_then(|r| r.map_err(io_error)) {
-            tracing::warn!(table = name, error = %e, "could not mark a table doomed");
-        }
-    }
-
-    /// How long orphan `name` has been obsolete, at least: since its doom marker (a writer
-    /// doomed it then), or else since the manifest read at open; with no marker, one is put.
-    fn orphan_age(&self, name: &str) -> Duration {
+    /// How long orphan `name` has been obsolete, at least, and whether it has a doom marker:
+    /// since its marker (a writer doomed it then), or else since the manifest read at open.
+    fn orphan_age(&self, name: &str) -> (Duration, bool) {
         bump(&self.remote.counters.heads, 1);
-        match block_on(self.remote.store.head(&self.marker(name))) {
-            Ok(Ok(meta)) => self.clock.age_since(meta.last_modified.timestamp_millis()),
-            Ok(Err(object_store::Error::NotFound { .. })) => {
-                self.put_marker(name);
-                self.clock.orphan_age()
-            }
+        match block_on(self.remote.store.head(&marker(&self.remote, name))) {
+            Ok(Ok(meta)) => (self.clock.age_since(meta.last_modified.timestamp_millis()), true),
+            Ok(Err(object_store::Error::NotFound { .. })) => (self.clock.orphan_age(), false),
             // Unknown: as if doomed now.
             Ok(Err(e)) => {
                 tracing::warn!(table = name, error = %e, "could not read a doom marker");
-                Duration::ZERO
+                (Duration::ZERO, false)
             }
             Err(e) => {
                 tracing::warn!(table = name, error = %e, "could not read a doom marker");
-                Duration::ZERO
-            }
-        }
-    }
-
-    /// Deletes the doomed tables whose grace period is over.
-    fn reap(&self) {
-        let now = Instant::now();
-        let due: Vec<_> = {
-            let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
-            let (due, keep) = doomed.drain(..).partition(|(due, _, _)| *due <= now);
-            *doomed = keep;
-            due
-        };
-        for (_, object, name) in due {
-            bump(&self.remote.counters.deletes, 1);
-            match block_on(self.remote.store.delete(&object)) {
-                Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {
-                    self.cache.remove(&name);
-                    // The marker after the table: a marker left by a failure here only
-                    // costs an empty object, a table without its marker the wait again.
-                    bump(&self.remote.counters.deletes, 1);
-                    match block_on(self.remote.store.delete(&self.marker(&name))) {
-                        Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {}
-                        Ok(Err(e)) => tracing::warn!(table = name, error = %e, "could not delete a doom marker"),
-                        Err(e) => tracing::warn!(table = name, error = %e, "could not delete a doom marker"),
-                    }
-                }
-                Ok(Err(e)) => tracing::warn!(table = name, error = %e, "could not delete an obsolete table"),
-                Err(e) => tracing::warn!(table = name, error = %e, "could not delete an obsolete table"),
+                (Duration::ZERO, false)
             }
         }
     }
@@ -303,7 +281,6 @@ impl FileSystem for ObjectFs {
         match self.table(to) {
             Some((object, name)) => {
                 self.upload(from, &object, &name)?;
-                self.reap();
                 Ok(())
             }
             None => self.local.rename(from, to),
@@ -311,15 +288,12 @@ impl FileSystem for ObjectFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        if let Some((_, name)) = self.table(path) {
-            self.put_marker(&name);
-        }
-        self.doom(path, Duration::ZERO)
+        self.doom(path, Duration::ZERO, true)
     }
 
     fn remove_orphan_file(&self, path: &Path) -> io::Result<()> {
-        let age = self.table(path).map_or(Duration::ZERO, |(_, name)| self.orphan_age(&name));
-        self.doom(path, age)
+        let (age, marked) = self.table(path).map_or((Duration::ZERO, true), |(_, name)| self.orphan_age(&name));
+        self.doom(path, age, !marked)
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -362,6 +336,84 @@ impl FileSystem for ObjectFs {
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         self.local.lock(path)
+    }
+}
+
+impl Drop for ObjectFs {
+    /// Lets the reaper put the markers it was handed and delete what is due, then stops it;
+    /// tables still in their grace period are left to the next writer (see
+    /// [`crate::orphans`]).
+    fn drop(&mut self) {
+        let reaper = self.reaper.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((tx, thread)) = reaper {
+            drop(tx);
+            if thread.join().is_err() {
+                tracing::warn!("the thread that deletes tables panicked");
+            }
+        }
+    }
+}
+
+/// The doom marker of table `name` (see [`crate::orphans`]).
+fn marker(remote: &RemoteInner, name: &str) -> ObjPath {
+    remote.doomed_dir().join(name)
+}
+
+/// The reaper thread: puts each doomed table's marker as it comes, dated by the store
+/// (without it a writer that finds the table as an orphan counts from its own open, so a
+/// failure is only logged), and deletes each table, then its marker, once its grace period
+/// is over. Ends, after the markers it was handed and the deletes due, when the sender goes.
+fn reap(remote: &RemoteInner, cache: &DiskCache, rx: &mpsc::Receiver<Doomed>) {
+    let mut waiting: Vec<Doomed> = Vec::new();
+    loop {
+        let next_due = waiting.iter().map(|d| d.due).min();
+        let got = match next_due {
+            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        let closed = match got {
+            Ok(doomed) => {
+                if doomed.mark {
+                    bump(&remote.counters.puts, 1);
+                    let put = block_on(remote.store.put(&marker(remote, &doomed.name), PutPayload::new()));
+                    if let Err(e) = put.and_then(|r| r.map_err(io_error)) {
+                        tracing::warn!(table = doomed.name, error = %e, "could not mark a table doomed");
+                    }
+                }
+                waiting.push(doomed);
+                false
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
+        let now = Instant::now();
+        let (due, keep): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|d| d.due <= now);
+        waiting = keep;
+        for d in due {
+            delete_doomed(remote, cache, &d);
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Deletes doomed table `d`, then its marker: a marker left by a failure here only costs an
+/// empty object, a table without its marker the wait again.
+fn delete_doomed(remote: &RemoteInner, cache: &DiskCache, d: &Doomed) {
+    bump(&remote.counters.deletes, 1);
+    match block_on(remote.store.delete(&d.object)) {
+        Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {
+            cache.remove(&d.name);
+            bump(&remote.counters.deletes, 1);
+            match block_on(remote.store.delete(&marker(remote, &d.name))) {
+                Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {}
+                Ok(Err(e)) => tracing::warn!(table = d.name, error = %e, "could not delete a doom marker"),
+                Err(e) => tracing::warn!(table = d.name, error = %e, "could not delete a doom marker"),
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(table = d.name, error = %e, "could not delete an obsolete table"),
+        Err(e) => tracing::warn!(table = d.name, error = %e, "could not delete an obsolete table"),
     }
 }
 

@@ -49,6 +49,8 @@ struct FaultStore {
     /// How many of the next GETs fail in transport, as hyper fails a request sent on a
     /// pooled connection the server had just closed.
     transport_failures: Mutex<usize>,
+    /// Each PUT's object and the name of the thread that made it.
+    puts: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl fmt::Display for FaultStore {
@@ -84,6 +86,7 @@ impl ObjectStore for FaultStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.puts.lock().unwrap().push((location.to_string(), std::thread::current().name().map(str::to_owned)));
         match self.check(Kind::Put, location) {
             None => self.inner.put_opts(location, payload, opts).await,
             Some(false) => Err(Self::error(location)),
@@ -270,4 +273,27 @@ fn a_read_failing_in_transport_past_its_retry_budget_is_an_error() {
     assert!(db.get("key01234").is_err(), "a read that keeps failing gives up after retry_timeout");
     *store.transport_failures.lock().unwrap() = 0;
     assert_eq!(db.get("key01234").unwrap().as_deref(), Some(&b"value1234"[..]));
+}
+
+/// Deleting a table makes its requests (the doom marker's PUT here) on the reaper thread,
+/// never on the thread that dropped the table, which may be a reader's; closing the
+/// database lets the reaper finish them.
+#[test]
+fn deletes_make_their_requests_on_the_reaper_thread() {
+    let store = Arc::new(FaultStore::default());
+    let remote = Remote::with_store(store.clone(), "memory://reaper", "db", ObjectOptions::default());
+    let local = tempfile::tempdir().unwrap();
+    let db = remote.open(local.path(), options()).unwrap();
+    for round in 0..3u32 {
+        for i in 0..100u32 {
+            db.put(format!("k{i:03}"), format!("v{round}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    db.compact_range(..).unwrap();
+    db.close().unwrap();
+    let puts = store.puts.lock().unwrap();
+    let markers: Vec<_> = puts.iter().filter(|(object, _)| object.starts_with("db/doomed/")).collect();
+    assert_eq!(markers.len(), 3, "{puts:?}");
+    assert!(markers.iter().all(|(_, thread)| thread.as_deref() == Some("strata-reaper")), "{markers:?}");
 }

@@ -98,13 +98,13 @@ fn check(store: Arc<dyn ObjectStore>, url: &str, prefix: &str, options: ObjectOp
     drop(reader);
     assert!(writes >= 4, "{writes} writers");
 
-    // Past it, the next short-lived writer deletes them, and their markers, as it opens,
-    // though every writer since committed.
+    // Past it, the next short-lived writer deletes them, and their markers, though every
+    // writer since committed (its deletes run on a thread of their own, done by its close).
     let db = remote.open(&writer, Options::default()).unwrap();
-    let left: Vec<_> = tables().intersection(&merged).cloned().collect();
-    assert!(left.is_empty(), "obsolete tables outlived the grace period: {left:?}");
-    assert!(markers().is_disjoint(&merged), "doom markers outlived their tables");
     assert_eq!(db.get("key099").unwrap().as_deref(), Some(&b"round 2"[..]));
     assert_eq!(db.iter(..).count(), 100 + writes);
     db.close().unwrap();
+    let left: Vec<_> = tables().intersection(&merged).cloned().collect();
+    assert!(left.is_empty(), "obsolete tables outlived the grace period: {left:?}");
+    assert!(markers().is_disjoint(&merged), "doom markers outlived their tables");
 }
