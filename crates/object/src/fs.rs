@@ -341,8 +341,8 @@ impl FileSystem for ObjectFs {
 
 impl Drop for ObjectFs {
     /// Lets the reaper put the markers it was handed and delete what is due, then stops it;
-    /// tables still in their grace period are left to the next writer (see
-    /// [`crate::orphans`]).
+    /// tables still in their grace period are left to the next writer, which finds them as
+    /// orphans and their markers with them.
     fn drop(&mut self) {
         let reaper = self.reaper.get_mut().unwrap_or_else(PoisonError::into_inner).take();
         if let Some((tx, thread)) = reaper {

@@ -3,8 +3,10 @@
 //!
 //! Any Parquet writer's file is accepted (pyarrow, DuckDB, Spark): the key and value
 //! columns may be binary or string, in any of arrow's layouts (plain, large, view, fixed
-//! size), dictionary-encoded or not. Damage is [`Error::Corruption`] naming the file; a wrong schema or a bad row is
-//! [`Error::InvalidInput`] naming the file and saying what is wrong.
+//! size), dictionary-encoded or not, and compressed with any codec those tools write.
+//! Damage is [`Error::Corruption`] naming the file; a wrong schema, a bad row or a codec
+//! this build cannot decode is [`Error::InvalidInput`] naming the file and saying what is
+//! wrong.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
