@@ -11,7 +11,8 @@ pub struct ObjectStats {
     pub gets: u64,
     /// Bytes the GETs returned.
     pub get_bytes: u64,
-    /// PUT requests, each part of a multipart upload counted once, and manifest commits.
+    /// PUT requests, each part of a multipart upload counted once, manifest commits and
+    /// doom markers.
     pub puts: u64,
     /// Bytes uploaded.
     pub put_bytes: u64,
@@ -19,7 +20,7 @@ pub struct ObjectStats {
     pub heads: u64,
     /// LIST requests.
     pub lists: u64,
-    /// DELETE requests.
+    /// DELETE requests (of tables, and of their doom markers).
     pub deletes: u64,
     /// Reads the local disk cache served.
     pub cache_hits: u64,
