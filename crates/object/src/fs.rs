@@ -23,11 +23,12 @@
 //!   thread that drops a table (often a reader's); closing the database lets it put the
 //!   markers it was handed.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
@@ -54,6 +55,10 @@ pub struct ObjectFs {
     /// The thread that marks doomed tables and deletes them, started by the first delete,
     /// and the channel to it.
     reaper: Mutex<Option<(mpsc::Sender<Doomed>, std::thread::JoinHandle<()>)>>,
+    /// The doom markers in the bucket, listed at the first orphan (one LIST for all of
+    /// them): each table's name and its marker's `Last-Modified` in milliseconds; `None`
+    /// when the listing failed.
+    markers: OnceLock<Option<HashMap<String, i64>>>,
 }
 
 /// A table to delete once its grace period is over.
@@ -78,7 +83,15 @@ impl ObjectFs {
         cache: Arc<DiskCache>,
         clock: Arc<OrphanClock>,
     ) -> Self {
-        Self { remote, local: StdFs::shared(), table_dir, cache, clock, reaper: Mutex::default() }
+        Self {
+            remote,
+            local: StdFs::shared(),
+            table_dir,
+            cache,
+            clock,
+            reaper: Mutex::default(),
+            markers: OnceLock::new(),
+        }
     }
 
     /// The object and file name of `path` when it is a table file of the table directory.
@@ -118,22 +131,33 @@ impl ObjectFs {
         Ok(())
     }
 
-    /// How long orphan `name` has been obsolete, at least, and whether it has a doom marker:
-    /// since its marker (a writer doomed it then), or else since the manifest read at open.
+    /// How long orphan `name` has been obsolete, at least, and whether a doom marker is to
+    /// be put for it: since its marker (a writer doomed it then), or else since the manifest
+    /// read at open (and a marker is put). When the markers could not be listed: as if
+    /// doomed now, and a marker the table may have is kept.
     fn orphan_age(&self, name: &str) -> (Duration, bool) {
-        bump(&self.remote.counters.heads, 1);
-        match block_on(self.remote.store.head(&marker(&self.remote, name))) {
-            Ok(Ok(meta)) => (self.clock.age_since(meta.last_modified.timestamp_millis()), true),
-            Ok(Err(object_store::Error::NotFound { .. })) => (self.clock.orphan_age(), false),
-            // Unknown: as if doomed now.
-            Ok(Err(e)) => {
-                tracing::warn!(table = name, error = %e, "could not read a doom marker");
-                (Duration::ZERO, false)
+        let markers = self.markers.get_or_init(|| {
+            let dir = self.remote.doomed_dir();
+            let listed = block_on_read(self.remote.options.read_retries(), &self.remote.counters.lists, || {
+                self.remote.store.list(Some(&dir)).try_collect::<Vec<_>>()
+            });
+            match listed.and_then(|r| r.map_err(io_error)) {
+                Ok(metas) => Some(
+                    metas
+                        .iter()
+                        .filter_map(|m| Some((m.location.filename()?.to_owned(), m.last_modified.timestamp_millis())))
+                        .collect(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list the doom markers; orphans wait out the grace period");
+                    None
+                }
             }
-            Err(e) => {
-                tracing::warn!(table = name, error = %e, "could not read a doom marker");
-                (Duration::ZERO, false)
-            }
+        });
+        match markers.as_ref().map(|m| m.get(name)) {
+            Some(Some(&millis)) => (self.clock.age_since(millis), false),
+            Some(None) => (self.clock.orphan_age(), true),
+            None => (Duration::ZERO, false),
         }
     }
 
@@ -292,8 +316,8 @@ impl FileSystem for ObjectFs {
     }
 
     fn remove_orphan_file(&self, path: &Path) -> io::Result<()> {
-        let (age, marked) = self.table(path).map_or((Duration::ZERO, true), |(_, name)| self.orphan_age(&name));
-        self.doom(path, age, !marked)
+        let (age, mark) = self.table(path).map_or((Duration::ZERO, false), |(_, name)| self.orphan_age(&name));
+        self.doom(path, age, mark)
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
