@@ -31,7 +31,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart,
@@ -41,7 +40,7 @@ use strata_core::fs::{FileLock, FileSystem, ReadableFile, StdFs, WritableFile};
 use crate::RemoteInner;
 use crate::cache::DiskCache;
 use crate::orphans::OrphanClock;
-use crate::runtime::{block_on, block_on_read, io_error};
+use crate::runtime::{block_on, block_on_read, delete_object, io_error, list_all};
 use crate::stats::bump;
 
 /// The file system of one opener's table store. See the module docs.
@@ -137,11 +136,9 @@ impl ObjectFs {
     /// doomed now, and a marker the table may have is kept.
     fn orphan_age(&self, name: &str) -> (Duration, bool) {
         let markers = self.markers.get_or_init(|| {
-            let dir = self.remote.doomed_dir();
-            let listed = block_on_read(self.remote.options.read_retries(), &self.remote.counters.lists, || {
-                self.remote.store.list(Some(&dir)).try_collect::<Vec<_>>()
-            });
-            match listed.and_then(|r| r.map_err(io_error)) {
+            let remote = &self.remote;
+            match list_all(&*remote.store, &remote.doomed_dir(), remote.options.read_retries(), &remote.counters.lists)
+            {
                 Ok(metas) => Some(
                     metas
                         .iter()
@@ -331,11 +328,9 @@ impl FileSystem for ObjectFs {
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = self.local.list_dir(dir)?;
         if dir == self.table_dir {
-            let listed: Vec<_> =
-                block_on_read(self.remote.options.read_retries(), &self.remote.counters.lists, || {
-                    self.remote.store.list(Some(&self.remote.tables_dir())).try_collect::<Vec<_>>()
-                })?
-                .map_err(io_error)?;
+            let remote = &self.remote;
+            let listed =
+                list_all(&*remote.store, &remote.tables_dir(), remote.options.read_retries(), &remote.counters.lists)?;
             names.extend(listed.iter().filter_map(|m| m.location.filename().map(str::to_owned)));
         }
         Ok(names)
@@ -425,19 +420,14 @@ fn reap(remote: &RemoteInner, cache: &DiskCache, rx: &mpsc::Receiver<Doomed>) {
 /// Deletes doomed table `d`, then its marker: a marker left by a failure here only costs an
 /// empty object, a table without its marker the wait again.
 fn delete_doomed(remote: &RemoteInner, cache: &DiskCache, d: &Doomed) {
-    bump(&remote.counters.deletes, 1);
-    match block_on(remote.store.delete(&d.object)) {
-        Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {
-            cache.remove(&d.name);
-            bump(&remote.counters.deletes, 1);
-            match block_on(remote.store.delete(&marker(remote, &d.name))) {
-                Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {}
-                Ok(Err(e)) => tracing::warn!(table = d.name, error = %e, "could not delete a doom marker"),
-                Err(e) => tracing::warn!(table = d.name, error = %e, "could not delete a doom marker"),
-            }
-        }
-        Ok(Err(e)) => tracing::warn!(table = d.name, error = %e, "could not delete an obsolete table"),
-        Err(e) => tracing::warn!(table = d.name, error = %e, "could not delete an obsolete table"),
+    let deletes = &remote.counters.deletes;
+    if let Err(e) = delete_object(&*remote.store, &d.object, deletes) {
+        tracing::warn!(table = d.name, error = %e, "could not delete an obsolete table");
+        return;
+    }
+    cache.remove(&d.name);
+    if let Err(e) = delete_object(&*remote.store, &marker(remote, &d.name), deletes) {
+        tracing::warn!(table = d.name, error = %e, "could not delete a doom marker");
     }
 }
 

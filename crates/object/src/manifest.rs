@@ -3,13 +3,12 @@
 use std::io;
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use strata_core::ManifestStore;
 
 use crate::orphans::OrphanClock;
-use crate::runtime::{ReadRetries, block_on, block_on_read, io_error};
+use crate::runtime::{ReadRetries, block_on, block_on_read, delete_object, io_error, list_all};
 use crate::stats::{Counters, bump};
 
 /// The [`ManifestStore`] of a [`Remote`](crate::Remote): objects `MANIFEST-NNNNNN` under
@@ -51,10 +50,7 @@ impl ObjectManifestStore {
 
     /// The manifests' numbers, each with its `Last-Modified` in milliseconds since the epoch.
     fn listed(&self) -> io::Result<Vec<(u64, i64)>> {
-        let listed: Vec<_> = block_on_read(self.retries, &self.counters.lists, || {
-            self.store.list(Some(&self.dir)).try_collect::<Vec<_>>()
-        })?
-        .map_err(io_error)?;
+        let listed = list_all(&*self.store, &self.dir, self.retries, &self.counters.lists)?;
         Ok(listed
             .iter()
             .filter_map(|m| Some((m.location.filename().and_then(parse)?, m.last_modified.timestamp_millis())))
@@ -128,11 +124,7 @@ impl ManifestStore for ObjectManifestStore {
 
     fn delete_below(&self, number: u64) -> io::Result<()> {
         for old in self.numbers()?.into_iter().filter(|&n| n < number) {
-            bump(&self.counters.deletes, 1);
-            match block_on(self.store.delete(&self.dir.clone().join(name(old))))? {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(io_error(e)),
-            }
+            delete_object(&*self.store, &self.dir.clone().join(name(old)), &self.counters.deletes)?;
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 //! object store's (a marker's, a manifest's and the writer's first commit's
 //! `Last-Modified`), so no clock but the store's is trusted.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How much longer than it was, in milliseconds, a gap between two `Last-Modified` times
@@ -24,49 +24,31 @@ use std::time::{Duration, Instant};
 const TRUNCATION: i64 = 1_000;
 
 /// Shared by a writer's manifest store, which learns the times, and its file system, which
-/// counts orphans' grace period from them.
+/// counts orphans' grace period from them. Each time is set once.
 #[derive(Debug, Default)]
 pub(crate) struct OrphanClock {
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Whether the first read of the latest manifest happened (the one recovery builds on).
-    read: bool,
-    /// That manifest's `Last-Modified`, in milliseconds since the epoch (`None` when there
-    /// was none).
-    read_millis: Option<i64>,
+    /// The `Last-Modified` of the manifest first read (the one recovery builds on), in
+    /// milliseconds since the epoch; `None` inside when there was none.
+    read: OnceLock<Option<i64>>,
     /// The writer's first commit: its `Last-Modified`, and when (on this process's clock)
     /// it was learned.
-    committed: Option<(i64, Instant)>,
+    committed: OnceLock<(i64, Instant)>,
 }
 
 impl OrphanClock {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Notes the latest manifest read, `Last-Modified` `millis`; only the first read counts.
     pub(crate) fn read(&self, millis: Option<i64>) {
-        let mut s = self.state();
-        if !s.read {
-            s.read = true;
-            s.read_millis = millis;
-        }
+        let _ = self.read.set(millis);
     }
 
     /// Whether the first commit still needs dating.
     pub(crate) fn wants_commit_time(&self) -> bool {
-        self.state().committed.is_none()
+        self.committed.get().is_none()
     }
 
-    /// Dates the writer's first commit, `Last-Modified` `millis`.
+    /// Dates the writer's first commit, `Last-Modified` `millis`; only the first counts.
     pub(crate) fn committed(&self, millis: i64) {
-        let mut s = self.state();
-        if s.committed.is_none() {
-            s.committed = Some((millis, Instant::now()));
-        }
+        let _ = self.committed.set((millis, Instant::now()));
     }
 
     /// How long ago, at least, the object store's clock read `millis`: its time now (the
@@ -74,7 +56,7 @@ impl OrphanClock {
     /// truncation to whole seconds may add to a gap. Zero until the first commit is dated,
     /// and never negative.
     pub(crate) fn age_since(&self, millis: i64) -> Duration {
-        let Some((committed, at)) = self.state().committed else { return Duration::ZERO };
+        let Some(&(committed, at)) = self.committed.get() else { return Duration::ZERO };
         let now = committed.saturating_add(i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX));
         Duration::from_millis(u64::try_from(now.saturating_sub(millis).saturating_sub(TRUNCATION)).unwrap_or(0))
     }
@@ -82,8 +64,7 @@ impl OrphanClock {
     /// How long an orphan with no doom marker has been obsolete, at least: since the commit
     /// of the manifest read at open (zero when there was none).
     pub(crate) fn orphan_age(&self) -> Duration {
-        let read = self.state().read_millis;
-        read.map_or(Duration::ZERO, |millis| self.age_since(millis))
+        self.read.get().copied().flatten().map_or(Duration::ZERO, |millis| self.age_since(millis))
     }
 }
 

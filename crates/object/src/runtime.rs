@@ -11,7 +11,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use object_store::client::{HttpError, HttpErrorKind};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use tokio::runtime::{Builder, Runtime};
 
 use crate::stats::bump;
@@ -87,6 +90,25 @@ where
             }
         }
     })
+}
+
+/// Every object under `dir` (one listing, retried as a read), counted in `lists`.
+pub(crate) fn list_all(
+    store: &dyn ObjectStore,
+    dir: &ObjPath,
+    retries: ReadRetries,
+    lists: &AtomicU64,
+) -> io::Result<Vec<ObjectMeta>> {
+    block_on_read(retries, lists, || store.list(Some(dir)).try_collect::<Vec<_>>())?.map_err(io_error)
+}
+
+/// Deletes `object`, counted in `deletes`; one already gone counts as deleted.
+pub(crate) fn delete_object(store: &dyn ObjectStore, object: &ObjPath, deletes: &AtomicU64) -> io::Result<()> {
+    bump(deletes, 1);
+    match block_on(store.delete(object))? {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(io_error(e)),
+    }
 }
 
 /// Whether `e` is a transport failure `object_store` did not retry itself: an HTTP error of

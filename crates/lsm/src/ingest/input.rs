@@ -25,19 +25,20 @@ use crate::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 /// batch's memory modest with large values.
 const BATCH_ROWS: usize = 8192;
 
-/// Whether this build reads pages compressed with `codec`: the codecs Strata's own tables
-/// use always, GZIP and BROTLI (Spark's, Hive's and Athena's choices) with the features of
-/// those names (on by default). No Rust Parquet reader decodes LZO.
-fn codec_supported(codec: Compression) -> bool {
+/// Why this build cannot read pages compressed with `codec`, as a hint for the user; `None`
+/// when it can: the codecs Strata's own tables use always, GZIP and BROTLI (Spark's, Hive's
+/// and Athena's choices) with the features of those names (on by default). No Rust Parquet
+/// reader decodes LZO.
+fn unreadable(codec: Compression) -> Option<&'static str> {
     match codec {
         Compression::UNCOMPRESSED
         | Compression::SNAPPY
         | Compression::LZ4
         | Compression::LZ4_RAW
-        | Compression::ZSTD(_) => true,
-        Compression::GZIP(_) => cfg!(feature = "gzip"),
-        Compression::BROTLI(_) => cfg!(feature = "brotli"),
-        Compression::LZO => false,
+        | Compression::ZSTD(_) => None,
+        Compression::GZIP(_) => (!cfg!(feature = "gzip")).then_some(" (build Strata with its `gzip` feature)"),
+        Compression::BROTLI(_) => (!cfg!(feature = "brotli")).then_some(" (build Strata with its `brotli` feature)"),
+        Compression::LZO => Some(" (rewrite it with SNAPPY, ZSTD, LZ4 or GZIP, for example with DuckDB's COPY)"),
     }
 }
 
@@ -48,16 +49,11 @@ fn check_codecs(path: &Path, builder: &ParquetRecordBatchReaderBuilder<File>, ro
     let schema = builder.parquet_schema();
     for group in builder.metadata().row_groups() {
         for (leaf, chunk) in group.columns().iter().enumerate() {
+            if leaf >= schema.num_columns() || !roots.contains(&schema.get_column_root_idx(leaf)) {
+                continue;
+            }
             let codec = chunk.compression();
-            if leaf < schema.num_columns()
-                && roots.contains(&schema.get_column_root_idx(leaf))
-                && !codec_supported(codec)
-            {
-                let hint = match codec {
-                    Compression::GZIP(_) => " (build Strata with its `gzip` feature)",
-                    Compression::BROTLI(_) => " (build Strata with its `brotli` feature)",
-                    _ => " (rewrite it with SNAPPY, ZSTD, LZ4 or GZIP, for example with DuckDB's COPY)",
-                };
+            if let Some(hint) = unreadable(codec) {
                 return Err(Error::invalid_input(
                     path,
                     format!(
